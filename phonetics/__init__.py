@@ -1,0 +1,30 @@
+"""Tianci phonetics: readings, finals, tones, rhyme groups and line analysis for Mandarin and Cantonese.
+
+No torch here: everything later (training data, logit processors, the scorer, the demo) reads this.
+"""
+
+from .analysis import Analysis, Line, analyze, split_lines
+from .annotate import Syllable, annotate
+from .errors import PhoneticsError
+from .rhyme import DEFAULT_SCHEME, LANGS, SCHEMES, RhymeScheme, scheme, tone_class, tone_classes
+from .rhymedict import RhymeDictionary
+from .script import is_cjk
+
+__all__ = [
+    "DEFAULT_SCHEME",
+    "LANGS",
+    "SCHEMES",
+    "Analysis",
+    "Line",
+    "PhoneticsError",
+    "RhymeDictionary",
+    "RhymeScheme",
+    "Syllable",
+    "analyze",
+    "annotate",
+    "is_cjk",
+    "scheme",
+    "split_lines",
+    "tone_class",
+    "tone_classes",
+]

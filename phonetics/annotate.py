@@ -1,0 +1,67 @@
+"""``annotate(text, lang)``: one :class:`Syllable` per character, in order, nothing dropped."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Any
+
+from . import cantonese, mandarin
+from .errors import PhoneticsError
+from .rhyme import RhymeScheme, check_lang, scheme, tone_class
+from .script import is_cjk
+
+MAX_CHARS = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class Syllable:
+    """One character of the text. CJK characters are syllables; anything else (Latin, digits,
+    punctuation, emoji, spaces) is kept in place with ``is_syllable`` False. A CJK character with no
+    known reading is a syllable with ``romanization`` None (``known`` False)."""
+
+    char: str
+    romanization: str | None = None
+    initial: str | None = None
+    final: str | None = None
+    tone: int | None = None
+    rhyme: str | None = None
+    tone_class: str | None = None
+    is_syllable: bool = False
+
+    @property
+    def known(self) -> bool:
+        return self.romanization is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "known": self.known}
+
+
+def annotate(text: str, lang: str, scheme_name: str | None = None) -> list[Syllable]:
+    """Annotate ``text`` as Mandarin (``cmn``) or Cantonese (``yue``) under a rhyme scheme.
+
+    >>> [s.romanization for s in annotate("银行", "cmn")]
+    ['yin2', 'hang2']
+    >>> annotate("光", "cmn")[0].rhyme, annotate("光", "cmn", "14yun")[0].rhyme
+    ('江阳', '唐')
+    >>> [s.tone_class for s in annotate("長大", "yue")]
+    ['3', '2']
+    """
+    check_lang(lang)
+    rhymes = scheme(lang, scheme_name)
+    if not isinstance(text, str):
+        raise PhoneticsError(f"text must be a string, not {type(text).__name__}")
+    if len(text) > MAX_CHARS:
+        raise PhoneticsError(f"text has {len(text):,} characters; at most {MAX_CHARS:,} per call: split it")
+    found = mandarin.readings(text) if lang == "cmn" else cantonese.readings(text)
+    return [_syllable(char, reading, rhymes) for char, reading in zip(text, found)]
+
+
+@lru_cache(maxsize=1 << 16)
+def _syllable(char: str, reading: str | None, rhymes: RhymeScheme) -> Syllable:
+    """Syllables are immutable, so one instance serves every occurrence of a (char, reading)."""
+    if reading is None:
+        return Syllable(char, is_syllable=is_cjk(char))
+    split = mandarin.split if rhymes.lang == "cmn" else cantonese.split
+    initial, final, tone = split(reading)
+    return Syllable(char, reading, initial, final, tone, rhymes.group(final), tone_class(rhymes.lang, tone), True)

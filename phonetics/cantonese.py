@@ -1,0 +1,175 @@
+"""Cantonese readings: context-aware jyutping, and the split of a syllable into onset/final/tone.
+
+Built on pycantonese's data (rime-cantonese and HKCanCor) and its word segmenter, with three changes
+that the accuracy bench (``bench/phonetics_accuracy.py``) measures against plain pycantonese:
+
+1. Input is converted to Hong Kong traditional script first (OpenCC ``s2hk``): the dictionary has
+   traditional keys only, so plain pycantonese reads no simplified word at all (银行 → None).
+2. A word missing from the dictionary is matched by its longest dictionary sub-words before falling
+   back to single characters, and one unknown character no longer blanks the whole word.
+3. A character read alone takes the reading it most often has standing alone in running text
+   (HKCanCor), instead of rime-cantonese's single-character entry (which gives 長 zoeng6, 間 haan4,
+   行 hong6); characters HKCanCor lacks take their commonest reading across rime's words.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+import pycantonese
+from pycantonese.data.rime_cantonese import CHARS_TO_JYUTPING
+
+from .script import CJK_RUN, convert
+from .tables import load_table
+
+_TABLE = load_table("cantonese")
+_FOLDS: dict[str, int] = _TABLE["entering_tone_folds"]
+_SYLLABLE = re.compile(
+    "({onsets})?({nuclei})({codas})?([1-9])".format(
+        onsets="|".join(_TABLE["onsets"]), nuclei="|".join(_TABLE["nuclei"]), codas="|".join(_TABLE["codas"])
+    )
+)
+_SYLLABIC = re.compile("(h?)({})([1-9])".format("|".join(_TABLE["syllabic_nasals"])))
+_MAX_WORD = 6  # longest sub-word tried when a segment is not in the dictionary
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    words: dict[str, tuple[str, ...]]  # multi-character word → one syllable per character
+    chars: dict[str, str]  # character → its reading when it stands alone
+
+
+def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
+    """A lexicon from (word, human jyutping) tokens of running text plus rime-cantonese.
+
+    Words: the tokens' commonest reading per word, overridden by rime-cantonese (as pycantonese does).
+    Characters (module docstring, point 3): the commonest reading of the character as a one-character
+    token; else its commonest reading inside the tokens' words; else across rime's multi-character
+    words; else rime's single-character entry.
+    """
+    word_counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    alone: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    inside: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for word, jyutping in tokens:
+        syllables = _split_syllables(jyutping) if word and jyutping else None
+        if not syllables or len(syllables) != len(word):
+            continue
+        if len(word) == 1:
+            alone[word][syllables[0]] += 1
+        else:
+            word_counts[word][" ".join(syllables)] += 1
+            for char, syllable in zip(word, syllables):
+                inside[char][syllable] += 1
+    words = {w: tuple(c.most_common(1)[0][0].split()) for w, c in word_counts.items()}
+    in_rime_words: defaultdict[str, Counter[str]] = defaultdict(Counter)
+    for key, value in CHARS_TO_JYUTPING.items():
+        syllables = tuple(value.split())
+        if len(key) > 1 and len(syllables) == len(key):
+            words[key] = syllables
+            for char, syllable in zip(key, syllables):
+                in_rime_words[char][syllable] += 1
+    chars = {k: v for k, v in CHARS_TO_JYUTPING.items() if len(k) == 1 and _SYLLABLE.fullmatch(v)}
+    for source in (in_rime_words, inside, alone):  # later sources win
+        chars.update({c: counts.most_common(1)[0][0] for c, counts in source.items()})
+    return Lexicon(words, chars)
+
+
+_lexicon_override: Lexicon | None = None
+
+
+@cache
+def _default_lexicon() -> Lexicon:
+    return build_lexicon((t.word, t.jyutping) for t in pycantonese.hkcancor().tokens())
+
+
+def lexicon() -> Lexicon:
+    return _lexicon_override or _default_lexicon()
+
+
+def use_lexicon(replacement: Lexicon | None) -> None:
+    """Read with ``replacement`` (None: the default) from now on; for held-out evaluation."""
+    global _lexicon_override
+    _lexicon_override = replacement
+    _run_readings.cache_clear()
+    _word_readings.cache_clear()
+
+
+def _split_syllables(jyutping: str) -> list[str] | None:
+    """``'ngan4hong4'`` → ``['ngan4', 'hong4']`` (HKCanCor writes a word's syllables unspaced)."""
+    parts = re.findall(r"[a-z]+[1-9]", jyutping)
+    return parts if "".join(parts) == jyutping.replace(" ", "") else None
+
+
+def readings(text: str) -> list[str | None]:
+    """Jyutping (tone 1-6) per character of ``text``; None off CJK or where no reading is known."""
+    traditional = convert(text, "s2hk")
+    out: list[str | None] = [None] * len(text)
+    for run in CJK_RUN.finditer(traditional):
+        start, end = run.span()
+        found = _run_readings(run.group())
+        # A character the conversion changed but still cannot read: try it as typed.
+        out[start:end] = [r or _char_reading(text[i]) for i, r in zip(range(start, end), found)]
+    return out
+
+
+@lru_cache(maxsize=1 << 18)
+def _run_readings(run: str) -> tuple[str | None, ...]:
+    """Readings of one run of CJK characters, cached: clauses repeat across a corpus."""
+    out: list[str | None] = []
+    for word in pycantonese.segment(run):
+        out.extend(_word_readings(word))
+    return tuple(out)
+
+
+@lru_cache(maxsize=1 << 16)
+def _word_readings(word: str) -> tuple[str | None, ...]:
+    words = lexicon().words
+    if len(word) > 1 and word in words:
+        return words[word]
+    out: list[str | None] = []
+    i = 0
+    while i < len(word):  # longest dictionary sub-word first, then a single character
+        for size in range(min(_MAX_WORD, len(word) - i), 1, -1):
+            if (sub := word[i:i + size]) in words:
+                out.extend(words[sub])
+                i += size
+                break
+        else:
+            out.append(_char_reading(word[i]))
+            i += 1
+    return tuple(out)
+
+
+def _char_reading(char: str) -> str | None:
+    chars = lexicon().chars
+    return chars.get(char) or chars.get(convert(char, "t2hk")) or chars.get(convert(char, "s2hk"))
+
+
+@lru_cache(maxsize=4096)
+def split(syllable: str) -> tuple[str | None, str, int]:
+    """``'gwong2'`` → ``('gw', 'ong', 2)``; entering tones written 7/8/9 fold to 1/3/6; syllabic
+    nasals (``m4`` 唔, ``ng5`` 五) have no onset and the nasal as final."""
+    if match := _SYLLABIC.fullmatch(syllable):
+        return (match.group(1) or None), match.group(2), _fold(match.group(3))
+    match = _SYLLABLE.fullmatch(syllable)
+    if match is None:
+        raise ValueError(f"not a jyutping syllable with tone digit: {syllable!r}")
+    onset, nucleus, coda, tone = match.groups()
+    return onset, nucleus + (coda or ""), _fold(tone)
+
+
+def _fold(tone: str) -> int:
+    return _FOLDS.get(tone, int(tone))
+
+
+@lru_cache(maxsize=1024)
+def nucleus_and_coda(final: str) -> tuple[str, str]:
+    """``'oeng'`` → ``('oe', 'ng')``; a syllabic nasal is its own nucleus."""
+    match = re.fullmatch("({})({})?".format("|".join(_TABLE["nuclei"]), "|".join(_TABLE["codas"])), final)
+    if match is None:
+        return final, ""
+    return match.group(1), match.group(2) or ""

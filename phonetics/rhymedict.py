@@ -1,0 +1,93 @@
+"""Rhyme dictionary: the characters of each rhyme group, ordered by how often the corpus uses them.
+
+Counts are kept per (character, reading) as read in context, so a polyphone is counted under the
+group of the reading it actually had (行 in 银行 under 江阳, in 行走 under 中东). Groups are derived
+per scheme on demand, so one count table serves every scheme of its language.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import cantonese, mandarin
+from .annotate import annotate
+from .errors import PhoneticsError
+from .rhyme import check_lang, scheme
+from .script import is_cjk
+
+
+@dataclass
+class RhymeDictionary:
+    lang: str
+    counts: dict[str, dict[str, int]]  # char → {reading: occurrences}
+    _groups: dict[str, dict[str, Counter[str]]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str], lang: str) -> RhymeDictionary:
+        check_lang(lang)
+        counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        for text in texts:
+            for syllable in annotate(text, lang):
+                if syllable.romanization:
+                    counts[syllable.char][syllable.romanization] += 1
+        return cls(lang, {c: dict(r) for c, r in counts.items()})
+
+    def save(self, path: Path) -> None:
+        """Written to a temporary file and renamed, so a reader never sees half a dictionary."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8") as f:
+            json.dump({"lang": self.lang, "counts": self.counts}, f, ensure_ascii=False)
+        os.replace(f.name, path)
+
+    @classmethod
+    def load(cls, path: Path) -> RhymeDictionary:
+        data = json.loads(path.read_text("utf-8"))
+        return cls(data["lang"], data["counts"])
+
+    def groups(self, scheme_name: str | None = None) -> dict[str, Counter[str]]:
+        """Rhyme group → Counter of its characters, under one scheme."""
+        rhymes = scheme(self.lang, scheme_name)
+        if rhymes.name not in self._groups:
+            split = mandarin.split if self.lang == "cmn" else cantonese.split
+            groups: defaultdict[str, Counter[str]] = defaultdict(Counter)
+            for char, readings in self.counts.items():
+                for reading, n in readings.items():
+                    if (group := rhymes.group(split(reading)[1])) is not None:
+                        groups[group][char] += n
+            self._groups[rhymes.name] = dict(groups)
+        return self._groups[rhymes.name]
+
+    def members(self, group: str, scheme_name: str | None = None, limit: int | None = None) -> list[str]:
+        """Characters of ``group`` (a name, a final, or an example character), commonest first."""
+        rhymes = scheme(self.lang, scheme_name)
+        counter = self.groups(rhymes.name).get(rhymes.resolve(group), Counter())
+        return [c for c, _ in counter.most_common(limit)]
+
+    def rhymes_with(
+        self, char: str, scheme_name: str | None = None, limit: int | None = None
+    ) -> list[tuple[str, str, list[str]]]:
+        """(reading, group, rhyming characters) for each reading of ``char``, its commonest reading first."""
+        if len(char) != 1 or not is_cjk(char):
+            raise PhoneticsError(f"{char!r} is not one Chinese character: give a single character such as 光")
+        rhymes = scheme(self.lang, scheme_name)
+        readings = sorted(self.counts.get(char, {}).items(), key=lambda kv: -kv[1])
+        if not readings:  # not in the corpus: its reading out of context
+            only = annotate(char, self.lang, rhymes.name)[0]
+            if only.romanization is None:
+                raise PhoneticsError(f"no known reading for {char!r}")
+            readings = [(only.romanization, 0)]
+        split = mandarin.split if self.lang == "cmn" else cantonese.split
+        out = []
+        for reading, _ in readings:
+            group = rhymes.group(split(reading)[1])
+            if group is None:
+                continue
+            ranked = [c for c, _ in self.groups(rhymes.name).get(group, Counter()).most_common() if c != char]
+            out.append((reading, group, ranked[:limit] if limit is not None else ranked))
+        return out
