@@ -28,14 +28,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import pycantonese  # noqa: E402
-from pypinyin import Style, lazy_pinyin  # noqa: E402
+import pycantonese
+from pypinyin import Style, lazy_pinyin
 
-from lyrics.corpus import cedict, hkcancor_utterances  # noqa: E402
-from phonetics import annotate, is_cjk  # noqa: E402
-from phonetics import cantonese as yue  # noqa: E402
-from phonetics import mandarin as cmn  # noqa: E402
-from phonetics.script import convert  # noqa: E402
+from lyrics.corpus import cedict, hkcancor_utterances
+from phonetics import annotate, is_cjk
+from phonetics import cantonese as yue
+from phonetics import mandarin as cmn
+from phonetics.script import convert
 
 PINYIN = re.compile(r"[a-zv]+[1-5]")
 
@@ -74,10 +74,10 @@ def _split_safe(split: Callable[[str], tuple], syllable: str | None) -> tuple:
 
 
 def score_word(score: Score, gold: GoldWord, predicted: Sequence[str | None], split: Callable) -> None:
-    best = max(gold.readings, key=lambda ref: sum(p == r for p, r in zip(predicted, ref)))
+    best = max(gold.readings, key=lambda ref: sum(p == r for p, r in zip(predicted, ref, strict=True)))
     score.words += 1
     score.words_ok += tuple(predicted) == best
-    for i, (p, r) in enumerate(zip(predicted, best)):
+    for i, (p, r) in enumerate(zip(predicted, best, strict=True)):
         ps, rs = _split_safe(split, p), _split_safe(split, r)
         score.syllables += 1
         score.ok += p == r

@@ -54,7 +54,7 @@ def annotate(text: str, lang: str, scheme_name: str | None = None) -> list[Sylla
     if len(text) > MAX_CHARS:
         raise PhoneticsError(f"text has {len(text):,} characters; at most {MAX_CHARS:,} per call: split it")
     found = mandarin.readings(text) if lang == "cmn" else cantonese.readings(text)
-    return [_syllable(char, reading, rhymes) for char, reading in zip(text, found)]
+    return [_syllable(char, reading, rhymes) for char, reading in zip(text, found, strict=True)]
 
 
 @lru_cache(maxsize=1 << 16)

@@ -62,7 +62,7 @@ def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
             alone[word][syllables[0]] += 1
         else:
             word_counts[word][" ".join(syllables)] += 1
-            for char, syllable in zip(word, syllables):
+            for char, syllable in zip(word, syllables, strict=True):
                 inside[char][syllable] += 1
     words = {w: tuple(c.most_common(1)[0][0].split()) for w, c in word_counts.items()}
     in_rime_words: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -70,7 +70,7 @@ def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
         syllables = tuple(value.split())
         if len(key) > 1 and len(syllables) == len(key):
             words[key] = syllables
-            for char, syllable in zip(key, syllables):
+            for char, syllable in zip(key, syllables, strict=True):
                 in_rime_words[char][syllable] += 1
     chars = {k: v for k, v in CHARS_TO_JYUTPING.items() if len(k) == 1 and _SYLLABLE.fullmatch(v)}
     for source in (in_rime_words, inside, alone):  # later sources win
@@ -112,11 +112,11 @@ def readings(text: str) -> list[str | None]:
         start, end = run.span()
         found = _run_readings(run.group())
         # A character the conversion changed but still cannot read: try it as typed.
-        out[start:end] = [r or _char_reading(text[i]) for i, r in zip(range(start, end), found)]
+        out[start:end] = [r or _char_reading(text[i]) for i, r in zip(range(start, end), found, strict=True)]
     return out
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=1 << 19)  # the 21k Song ci hold 274k distinct runs
 def _run_readings(run: str) -> tuple[str | None, ...]:
     """Readings of one run of CJK characters, cached: clauses repeat across a corpus."""
     out: list[str | None] = []

@@ -8,6 +8,7 @@ misreads many traditional ones (plain pypinyin reads 重慶 zhòng, 音樂 lè, 
 from __future__ import annotations
 
 import re
+import sys
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
@@ -35,13 +36,13 @@ def readings(text: str) -> list[str | None]:
     return out
 
 
-@lru_cache(maxsize=1 << 18)
+@lru_cache(maxsize=1 << 19)  # the 21k Song ci hold 274k distinct runs
 def _run_readings(run: str) -> tuple[str | None, ...]:
     """Readings of one run of CJK characters, cached: clauses repeat across a corpus."""
     syllables = _pypinyin(run)
     if len(syllables) != len(run):  # pypinyin kept unreadable characters as one item: go char by char
         syllables = [_pypinyin(c)[0] for c in run]
-    return tuple(_citation(char, syl) for char, syl in zip(run, syllables))
+    return tuple(_citation(char, syl) for char, syl in zip(run, syllables, strict=True))
 
 
 def _pypinyin(text: str) -> list[str]:
@@ -56,7 +57,7 @@ def _citation(char: str, syllable: str | None) -> str | None:
     citation = _CITATION.get(char)
     if citation and syllable[:-1] == citation[:-1] and syllable[-1] != "5":
         return citation
-    return syllable
+    return sys.intern(syllable)  # a few thousand distinct syllables shared by every cached run
 
 
 @lru_cache(maxsize=4096)

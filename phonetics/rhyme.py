@@ -60,6 +60,11 @@ class RhymeScheme:
             return self._final_to_group.get(final)
         return _cantonese_group(self.name, final)
 
+    @property
+    def all_finals(self) -> tuple[str, ...]:
+        """Every final the scheme assigns to a group."""
+        return tuple(self._final_to_group)
+
     def finals(self, group: str) -> tuple[str, ...]:
         """The finals that make up ``group``."""
         return tuple(f for f, g in self._final_to_group.items() if g == group)

@@ -2,7 +2,9 @@
 
 Counts are kept per (character, reading) as read in context, so a polyphone is counted under the
 group of the reading it actually had (行 in 银行 under 江阳, in 行走 under 中东). Groups are derived
-per scheme on demand, so one count table serves every scheme of its language.
+per scheme on demand, so one count table serves every scheme of its language. Characters are kept in
+the script each language is written in here: simplified for Mandarin, Hong Kong traditional for
+Cantonese; texts and queries in the other script are converted.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from . import cantonese, mandarin
 from .annotate import annotate
 from .errors import PhoneticsError
 from .rhyme import check_lang, scheme
-from .script import is_cjk
+from .script import convert, is_cjk
+
+_SCRIPT = {"cmn": "t2s", "yue": "s2hk"}  # OpenCC conversion into each language's script
 
 
 @dataclass
@@ -33,7 +37,7 @@ class RhymeDictionary:
         check_lang(lang)
         counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
         for text in texts:
-            for syllable in annotate(text, lang):
+            for syllable in annotate(convert(text, _SCRIPT[lang]), lang):
                 if syllable.romanization:
                     counts[syllable.char][syllable.romanization] += 1
         return cls(lang, {c: dict(r) for c, r in counts.items()})
@@ -72,10 +76,12 @@ class RhymeDictionary:
     def rhymes_with(
         self, char: str, scheme_name: str | None = None, limit: int | None = None
     ) -> list[tuple[str, str, list[str]]]:
-        """(reading, group, rhyming characters) for each reading of ``char``, its commonest reading first."""
+        """(readings, group, rhyming characters) for each rhyme group ``char`` can take, its commonest
+        reading's group first; readings of one group are joined by ``/`` (行 xing2/heng2 · 中东)."""
         if len(char) != 1 or not is_cjk(char):
             raise PhoneticsError(f"{char!r} is not one Chinese character: give a single character such as 光")
         rhymes = scheme(self.lang, scheme_name)
+        char = convert(char, _SCRIPT[self.lang])
         readings = sorted(self.counts.get(char, {}).items(), key=lambda kv: -kv[1])
         if not readings:  # not in the corpus: its reading out of context
             only = annotate(char, self.lang, rhymes.name)[0]
@@ -83,11 +89,12 @@ class RhymeDictionary:
                 raise PhoneticsError(f"no known reading for {char!r}")
             readings = [(only.romanization, 0)]
         split = mandarin.split if self.lang == "cmn" else cantonese.split
-        out = []
+        by_group: dict[str, list[str]] = {}
         for reading, _ in readings:
-            group = rhymes.group(split(reading)[1])
-            if group is None:
-                continue
+            if (group := rhymes.group(split(reading)[1])) is not None:
+                by_group.setdefault(group, []).append(reading)
+        out = []
+        for group, group_readings in by_group.items():
             ranked = [c for c, _ in self.groups(rhymes.name).get(group, Counter()).most_common() if c != char]
-            out.append((reading, group, ranked[:limit] if limit is not None else ranked))
+            out.append(("/".join(group_readings), group, ranked[:limit] if limit is not None else ranked))
         return out

@@ -1,0 +1,139 @@
+"""``tianci``: the command line.
+
+    tianci analyze [--lang cmn|yue] [--scheme S] [--json] [TEXT | -]
+    tianci rhymes CHAR [--lang cmn|yue] [--scheme S] [--limit N] [--json]
+
+Bad input ends with one line on standard error (``tianci: error: ...``) and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Iterable, Sequence
+
+from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, PhoneticsError, analyze
+
+from .assets import AssetError
+
+ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
+
+
+class UsageError(Exception):
+    """Bad command-line input; the message is the whole one-line explanation."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, not argparse's usage block
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+def _add_lang_scheme(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--lang", default="cmn", choices=LANGS, help="cmn: Mandarin, yue: Cantonese")
+    parser.add_argument(
+        "--scheme", default=None, choices=ALL_SCHEMES,
+        help="rhyme scheme: " + "; ".join(f"{lang}: {'|'.join(s)} (default {DEFAULT_SCHEME[lang]})"
+                                          for lang, s in SCHEMES.items()),
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tianci", description="Controllable Mandarin and Cantonese lyrics.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    p = commands.add_parser("analyze", help="romanization, rhyme and tones of lyrics, line by line")
+    _add_lang_scheme(p)
+    p.add_argument("--json", action="store_true", help="JSON Lines, one object per input")
+    p.add_argument("text", nargs="?", help="lyrics (lines end at newlines, / or clause punctuation); "
+                                            "- reads standard input, one analysis per input line")
+    p.set_defaults(run=cmd_analyze)
+
+    p = commands.add_parser("rhymes", help="characters that rhyme with CHAR, commonest first")
+    _add_lang_scheme(p)
+    p.add_argument("char", help="one Chinese character")
+    p.add_argument("--limit", type=int, default=40, help="at most N characters per reading (default 40)")
+    p.add_argument("--json", action="store_true", help="one JSON object")
+    p.set_defaults(run=cmd_rhymes)
+    return parser
+
+
+def _scheme_for(args: argparse.Namespace) -> str | None:
+    if args.scheme is not None and args.scheme not in SCHEMES[args.lang]:
+        choices = ", ".join(SCHEMES[args.lang])
+        raise UsageError(f"scheme {args.scheme!r} is not for {args.lang}: use one of {choices}")
+    return args.scheme
+
+
+def _inputs(text: str | None) -> Iterable[str]:
+    if text == "-":
+        return (line.rstrip("\n") for line in sys.stdin if line.strip())
+    if text is None:
+        raise UsageError("give the lyrics as TEXT, or - to read them from standard input")
+    return [text]
+
+
+def cmd_analyze(args: argparse.Namespace) -> None:
+    scheme_name = _scheme_for(args)
+    for text in _inputs(args.text):
+        analysis = analyze(text, args.lang, scheme_name)
+        if args.json:
+            print(json.dumps(analysis.to_dict(), ensure_ascii=False), flush=True)
+        else:
+            _print_analysis(analysis)
+
+
+def _print_analysis(analysis: Analysis) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    class_name = "平仄" if analysis.lang == "cmn" else "0243"
+    table = Table(title=f"{analysis.lang} · scheme {analysis.scheme}", title_justify="left")
+    for name in ("#", "line (character + romanization)", "syl", "rhyme", class_name):
+        table.add_column(name, no_wrap=name != "line (character + romanization)")
+    letters = analysis.rhyme_letters
+    for i, line in enumerate(analysis.lines):
+        chars = " ".join(f"{s.char}[dim]{s.romanization or ('?' if s.is_syllable else '')}[/dim]"
+                         for s in line.syllables if not s.char.isspace())
+        last = line.final_syllable
+        rhyme = f"{letters[i]} {line.rhyme} ({last.char})" if line.rhyme and last else letters[i]
+        table.add_row(str(i + 1), chars, str(line.syllable_count), rhyme, line.tone_pattern)
+    console = Console(soft_wrap=False)
+    console.print(table)
+    rate = analysis.rhyme_rate
+    console.print(f"rhyme scheme [bold]{letters or '(no lines)'}[/bold] · rhyme rate "
+                  f"{'n/a' if rate is None else f'{rate:.2f}'}\n")
+
+
+def cmd_rhymes(args: argparse.Namespace) -> None:
+    from .rhymebook import rhyme_dictionary
+
+    scheme_name = _scheme_for(args)
+    if args.limit < 1:
+        raise UsageError("--limit must be at least 1")
+    found = rhyme_dictionary(args.lang).rhymes_with(args.char, scheme_name, args.limit)
+    if args.json:
+        print(json.dumps({"char": args.char, "lang": args.lang, "readings": [
+            {"romanizations": r.split("/"), "rhyme": g, "rhymes": chars} for r, g, chars in found]}, ensure_ascii=False))
+        return
+    for reading, group, chars in found:
+        print(f"{args.char} {reading} · {group}: {''.join(chars) or '(none in the corpus)'}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        args.run(args)
+    except (UsageError, PhoneticsError, AssetError) as err:
+        print(f"tianci: error: {err}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:  # output piped into head and the like
+        sys.stderr.close()
+        return 0
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

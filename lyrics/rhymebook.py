@@ -1,0 +1,50 @@
+"""The corpus-backed rhyme dictionary of each language, built once into ``TIANCI_HOME`` and reused.
+
+Mandarin counts come from the Song ci; Cantonese counts from HKCanCor's colloquial speech plus the
+Song ci read in Cantonese (literary vocabulary). ``python -m lyrics.rhymebook`` builds both (``make
+setup`` runs it); :func:`rhyme_dictionary` builds a missing one on first use.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from functools import cache
+from pathlib import Path
+
+from tqdm import tqdm
+
+from phonetics import LANGS, RhymeDictionary
+
+from .assets import tianci_home
+from .corpus import hkcancor_utterances, songci
+
+VERSION = 2  # bump when readings change, so stale dictionaries are rebuilt
+
+
+def path_for(lang: str) -> Path:
+    return tianci_home() / "rhymedict" / f"{lang}-v{VERSION}.json"
+
+
+def _texts(lang: str) -> Iterator[str]:
+    yield from (work.text for work in songci())
+    if lang == "yue":
+        yield from ("".join(word for word, _ in tokens) for tokens in hkcancor_utterances())
+
+
+@cache
+def rhyme_dictionary(lang: str) -> RhymeDictionary:
+    path = path_for(lang)
+    if path.is_file():
+        return RhymeDictionary.load(path)
+    texts = tqdm(_texts(lang), desc=f"building the {lang} rhyme dictionary", unit=" texts",
+                 file=sys.stderr, disable=None)
+    book = RhymeDictionary.from_texts(texts, lang)
+    book.save(path)
+    return book
+
+
+if __name__ == "__main__":
+    for lang in LANGS:
+        book = rhyme_dictionary(lang)
+        print(f"rhyme dictionary {lang}: {len(book.counts):,} characters in {path_for(lang)}")
