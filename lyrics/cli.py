@@ -113,8 +113,8 @@ def cmd_rhymes(args: argparse.Namespace) -> None:
         raise UsageError("--limit must be at least 1")
     found = rhyme_dictionary(args.lang).rhymes_with(args.char, scheme_name, args.limit)
     if args.json:
-        print(json.dumps({"char": args.char, "lang": args.lang, "readings": [
-            {"romanizations": r.split("/"), "rhyme": g, "rhymes": chars} for r, g, chars in found]}, ensure_ascii=False))
+        readings = [{"romanizations": r.split("/"), "rhyme": g, "rhymes": chars} for r, g, chars in found]
+        print(json.dumps({"char": args.char, "lang": args.lang, "readings": readings}, ensure_ascii=False))
         return
     for reading, group, chars in found:
         print(f"{args.char} {reading} · {group}: {''.join(chars) or '(none in the corpus)'}")
