@@ -1,0 +1,20 @@
+"""Tianci lyrics: data, constrained generation, training and the command line.
+
+``lyrics.generate`` is imported lazily so that light commands (``tianci analyze``) do not load torch.
+"""
+
+from typing import Any
+
+__all__ = ["LyricSpec", "SpecError", "generate"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "generate":
+        from .generation import generate
+
+        return generate
+    if name in ("LyricSpec", "SpecError"):
+        from . import spec
+
+        return getattr(spec, name)
+    raise AttributeError(f"module 'lyrics' has no attribute {name!r}")

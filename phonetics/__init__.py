@@ -4,7 +4,7 @@ No torch here: everything later (training data, logit processors, the scorer, th
 """
 
 from .analysis import Analysis, Line, analyze, split_lines
-from .annotate import Syllable, annotate
+from .annotate import Syllable, annotate, reading_sets
 from .errors import PhoneticsError
 from .rhyme import DEFAULT_SCHEME, LANGS, SCHEMES, RhymeScheme, scheme, tone_class, tone_classes
 from .rhymedict import RhymeDictionary
@@ -22,6 +22,7 @@ __all__ = [
     "Syllable",
     "analyze",
     "annotate",
+    "reading_sets",
     "is_cjk",
     "scheme",
     "split_lines",

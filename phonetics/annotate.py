@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 from . import cantonese, mandarin
@@ -55,6 +55,14 @@ def annotate(text: str, lang: str, scheme_name: str | None = None) -> list[Sylla
         raise PhoneticsError(f"text has {len(text):,} characters; at most {MAX_CHARS:,} per call: split it")
     found = mandarin.readings(text) if lang == "cmn" else cantonese.readings(text)
     return [_syllable(char, reading, rhymes) for char, reading in zip(text, found, strict=True)]
+
+
+@cache
+def reading_sets(lang: str) -> dict[str, frozenset[str]]:
+    """Per character, every reading ``annotate`` can give it in some context (Mandarin keys in
+    simplified script, Cantonese in traditional)."""
+    check_lang(lang)
+    return mandarin.reading_sets() if lang == "cmn" else cantonese.reading_sets()
 
 
 @lru_cache(maxsize=1 << 16)

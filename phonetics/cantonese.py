@@ -98,6 +98,18 @@ def use_lexicon(replacement: Lexicon | None) -> None:
     _word_readings.cache_clear()
 
 
+def reading_sets() -> dict[str, frozenset[str]]:
+    """Every reading :func:`readings` can give each character (traditional keys), in any context: its
+    single-character reading and its reading inside every dictionary word."""
+    lex = lexicon()
+    found: dict[str, set[str]] = {c: {r} for c, r in lex.chars.items()}
+    for word, syllables in lex.words.items():
+        for char, syllable in zip(word, syllables, strict=True):
+            if _SYLLABLE.fullmatch(syllable) or _SYLLABIC.fullmatch(syllable):
+                found.setdefault(char, set()).add(syllable)
+    return {c: frozenset(r) for c, r in found.items()}
+
+
 def _split_syllables(jyutping: str) -> list[str] | None:
     """``'ngan4hong4'`` → ``['ngan4', 'hong4']`` (HKCanCor writes a word's syllables unspaced)."""
     parts = re.findall(r"[a-z]+[1-9]", jyutping)

@@ -12,6 +12,8 @@ import sys
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
+from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
+from pypinyin.contrib.tone_convert import to_tone3
 
 from .script import CJK_RUN, convert
 from .tables import load_table
@@ -58,6 +60,29 @@ def _citation(char: str, syllable: str | None) -> str | None:
     if citation and syllable[:-1] == citation[:-1] and syllable[-1] != "5":
         return citation
     return sys.intern(syllable)  # a few thousand distinct syllables shared by every cached run
+
+
+def reading_sets() -> dict[str, frozenset[str]]:
+    """Every reading :func:`readings` can give each character (simplified keys), in any context: the
+    character dictionary's and each phrase's. Constraint code allows a character only when all its
+    readings qualify, so a reading chosen later from context cannot break a constraint."""
+    found: dict[str, set[str]] = {}
+    tone3: dict[str, str] = {}
+
+    def add(char: str, marked: str) -> None:
+        if (syllable := tone3.get(marked)) is None:
+            syllable = tone3[marked] = to_tone3(marked, neutral_tone_with_five=True)
+        if (syllable := _citation(char, syllable)) is not None:
+            found.setdefault(char, set()).add(syllable)
+
+    for code, marked in PINYIN_DICT.items():
+        for reading in marked.split(","):
+            add(chr(code), reading)
+    for phrase, phrase_readings in PHRASES_DICT.items():
+        for char, options in zip(phrase, phrase_readings, strict=False):
+            for reading in options:
+                add(char, reading)
+    return {c: frozenset(r) for c, r in found.items()}
 
 
 @lru_cache(maxsize=4096)

@@ -1,0 +1,370 @@
+"""Constrained decoding: structure, rhyme and tone as a Hugging Face logits processor, exact on byte-level BPE.
+
+Each syllable position of the spec becomes a :class:`Slot` (a tone class, a rhyme group, both or
+neither). :class:`CharRules` says which characters may fill a slot: a character qualifies only if
+*every* reading the annotator can give it qualifies, so the reading later chosen from context cannot
+break the constraint. :class:`LyricsLogitsProcessor` tracks per batch row where the output stands (line,
+syllable, bytes of an unfinished character) and allows exactly the tokens that keep it on the plan:
+
+- structure: a line gets exactly its syllables; a line break only when it is full; no punctuation,
+  Latin or other non-lyric token inside a line; EOS only after the last line; the prompt is free;
+- rhyme: the last syllable of a labelled line is in the label's group (pinned, or chosen by the
+  label's first line); a multi-character token is judged by the character that lands at the line end,
+  and a token that would run past the line end is masked;
+- tone: each syllable has its pattern's tone class.
+
+The three are applied as one joint mask, not three: a token that ends inside a character (Qwen splits
+rare characters over 2-3 byte tokens) is allowed only if some continuation finishes a character that
+meets *all* constraints of that position, which separate masks cannot see.
+
+State is incremental (one token per row per step) and keyed by the row's generated tokens, so beam
+search's reordering and ``num_return_sequences`` need nothing special; masks are computed once per
+distinct state and cached, whole-vocabulary tensor operations with no Python loop over the vocabulary.
+
+If a row reaches a state with no allowed token (possible only when a chosen rhyme leaves a later tone
+pattern short of characters), the line's tone pattern is dropped, then its rhyme; structure never is.
+Each relaxation is recorded in the row's state and reported with the candidate.
+
+>>> from transformers import AutoTokenizer, LogitsProcessorList  # doctest: +SKIP
+>>> spec = LyricSpec.from_dict({"lang": "cmn", "topic": "月", "structure": "5A 5A", "rhymes": {"A": "光"}})
+>>> constraint = LyricsConstraint(spec, TokenTable.for_tokenizer(tokenizer), eos_ids=[tokenizer.eos_token_id])
+>>> model.generate(**inputs, logits_processor=LogitsProcessorList([constraint.processor()]))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import cache
+
+import torch
+from transformers import LogitsProcessor
+
+from phonetics import reading_sets, scheme, tone_class
+from phonetics import cantonese as yue
+from phonetics import mandarin as cmn
+from phonetics.script import convert
+
+from .spec import FREE, LyricSpec, SpecError
+from .tokentable import NEWLINE, SPECIAL, TEXT, TokenTable, _utf8_length
+
+_SCRIPT = {"cmn": "t2s", "yue": "s2hk"}  # a character is written in the language's script when this keeps it
+
+
+class UnsatisfiableSpec(SpecError):
+    """The vocabulary cannot meet the spec; the message names the line."""
+
+
+@dataclass(frozen=True)
+class Slot:
+    """What one syllable position requires. ``choose``: the first line of an unpinned rhyme label,
+    whose last syllable must have one unambiguous group among these (later lines then follow it)."""
+
+    tone: str | None = None
+    rhyme: str | None = None
+    choose: frozenset[str] | None = None
+
+    def describe(self) -> str:
+        parts = [f"tone {self.tone}"] if self.tone else []
+        if self.rhyme:
+            parts.append(f"rhyme {self.rhyme}")
+        if self.choose:
+            parts.append("a rhyme its label can keep")
+        return " and ".join(parts) or "any syllable"
+
+
+FREE_SLOT = Slot()
+
+
+class CharRules:
+    """Which characters may fill a slot, judged on every reading each character can have."""
+
+    def __init__(self, lang: str, scheme_name: str, table: TokenTable):
+        self.lang, self.table = lang, table
+        rhymes = scheme(lang, scheme_name)
+        split = cmn.split if lang == "cmn" else yue.split
+        self.classes: dict[str, frozenset[str]] = {}
+        self.groups: dict[str, frozenset[str | None]] = {}
+        for char, readings in reading_sets(lang).items():
+            if convert(char, _SCRIPT[lang]) != char:
+                continue  # the other script: Mandarin is written simplified, Cantonese traditional
+            parsed = [split(r) for r in readings]
+            self.classes[char] = frozenset(tone_class(lang, tone) for _, _, tone in parsed)
+            self.groups[char] = frozenset(rhymes.group(final) for _, final, _ in parsed)
+        # A byte-level vocabulary can write any character byte by byte; a character vocabulary only its own.
+        any_char = table.writes_any_utf8
+        whole = set(table.char_list)
+        self.writable = sorted(c for c in self.classes if any_char or c in whole)
+
+    def allows(self, char: str, slot: Slot) -> bool:
+        classes = self.classes.get(char)
+        if classes is None:
+            return False
+        if slot.tone and classes != {slot.tone}:
+            return False
+        groups = self.groups[char]
+        if slot.rhyme and groups != {slot.rhyme}:
+            return False
+        return not slot.choose or (len(groups) == 1 and next(iter(groups)) in slot.choose)
+
+    def group_of(self, char: str) -> str | None:
+        groups = self.groups.get(char, frozenset())
+        return next(iter(groups)) if len(groups) == 1 else None
+
+    @cache  # noqa: B019  (one CharRules per spec and tokenizer; slots are few)
+    def char_mask(self, slot: Slot) -> torch.Tensor:
+        """bool [C+1] over the table's characters (the last entry, padding, is True)."""
+        allowed = [self.allows(c, slot) for c in self.table.char_list]
+        return torch.tensor([*allowed, True], dtype=torch.bool)
+
+    @cache  # noqa: B019
+    def prefixes(self, slot: Slot) -> frozenset[bytes]:
+        """Every proper UTF-8 prefix of a writable character that fits the slot."""
+        out = set()
+        for char in self.writable:
+            if self.allows(char, slot):
+                data = char.encode("utf-8")
+                out.update(data[:k] for k in range(1, len(data)))
+        return frozenset(out)
+
+    @cache  # noqa: B019
+    def prefix_mask(self, slot: Slot) -> torch.Tensor:
+        """bool [P] over the table's trailing partial characters."""
+        allowed = self.prefixes(slot)
+        return torch.tensor([p in allowed for p in self.table.prefixes] or [False], dtype=torch.bool)
+
+    def any_allowed(self, slot: Slot) -> bool:
+        return any(self.allows(c, slot) for c in self.writable)
+
+
+@dataclass(frozen=True)
+class RowState:
+    line: int = 0
+    pos: int = 0  # syllables written in the current line
+    pending: bytes = b""  # bytes of an unfinished character
+    chosen: tuple[tuple[str, str], ...] = ()  # rhyme group chosen per unpinned label
+    relaxed: tuple[tuple[int, str], ...] = ()  # (line, "tone" | "rhyme")
+    done: bool = False
+    off_plan: bool = False  # a token the plan forbids was forced in (by a caller's own processor)
+
+
+class LyricsConstraint:
+    """A spec compiled against one tokenizer's table: slots, rule checks and the mask cache."""
+
+    def __init__(self, spec: LyricSpec, table: TokenTable, eos_ids: list[int]):
+        self.spec, self.table = spec, table
+        self.rules = CharRules(spec.lang, spec.scheme, table)
+        self.eos_ids = sorted({i for i in eos_ids if i is not None and 0 <= i < table.vocab_size})
+        if not self.eos_ids:
+            raise ValueError("no end-of-sequence token id: pass the tokenizer's eos_token_id")
+        self.newline_ids = table.newline_ids
+        if len(spec.lines) > 1 and not self.newline_ids:
+            raise UnsatisfiableSpec("the tokenizer has no token for a line break (\\n)")
+        self._masks: dict[tuple, torch.Tensor] = {}
+        self._text = (table.kinds == TEXT)
+        self._boundary_text = self._text & (table.lead == 0)
+        self._n_chars = table.n_chars.long()
+        self._has_tail = table.tail >= 0
+        self._tail_tokens = self._has_tail.nonzero().flatten()
+        self._lead_tokens = [int(i) for i in (self._text & (table.lead > 0)).nonzero().flatten()]
+        self._viable = self._viable_groups()
+
+    # ---- the plan ----------------------------------------------------------------------------------
+
+    def slot(self, state: RowState, line: int, pos: int) -> Slot:
+        spec_line = self.spec.lines[line]
+        relaxed = {what for i, what in state.relaxed if i == line}
+        tone = None
+        if spec_line.tones and "tone" not in relaxed and spec_line.tones[pos] != FREE:
+            tone = spec_line.tones[pos]
+        if pos != spec_line.syllables - 1 or not spec_line.label or "rhyme" in relaxed:
+            return Slot(tone=tone)
+        label = spec_line.label
+        group = self.spec.rhymes.get(label) or dict(state.chosen).get(label)
+        if group:
+            return Slot(tone=tone, rhyme=group)
+        return Slot(tone=tone, choose=self._viable[label])
+
+    def _viable_groups(self) -> dict[str, frozenset[str]]:
+        """Per unpinned label, the groups every line of the label can end in; checks pinned ones too."""
+        out = {}
+        all_groups = frozenset(g for gs in self.rules.groups.values() for g in gs if g)
+        for label in self.spec.labels:
+            lines = [i for i, line in enumerate(self.spec.lines) if line.label == label]
+            candidates = [self.spec.rhymes[label]] if label in self.spec.rhymes else sorted(all_groups)
+            viable = []
+            for group in candidates:
+                if all(self.rules.any_allowed(self._final_slot(i, group)) for i in lines):
+                    viable.append(group)
+            if not viable:
+                i = lines[0] if label not in self.spec.rhymes else next(
+                    i for i in lines if not self.rules.any_allowed(self._final_slot(i, self.spec.rhymes[label])))
+                what = f"rhyme {self.spec.rhymes[label]}" if label in self.spec.rhymes else "any one rhyme group"
+                raise UnsatisfiableSpec(
+                    f"line {i + 1} ({self._line_name(i)}): no character in the vocabulary ends the line with {what}"
+                    f"{self._tone_note(i)} for every line labelled {label}")
+            out[label] = frozenset(viable)
+        for i, line in enumerate(self.spec.lines):
+            for pos in range(line.syllables - (1 if line.label else 0)):
+                slot = Slot(tone=line.tones[pos] if line.tones and line.tones[pos] != FREE else None)
+                if not self.rules.any_allowed(slot):
+                    raise UnsatisfiableSpec(
+                        f"line {i + 1} ({self._line_name(i)}): no character in the vocabulary has {slot.describe()} "
+                        f"at syllable {pos + 1}")
+        return out
+
+    def _final_slot(self, line: int, group: str) -> Slot:
+        spec_line = self.spec.lines[line]
+        tone = spec_line.tones[-1] if spec_line.tones and spec_line.tones[-1] != FREE else None
+        return Slot(tone=tone, rhyme=group)
+
+    def _line_name(self, line: int) -> str:
+        spec_line = self.spec.lines[line]
+        return f"{spec_line.syllables}{spec_line.label or ''}"
+
+    def _tone_note(self, line: int) -> str:
+        tones = self.spec.lines[line].tones
+        return f" and tone {tones[-1]}" if tones and tones[-1] != FREE else ""
+
+    # ---- state -------------------------------------------------------------------------------------
+
+    def advance(self, state: RowState, token: int) -> RowState:
+        """The state after ``token``."""
+        if state.done:
+            return state
+        if token in self.eos_ids or self.table.kinds[token] == SPECIAL:
+            return replace(state, done=True)
+        line = self.spec.lines[state.line] if state.line < len(self.spec.lines) else None
+        if self.table.kinds[token] == NEWLINE and line and state.pos == line.syllables and not state.pending:
+            return replace(state, line=state.line + 1, pos=0)
+        if self.table.kinds[token] != TEXT or line is None:
+            return replace(state, off_plan=True)
+        data, pos, chosen = state.pending + self.table.data[token], state.pos, dict(state.chosen)
+        i = 0
+        while i < len(data):
+            size = _utf8_length(data[i])
+            if size == 0 or i + size > len(data):
+                break
+            char = data[i:i + size].decode("utf-8", errors="replace")
+            if pos == line.syllables - 1 and line.label and line.label not in self.spec.rhymes \
+                    and line.label not in chosen and (group := self.rules.group_of(char)):
+                chosen[line.label] = group  # the label's first line picks its group
+            pos, i = pos + 1, i + size
+        return replace(state, pos=pos, pending=data[i:], chosen=tuple(sorted(chosen.items())))
+
+    def replay(self, tokens: list[int]) -> RowState:
+        """The state after ``tokens`` from the start, relaxing where generation had to."""
+        state = RowState()
+        for token in tokens:
+            state = self.advance(self.allowed(state)[0], token)
+        return state
+
+    # ---- masks -------------------------------------------------------------------------------------
+
+    def allowed(self, state: RowState) -> tuple[RowState, torch.Tensor]:
+        """The tokens allowed after ``state`` (bool [V]); relaxes the current line when none is."""
+        mask = self._mask(state)
+        for what in ("tone", "rhyme"):
+            if bool(mask.any()):
+                break
+            state = replace(state, relaxed=(*state.relaxed, (state.line, what)))
+            mask = self._mask(state)
+        return state, mask
+
+    def _mask(self, state: RowState) -> torch.Tensor:
+        if state.done or state.off_plan or state.line >= len(self.spec.lines):
+            return self._ids_mask(("eos",), self.eos_ids)
+        line = self.spec.lines[state.line]
+        if state.pos == line.syllables and not state.pending:
+            if state.line == len(self.spec.lines) - 1:
+                return self._ids_mask(("eos",), self.eos_ids)
+            return self._ids_mask(("newline",), self.newline_ids)
+        slots = tuple(self.slot(state, state.line, p) for p in range(state.pos, line.syllables))
+        key = (slots, state.pending)
+        if key not in self._masks:
+            self._masks[key] = self._text_mask(slots) if not state.pending else self._pending_mask(slots, state.pending)
+        return self._masks[key]
+
+    def _ids_mask(self, key: tuple, ids: list[int]) -> torch.Tensor:
+        if key not in self._masks:
+            mask = torch.zeros(self.table.vocab_size, dtype=torch.bool)
+            mask[ids] = True
+            self._masks[key] = mask
+        return self._masks[key]
+
+    def _text_mask(self, slots: tuple[Slot, ...]) -> torch.Tensor:
+        """Tokens that start at a character boundary and fit the remaining slots of the line."""
+        room = len(slots)
+        k, tail = self._n_chars, self._has_tail
+        ok = self._boundary_text & (k + tail >= 1) & (k + tail <= room)
+        chars = self.table.chars
+        for m in range(min(chars.shape[1], room)):
+            ok &= (k <= m) | self.rules.char_mask(slots[m])[chars[:, m].long()]
+        if len(self._tail_tokens):  # a trailing partial character must be finishable in its slot
+            tokens = self._tail_tokens
+            lands = k[tokens].clamp(max=room - 1)
+            fits = torch.zeros(len(tokens), dtype=torch.bool)
+            for m in lands.unique().tolist():
+                sel = lands == m
+                fits[sel] = self.rules.prefix_mask(slots[m])[self.table.tail[tokens[sel]].long()]
+            ok[tokens] &= fits
+        return ok
+
+    def _pending_mask(self, slots: tuple[Slot, ...], pending: bytes) -> torch.Tensor:
+        """Tokens that continue the unfinished character ``pending``: few (161 in Qwen3), so checked one
+        by one, each simulated through the remaining slots."""
+        ok = torch.zeros(self.table.vocab_size, dtype=torch.bool)
+        need = _utf8_length(pending[0])
+        for token in self._lead_tokens:
+            data = pending + self.table.data[token]
+            if len(data) < need:
+                ok[token] = data in self.rules.prefixes(slots[0])
+                continue
+            ok[token] = self._fits(data, slots)
+        return ok
+
+    def _fits(self, data: bytes, slots: tuple[Slot, ...]) -> bool:
+        i = m = 0
+        while i < len(data):
+            size = _utf8_length(data[i])
+            if size == 0 or m >= len(slots):
+                return False
+            piece = data[i:i + size]
+            if len(piece) < size:
+                return piece in self.rules.prefixes(slots[m])
+            try:
+                char = piece.decode("utf-8")
+            except UnicodeDecodeError:
+                return False
+            if not self.rules.allows(char, slots[m]):
+                return False
+            i, m = i + size, m + 1
+        return True
+
+    def processor(self) -> LyricsLogitsProcessor:
+        return LyricsLogitsProcessor(self)
+
+
+class LyricsLogitsProcessor(LogitsProcessor):
+    """Applies a :class:`LyricsConstraint` during ``model.generate``; one instance per generate call."""
+
+    def __init__(self, constraint: LyricsConstraint):
+        self.constraint = constraint
+        self._prompt_length: int | None = None
+        self._states: dict[tuple[int, ...], RowState] = {(): RowState()}
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if self._prompt_length is None:
+            self._prompt_length = input_ids.shape[1]  # everything before the first call is prompt
+        states, masks = {}, []
+        for row in input_ids[:, self._prompt_length:].tolist():
+            key = tuple(row)
+            state = states.get(key) or self._states.get(key)
+            if state is None:
+                parent = self._states.get(key[:-1])
+                state = self.constraint.advance(parent, key[-1]) if parent else self.constraint.replay(row)
+            state, mask = self.constraint.allowed(state)
+            states[key] = state
+            masks.append(mask)
+        self._states = states  # only the current step's rows are parents of the next
+        return scores.masked_fill(~torch.stack(masks).to(scores.device), float("-inf"))
+

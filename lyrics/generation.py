@@ -1,0 +1,110 @@
+"""``lyrics.generate``: constrained candidates from any Hugging Face causal LM, each with independent checks.
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    model = AutoModelForCausalLM.from_pretrained(path)          # a local directory or a hub id
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    for c in generate(model, tokenizer, {"lang": "cmn", "topic": "月光", "structure": "7A 7A 7B 7A"}, n=4):
+        print(c.lyrics, c.checks.ok)
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from transformers import LogitsProcessorList
+
+from .checks import Checks, check_lyrics
+from .constraints import LyricsConstraint
+from .prompt import build_prompt
+from .spec import LyricSpec
+from .tokentable import NEWLINE, TEXT, TokenTable
+
+DEFAULT_SAMPLING = {"do_sample": True, "temperature": 0.9, "top_p": 0.95}
+_END_TOKENS = ("<|im_end|>", "<|endoftext|>")
+
+
+@dataclass
+class Candidate:
+    lyrics: str
+    checks: Checks
+    tokens: int  # generated tokens, EOS included
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lyrics": self.lyrics, "checks": self.checks.to_dict(), "tokens": self.tokens}
+
+
+_tables: dict[int, tuple[Any, TokenTable]] = {}
+_compiled: OrderedDict[tuple, LyricsConstraint] = OrderedDict()
+
+
+def token_table(tokenizer) -> TokenTable:
+    """The tokenizer's table, built or loaded once per tokenizer object."""
+    entry = _tables.get(id(tokenizer))
+    if entry is None or entry[0] is not tokenizer:
+        entry = _tables[id(tokenizer)] = (tokenizer, TokenTable.for_tokenizer(tokenizer))
+    return entry[1]
+
+
+def end_token_ids(tokenizer) -> list[int]:
+    ids = {tokenizer.eos_token_id}
+    for token in _END_TOKENS:
+        index = tokenizer.convert_tokens_to_ids(token)
+        if isinstance(index, int) and index != tokenizer.unk_token_id:
+            ids.add(index)
+    return sorted(i for i in ids if i is not None)
+
+
+def compile_constraint(spec: LyricSpec, tokenizer) -> LyricsConstraint:
+    """The spec compiled for this tokenizer; raises UnsatisfiableSpec before any model work. Cached, so
+    masks computed for one call serve the next call with the same spec."""
+    table = token_table(tokenizer)
+    eos = end_token_ids(tokenizer)
+    key = (table.content_hash, spec.lang, spec.scheme, spec.lines, tuple(sorted(spec.rhymes.items())), tuple(eos))
+    if key in _compiled:
+        _compiled.move_to_end(key)
+    else:
+        _compiled[key] = LyricsConstraint(spec, table, eos)
+        if len(_compiled) > 32:
+            _compiled.popitem(last=False)
+    return _compiled[key]
+
+
+def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, seed: int | None = None,
+             prompt: str | None = None, **sampling: Any) -> list[Candidate]:
+    """``n`` candidates for ``spec``; sampling keywords go to ``model.generate`` (``temperature``, ``top_k``,
+    ``top_p``, ``do_sample=False`` for greedy, ``num_beams`` for beam search)."""
+    spec = spec if isinstance(spec, LyricSpec) else LyricSpec.from_dict(spec)
+    n = n or spec.n
+    constraint = compile_constraint(spec, tokenizer)
+    processor = constraint.processor()
+    text = prompt if prompt is not None else build_prompt(spec, tokenizer)
+    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
+    options = {**DEFAULT_SAMPLING, **sampling}
+    if not options.get("do_sample"):
+        for key in ("temperature", "top_p", "top_k"):
+            options.pop(key, None)
+    if (seed := seed if seed is not None else spec.seed) is not None:
+        torch.manual_seed(seed)
+    eos = constraint.eos_ids
+    budget = 4 * sum(line.syllables for line in spec.lines) + len(spec.lines) + 1  # 4 bytes a character at most
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
+    with torch.inference_mode():
+        out = model.generate(**inputs, logits_processor=LogitsProcessorList([processor]), max_new_tokens=budget,
+                             num_return_sequences=n, eos_token_id=eos, pad_token_id=pad, **options)
+    return [_candidate(constraint, row.tolist(), spec) for row in out[:, inputs["input_ids"].shape[1]:]]
+
+
+def _candidate(constraint: LyricsConstraint, row: list[int], spec: LyricSpec) -> Candidate:
+    eos = set(constraint.eos_ids)
+    end = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
+    tokens = row[:end]
+    table = constraint.table
+    data = b"".join(table.data[t] for t in tokens if int(table.kinds[t]) in (TEXT, NEWLINE))
+    lyrics = data.decode("utf-8", errors="replace")
+    checks = check_lyrics(lyrics, spec)
+    state = constraint.replay(tokens)
+    checks.relaxed = [{"line": line + 1, "dropped": what} for line, what in state.relaxed]
+    return Candidate(lyrics, checks, len(tokens))

@@ -1,0 +1,172 @@
+"""The lyric spec: what the user asks for, validated before any model work.
+
+    {"lang": "cmn"|"yue", "topic": str, "structure": "[verse] 7A 7B 7C 7B [chorus] 6D 6D 8D 8D",
+     "rhymes": {"A": "光"}?, "tones": ["平平仄仄平", ...]?, "scheme": "13zhe"|"14yun"|"strict"|"loose"?,
+     "n": int?, "seed": int?, "id": str?}
+
+``structure`` lists lines as ``<syllables><label?>``; lines sharing a label rhyme. ``rhymes`` pins a
+label's group by an example character, a group name of the scheme, or a final. ``tones`` gives one
+pattern per line (fewer: the rest are free): Mandarin 平/仄, Cantonese 0243 digits, ``*`` free. Every
+problem is a :class:`SpecError` naming the field and what is allowed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from phonetics import LANGS, SCHEMES, PhoneticsError, scheme, tone_classes
+
+MAX_SYLLABLES = 30
+MAX_LINES = 64
+MAX_CANDIDATES = 64
+MAX_TOPIC_CHARS = 200
+FREE = "*"
+_LINE = re.compile(r"(\d+)([A-Z]?)")
+_SECTION = re.compile(r"\[([A-Za-z][\w-]*)\]")
+_FIELDS = {"lang", "topic", "structure", "rhymes", "tones", "scheme", "n", "seed", "id", "genre"}
+
+
+class SpecError(ValueError):
+    """An invalid spec; the message is one line naming the field and what is allowed."""
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    syllables: int
+    label: str | None  # lines with the same label rhyme; None: no rhyme constraint
+    section: str | None  # the [section] the line is in
+    tones: str | None  # one tone class or * per syllable; None: free
+
+
+@dataclass(frozen=True)
+class LyricSpec:
+    lang: str
+    topic: str
+    lines: tuple[LineSpec, ...]
+    scheme: str
+    rhymes: dict[str, str] = field(default_factory=dict)  # label → pinned rhyme group
+    n: int = 1
+    seed: int | None = None
+    id: str | None = None
+    genre: str | None = None
+    structure: str = ""
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(line.label for line in self.lines if line.label))
+
+    @classmethod
+    def from_dict(cls, data: Any) -> LyricSpec:
+        if not isinstance(data, dict):
+            raise SpecError("spec must be a JSON object with at least lang, topic and structure")
+        unknown = sorted(set(data) - _FIELDS)
+        if unknown:
+            raise SpecError(f"unknown field {unknown[0]!r}: allowed fields are {', '.join(sorted(_FIELDS))}")
+        lang = data.get("lang")
+        if lang not in LANGS:
+            raise SpecError(f"lang: {lang!r} is not supported; use one of {', '.join(LANGS)}")
+        scheme_name = data.get("scheme") or None
+        if scheme_name is not None and scheme_name not in SCHEMES[lang]:
+            raise SpecError(f"scheme: {scheme_name!r} is not a {lang} scheme; use one of {', '.join(SCHEMES[lang])}")
+        rhymes = scheme(lang, scheme_name)
+        topic = data.get("topic", "")
+        if not isinstance(topic, str) or not topic.strip():
+            raise SpecError("topic: give a non-empty string, e.g. \"月光\"")
+        if len(topic) > MAX_TOPIC_CHARS:
+            raise SpecError(f"topic: {len(topic)} characters; at most {MAX_TOPIC_CHARS}")
+        lines = _parse_structure(data.get("structure"))
+        lines = _attach_tones(lines, data.get("tones"), lang)
+        labels = {line.label for line in lines if line.label}
+        pins = data.get("rhymes") or {}
+        if not isinstance(pins, dict):
+            raise SpecError("rhymes: give an object of label → anchor, e.g. {\"A\": \"光\"}")
+        resolved = {}
+        for label, anchor in pins.items():
+            if label not in labels:
+                raise SpecError(f"rhymes: label {label!r} is not in the structure (labels: {', '.join(sorted(labels))})")
+            if not isinstance(anchor, str) or not anchor.strip():
+                raise SpecError(f"rhymes.{label}: give a character, a group name or a final")
+            try:
+                resolved[label] = rhymes.resolve(anchor.strip())
+            except PhoneticsError as err:
+                raise SpecError(f"rhymes.{label}: {err}") from None
+        n = _int_field(data, "n", 1, 1, MAX_CANDIDATES)
+        seed = data.get("seed")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
+            raise SpecError("seed: give a non-negative integer")
+        spec_id = data.get("id")
+        if spec_id is not None and not isinstance(spec_id, str):
+            raise SpecError("id: give a string")
+        return cls(lang, topic.strip(), tuple(lines), rhymes.name, resolved, n, seed, spec_id,
+                   data.get("genre"), data.get("structure"))
+
+
+def _int_field(data: dict, name: str, default: int, low: int, high: int) -> int:
+    value = data.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise SpecError(f"{name}: give an integer from {low} to {high}")
+    return value
+
+
+def _parse_structure(structure: Any) -> list[LineSpec]:
+    if not isinstance(structure, str) or not structure.strip():
+        raise SpecError('structure: give lines as "<syllables><label?>", e.g. "7A 7A 7B 7A" or "[verse] 5A 5A"')
+    lines: list[LineSpec] = []
+    section = None
+    for item in structure.split():
+        if match := _SECTION.fullmatch(item):
+            section = match.group(1).lower()
+            continue
+        match = _LINE.fullmatch(item)
+        if match is None:
+            raise SpecError(f"structure: {item!r} is neither a line like 7A (syllables, optional capital label) "
+                            "nor a section like [chorus]")
+        count = int(match.group(1))
+        if not 1 <= count <= MAX_SYLLABLES:
+            raise SpecError(f"structure: {item!r} has {count} syllables; a line has 1 to {MAX_SYLLABLES}")
+        lines.append(LineSpec(count, match.group(2) or None, section, None))
+    if not lines:
+        raise SpecError("structure: no lines, only sections; add lines such as 7A")
+    if len(lines) > MAX_LINES:
+        raise SpecError(f"structure: {len(lines)} lines; at most {MAX_LINES}")
+    return lines
+
+
+def _attach_tones(lines: list[LineSpec], tones: Any, lang: str) -> list[LineSpec]:
+    if tones is None:
+        return lines
+    if isinstance(tones, str):
+        tones = tones.split(",")
+    if not isinstance(tones, list) or not all(isinstance(t, str) for t in tones):
+        raise SpecError("tones: give a list of patterns, one per line")
+    if len(tones) > len(lines):
+        raise SpecError(f"tones: {len(tones)} patterns for {len(lines)} lines")
+    alphabet = set(tone_classes(lang)) | {FREE}
+    shown = " ".join(tone_classes(lang)) + f" or {FREE}"
+    out = list(lines)
+    for i, raw in enumerate(tones):
+        pattern = "".join(raw.split())
+        if not pattern or set(pattern) == {FREE}:
+            continue
+        bad = sorted(set(pattern) - alphabet)
+        if bad:
+            raise SpecError(f"tones[{i}]: {bad[0]!r} is not a {lang} tone class; use {shown}")
+        if len(pattern) != lines[i].syllables:
+            raise SpecError(f"tones[{i}]: pattern {pattern!r} has {len(pattern)} positions, "
+                            f"line {i + 1} has {lines[i].syllables} syllables")
+        out[i] = LineSpec(lines[i].syllables, lines[i].label, lines[i].section, pattern)
+    return out
+
+
+def parse_rhymes_option(text: str) -> dict[str, str]:
+    """The CLI's ``--rhymes A=光,B=天`` as the spec's ``rhymes`` object."""
+    out = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        label, sep, anchor = item.partition("=")
+        if not sep or not label.strip() or not anchor.strip():
+            raise SpecError(f"rhymes: {item!r} should look like A=光")
+        out[label.strip()] = anchor.strip()
+    return out
+
