@@ -39,8 +39,8 @@ from functools import cache
 import torch
 from transformers import LogitsProcessor
 
-from phonetics import reading_sets, scheme, tone_class
 from phonetics import cantonese as yue
+from phonetics import is_cjk, reading_sets, scheme, tone_class
 from phonetics import mandarin as cmn
 from phonetics.script import convert
 
@@ -85,8 +85,8 @@ class CharRules:
         self.classes: dict[str, frozenset[str]] = {}
         self.groups: dict[str, frozenset[str | None]] = {}
         for char, readings in reading_sets(lang).items():
-            if convert(char, _SCRIPT[lang]) != char:
-                continue  # the other script: Mandarin is written simplified, Cantonese traditional
+            if not is_cjk(char) or convert(char, _SCRIPT[lang]) != char:
+                continue  # not a syllable, or the other script (Mandarin is written simplified, Cantonese traditional)
             parsed = [split(r) for r in readings]
             self.classes[char] = frozenset(tone_class(lang, tone) for _, _, tone in parsed)
             self.groups[char] = frozenset(rhymes.group(final) for _, final, _ in parsed)
@@ -136,6 +136,17 @@ class CharRules:
         return any(self.allows(c, slot) for c in self.writable)
 
 
+_rules: dict[tuple[str, str, str], CharRules] = {}
+
+
+def char_rules(lang: str, scheme_name: str, table: TokenTable) -> CharRules:
+    """One CharRules per language, scheme and tokenizer (building one takes about a second)."""
+    key = (lang, scheme_name, table.content_hash)
+    if key not in _rules:
+        _rules[key] = CharRules(lang, scheme_name, table)
+    return _rules[key]
+
+
 @dataclass(frozen=True)
 class RowState:
     line: int = 0
@@ -152,7 +163,7 @@ class LyricsConstraint:
 
     def __init__(self, spec: LyricSpec, table: TokenTable, eos_ids: list[int]):
         self.spec, self.table = spec, table
-        self.rules = CharRules(spec.lang, spec.scheme, table)
+        self.rules = char_rules(spec.lang, spec.scheme, table)
         self.eos_ids = sorted({i for i in eos_ids if i is not None and 0 <= i < table.vocab_size})
         if not self.eos_ids:
             raise ValueError("no end-of-sequence token id: pass the tokenizer's eos_token_id")

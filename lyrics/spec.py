@@ -85,7 +85,8 @@ class LyricSpec:
         resolved = {}
         for label, anchor in pins.items():
             if label not in labels:
-                raise SpecError(f"rhymes: label {label!r} is not in the structure (labels: {', '.join(sorted(labels))})")
+                known = ", ".join(sorted(labels)) or "none"
+                raise SpecError(f"rhymes: label {label!r} is not in the structure (labels: {known})")
             if not isinstance(anchor, str) or not anchor.strip():
                 raise SpecError(f"rhymes.{label}: give a character, a group name or a final")
             try:

@@ -25,6 +25,7 @@ import os
 import tempfile
 from dataclasses import dataclass
 from functools import cache, cached_property
+from itertools import pairwise
 from pathlib import Path
 
 import torch
@@ -249,7 +250,7 @@ class TokenTable:
             kinds=t["kinds"], lead=t["lead"], n_chars=t["n_chars"], chars=t["chars"], tail=t["tail"],
             char_list=json.loads(metadata["char_list"]),
             prefixes=[bytes.fromhex(p) for p in json.loads(metadata["prefixes"])],
-            data=[blob[a:b] for a, b in zip(offsets, offsets[1:], strict=False)],
+            data=[blob[a:b] for a, b in pairwise(offsets)],
             special_ids=json.loads(metadata["special_ids"]),
             content_hash=metadata["hash"],
         )
