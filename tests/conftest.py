@@ -20,3 +20,47 @@ def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess
 @pytest.fixture(scope="session")
 def cli():
     return run_cli
+
+
+def tiny_qwen3(vocab_size: int, seed: int = 0):
+    """A randomly initialised Qwen3 small enough for CPU tests, fixed by ``seed``."""
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    torch.manual_seed(seed)
+    config = Qwen3Config(vocab_size=vocab_size, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=16, max_position_embeddings=2048,
+                         tie_word_embeddings=True)
+    return Qwen3ForCausalLM(config).eval()
+
+
+@pytest.fixture(scope="session")
+def qwen_tokenizer():
+    from transformers import AutoTokenizer
+
+    from lyrics.assets import asset_dir
+
+    return AutoTokenizer.from_pretrained(asset_dir("qwen3-tokenizer"))
+
+
+@pytest.fixture(scope="session")
+def qwen_model(qwen_tokenizer):
+    return tiny_qwen3(len(qwen_tokenizer))
+
+
+@pytest.fixture(scope="session")
+def char_tokenizer():
+    """A character vocabulary: the 2,500 commonest characters of each language's corpus."""
+    from lyrics.chartok import build_char_tokenizer
+    from lyrics.rhymebook import rhyme_dictionary
+
+    chars = []
+    for lang in ("cmn", "yue"):
+        counts = rhyme_dictionary(lang).counts
+        chars += sorted(counts, key=lambda c: -sum(counts[c].values()))[:2500]
+    return build_char_tokenizer(chars)
+
+
+@pytest.fixture(scope="session")
+def char_model(char_tokenizer):
+    return tiny_qwen3(len(char_tokenizer))

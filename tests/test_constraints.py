@@ -1,0 +1,153 @@
+"""Constrained decoding on a tiny random Qwen3, with the real Qwen3 tokenizer and a character tokenizer.
+
+A random model writes random tokens, so everything it gets right is the processors' doing; every
+candidate is then judged by the independent check (phonetics.analyze), never by the constraint code.
+"""
+
+import pytest
+import torch
+
+from lyrics import generate
+from lyrics.chartok import build_char_tokenizer
+from lyrics.constraints import LyricsConstraint, RowState, UnsatisfiableSpec
+from lyrics.generation import compile_constraint, token_table
+from lyrics.spec import LyricSpec
+
+SPECS = [
+    {"lang": "cmn", "scheme": "13zhe", "structure": "7A 7A 7B 7A", "rhymes": {"A": "光"}},
+    {"lang": "cmn", "scheme": "14yun", "structure": "5A 5A 5B 5A"},
+    {"lang": "cmn", "scheme": "13zhe", "structure": "[verse] 4A 4B 4A 4B [chorus] 6C 6C", "rhymes": {"C": "江阳"}},
+    {"lang": "cmn", "scheme": "14yun", "structure": "5 5 7A 7A",
+     "tones": ["平平仄仄平", "仄仄仄平平", "仄仄平平仄仄平", "平平仄仄仄平平"]},
+    {"lang": "cmn", "scheme": "13zhe", "structure": "3A 3A 3A", "rhymes": {"A": "ang"}, "tones": ["**平"] * 3},
+    {"lang": "cmn", "scheme": "13zhe", "structure": "1A 1A"},
+    {"lang": "cmn", "scheme": "14yun", "structure": "8A 8A", "rhymes": {"A": "支"},
+     "tones": ["仄*仄*仄*仄仄", "*" * 8]},
+    {"lang": "cmn", "scheme": "13zhe", "structure": "6"},
+    {"lang": "cmn", "scheme": "13zhe", "structure": "2A 2B 2A 2B 2A 2B"},
+    {"lang": "cmn", "scheme": "14yun", "structure": "4A 4A", "rhymes": {"A": "心"}, "tones": ["平仄平平", "仄平仄平"]},
+    {"lang": "yue", "scheme": "strict", "structure": "7A 7A 7B 7A", "rhymes": {"A": "ong"}},
+    {"lang": "yue", "scheme": "loose", "structure": "5A 5A 5B 5A"},
+    {"lang": "yue", "scheme": "strict", "structure": "[verse] 4A 4A [chorus] 6B 6B",
+     "tones": ["3403", "0243", "*4*3*2", "******"]},
+    {"lang": "yue", "scheme": "loose", "structure": "5A 5A", "rhymes": {"A": "心"}, "tones": ["*****", "3*4*3"]},
+    {"lang": "yue", "scheme": "strict", "structure": "3 4 5", "tones": ["030", "2424", "34303"]},
+    {"lang": "yue", "scheme": "loose", "structure": "6A 6A 6A", "rhymes": {"A": "ung"}},
+    {"lang": "yue", "scheme": "strict", "structure": "1A 1A 1A"},
+    {"lang": "yue", "scheme": "strict", "structure": "8A 8B 8A 8B"},
+    {"lang": "yue", "scheme": "loose", "structure": "4A 4A 4A 4A", "tones": ["3333", "0000", "2222", "4444"]},
+    {"lang": "yue", "scheme": "strict", "structure": "5A 5A", "rhymes": {"A": "海"}},
+]
+DECODING = [  # seed index → how to decode
+    {"do_sample": False},
+    {"do_sample": True, "temperature": 1.0},
+    {"do_sample": True, "temperature": 0.7, "top_k": 20},
+    {"do_sample": True, "top_p": 0.8},
+    {"do_sample": False, "num_beams": 3},
+]
+
+
+def _n(decoding: dict) -> int:
+    return 1 if decoding == {"do_sample": False} else 2  # greedy returns one sequence
+
+
+@pytest.mark.parametrize("vocab", ["qwen3", "char"])
+@pytest.mark.parametrize("spec_index", range(len(SPECS)))
+def test_every_candidate_passes_the_independent_check(vocab, spec_index, request):
+    """20 specs × 5 seeds × 2 tokenizers = 200 (spec, seed) combinations."""
+    tokenizer = request.getfixturevalue(f"{'qwen' if vocab == 'qwen3' else 'char'}_tokenizer")
+    model = request.getfixturevalue(f"{'qwen' if vocab == 'qwen3' else 'char'}_model")
+    spec = LyricSpec.from_dict({"topic": "月光", **SPECS[spec_index]})
+    for seed, decoding in enumerate(DECODING):
+        for candidate in generate(model, tokenizer, spec, n=_n(decoding), seed=seed, **decoding):
+            checks = candidate.checks
+            assert checks.ok, (vocab, spec_index, seed, candidate.lyrics, checks.to_dict())
+            assert checks.relaxed == []
+            assert len(candidate.lyrics.split("\n")) == len(spec.lines)
+
+
+def test_a_rhyme_of_byte_split_characters_only(qwen_tokenizer, qwen_model):
+    """Cantonese final -eu (strict) has two characters, 𠵇 and 𠺫, neither a token of its own in Qwen3:
+    each line must end in one of them, written byte by byte and decoded whole."""
+    table = token_table(qwen_tokenizer)
+    assert not {"𠵇", "𠺫"} & set(table.char_list)
+    spec = LyricSpec.from_dict({"lang": "yue", "topic": "笑", "structure": "3A 2A", "rhymes": {"A": "eu"}})
+    for seed, decoding in enumerate(DECODING):
+        for candidate in generate(qwen_model, qwen_tokenizer, spec, n=_n(decoding), seed=seed, **decoding):
+            assert candidate.checks.ok, candidate.checks.to_dict()
+            assert [line[-1] for line in candidate.lyrics.split("\n")] in (
+                [a, b] for a in "𠵇𠺫" for b in "𠵇𠺫")
+            assert "\ufffd" not in candidate.lyrics
+
+
+def _mask_of(constraint: LyricsConstraint, state: RowState) -> torch.Tensor:
+    return constraint.allowed(state)[1]
+
+
+def test_multi_character_tokens_are_judged_by_the_character_at_the_line_end(qwen_tokenizer):
+    constraint = compile_constraint(LyricSpec.from_dict(
+        {"lang": "cmn", "topic": "光", "structure": "3A", "rhymes": {"A": "江阳"}}), qwen_tokenizer)
+    (sunlight,) = qwen_tokenizer.encode("阳光")  # 光: 江阳
+    (bright,) = qwen_tokenizer.encode("光明")  # 明: 中东
+    (we,) = qwen_tokenizer.encode("我们")  # 们: 人辰
+    at_start, at_second = _mask_of(constraint, RowState()), _mask_of(constraint, RowState(pos=1))
+    at_last = _mask_of(constraint, RowState(pos=2))
+    assert at_start[sunlight] and at_start[bright] and at_start[we]  # both characters land on free syllables
+    assert at_second[sunlight] and not at_second[bright] and not at_second[we]  # the 2nd lands on the rhyme
+    assert not at_last[sunlight] and not at_last[we]  # two characters, one syllable left: would cross the end
+
+
+def test_line_breaks_and_eos_only_when_lines_are_full(qwen_tokenizer):
+    constraint = compile_constraint(LyricSpec.from_dict(
+        {"lang": "cmn", "topic": "光", "structure": "2 2"}), qwen_tokenizer)
+    newline = qwen_tokenizer.convert_tokens_to_ids("Ċ")
+    eos = qwen_tokenizer.eos_token_id
+    comma = qwen_tokenizer.encode("，")[0]
+    mid, full, last = (_mask_of(constraint, s) for s in (RowState(pos=1), RowState(pos=2), RowState(line=1, pos=2)))
+    assert not mid[newline] and not mid[eos] and not mid[comma]
+    assert full.nonzero().flatten().tolist() == [newline]
+    assert set(last.nonzero().flatten().tolist()) == set(constraint.eos_ids)
+
+
+def test_the_prompt_is_not_constrained(qwen_tokenizer):
+    constraint = compile_constraint(LyricSpec.from_dict(
+        {"lang": "cmn", "topic": "光", "structure": "2A 2A"}), qwen_tokenizer)
+    processor = constraint.processor()
+    prompt = torch.tensor([qwen_tokenizer.encode("Hello, 世界! 😀 \n\n<tag>")])
+    scores = processor(prompt, torch.zeros(1, len(qwen_tokenizer)))
+    assert torch.equal(scores[0] > float("-inf"), _mask_of(constraint, RowState()))
+
+
+def test_unsatisfiable_specs_are_refused_before_generation():
+    tokenizer = build_char_tokenizer("天年见风")  # tian1 nian2 jian4 feng1
+    with pytest.raises(UnsatisfiableSpec, match=r"line 1 \(2A\): no character in the vocabulary ends the line "
+                                                r"with rhyme 江阳"):
+        compile_constraint(LyricSpec.from_dict(
+            {"lang": "cmn", "topic": "x", "structure": "2A 2A", "rhymes": {"A": "光"}}), tokenizer)
+    with pytest.raises(UnsatisfiableSpec, match=r"line 2 \(3\): no character in the vocabulary has tone 4 at "
+                                                r"syllable 1"):
+        compile_constraint(LyricSpec.from_dict(
+            {"lang": "yue", "topic": "x", "structure": "2 3", "tones": ["**", "4**"]}), tokenizer)
+
+
+def test_relaxation_drops_tone_first_then_rhyme_and_keeps_the_structure():
+    tokenizer = build_char_tokenizer("天年见风")
+    spec = LyricSpec.from_dict({"lang": "cmn", "topic": "x", "structure": "2A 2A", "tones": ["**", "*仄"]})
+    constraint = compile_constraint(spec, tokenizer)
+    ids = {c: tokenizer.convert_tokens_to_ids(c) for c in "天年见风"}
+    # The only group both lines can end in is 言前 (见 is its one 仄 character), so the first line must
+    # end in 天/年/见, never 风; a row forced onto 中东 anyway (风) has no 仄 character left for line 2.
+    assert not _mask_of(constraint, RowState(pos=1))[ids["风"]]
+    stuck = RowState(line=1, pos=1, chosen=(("A", "中东"),))
+    state, mask = constraint.allowed(stuck)
+    assert state.relaxed == ((1, "tone"),)
+    assert mask.nonzero().flatten().tolist() == [ids["风"]]  # rhyme kept, tone dropped
+    spec = LyricSpec.from_dict({"lang": "cmn", "topic": "x", "structure": "2A 2A", "rhymes": {"A": "天"}})
+    constraint = compile_constraint(spec, tokenizer)
+    state, mask = constraint.allowed(RowState(line=1, pos=1, chosen=(), relaxed=((1, "tone"),)))
+    assert state.relaxed == ((1, "tone"),) and mask.any()
+    impossible = RowState(line=1, pos=1, chosen=(("A", "江阳"),))
+    spec_free = LyricSpec.from_dict({"lang": "cmn", "topic": "x", "structure": "2A 2A"})
+    state, mask = compile_constraint(spec_free, tokenizer).allowed(impossible)
+    assert state.relaxed == ((1, "tone"), (1, "rhyme"))
+    assert set(mask.nonzero().flatten().tolist()) == set(ids.values())  # any syllable, never a line break
