@@ -33,6 +33,7 @@ Each relaxation is recorded in the row's state and reported with the candidate.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from dataclasses import dataclass, replace
 from functools import cache
 
@@ -48,6 +49,24 @@ from .spec import FREE, LyricSpec, SpecError
 from .tokentable import NEWLINE, SPECIAL, TEXT, TokenTable, _utf8_length
 
 _SCRIPT = {"cmn": "t2s", "yue": "s2hk"}  # a character is written in the language's script when this keeps it
+_BIAS_CACHE = 256  # additive bias rows kept process-wide: 0.3 MB each at Qwen's vocabulary, 77 MB in all
+_biases: OrderedDict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+
+
+def additive_bias(forbidden: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``forbidden`` as an additive half-precision row (0 or -inf) on ``device``. Adding it is 40x faster
+    on CPU than ``masked_fill`` with a bool mask (33 us vs 1.3 ms a row at 151k tokens), but costs 2 bytes
+    a token, so only the most recently used rows are kept; the bool masks are the real cache."""
+    key = (id(forbidden), str(device))
+    hit = _biases.get(key)
+    if hit is not None and hit[0] is forbidden:
+        _biases.move_to_end(key)
+        return hit[1]
+    row = torch.zeros(forbidden.shape, dtype=torch.float16).masked_fill_(forbidden, float("-inf")).to(device)
+    _biases[key] = (forbidden, row)
+    if len(_biases) > _BIAS_CACHE:
+        _biases.popitem(last=False)
+    return row
 
 
 class UnsatisfiableSpec(SpecError):
@@ -170,13 +189,17 @@ class LyricsConstraint:
         self.newline_ids = table.newline_ids
         if len(spec.lines) > 1 and not self.newline_ids:
             raise UnsatisfiableSpec("the tokenizer has no token for a line break (\\n)")
-        self._masks: dict[tuple, torch.Tensor] = {}
+        self._masks: dict[tuple, torch.Tensor] = {}  # forbidden tokens by the slots still to fill, across lines
+        self._by_state: dict[tuple, tuple[tuple, torch.Tensor]] = {}  # by state: relaxations and forbidden tokens
         self._text = (table.kinds == TEXT)
         self._boundary_text = self._text & (table.lead == 0)
         self._n_chars = table.n_chars.long()
         self._has_tail = table.tail >= 0
         self._tail_tokens = self._has_tail.nonzero().flatten()
-        self._lead_tokens = [int(i) for i in (self._text & (table.lead > 0)).nonzero().flatten()]
+        self._lead_tokens: dict[int, list[int]] = {}  # by the number of continuation bytes they start with
+        for token in (self._text & (table.lead > 0)).nonzero().flatten().tolist():
+            self._lead_tokens.setdefault(int(table.lead[token]), []).append(token)
+        self.masks_built = 0  # for benchmarks: how many masks were computed rather than found
         self._viable = self._viable_groups()
 
     # ---- the plan ----------------------------------------------------------------------------------
@@ -266,22 +289,34 @@ class LyricsConstraint:
         """The state after ``tokens`` from the start, relaxing where generation had to."""
         state = RowState()
         for token in tokens:
-            state = self.advance(self.allowed(state)[0], token)
+            state = self.advance(self.forbidden(state)[0], token)
         return state
 
     # ---- masks -------------------------------------------------------------------------------------
 
     def allowed(self, state: RowState) -> tuple[RowState, torch.Tensor]:
         """The tokens allowed after ``state`` (bool [V]); relaxes the current line when none is."""
-        mask = self._mask(state)
-        for what in ("tone", "rhyme"):
-            if bool(mask.any()):
-                break
-            state = replace(state, relaxed=(*state.relaxed, (state.line, what)))
-            mask = self._mask(state)
-        return state, mask
+        state, forbidden = self.forbidden(state)
+        return state, ~forbidden
 
-    def _mask(self, state: RowState) -> torch.Tensor:
+    def forbidden(self, state: RowState) -> tuple[RowState, torch.Tensor]:
+        """The complement of :meth:`allowed`, which is what the processor applies (no inversion per step).
+        Cached per state on its plain fields, so the per-step cost is one small tuple hash."""
+        key = (state.line, state.pos, state.pending, state.chosen, state.relaxed, state.done or state.off_plan)
+        hit = self._by_state.get(key)
+        if hit is None:
+            resolved, forbidden = state, self._forbidden(state)
+            for what in ("tone", "rhyme"):
+                if not bool(forbidden.all()):
+                    break
+                resolved = replace(resolved, relaxed=(*resolved.relaxed, (resolved.line, what)))
+                forbidden = self._forbidden(resolved)
+            hit = self._by_state[key] = (resolved.relaxed, forbidden)
+        relaxed, forbidden = hit
+        return (state if relaxed == state.relaxed else replace(state, relaxed=relaxed)), forbidden
+
+    def _forbidden(self, state: RowState) -> torch.Tensor:
+        """The tokens ``state`` forbids, cached per distinct mask (states that share one share the tensor)."""
         if state.done or state.off_plan or state.line >= len(self.spec.lines):
             return self._ids_mask(("eos",), self.eos_ids)
         line = self.spec.lines[state.line]
@@ -292,14 +327,17 @@ class LyricsConstraint:
         slots = tuple(self.slot(state, state.line, p) for p in range(state.pos, line.syllables))
         key = (slots, state.pending)
         if key not in self._masks:
-            self._masks[key] = self._text_mask(slots) if not state.pending else self._pending_mask(slots, state.pending)
+            allowed = self._text_mask(slots) if not state.pending else self._pending_mask(slots, state.pending)
+            self._masks[key] = ~allowed
+            self.masks_built += 1
         return self._masks[key]
 
     def _ids_mask(self, key: tuple, ids: list[int]) -> torch.Tensor:
+        """Forbids everything but ``ids``."""
         if key not in self._masks:
-            mask = torch.zeros(self.table.vocab_size, dtype=torch.bool)
-            mask[ids] = True
-            self._masks[key] = mask
+            forbidden = torch.ones(self.table.vocab_size, dtype=torch.bool)
+            forbidden[ids] = False
+            self._masks[key] = forbidden
         return self._masks[key]
 
     def _text_mask(self, slots: tuple[Slot, ...]) -> torch.Tensor:
@@ -321,11 +359,12 @@ class LyricsConstraint:
         return ok
 
     def _pending_mask(self, slots: tuple[Slot, ...], pending: bytes) -> torch.Tensor:
-        """Tokens that continue the unfinished character ``pending``: few (161 in Qwen3), so checked one
-        by one, each simulated through the remaining slots."""
+        """Tokens that continue the unfinished character ``pending``: few (161 in Qwen3, fewer of the right
+        continuation length), so checked one by one, each simulated through the remaining slots."""
         ok = torch.zeros(self.table.vocab_size, dtype=torch.bool)
         need = _utf8_length(pending[0])
-        for token in self._lead_tokens:
+        missing = need - len(pending)
+        for token in (t for lead in range(1, missing + 1) for t in self._lead_tokens.get(lead, ())):
             data = pending + self.table.data[token]
             if len(data) < need:
                 ok[token] = data in self.rules.prefixes(slots[0])
@@ -366,16 +405,15 @@ class LyricsLogitsProcessor(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if self._prompt_length is None:
             self._prompt_length = input_ids.shape[1]  # everything before the first call is prompt
-        states, masks = {}, []
-        for row in input_ids[:, self._prompt_length:].tolist():
+        states = {}
+        for i, row in enumerate(input_ids[:, self._prompt_length:].tolist()):
             key = tuple(row)
             state = states.get(key) or self._states.get(key)
             if state is None:
                 parent = self._states.get(key[:-1])
                 state = self.constraint.advance(parent, key[-1]) if parent else self.constraint.replay(row)
-            state, mask = self.constraint.allowed(state)
+            state, forbidden = self.constraint.forbidden(state)
             states[key] = state
-            masks.append(mask)
+            scores[i].add_(additive_bias(forbidden, scores.device))
         self._states = states  # only the current step's rows are parents of the next
-        return scores.masked_fill(~torch.stack(masks).to(scores.device), float("-inf"))
-
+        return scores
