@@ -37,6 +37,7 @@ test: setup lint
 bench: setup
 	$(PY) bench/phonetics_accuracy.py
 	$(PY) bench/phonetics.py
+	$(PY) bench/constraints.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
