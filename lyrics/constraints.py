@@ -40,15 +40,12 @@ from functools import cache
 import torch
 from transformers import LogitsProcessor
 
-from phonetics import cantonese as yue
-from phonetics import is_cjk, reading_sets, scheme, tone_class
-from phonetics import mandarin as cmn
-from phonetics.script import convert
+from phonetics import is_cjk, reading_sets, scheme, split_romanization, tone_class
+from phonetics.script import to_lang_script
 
 from .spec import FREE, LyricSpec, SpecError
-from .tokentable import NEWLINE, SPECIAL, TEXT, TokenTable, _utf8_length
+from .tokentable import NEWLINE, SPECIAL, TEXT, TokenTable, utf8_length
 
-_SCRIPT = {"cmn": "t2s", "yue": "s2hk"}  # a character is written in the language's script when this keeps it
 _BIAS_CACHE = 256  # additive bias rows kept process-wide: 0.3 MB each at Qwen's vocabulary, 77 MB in all
 _biases: OrderedDict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
 
@@ -100,13 +97,12 @@ class CharRules:
     def __init__(self, lang: str, scheme_name: str, table: TokenTable):
         self.lang, self.table = lang, table
         rhymes = scheme(lang, scheme_name)
-        split = cmn.split if lang == "cmn" else yue.split
         self.classes: dict[str, frozenset[str]] = {}
         self.groups: dict[str, frozenset[str | None]] = {}
         for char, readings in reading_sets(lang).items():
-            if not is_cjk(char) or convert(char, _SCRIPT[lang]) != char:
-                continue  # not a syllable, or the other script (Mandarin is written simplified, Cantonese traditional)
-            parsed = [split(r) for r in readings]
+            if not is_cjk(char) or to_lang_script(char, lang) != char:
+                continue  # not a syllable, or the other script (Mandarin simplified, Cantonese traditional)
+            parsed = [split_romanization(lang, r) for r in readings]
             self.classes[char] = frozenset(tone_class(lang, tone) for _, _, tone in parsed)
             self.groups[char] = frozenset(rhymes.group(final) for _, final, _ in parsed)
         # A byte-level vocabulary can write any character byte by byte; a character vocabulary only its own.
@@ -275,7 +271,7 @@ class LyricsConstraint:
         data, pos, chosen = state.pending + self.table.data[token], state.pos, dict(state.chosen)
         i = 0
         while i < len(data):
-            size = _utf8_length(data[i])
+            size = utf8_length(data[i])
             if size == 0 or i + size > len(data):
                 break
             char = data[i:i + size].decode("utf-8", errors="replace")
@@ -362,7 +358,7 @@ class LyricsConstraint:
         """Tokens that continue the unfinished character ``pending``: few (161 in Qwen3, fewer of the right
         continuation length), so checked one by one, each simulated through the remaining slots."""
         ok = torch.zeros(self.table.vocab_size, dtype=torch.bool)
-        need = _utf8_length(pending[0])
+        need = utf8_length(pending[0])
         missing = need - len(pending)
         for token in (t for lead in range(1, missing + 1) for t in self._lead_tokens.get(lead, ())):
             data = pending + self.table.data[token]
@@ -375,7 +371,7 @@ class LyricsConstraint:
     def _fits(self, data: bytes, slots: tuple[Slot, ...]) -> bool:
         i = m = 0
         while i < len(data):
-            size = _utf8_length(data[i])
+            size = utf8_length(data[i])
             if size == 0 or m >= len(slots):
                 return False
             piece = data[i:i + size]

@@ -54,7 +54,7 @@ def _byte_decoder() -> dict[str, int]:
     return {chr(code): byte for byte, code in zip(printable, codes, strict=True)}
 
 
-def _utf8_length(first: int) -> int:
+def utf8_length(first: int) -> int:
     """Length of the UTF-8 sequence that starts with byte ``first``; 0 when it cannot start one."""
     if first < 0x80:
         return 1
@@ -88,7 +88,7 @@ def parse_token(data: bytes) -> ParsedToken:
         i += 1
     lead, chars = data[:i], []
     while i < len(data):
-        size = _utf8_length(data[i])
+        size = utf8_length(data[i])
         if size == 0:
             return ParsedToken(OTHER, lead, "", b"")
         piece = data[i:i + size]

@@ -4,7 +4,7 @@ No torch here: everything later (training data, logit processors, the scorer, th
 """
 
 from .analysis import Analysis, Line, analyze, split_lines
-from .annotate import Syllable, annotate, reading_sets
+from .annotate import Syllable, annotate, reading_sets, split_romanization
 from .errors import PhoneticsError
 from .rhyme import DEFAULT_SCHEME, LANGS, SCHEMES, RhymeScheme, scheme, tone_class, tone_classes
 from .rhymedict import RhymeDictionary
@@ -26,6 +26,7 @@ __all__ = [
     "reading_sets",
     "scheme",
     "split_lines",
+    "split_romanization",
     "tone_class",
     "tone_classes",
 ]

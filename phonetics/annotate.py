@@ -57,6 +57,11 @@ def annotate(text: str, lang: str, scheme_name: str | None = None) -> list[Sylla
     return [_syllable(char, reading, rhymes) for char, reading in zip(text, found, strict=True)]
 
 
+def split_romanization(lang: str, romanization: str) -> tuple[str | None, str, int]:
+    """(initial, final, tone) of a pinyin (``cmn``) or jyutping (``yue``) syllable."""
+    return (mandarin.split if lang == "cmn" else cantonese.split)(romanization)
+
+
 @cache
 def reading_sets(lang: str) -> dict[str, frozenset[str]]:
     """Per character, every reading ``annotate`` can give it in some context (Mandarin keys in
@@ -70,6 +75,5 @@ def _syllable(char: str, reading: str | None, rhymes: RhymeScheme) -> Syllable:
     """Syllables are immutable, so one instance serves every occurrence of a (char, reading)."""
     if reading is None:
         return Syllable(char, is_syllable=is_cjk(char))
-    split = mandarin.split if rhymes.lang == "cmn" else cantonese.split
-    initial, final, tone = split(reading)
+    initial, final, tone = split_romanization(rhymes.lang, reading)
     return Syllable(char, reading, initial, final, tone, rhymes.group(final), tone_class(rhymes.lang, tone), True)

@@ -17,13 +17,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import cantonese, mandarin
-from .annotate import annotate
+from .annotate import annotate, split_romanization
 from .errors import PhoneticsError
 from .rhyme import check_lang, scheme
-from .script import convert, is_cjk
-
-_SCRIPT = {"cmn": "t2s", "yue": "s2hk"}  # OpenCC conversion into each language's script
+from .script import is_cjk, to_lang_script
 
 
 @dataclass
@@ -37,7 +34,7 @@ class RhymeDictionary:
         check_lang(lang)
         counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
         for text in texts:
-            for syllable in annotate(convert(text, _SCRIPT[lang]), lang):
+            for syllable in annotate(to_lang_script(text, lang), lang):
                 if syllable.romanization:
                     counts[syllable.char][syllable.romanization] += 1
         return cls(lang, {c: dict(r) for c, r in counts.items()})
@@ -58,11 +55,10 @@ class RhymeDictionary:
         """Rhyme group → Counter of its characters, under one scheme."""
         rhymes = scheme(self.lang, scheme_name)
         if rhymes.name not in self._groups:
-            split = mandarin.split if self.lang == "cmn" else cantonese.split
             groups: defaultdict[str, Counter[str]] = defaultdict(Counter)
             for char, readings in self.counts.items():
                 for reading, n in readings.items():
-                    if (group := rhymes.group(split(reading)[1])) is not None:
+                    if (group := rhymes.group(split_romanization(self.lang, reading)[1])) is not None:
                         groups[group][char] += n
             self._groups[rhymes.name] = dict(groups)
         return self._groups[rhymes.name]
@@ -81,17 +77,16 @@ class RhymeDictionary:
         if len(char) != 1 or not is_cjk(char):
             raise PhoneticsError(f"{char!r} is not one Chinese character: give a single character such as 光")
         rhymes = scheme(self.lang, scheme_name)
-        char = convert(char, _SCRIPT[self.lang])
+        char = to_lang_script(char, self.lang)
         readings = sorted(self.counts.get(char, {}).items(), key=lambda kv: -kv[1])
         if not readings:  # not in the corpus: its reading out of context
             only = annotate(char, self.lang, rhymes.name)[0]
             if only.romanization is None:
                 raise PhoneticsError(f"no known reading for {char!r}")
             readings = [(only.romanization, 0)]
-        split = mandarin.split if self.lang == "cmn" else cantonese.split
         by_group: dict[str, list[str]] = {}
         for reading, _ in readings:
-            if (group := rhymes.group(split(reading)[1])) is not None:
+            if (group := rhymes.group(split_romanization(self.lang, reading)[1])) is not None:
                 by_group.setdefault(group, []).append(reading)
         out = []
         for group, group_readings in by_group.items():

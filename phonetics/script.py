@@ -16,6 +16,15 @@ CJK_CHAR = re.compile(f"[{_CJK}]")
 CJK_RUN = re.compile(f"[{_CJK}]+")
 
 
+# The OpenCC conversion into the script each language is written in here: Mandarin simplified,
+# Cantonese Hong Kong traditional (the readers convert their input the same way).
+TO_LANG_SCRIPT = {"cmn": "t2s", "yue": "s2hk"}
+
+
+def to_lang_script(text: str, lang: str) -> str:
+    return convert(text, TO_LANG_SCRIPT[lang])
+
+
 def is_cjk(char: str) -> bool:
     return CJK_CHAR.fullmatch(char) is not None
 
