@@ -2,6 +2,8 @@
 
     tianci analyze [--lang cmn|yue] [--scheme S] [--json] [TEXT | -]
     tianci rhymes CHAR [--lang cmn|yue] [--scheme S] [--limit N] [--json]
+    tianci data fetch
+    tianci data build [--sources songci,tang,...] [--input FILE ...] [--lang cmn|yue] [--out DIR]
 
 Bad input ends with one line on standard error (``tianci: error: ...``) and exit status 2.
 """
@@ -12,10 +14,12 @@ import argparse
 import json
 import sys
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 
 from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, PhoneticsError, analyze
 
 from .assets import AssetError
+from .data import DEFAULT_SOURCES, SOURCE_LANGS, DataError
 
 ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
 
@@ -55,6 +59,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=40, help="at most N characters per reading (default 40)")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(run=cmd_rhymes)
+
+    data = commands.add_parser("data", help="fetch corpora and build training datasets")
+    data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
+    p = data_commands.add_parser("fetch", help="fetch the offline corpora (what `make setup` does)")
+    p.set_defaults(run=cmd_data_fetch)
+    p = data_commands.add_parser("build", help="normalised, deduplicated datasets split by work")
+    p.add_argument("--sources", default=",".join(DEFAULT_SOURCES),
+                   help=f"built-in sources, comma-separated, '' for none (default {','.join(DEFAULT_SOURCES)}; "
+                        f"all: {','.join(SOURCE_LANGS)})")
+    p.add_argument("--input", action="append", default=[], type=Path, metavar="FILE",
+                   help="a user corpus: JSON Lines songs or plain text (repeatable)")
+    p.add_argument("--lang", choices=LANGS, help="language of plain-text --input files")
+    p.add_argument("--out", type=Path, default=None, help="output folder (default $TIANCI_HOME/data)")
+    p.set_defaults(run=cmd_data_build)
     return parser
 
 
@@ -120,11 +138,34 @@ def cmd_rhymes(args: argparse.Namespace) -> None:
         print(f"{args.char} {reading} · {group}: {''.join(chars) or '(none in the corpus)'}")
 
 
+def cmd_data_fetch(args: argparse.Namespace) -> None:
+    from .assets import fetch_all
+
+    fetch_all()
+
+
+def cmd_data_build(args: argparse.Namespace) -> None:
+    from tqdm import tqdm
+
+    from .assets import tianci_home
+    from .data import build, builtin_sources, user_source
+
+    names = [n.strip() for n in args.sources.split(",") if n.strip()]
+    sources = builtin_sources(names) + [user_source(path, args.lang) for path in args.input]
+    if not sources:
+        raise UsageError("nothing to build: give --sources or --input")
+    out = args.out or tianci_home() / "data"
+    with tqdm(desc="works", unit=" works", file=sys.stderr, disable=None) as bar:
+        stats = build(sources, out, progress=bar)
+    kept = ", ".join(f"{key} {n:,}" for key, n in stats.to_dict()["kept"].items())
+    print(f"built {out}: {kept}; {stats.duplicates:,} duplicates and {stats.too_short:,} too short dropped")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.run(args)
-    except (UsageError, PhoneticsError, AssetError) as err:
+    except (UsageError, PhoneticsError, AssetError, DataError) as err:
         print(f"tianci: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into head and the like
