@@ -9,6 +9,9 @@ from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>")
+# Always in the vocabulary: what hint lines (prompt.hint) and prompts are written with besides the corpus's
+# characters, the tone words 平 and 仄 included.
+BASE_SYMBOLS = tuple("0123456789|-*〔〕：，。、？！；=（）《》 平仄") + tuple("abcdefghijklmnopqrstuvwxyz")
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
@@ -16,9 +19,9 @@ CHATML_TEMPLATE = (
 
 
 def build_char_tokenizer(chars: Iterable[str]) -> PreTrainedTokenizerFast:
-    """A tokenizer whose vocabulary is the special tokens, then ``\\n``, then ``chars`` in order."""
+    """A tokenizer whose vocabulary is the special tokens, ``\\n``, the base symbols, then ``chars`` in order."""
     vocab: dict[str, int] = {}
-    for token in (*SPECIAL_TOKENS, "\n", *chars):
+    for token in (*SPECIAL_TOKENS, "\n", *BASE_SYMBOLS, *chars):
         vocab.setdefault(token, len(vocab))
     backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
     backend.pre_tokenizer = pre_tokenizers.Split(Regex(r"[\s\S]"), behavior="isolated")

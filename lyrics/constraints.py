@@ -169,6 +169,7 @@ class RowState:
     pending: bytes = b""  # bytes of an unfinished character
     chosen: tuple[tuple[str, str], ...] = ()  # rhyme group chosen per unpinned label
     relaxed: tuple[tuple[int, str], ...] = ()  # (line, "tone" | "rhyme")
+    hint: int = 0  # tokens of the current line's forced hint written so far
     done: bool = False
     off_plan: bool = False  # a token the plan forbids was forced in (by a caller's own processor)
 
@@ -176,8 +177,13 @@ class RowState:
 class LyricsConstraint:
     """A spec compiled against one tokenizer's table: slots, rule checks and the mask cache."""
 
-    def __init__(self, spec: LyricSpec, table: TokenTable, eos_ids: list[int]):
-        self.spec, self.table = spec, table
+    def __init__(self, spec: LyricSpec, table: TokenTable, eos_ids: list[int],
+                 hints: list[list[int]] | None = None):
+        """``hints``: per line, token ids forced before its first syllable (``prompt.hint`` and a newline,
+        tokenized), for a generator trained with hint lines; None for none."""
+        if hints is not None and len(hints) != len(spec.lines):
+            raise ValueError(f"{len(hints)} hints for {len(spec.lines)} lines")
+        self.spec, self.table, self.hints = spec, table, hints
         self.rules = char_rules(spec.lang, spec.scheme, table)
         self.eos_ids = sorted({i for i in eos_ids if i is not None and 0 <= i < table.vocab_size})
         if not self.eos_ids:
@@ -196,7 +202,7 @@ class LyricsConstraint:
         for token in (self._text & (table.lead > 0)).nonzero().flatten().tolist():
             self._lead_tokens.setdefault(int(table.lead[token]), []).append(token)
         self.masks_built = 0  # for benchmarks: how many masks were computed rather than found
-        self._viable = self._viable_groups()
+        self.viable_groups = self._viable_groups()  # per unpinned label: groups all its lines can end in
 
     # ---- the plan ----------------------------------------------------------------------------------
 
@@ -212,7 +218,7 @@ class LyricsConstraint:
         group = self.spec.rhymes.get(label) or dict(state.chosen).get(label)
         if group:
             return Slot(tone=tone, rhyme=group)
-        return Slot(tone=tone, choose=self._viable[label])
+        return Slot(tone=tone, choose=self.viable_groups[label])
 
     def _viable_groups(self) -> dict[str, frozenset[str]]:
         """Per unpinned label, the groups every line of the label can end in; checks pinned ones too."""
@@ -264,8 +270,11 @@ class LyricsConstraint:
         if token in self.eos_ids or self.table.kinds[token] == SPECIAL:
             return replace(state, done=True)
         line = self.spec.lines[state.line] if state.line < len(self.spec.lines) else None
+        if line and self._in_hint(state):
+            expected = self.hints[state.line][state.hint]
+            return replace(state, hint=state.hint + 1) if token == expected else replace(state, off_plan=True)
         if self.table.kinds[token] == NEWLINE and line and state.pos == line.syllables and not state.pending:
-            return replace(state, line=state.line + 1, pos=0)
+            return replace(state, line=state.line + 1, pos=0, hint=0)
         if self.table.kinds[token] != TEXT or line is None:
             return replace(state, off_plan=True)
         data, pos, chosen = state.pending + self.table.data[token], state.pos, dict(state.chosen)
@@ -280,6 +289,20 @@ class LyricsConstraint:
                 chosen[line.label] = group  # the label's first line picks its group
             pos, i = pos + 1, i + size
         return replace(state, pos=pos, pending=data[i:], chosen=tuple(sorted(chosen.items())))
+
+    def _in_hint(self, state: RowState) -> bool:
+        return (self.hints is not None and state.pos == 0 and not state.pending
+                and state.hint < len(self.hints[state.line]))
+
+    def lyric_tokens(self, tokens: list[int]) -> list[int]:
+        """``tokens`` without the forced hints: what the lyrics are written with."""
+        state, out = RowState(), []
+        for token in tokens:
+            state = self.forbidden(state)[0]
+            if not (state.line < len(self.spec.lines) and self._in_hint(state)):
+                out.append(token)
+            state = self.advance(state, token)
+        return out
 
     def replay(self, tokens: list[int]) -> RowState:
         """The state after ``tokens`` from the start, relaxing where generation had to."""
@@ -298,7 +321,8 @@ class LyricsConstraint:
     def forbidden(self, state: RowState) -> tuple[RowState, torch.Tensor]:
         """The complement of :meth:`allowed`, which is what the processor applies (no inversion per step).
         Cached per state on its plain fields, so the per-step cost is one small tuple hash."""
-        key = (state.line, state.pos, state.pending, state.chosen, state.relaxed, state.done or state.off_plan)
+        key = (state.line, state.pos, state.pending, state.chosen, state.relaxed, state.hint,
+               state.done or state.off_plan)
         hit = self._by_state.get(key)
         if hit is None:
             resolved, forbidden = state, self._forbidden(state)
@@ -316,6 +340,9 @@ class LyricsConstraint:
         if state.done or state.off_plan or state.line >= len(self.spec.lines):
             return self._ids_mask(("eos",), self.eos_ids)
         line = self.spec.lines[state.line]
+        if self._in_hint(state):
+            token = self.hints[state.line][state.hint]
+            return self._ids_mask(("hint", token), [token])
         if state.pos == line.syllables and not state.pending:
             if state.line == len(self.spec.lines) - 1:
                 return self._ids_mask(("eos",), self.eos_ids)

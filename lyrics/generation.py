@@ -9,8 +9,9 @@
 
 from __future__ import annotations
 
+import random
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
@@ -18,7 +19,8 @@ from transformers import LogitsProcessorList
 
 from .checks import Checks, check_lyrics
 from .constraints import LyricsConstraint
-from .prompt import build_prompt
+from .prompt import build_prompt, hint
+from .rhymebook import rhyme_dictionary
 from .spec import LyricSpec
 from .tokentable import NEWLINE, TEXT, TokenTable
 
@@ -57,28 +59,61 @@ def end_token_ids(tokenizer) -> list[int]:
     return sorted(i for i in ids if i is not None)
 
 
-def compile_constraint(spec: LyricSpec, tokenizer) -> LyricsConstraint:
+def compile_constraint(spec: LyricSpec, tokenizer, hints: bool = False) -> LyricsConstraint:
     """The spec compiled for this tokenizer; raises UnsatisfiableSpec before any model work. Cached, so
-    masks computed for one call serve the next call with the same spec."""
+    masks computed for one call serve the next call with the same spec. With ``hints`` every label must
+    be pinned (see :func:`pin_rhymes`) and each line's hint is forced before it."""
     table = token_table(tokenizer)
     eos = end_token_ids(tokenizer)
-    key = (table.content_hash, spec.lang, spec.scheme, spec.lines, tuple(sorted(spec.rhymes.items())), tuple(eos))
+    key = (table.content_hash, spec.lang, spec.scheme, spec.lines, tuple(sorted(spec.rhymes.items())), tuple(eos),
+           hints)
     if key in _compiled:
         _compiled.move_to_end(key)
-    else:
-        _compiled[key] = LyricsConstraint(spec, table, eos)
-        if len(_compiled) > 32:
-            _compiled.popitem(last=False)
+        return _compiled[key]
+    hint_ids = None
+    if hints:
+        if set(spec.labels) - set(spec.rhymes):
+            raise ValueError("hints need every rhyme label pinned: call pin_rhymes(spec) first")
+        texts = [hint(line.syllables, spec.rhymes.get(line.label), line.tones) + "\n" for line in spec.lines]
+        hint_ids = [tokenizer.encode(text, add_special_tokens=False) for text in texts]
+        for text, ids in zip(texts, hint_ids, strict=True):
+            if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
+                raise ValueError(f"the tokenizer cannot write the hint {text.strip()!r}: part of it has no token")
+    _compiled[key] = LyricsConstraint(spec, table, eos, hint_ids)
+    if len(_compiled) > 32:
+        _compiled.popitem(last=False)
     return _compiled[key]
 
 
+def pin_rhymes(spec: LyricSpec, tokenizer, seed: int | None = None) -> LyricSpec:
+    """``spec`` with every unpinned label given a group, drawn (seeded) among the groups all its lines can
+    end in, weighted by how often the corpus uses the group. A hint names its line's group before the
+    line is written, so hinted generation decides the group up front."""
+    unpinned = [label for label in spec.labels if label not in spec.rhymes]
+    if not unpinned:
+        return spec
+    viable = compile_constraint(spec, tokenizer).viable_groups
+    usage = rhyme_dictionary(spec.lang).groups(spec.scheme)
+    rng = random.Random(seed)
+    rhymes = dict(spec.rhymes)
+    for label in unpinned:
+        groups = sorted(viable[label])
+        weights = [sum(usage.get(g, {}).values()) + 1 for g in groups]
+        rhymes[label] = rng.choices(groups, weights)[0]
+    return replace(spec, rhymes=rhymes)
+
+
 def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, seed: int | None = None,
-             prompt: str | None = None, **sampling: Any) -> list[Candidate]:
+             prompt: str | None = None, hints: bool = False, **sampling: Any) -> list[Candidate]:
     """``n`` candidates for ``spec``; sampling keywords go to ``model.generate`` (``temperature``, ``top_k``,
-    ``top_p``, ``do_sample=False`` for greedy, ``num_beams`` for beam search)."""
+    ``top_p``, ``do_sample=False`` for greedy, ``num_beams`` for beam search). ``hints``: force the hint
+    line before every lyric line, for a generator trained on hinted lyrics (knowledge stage 3)."""
     spec = spec if isinstance(spec, LyricSpec) else LyricSpec.from_dict(spec)
     n = n or spec.n
-    constraint = compile_constraint(spec, tokenizer)
+    seed = seed if seed is not None else spec.seed
+    if hints:
+        spec = pin_rhymes(spec, tokenizer, seed)
+    constraint = compile_constraint(spec, tokenizer, hints)
     processor = constraint.processor()
     text = prompt if prompt is not None else build_prompt(spec, tokenizer)
     inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
@@ -86,7 +121,7 @@ def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, 
     if not options.get("do_sample"):
         for key in ("temperature", "top_p", "top_k"):
             options.pop(key, None)
-    if (seed := seed if seed is not None else spec.seed) is not None:
+    if seed is not None:
         torch.manual_seed(seed)
     eos = constraint.eos_ids
     budget = 4 * sum(line.syllables for line in spec.lines) + len(spec.lines) + 1  # 4 bytes a character at most
@@ -102,7 +137,7 @@ def _candidate(constraint: LyricsConstraint, row: list[int], spec: LyricSpec) ->
     end = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))
     tokens = row[:end]
     table = constraint.table
-    data = b"".join(table.data[t] for t in tokens if int(table.kinds[t]) in (TEXT, NEWLINE))
+    data = b"".join(table.data[t] for t in constraint.lyric_tokens(tokens) if int(table.kinds[t]) in (TEXT, NEWLINE))
     lyrics = data.decode("utf-8", errors="replace")
     checks = check_lyrics(lyrics, spec)
     state = constraint.replay(tokens)

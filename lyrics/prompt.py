@@ -1,4 +1,15 @@
-"""The generation prompt for a spec: a plain brief, wrapped in the tokenizer's chat template when it has one."""
+"""The generation prompt for a spec, and the per-line hint: the same text in training and at inference.
+
+Prompt: a plain brief (topic, language, structure, rhymes, tones), wrapped in the tokenizer's chat
+template when it has one. Hint: a line of its own before each lyric line,
+
+    〔7|江阳|平平**仄平平〕
+
+giving the line's syllables, its rhyme group (``-`` for none) and its tone pattern (``*`` free). It stands
+on its own line because Qwen's pre-tokenizer lets one punctuation mark attach to the letters after it:
+on its own line the hint tokenizes the same whether it was written in training data or forced by the
+decoder.
+"""
 
 from __future__ import annotations
 
@@ -19,8 +30,19 @@ def brief(spec: LyricSpec) -> str:
     return "\n".join(lines)
 
 
+HINT_RATE_WITH_TONES = 0.5  # share of training hints that carry the line's tone pattern (the rest: all *)
+
+
+def hint(syllables: int, group: str | None, tones: str | None) -> str:
+    return f"〔{syllables}|{group or '-'}|{tones or '*' * syllables}〕"
+
+
+def user_message(spec: LyricSpec) -> str:
+    return f"请按要求填词。\n{brief(spec)}"
+
+
 def build_prompt(spec: LyricSpec, tokenizer) -> str:
-    text = f"请按要求填词。\n{brief(spec)}"
+    text = user_message(spec)
     if getattr(tokenizer, "chat_template", None):
         return tokenizer.apply_chat_template([{"role": "user", "content": text}], tokenize=False,
                                              add_generation_prompt=True, enable_thinking=False)

@@ -131,17 +131,19 @@ def test_unsatisfiable_specs_are_refused_before_generation():
 
 
 def test_relaxation_drops_tone_first_then_rhyme_and_keeps_the_structure():
-    tokenizer = build_char_tokenizer("天年见风")
+    tokenizer = build_char_tokenizer("天年见风")  # plus the hint symbols 平 (ping2, 中东) and 仄 (ze4, 梭波)
     spec = LyricSpec.from_dict({"lang": "cmn", "topic": "x", "structure": "2A 2A", "tones": ["**", "*仄"]})
     constraint = compile_constraint(spec, tokenizer)
-    ids = {c: tokenizer.convert_tokens_to_ids(c) for c in "天年见风"}
-    # The only group both lines can end in is 言前 (见 is its one 仄 character), so the first line must
-    # end in 天/年/见, never 风; a row forced onto 中东 anyway (风) has no 仄 character left for line 2.
+    ids = {c: tokenizer.convert_tokens_to_ids(c) for c in "天年见风平仄"}
+    # Line 2 must end on a 仄 character, so label A can only take 言前 (见) or 梭波 (仄): the first line
+    # may not end in 风 or 平 (中东); a row forced onto 中东 anyway has no 仄 character left for line 2.
+    assert constraint.viable_groups["A"] == {"言前", "梭波"}
     assert not _mask_of(constraint, RowState(pos=1))[ids["风"]]
     stuck = RowState(line=1, pos=1, chosen=(("A", "中东"),))
     state, mask = constraint.allowed(stuck)
     assert state.relaxed == ((1, "tone"),)
-    assert mask.nonzero().flatten().tolist() == [ids["风"]]  # rhyme kept, tone dropped
+    # rhyme kept, tone dropped: 风 only, since 平 also reads pian2 (言前) and cannot be sure to rhyme in 中东
+    assert mask.nonzero().flatten().tolist() == [ids["风"]]
     spec = LyricSpec.from_dict({"lang": "cmn", "topic": "x", "structure": "2A 2A", "rhymes": {"A": "天"}})
     constraint = compile_constraint(spec, tokenizer)
     state, mask = constraint.allowed(RowState(line=1, pos=1, chosen=(), relaxed=((1, "tone"),)))
@@ -150,4 +152,4 @@ def test_relaxation_drops_tone_first_then_rhyme_and_keeps_the_structure():
     spec_free = LyricSpec.from_dict({"lang": "cmn", "topic": "x", "structure": "2A 2A"})
     state, mask = compile_constraint(spec_free, tokenizer).allowed(impossible)
     assert state.relaxed == ((1, "tone"), (1, "rhyme"))
-    assert set(mask.nonzero().flatten().tolist()) == set(ids.values())  # any syllable, never a line break
+    assert set(mask.nonzero().flatten().tolist()) == set(ids.values())  # any character, never a line break

@@ -42,7 +42,11 @@ def test_qwen3_table(qwen_tokenizer, tmp_path):
 def test_character_tokenizer_table(char_tokenizer, tmp_path):
     table = TokenTable.for_tokenizer(char_tokenizer, cache_dir=tmp_path)
     text = table.kinds == TEXT
-    assert int(text.sum()) == len(char_tokenizer) - 5  # all but 4 special tokens and \n
+    from lyrics.chartok import BASE_SYMBOLS
+    from phonetics import is_cjk
+
+    others = 5 + sum(not is_cjk(c) for c in BASE_SYMBOLS)  # 4 special tokens, \n, symbols (平仄 are text)
+    assert int(text.sum()) == len(char_tokenizer) - others
     assert (table.n_chars[text] == 1).all() and not table.writes_any_utf8
     assert table.newline_ids == [char_tokenizer.convert_tokens_to_ids("\n")]
     assert char_tokenizer.decode(char_tokenizer.encode("月光\n海")) == "月光\n海"

@@ -1,0 +1,145 @@
+"""Phonetic knowledge injection: training text for the three stages.
+
+1. **Memorisation**: per character, its reading, final, tone, rhyme group(s) and tone class; per
+   rhyme group, its members (commonest first). Plain text, both languages.
+2. **Understanding**: question-answer pairs generated from the same tables (do two characters rhyme?
+   which of these rhymes with X? what is the Cantonese tone of X? three characters that rhyme with X).
+   Questions about a held-out tenth of the characters (by hash) form the evaluation set.
+3. **Utilisation**: real works as lyric-writing exchanges: a chat prompt (topic/title, structure, rhyme
+   groups, tone patterns: ``prompt.brief``) and, in the answer, a hint line before every lyric line
+   (``prompt.hint``, the same text the generator forces at inference).
+
+Everything is seeded and deterministic; records are chat ``messages`` or plain ``text``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from collections.abc import Iterable, Iterator
+
+from phonetics import analyze, annotate, scheme
+
+from .data import Record
+from .prompt import HINT_RATE_WITH_TONES, LANG_NAMES, hint, user_message
+from .rhymebook import rhyme_dictionary
+from .spec import LineSpec, LyricSpec
+
+TOP_CHARS = 3000  # characters per language that stages 1-2 cover, commonest first
+HELD_OUT = 10  # one character in HELD_OUT is kept out of stage-2 training questions
+
+
+def is_held_out(char: str) -> bool:
+    return int(hashlib.sha1(char.encode("utf-8")).hexdigest()[:6], 16) % HELD_OUT == 0
+
+
+def _schemes(lang: str) -> tuple[str, ...]:
+    return ("13zhe", "14yun") if lang == "cmn" else ("strict", "loose")
+
+
+def _top_chars(lang: str, limit: int = TOP_CHARS) -> list[str]:
+    counts = rhyme_dictionary(lang).counts
+    return sorted(counts, key=lambda c: -sum(counts[c].values()))[:limit]
+
+
+def _describe(char: str, lang: str) -> str:
+    """One character's phonetics as a sentence, under every scheme of the language."""
+    parts = []
+    for name in _schemes(lang):
+        s = annotate(char, lang, name)[0]
+        if s.romanization is None:
+            return ""
+        parts.append(f"{scheme(lang, name).title or name}{s.rhyme}")
+    s = annotate(char, lang)[0]
+    tone_word = "平仄" if lang == "cmn" else "0243音高"
+    return (f"{char}：{LANG_NAMES[lang]}读{s.romanization}，声母{s.initial or '零'}，韵母{s.final}，"
+            f"第{s.tone}声，{tone_word}{s.tone_class}，" + "，".join(parts) + "。")
+
+
+def memorisation(lang: str, limit: int = TOP_CHARS) -> Iterator[dict]:
+    """Stage 1: one text per character, then one per rhyme group of each scheme."""
+    chars = _top_chars(lang, limit)
+    for char in chars:
+        if text := _describe(char, lang):
+            yield {"stage": 1, "lang": lang, "text": text}
+    book = rhyme_dictionary(lang)
+    for name in _schemes(lang):
+        title = scheme(lang, name).title or name
+        for group in scheme(lang, name).groups:
+            members = book.members(group, name, limit=40)
+            if members:
+                yield {"stage": 1, "lang": lang,
+                       "text": f"{LANG_NAMES[lang]}{title}「{group}」韵的常用字：{'、'.join(members)}。"}
+
+
+def understanding(lang: str, seed: int = 0, per_char: int = 2, limit: int = TOP_CHARS) -> Iterator[dict]:
+    """Stage 2: question-answer pairs; ``held_out`` marks questions about held-out characters."""
+    rng = random.Random(f"{seed}-{lang}")
+    chars = _top_chars(lang, limit)
+    name = _schemes(lang)[0]
+    rhyme_of = {c: annotate(c, lang, name)[0] for c in chars}
+    known = [c for c in chars if rhyme_of[c].rhyme]
+    by_group: dict[str, list[str]] = {}
+    for c in known:
+        by_group.setdefault(rhyme_of[c].rhyme, []).append(c)
+    title = scheme(lang, name).title or name
+    for char in known:
+        s = rhyme_of[char]
+        mates = [c for c in by_group[s.rhyme] if c != char]
+        others = [c for c in known if rhyme_of[c].rhyme != s.rhyme]
+        asks = []
+        if mates and others:
+            other = rng.choice(mates if rng.random() < 0.5 else others)
+            same = rhyme_of[other].rhyme == s.rhyme
+            asks.append((f"{LANG_NAMES[lang]}里「{char}」和「{other}」押韵吗？",
+                         f"{'押韵' if same else '不押韵'}。{char}读{s.romanization}，属{s.rhyme}；"
+                         f"{other}读{rhyme_of[other].romanization}，属{rhyme_of[other].rhyme}。"))
+            choices = [rng.choice(mates), *rng.sample(others, min(2, len(others)))]
+            rng.shuffle(choices)
+            answer = next(c for c in choices if rhyme_of[c].rhyme == s.rhyme)
+            asks.append((f"{LANG_NAMES[lang]}里下列哪个字与「{char}」押韵：{'、'.join(choices)}？",
+                         f"{answer}。{char}和{answer}同属{title}{s.rhyme}。"))
+        tone_word = "平仄" if lang == "cmn" else "0243音高"
+        asks.append((f"「{char}」的{LANG_NAMES[lang]}读音和声调是什么？",
+                     f"{s.romanization}，第{s.tone}声，{tone_word}为{s.tone_class}。"))
+        if len(mates) >= 3:
+            picks = mates[:12]
+            rng.shuffle(picks)
+            asks.append((f"给出三个与「{char}」押韵的{LANG_NAMES[lang]}字。",
+                         f"{'、'.join(picks[:3])}（都属{title}{s.rhyme}）。"))
+        for question, answer in rng.sample(asks, min(per_char, len(asks))):
+            yield {"stage": 2, "lang": lang, "held_out": is_held_out(char), "messages": [
+                {"role": "user", "content": question}, {"role": "assistant", "content": answer}]}
+
+
+def spec_of_record(record: Record, rng: random.Random) -> tuple[LyricSpec, list[str]]:
+    """The spec a work satisfies (its lines' syllables, rhyme labels for recurring groups, its tone
+    patterns on a random share of lines) and the hint for each line."""
+    analysis = analyze(record.text, record.lang)
+    groups = [line.rhyme for line in analysis.lines]
+    recurring = {g for g in groups if g and groups.count(g) > 1}
+    labels: dict[str, str] = {}
+    lines, hints = [], []
+    for line, group in zip(analysis.lines, groups, strict=True):
+        label = None
+        if group in recurring:
+            label = labels.setdefault(group, chr(ord("A") + len(labels))) if len(labels) < 26 else None
+        tones = line.tone_pattern if rng.random() < HINT_RATE_WITH_TONES and "*" not in line.tone_pattern else None
+        lines.append(LineSpec(line.syllable_count, label, None, tones))
+        hints.append(hint(line.syllable_count, group if label else None, tones))
+    structure = " ".join(f"{line.syllables}{line.label or ''}" for line in lines)
+    spec = LyricSpec(record.lang, record.title or "无题", tuple(lines), analysis.scheme,
+                     {label: group for group, label in labels.items()}, genre=record.genre, structure=structure)
+    return spec, hints
+
+
+def utilisation(records: Iterable[Record], seed: int = 0) -> Iterator[dict]:
+    """Stage 3: each work as a chat exchange, hint line before each lyric line."""
+    rng = random.Random(seed)
+    for record in records:
+        if any(len(line) > 30 for line in record.lines) or len(record.lines) > 64:
+            continue  # outside what a spec can ask for
+        spec, hints = spec_of_record(record, rng)
+        answer = "\n".join(f"{h}\n{line}" for h, line in zip(hints, record.lines, strict=True))
+        yield {"stage": 3, "lang": record.lang, "id": record.id, "split": record.split, "messages": [
+            {"role": "user", "content": user_message(spec)}, {"role": "assistant", "content": answer}]}
