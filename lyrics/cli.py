@@ -2,6 +2,7 @@
 
     tianci analyze [--lang cmn|yue] [--scheme S] [--json] [TEXT | -]
     tianci rhymes CHAR [--lang cmn|yue] [--scheme S] [--limit N] [--json]
+    tianci generate --topic T [--lang] [--structure S] [--rhymes A=光] [--tones P,P] [-n N] --model PATH [--json]
     tianci data fetch
     tianci data build [--sources songci,tang,...] [--input FILE ...] [--lang cmn|yue] [--out DIR]
 
@@ -20,6 +21,8 @@ from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, PhoneticsError, 
 
 from .assets import AssetError
 from .data import DEFAULT_SOURCES, SOURCE_LANGS, DataError
+from .models import ModelLoadError
+from .spec import SpecError
 
 ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
 
@@ -59,6 +62,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--limit", type=int, default=40, help="at most N characters per reading (default 40)")
     p.add_argument("--json", action="store_true", help="one JSON object")
     p.set_defaults(run=cmd_rhymes)
+
+    p = commands.add_parser("generate", help="write lyrics to a spec with a causal LM, constrained")
+    p.add_argument("--topic", required=True, help="what the lyrics are about")
+    _add_lang_scheme(p)
+    p.add_argument("--structure", default="7A 7A 7B 7A", help='lines as <syllables><label?> (default "7A 7A 7B 7A")')
+    p.add_argument("--rhymes", default="", help="pinned rhymes, e.g. A=光,B=江阳")
+    p.add_argument("--tones", default="", help="tone patterns per line, comma-separated, e.g. 平平仄仄平,*****")
+    p.add_argument("-n", type=int, default=4, help="candidates (default 4)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--temperature", type=float, default=0.9)
+    p.add_argument("--top-p", type=float, default=0.95)
+    p.add_argument("--model", default=None, help="a local model directory or hub id (safetensors weights)")
+    p.add_argument("--hints", action="store_true", help="force hint lines (for models trained with them)")
+    p.add_argument("--json", action="store_true", help='one JSON object {"spec": ..., "candidates": [...]}')
+    p.set_defaults(run=cmd_generate)
 
     data = commands.add_parser("data", help="fetch corpora and build training datasets")
     data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -138,6 +156,41 @@ def cmd_rhymes(args: argparse.Namespace) -> None:
         print(f"{args.char} {reading} · {group}: {''.join(chars) or '(none in the corpus)'}")
 
 
+def cmd_generate(args: argparse.Namespace) -> None:
+    from .spec import LyricSpec, parse_rhymes_option
+
+    fields = {"lang": args.lang, "topic": args.topic, "structure": args.structure, "n": args.n}
+    if args.scheme:
+        fields["scheme"] = _scheme_for(args)
+    if args.rhymes:
+        fields["rhymes"] = parse_rhymes_option(args.rhymes)
+    if args.tones:
+        fields["tones"] = args.tones.split(",")
+    if args.seed is not None:
+        fields["seed"] = args.seed
+    spec = LyricSpec.from_dict(fields)  # a bad spec fails here, before any model is loaded
+    if args.temperature <= 0:
+        raise UsageError("--temperature must be above 0")
+    if args.model is None:
+        raise UsageError("no default model is shipped yet: pass --model with a local model directory or hub id")
+    from .generation import generate
+    from .models import load_model
+
+    model, tokenizer = load_model(args.model)
+    candidates = generate(model, tokenizer, spec, temperature=args.temperature, top_p=args.top_p, hints=args.hints)
+    if args.json:
+        print(json.dumps({"spec": fields, "candidates": [c.to_dict() for c in candidates]}, ensure_ascii=False))
+        return
+    for i, candidate in enumerate(candidates, 1):
+        checks = candidate.checks
+        marks = " ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in
+                         (("structure", checks.structure), ("rhyme", checks.rhyme), ("tone", checks.tone)))
+        print(f"— candidate {i} · {marks}")
+        for line, check in zip(candidate.lyrics.split("\n"), checks.lines, strict=False):
+            print(f"  {line}    {check.rhyme or ''}")
+        print()
+
+
 def cmd_data_fetch(args: argparse.Namespace) -> None:
     from .assets import fetch_all
 
@@ -165,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.run(args)
-    except (UsageError, PhoneticsError, AssetError, DataError) as err:
+    except (UsageError, PhoneticsError, AssetError, DataError, SpecError, ModelLoadError) as err:
         print(f"tianci: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into head and the like
