@@ -3,6 +3,7 @@
     tianci analyze [--lang cmn|yue] [--scheme S] [--json] [TEXT | -]
     tianci rhymes CHAR [--lang cmn|yue] [--scheme S] [--limit N] [--json]
     tianci generate --topic T [--lang] [--structure S] [--rhymes A=光] [--tones P,P] [-n N] --model PATH [--json]
+    tianci train --config configs/NAME.yaml --stage knowledge|sft [--resume]
     tianci data fetch
     tianci data build [--sources songci,tang,...] [--input FILE ...] [--lang cmn|yue] [--out DIR]
 
@@ -23,6 +24,7 @@ from .assets import AssetError
 from .data import DEFAULT_SOURCES, SOURCE_LANGS, DataError
 from .models import ModelLoadError
 from .spec import SpecError
+from .trainconfig import ConfigError
 
 ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
 
@@ -74,9 +76,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=0.9)
     p.add_argument("--top-p", type=float, default=0.95)
     p.add_argument("--model", default=None, help="a local model directory or hub id (safetensors weights)")
+    p.add_argument("--adapter", default=None, help="a LoRA adapter directory to merge into --model")
     p.add_argument("--hints", action="store_true", help="force hint lines (for models trained with them)")
     p.add_argument("--json", action="store_true", help='one JSON object {"spec": ..., "candidates": [...]}')
     p.set_defaults(run=cmd_generate)
+
+    p = commands.add_parser("train", help="train one stage of a generator from a YAML config")
+    p.add_argument("--config", required=True, type=Path, help="e.g. configs/tiny.yaml")
+    p.add_argument("--stage", required=True, choices=("knowledge", "sft"))
+    p.add_argument("--resume", action="store_true", help="continue from the stage's last checkpoint")
+    p.set_defaults(run=cmd_train)
 
     data = commands.add_parser("data", help="fetch corpora and build training datasets")
     data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -176,7 +185,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     from .generation import generate
     from .models import load_model
 
-    model, tokenizer = load_model(args.model)
+    model, tokenizer = load_model(args.model, adapter=args.adapter)
     candidates = generate(model, tokenizer, spec, temperature=args.temperature, top_p=args.top_p, hints=args.hints)
     if args.json:
         print(json.dumps({"spec": fields, "candidates": [c.to_dict() for c in candidates]}, ensure_ascii=False))
@@ -189,6 +198,13 @@ def cmd_generate(args: argparse.Namespace) -> None:
         for line, check in zip(candidate.lyrics.split("\n"), checks.lines, strict=False):
             print(f"  {line}    {check.rhyme or ''}")
         print()
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .train import train
+
+    final = train(args.config, args.stage, resume=args.resume)
+    print(f"{args.stage}: {final} (log and loss.png beside it)")
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> None:
@@ -218,7 +234,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.run(args)
-    except (UsageError, PhoneticsError, AssetError, DataError, SpecError, ModelLoadError) as err:
+    except (UsageError, PhoneticsError, AssetError, DataError, SpecError, ModelLoadError, ConfigError) as err:
         print(f"tianci: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into head and the like

@@ -7,8 +7,9 @@ class ModelLoadError(RuntimeError):
     """A model or tokenizer that cannot be loaded; the message is one line naming the path."""
 
 
-def load_model(path_or_id: str, device: str | None = None):
-    """``(model, tokenizer)`` from ``path_or_id``, in eval mode, on CUDA when there is one.
+def load_model(path_or_id: str, device: str | None = None, adapter: str | None = None):
+    """``(model, tokenizer)`` from ``path_or_id``, in eval mode, on CUDA when there is one; with
+    ``adapter``, a LoRA adapter directory (``tianci train --stage sft``) merged into it.
 
     Weights load only from safetensors (``use_safetensors=True``) and ``trust_remote_code`` stays off:
     a checkpoint cannot run code on load.
@@ -21,6 +22,17 @@ def load_model(path_or_id: str, device: str | None = None):
         tokenizer = AutoTokenizer.from_pretrained(path_or_id, trust_remote_code=False)
         model = AutoModelForCausalLM.from_pretrained(path_or_id, trust_remote_code=False, use_safetensors=True)
     except (OSError, ValueError) as err:
-        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
-        raise ModelLoadError(f"cannot load model {path_or_id!r}: {reason[:200]}") from None
+        raise ModelLoadError(f"cannot load model {path_or_id!r}: {_reason(err)}") from None
+    if adapter is not None:
+        from peft import PeftModel
+
+        try:
+            model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(f"cannot load adapter {adapter!r}: {_reason(err)}") from None
     return model.to(device).eval(), tokenizer
+
+
+def _reason(err: Exception) -> str:
+    text = str(err).strip()
+    return (text.splitlines()[0] if text else type(err).__name__)[:200]

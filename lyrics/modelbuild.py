@@ -1,0 +1,142 @@
+"""The model and data a training stage starts from (``lyrics.train`` runs the loop)."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import torch
+
+from .assets import tianci_home
+from .data import read_split
+from .knowledge import memorisation, understanding, utilisation
+from .train import encode_example
+from .trainconfig import ConfigError, StageConfig
+
+QUANTIZATIONS = ("4bit", "8bit")
+
+
+def _tokenizer_dir(out_dir: Path) -> Path:
+    return out_dir / "tokenizer"
+
+
+def build_or_load(config: dict, config_path: Path, stage: str, cfg: StageConfig, out_dir: Path,
+                  checkpoint: Path | None):
+    """(model, tokenizer) ready to train: from a checkpoint when resuming, else the stage's starting
+    point (sft: the knowledge stage's result if there is one), LoRA-wrapped when the stage asks."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model_cfg = config["model"]
+    quantization = model_cfg.get("quantization")
+    if quantization is not None:
+        if quantization not in QUANTIZATIONS:
+            raise ConfigError(f"{config_path}: model.quantization must be one of {', '.join(QUANTIZATIONS)} or null")
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{config_path}: model.quantization {quantization} needs CUDA and bitsandbytes; "
+                              "set it to null to train in full precision on this machine")
+    knowledge_final = out_dir / "knowledge" / "final"
+    if stage == "sft" and knowledge_final.is_dir():
+        start = knowledge_final
+    elif model_cfg.get("base"):
+        start = model_cfg["base"]
+    else:
+        start = None
+    full_checkpoint = checkpoint is not None and not cfg.lora
+    if full_checkpoint:
+        start = checkpoint / "model"
+    if start is None:
+        model, tokenizer = _from_scratch(config, config_path)
+        tokenizer.save_pretrained(_tokenizer_dir(out_dir))
+    else:
+        kwargs = {"trust_remote_code": False, "use_safetensors": True}
+        if quantization:
+            from transformers import BitsAndBytesConfig
+
+            kwargs["quantization_config"] = BitsAndBytesConfig(
+                load_in_4bit=quantization == "4bit", load_in_8bit=quantization == "8bit",
+                bnb_4bit_compute_dtype=torch.bfloat16, bnb_4bit_quant_type="nf4")
+        try:
+            model = AutoModelForCausalLM.from_pretrained(start, **kwargs)
+            source = _tokenizer_dir(out_dir) if _tokenizer_dir(out_dir).is_dir() else start
+            tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=False)
+        except OSError as err:
+            reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
+            raise ConfigError(f"{config_path}: cannot load model {str(start)!r} ({reason})") from None
+        if not _tokenizer_dir(out_dir).is_dir():
+            tokenizer.save_pretrained(_tokenizer_dir(out_dir))
+        if quantization:
+            from peft import prepare_model_for_kbit_training
+
+            model = prepare_model_for_kbit_training(model)
+    if cfg.lora and not full_checkpoint:
+        model = _with_lora(model, cfg.lora, config_path, checkpoint)
+    return model, tokenizer
+
+
+def _from_scratch(config: dict, config_path: Path):
+    """A Qwen3 of the configured size with a character tokenizer over the corpus's commonest characters."""
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    from .chartok import build_char_tokenizer
+    from .rhymebook import rhyme_dictionary
+
+    model_cfg = config["model"]
+    per_lang = int(model_cfg.get("vocab_chars", 6000)) // len(config.get("data", {}).get("langs", ["cmn", "yue"]))
+    chars: list[str] = []
+    for lang in config.get("data", {}).get("langs", ["cmn", "yue"]):
+        counts = rhyme_dictionary(lang).counts
+        chars += sorted(counts, key=lambda c: -sum(counts[c].values()))[:per_lang]
+    tokenizer = build_char_tokenizer(chars)
+    try:
+        arch = Qwen3Config(vocab_size=len(tokenizer), tie_word_embeddings=True,
+                           bos_token_id=None, eos_token_id=tokenizer.eos_token_id,
+                           pad_token_id=tokenizer.pad_token_id, **model_cfg.get("architecture", {}))
+    except TypeError as err:
+        raise ConfigError(f"{config_path}: model.architecture: {err}") from None
+    return Qwen3ForCausalLM(arch), tokenizer
+
+
+def _with_lora(model, lora: dict, config_path: Path, checkpoint: Path | None):
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if checkpoint is not None:
+        return PeftModel.from_pretrained(model, checkpoint / "model", is_trainable=True)
+    try:
+        config = LoraConfig(r=int(lora.get("r", 16)), lora_alpha=int(lora.get("alpha", 32)),
+                            lora_dropout=float(lora.get("dropout", 0.05)),
+                            target_modules=lora.get("targets") or ["q_proj", "k_proj", "v_proj", "o_proj"],
+                            task_type="CAUSAL_LM")
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"{config_path}: lora: {err}") from None
+    return get_peft_model(model, config)
+
+
+def stage_examples(config: dict, stage: str, tokenizer, seq_len: int, seed: int):
+    """(train, valid) encoded examples. knowledge: stage 1-2 texts mixed with corpus text (held-out
+    questions and the valid split for evaluation); sft: hinted lyric exchanges of the works."""
+    data_cfg = config.get("data", {})
+    data_dir = Path(data_cfg.get("dir") or tianci_home() / "data")
+    langs = data_cfg.get("langs", ["cmn", "yue"])
+    limit = data_cfg.get("max_works")
+    chars = int(data_cfg.get("knowledge_chars", 3000))
+
+    def works(lang: str, split: str):
+        return list(itertools.islice(read_split(data_dir, lang, split), limit))
+
+    train, valid = [], []
+    for lang in langs:
+        if stage == "knowledge":
+            facts = list(memorisation(lang, chars))
+            questions = list(understanding(lang, seed, limit=chars))
+            known = facts + [q for q in questions if not q["held_out"]]
+            ratio = float(config["stages"]["knowledge"].get("corpus_ratio", 0.5))
+            corpus = works(lang, "train")[: int(len(known) * ratio / max(1e-9, 1 - ratio))]
+            train += known + [{"text": w.text} for w in corpus]
+            valid += [q for q in questions if q["held_out"]] + [{"text": w.text} for w in works(lang, "valid")[:200]]
+        else:
+            train += list(utilisation(works(lang, "train"), seed))
+            valid += list(utilisation(works(lang, "valid")[:200], seed))
+    if not train or not valid:
+        raise ConfigError(f"no {stage} data for {', '.join(langs)} under {data_dir}: run `tianci data build`")
+    return ([encode_example(tokenizer, e, seq_len) for e in train],
+            [encode_example(tokenizer, e, seq_len) for e in valid])

@@ -1,0 +1,106 @@
+"""Training: both stages end to end on a small real corpus, resume after a kill, adapters, bad configs."""
+
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from lyrics import generate
+from lyrics.data import build, poetry_source
+from lyrics.models import load_model
+from lyrics.train import read_log, train
+
+from .conftest import ROOT
+
+TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
+        "num_key_value_heads": 1, "head_dim": 16, "max_position_embeddings": 512}
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("data")
+    build([itertools.islice(poetry_source("songci", "cmn"), 300), itertools.islice(poetry_source("tang", "yue"), 300)],
+          path)
+    return path
+
+
+def write_config(folder, data_dir, knowledge=None, sft=None, **model):
+    config = {
+        "name": "t", "seed": 0, "out_dir": str(folder / "run"),
+        "model": {"base": None, "vocab_chars": 1500, "architecture": TINY, **model},
+        "data": {"dir": str(data_dir), "langs": ["cmn", "yue"], "max_works": 100, "knowledge_chars": 100},
+        "stages": {
+            "knowledge": {"steps": 6, "batch_size": 4, "seq_len": 128, "lr": 1e-3, "eval_every": 3,
+                          "save_every": 2, "log_every": 1, "eval_batches": 2, **(knowledge or {})},
+            "sft": {"steps": 4, "batch_size": 2, "seq_len": 256, "lr": 1e-3, "eval_every": 2, "save_every": 2,
+                    "log_every": 1, "eval_batches": 1, "lora": {"r": 4, "alpha": 8, "dropout": 0.0}, **(sft or {})},
+        },
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_both_stages_then_generate_with_the_adapter(tmp_path, data_dir):
+    config = write_config(tmp_path, data_dir)
+    knowledge = train(config, "knowledge", progress=False)
+    sft = train(config, "sft", progress=False)
+    log = read_log(knowledge.parent / "log.jsonl")
+    assert [r["step"] for r in log if "loss" in r] == [1, 2, 3, 4, 5, 6]
+    assert [r["step"] for r in log if "eval_loss" in r] == [3, 6]
+    assert (knowledge.parent / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (knowledge / "model.safetensors").is_file() and (sft / "adapter_model.safetensors").is_file()
+    assert not list(tmp_path.rglob("*.bin")) and not list(tmp_path.rglob("*.pt"))  # safetensors only
+    model, tokenizer = load_model(str(knowledge), device="cpu", adapter=str(sft))
+    spec = {"lang": "cmn", "topic": "月", "structure": "5A 5A", "tones": ["平平仄仄平"]}
+    for candidate in generate(model, tokenizer, spec, n=2, seed=0, hints=True):
+        assert candidate.checks.ok, candidate.checks.to_dict()
+
+
+def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, data_dir):
+    long = {"steps": 200, "save_every": 20, "eval_every": 100, "log_every": 10}
+    whole = train(write_config(tmp_path / "whole", data_dir, knowledge=long), "knowledge", progress=False)
+    config = write_config(tmp_path / "killed", data_dir, knowledge=long)
+    proc = subprocess.Popen([sys.executable, "-m", "lyrics.cli", "train", "--config", str(config),
+                             "--stage", "knowledge"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, env=os.environ)
+    checkpoint = tmp_path / "killed" / "run" / "knowledge" / "checkpoints" / "step-20" / "state.json"
+    deadline = time.time() + 240
+    while not checkpoint.is_file() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
+    assert not (tmp_path / "killed" / "run" / "knowledge" / "final").exists()
+    resumed = train(config, "knowledge", resume=True, progress=False)
+    a, b = load_file(whole / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    steps = [r["step"] for r in read_log(resumed.parent / "log.jsonl") if "loss" in r]
+    assert steps == list(range(10, 201, 10))  # nothing logged twice
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    (lambda tmp, data: tmp / "missing.yaml", "no such config"),
+    (lambda tmp, data: _text(tmp, "name: [unclosed"), "not valid YAML"),
+    (lambda tmp, data: write_config(tmp, data, knowledge={"stepz": 3}), "stages.knowledge.stepz is not a field"),
+    (lambda tmp, data: write_config(tmp, data, knowledge={"steps": 0}), "stages.knowledge.steps must be a positive"),
+    (lambda tmp, data: write_config(tmp, data, quantization="4bit"), "model.quantization 4bit needs CUDA"),
+    (lambda tmp, data: write_config(tmp, data, base=str(tmp / "no-model")), "cannot load model"),
+])
+def test_bad_configs_are_one_line_errors(cli, tmp_path, data_dir, setup, message):
+    out = cli("train", "--config", str(setup(tmp_path, data_dir)), "--stage", "knowledge")
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def _text(folder, content):
+    path = folder / "bad.yaml"
+    path.write_text(content)
+    return path
