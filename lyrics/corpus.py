@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 from .assets import asset_dir
 
@@ -26,22 +25,44 @@ class Work:
         return "\n".join(self.lines)
 
 
-def _poetry(sub: str) -> Path:
-    return asset_dir("chinese-poetry") / sub
+@dataclass(frozen=True)
+class Collection:
+    """Where a chinese-poetry collection lies and how its JSON names things."""
+
+    folder: str
+    pattern: str
+    genre: str
+    title_key: str = "title"
+    author_key: str = "author"
+    lines_key: str = "paragraphs"
+
+
+COLLECTIONS = {
+    "songci": Collection("songci", "ci.song.*.json", "ci", title_key="rhythmic"),  # simplified script
+    "tang": Collection("quantangshi", "poet.tang.*.json", "shi"),  # traditional script
+    "song": Collection("quantangshi", "poet.song.*.json", "shi"),  # traditional script
+    "yuanqu": Collection("yuanqu", "yuanqu.json", "qu"),
+    "shijing": Collection("shijing", "shijing.json", "shijing", author_key="chapter", lines_key="content"),
+}
+
+
+def poetry(name: str) -> Iterator[Work]:
+    """The works of one chinese-poetry collection (``COLLECTIONS``), lines as published."""
+    collection = COLLECTIONS[name]
+    for path in sorted((asset_dir("chinese-poetry") / collection.folder).glob(collection.pattern)):
+        for item in json.loads(path.read_text("utf-8")):
+            yield Work(name, item.get(collection.title_key, ""), item.get(collection.author_key, ""),
+                       tuple(item[collection.lines_key]))
 
 
 def songci() -> Iterator[Work]:
-    """The 21k Song ci (simplified script), one paragraph per line as published."""
-    for path in sorted(_poetry("songci").glob("ci.song.*.json")):
-        for item in json.loads(path.read_text("utf-8")):
-            yield Work("songci", item.get("rhythmic", ""), item.get("author", ""), tuple(item["paragraphs"]))
+    """The 21k Song ci (simplified script)."""
+    return poetry("songci")
 
 
 def tang_poems() -> Iterator[Work]:
     """The Tang poems of 全唐诗 (traditional script)."""
-    for path in sorted(_poetry("quantangshi").glob("poet.tang.*.json")):
-        for item in json.loads(path.read_text("utf-8")):
-            yield Work("tang", item.get("title", ""), item.get("author", ""), tuple(item["paragraphs"]))
+    return poetry("tang")
 
 
 def hkcancor_utterances() -> Iterator[list[tuple[str, str | None]]]:

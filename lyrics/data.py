@@ -31,8 +31,7 @@ from pathlib import Path
 from phonetics import LANGS, is_cjk, split_lines
 from phonetics.script import to_lang_script
 
-from .assets import asset_dir
-from .corpus import hkcancor_utterances
+from .corpus import COLLECTIONS, hkcancor_utterances, poetry
 
 SPLITS = ("train", "valid", "test")
 _NOTE = re.compile(r"（[^（）]*）|\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]|〔[^〔〕]*〕")
@@ -100,35 +99,15 @@ def make_record(source: str, lang: str, title: str, author: str, paragraphs: Ite
 
 # ---- sources --------------------------------------------------------------------------------------
 
-def _poetry_json(sub: str, pattern: str) -> Iterator[dict]:
-    for path in sorted((asset_dir("chinese-poetry") / sub).glob(pattern)):
-        yield from json.loads(path.read_text("utf-8"))
-
-
 def poetry_source(name: str, lang: str) -> Iterator[Record | None]:
     """Works of one chinese-poetry collection as records in ``lang``."""
-    if name == "songci":
-        items = ((w.get("rhythmic", ""), w.get("author", ""), w["paragraphs"], "ci")
-                 for w in _poetry_json("songci", "ci.song.*.json"))
-    elif name == "tang":
-        items = ((w.get("title", ""), w.get("author", ""), w["paragraphs"], "shi")
-                 for w in _poetry_json("quantangshi", "poet.tang.*.json"))
-    elif name == "song":
-        items = ((w.get("title", ""), w.get("author", ""), w["paragraphs"], "shi")
-                 for w in _poetry_json("quantangshi", "poet.song.*.json"))
-    elif name == "yuanqu":
-        items = ((w.get("title", ""), w.get("author", ""), w["paragraphs"], "qu")
-                 for w in _poetry_json("yuanqu", "yuanqu.json"))
-    elif name == "shijing":
-        items = ((w.get("title", ""), w.get("chapter", ""), w["content"], "shijing")
-                 for w in _poetry_json("shijing", "shijing.json"))
-    else:
-        raise DataError(f"unknown source {name!r}: use one of {', '.join(POETRY_SOURCES)}")
-    for title, author, paragraphs, genre in items:
-        yield make_record(name, lang, title, author, paragraphs, genre)
+    if name not in COLLECTIONS:
+        raise DataError(f"unknown source {name!r}: use one of {', '.join(COLLECTIONS)}")
+    genre = COLLECTIONS[name].genre
+    for work in poetry(name):
+        yield make_record(name, lang, work.title, work.author, work.lines, genre)
 
 
-POETRY_SOURCES = ("songci", "tang", "song", "yuanqu", "shijing")
 # The languages each built-in source is read in. Tang poems serve both: traditional script, read in
 # Cantonese; simplified, read in Mandarin. Song poems (254k) are opt-in for their size.
 SOURCE_LANGS = {"songci": ("cmn",), "tang": ("cmn", "yue"), "song": ("cmn",), "yuanqu": ("cmn",),

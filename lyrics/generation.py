@@ -18,7 +18,7 @@ import torch
 from transformers import LogitsProcessorList
 
 from .checks import Checks, check_lyrics
-from .constraints import LyricsConstraint
+from .constraints import LyricsConstraint, UnsatisfiableSpec
 from .prompt import build_prompt, hint
 from .rhymebook import rhyme_dictionary
 from .spec import LyricSpec
@@ -78,7 +78,8 @@ def compile_constraint(spec: LyricSpec, tokenizer, hints: bool = False) -> Lyric
         hint_ids = [tokenizer.encode(text, add_special_tokens=False) for text in texts]
         for text, ids in zip(texts, hint_ids, strict=True):
             if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
-                raise ValueError(f"the tokenizer cannot write the hint {text.strip()!r}: part of it has no token")
+                raise UnsatisfiableSpec(f"the tokenizer cannot write the hint {text.strip()!r}: "
+                                        "part of it has no token")
     _compiled[key] = LyricsConstraint(spec, table, eos, hint_ids)
     if len(_compiled) > 32:
         _compiled.popitem(last=False)
@@ -125,6 +126,7 @@ def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, 
         torch.manual_seed(seed)
     eos = constraint.eos_ids
     budget = 4 * sum(line.syllables for line in spec.lines) + len(spec.lines) + 1  # 4 bytes a character at most
+    budget += sum(map(len, constraint.hints or []))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
     with torch.inference_mode():
         out = model.generate(**inputs, logits_processor=LogitsProcessorList([processor]), max_new_tokens=budget,

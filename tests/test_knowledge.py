@@ -70,14 +70,16 @@ def test_forced_hint_tokens_match_the_training_tokenization(qwen_tokenizer):
 @pytest.mark.parametrize("vocab", ["qwen", "char"])
 def test_hinted_generation(vocab, request):
     tokenizer, model = request.getfixturevalue(f"{vocab}_tokenizer"), request.getfixturevalue(f"{vocab}_model")
-    spec = LyricSpec.from_dict({"lang": "cmn", "topic": "月", "structure": "5A 5A 5 5A", "tones": ["平平仄仄平"]})
+    spec = LyricSpec.from_dict({"lang": "cmn", "topic": "月", "structure": "7A 7A 7 7A 7B 7B",
+                                "tones": ["平平仄仄仄平平"]})
     pinned = pin_rhymes(spec, tokenizer, seed=3)
-    assert set(pinned.rhymes) == {"A"} and pinned.rhymes["A"] in compile_constraint(spec, tokenizer).viable_groups["A"]
+    viable = compile_constraint(spec, tokenizer).viable_groups
+    assert set(pinned.rhymes) == {"A", "B"} and all(pinned.rhymes[k] in viable[k] for k in "AB")
     assert pin_rhymes(spec, tokenizer, seed=3) == pinned  # seeded
     for candidate in generate(model, tokenizer, spec, n=2, seed=3, hints=True, top_k=30):
         assert candidate.checks.ok, candidate.checks.to_dict()
-        assert "〔" not in candidate.lyrics and len(candidate.lyrics.split("\n")) == 4
+        assert "〔" not in candidate.lyrics and len(candidate.lyrics.split("\n")) == 6
         assert candidate.checks.lines[0].rhyme == pinned.rhymes["A"]
     constraint = compile_constraint(pinned, tokenizer, hints=True)
-    assert constraint.hints[0] == tokenizer.encode(hint(5, pinned.rhymes["A"], "平平仄仄平") + "\n",
+    assert constraint.hints[0] == tokenizer.encode(hint(7, pinned.rhymes["A"], "平平仄仄仄平平") + "\n",
                                                    add_special_tokens=False)
