@@ -191,6 +191,8 @@ def train(config_path: Path, stage: str, resume: bool = False, progress: bool = 
 
     final = stage_dir / "final"
     tmp = Path(tempfile.mkdtemp(dir=stage_dir, prefix=".final-"))
+    if stage == "knowledge" and hasattr(model, "merge_and_unload"):
+        model = model.merge_and_unload()  # the sft stage starts from full weights, not an adapter
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     if final.exists():

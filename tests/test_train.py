@@ -65,6 +65,14 @@ def test_both_stages_then_generate_with_the_adapter(tmp_path, data_dir):
         assert candidate.checks.ok, candidate.checks.to_dict()
 
 
+def test_a_lora_knowledge_stage_ends_in_full_weights_for_sft(tmp_path, data_dir):
+    config = write_config(tmp_path, data_dir, knowledge={"steps": 2, "lora": {"r": 4, "alpha": 8, "dropout": 0.0}},
+                          sft={"steps": 2})
+    knowledge = train(config, "knowledge", progress=False)
+    assert (knowledge / "model.safetensors").is_file() and not (knowledge / "adapter_config.json").exists()
+    assert (train(config, "sft", progress=False) / "adapter_model.safetensors").is_file()
+
+
 def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, data_dir):
     long = {"steps": 200, "save_every": 20, "eval_every": 100, "log_every": 10}
     whole = train(write_config(tmp_path / "whole", data_dir, knowledge=long), "knowledge", progress=False)
