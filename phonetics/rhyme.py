@@ -65,10 +65,6 @@ class RhymeScheme:
         """Every final the scheme assigns to a group."""
         return tuple(self._final_to_group)
 
-    def finals(self, group: str) -> tuple[str, ...]:
-        """The finals that make up ``group``."""
-        return tuple(f for f, g in self._final_to_group.items() if g == group)
-
     def resolve(self, pin: str) -> str:
         """A rhyme group named directly (江阳), by a final (``ang``, ``ong``) or by an example character
         (光: the group of its reading)."""
