@@ -194,6 +194,7 @@ class LyricsConstraint:
             raise UnsatisfiableSpec("the tokenizer has no token for a line break (\\n)")
         self._masks: dict[tuple, torch.Tensor] = {}  # forbidden tokens by the slots still to fill, across lines
         self._by_state: dict[tuple, tuple[tuple, torch.Tensor]] = {}  # by state: relaxations and forbidden tokens
+        self._kinds: list[int] = table.kinds.tolist()  # per-token lookups on the hot path, off the tensor
         self._text = (table.kinds == TEXT)
         self._boundary_text = self._text & (table.lead == 0)
         self._n_chars = table.n_chars.long()
@@ -268,15 +269,16 @@ class LyricsConstraint:
         """The state after ``token``."""
         if state.done:
             return state
-        if token in self.eos_ids or self.table.kinds[token] == SPECIAL:
+        kind = self._kinds[token]
+        if token in self.eos_ids or kind == SPECIAL:
             return replace(state, done=True)
         line = self.spec.lines[state.line] if state.line < len(self.spec.lines) else None
         if line and self._in_hint(state):
             expected = self.hints[state.line][state.hint]
             return replace(state, hint=state.hint + 1) if token == expected else replace(state, off_plan=True)
-        if self.table.kinds[token] == NEWLINE and line and state.pos == line.syllables and not state.pending:
+        if kind == NEWLINE and line and state.pos == line.syllables and not state.pending:
             return replace(state, line=state.line + 1, pos=0, hint=0)
-        if self.table.kinds[token] != TEXT or line is None:
+        if kind != TEXT or line is None:
             return replace(state, off_plan=True)
         data, pos, chosen = state.pending + self.table.data[token], state.pos, dict(state.chosen)
         i = 0
