@@ -11,7 +11,8 @@ from transformers import PreTrainedTokenizerFast
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>", "<unk>")
 # Always in the vocabulary: what hint lines (prompt.hint) and prompts are written with besides the corpus's
 # characters, the tone words 平 and 仄 included.
-BASE_SYMBOLS = tuple("0123456789|-*〔〕：，。、？！；=（）《》 平仄") + tuple("abcdefghijklmnopqrstuvwxyz")
+BASE_SYMBOLS = (tuple("0123456789|-*〔〕：，。、？！；=（）《》・ 平仄") + tuple("abcdefghijklmnopqrstuvwxyz")
+                + tuple("ABCDEFGHIJKLMNOPQRSTUVWXYZ"))
 CHATML_TEMPLATE = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
     "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"

@@ -14,6 +14,7 @@ Everything is seeded and deterministic; records are chat ``messages`` or plain `
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import random
 from collections.abc import Iterable, Iterator
@@ -133,13 +134,27 @@ def spec_of_record(record: Record, rng: random.Random) -> tuple[LyricSpec, list[
     return spec, hints
 
 
-def utilisation(records: Iterable[Record], seed: int = 0) -> Iterator[dict]:
-    """Stage 3: each work as a chat exchange, hint line before each lyric line."""
+def stanzas(record: Record, max_lines: int | None) -> Iterator[Record]:
+    """The work in consecutive pieces of at most ``max_lines`` lines (a last piece of one line is dropped),
+    so a small model's context holds the whole exchange; None keeps it whole."""
+    if not max_lines or len(record.lines) <= max_lines:
+        yield record
+        return
+    for start in range(0, len(record.lines), max_lines):
+        piece = record.lines[start:start + max_lines]
+        if len(piece) >= 2:
+            yield dataclasses.replace(record, id=f"{record.id}#{start // max_lines}", lines=piece)
+
+
+def utilisation(records: Iterable[Record], seed: int = 0, max_lines: int | None = None) -> Iterator[dict]:
+    """Stage 3: each work (or each stanza of at most ``max_lines`` lines) as a chat exchange, hint line
+    before each lyric line."""
     rng = random.Random(seed)
-    for record in records:
-        if any(len(line) > 30 for line in record.lines) or len(record.lines) > 64:
-            continue  # outside what a spec can ask for
-        spec, hints = spec_of_record(record, rng)
-        answer = "\n".join(f"{h}\n{line}" for h, line in zip(hints, record.lines, strict=True))
-        yield {"stage": 3, "lang": record.lang, "id": record.id, "split": record.split, "messages": [
-            {"role": "user", "content": user_message(spec)}, {"role": "assistant", "content": answer}]}
+    for whole in records:
+        for record in stanzas(whole, max_lines):
+            if any(len(line) > 30 for line in record.lines) or len(record.lines) > 64:
+                continue  # outside what a spec can ask for
+            spec, hints = spec_of_record(record, rng)
+            answer = "\n".join(f"{h}\n{line}" for h, line in zip(hints, record.lines, strict=True))
+            yield {"stage": 3, "lang": record.lang, "id": record.id, "split": record.split, "messages": [
+                {"role": "user", "content": user_message(spec)}, {"role": "assistant", "content": answer}]}

@@ -16,6 +16,10 @@ from .trainconfig import ConfigError, StageConfig
 QUANTIZATIONS = ("4bit", "8bit")
 
 
+def _data_dir(config: dict) -> Path:
+    return Path(config.get("data", {}).get("dir") or tianci_home() / "data")
+
+
 def _tokenizer_dir(out_dir: Path) -> Path:
     return out_dir / "tokenizer"
 
@@ -81,11 +85,26 @@ def _from_scratch(config: dict, config_path: Path):
     from .rhymebook import rhyme_dictionary
 
     model_cfg = config["model"]
-    per_lang = int(model_cfg.get("vocab_chars", 6000)) // len(config.get("data", {}).get("langs", ["cmn", "yue"]))
-    chars: list[str] = []
-    for lang in config.get("data", {}).get("langs", ["cmn", "yue"]):
+    data_cfg = config.get("data", {})
+    langs = data_cfg.get("langs", ["cmn", "yue"])
+    knowledge_chars = int(data_cfg.get("knowledge_chars", 3000))
+    # Every character the knowledge texts and the prompts are written with, then the corpus's commonest
+    # characters, taken from the languages in turn until the vocabulary is full.
+    chars: dict[str, None] = {}
+    for lang in langs:
+        texts = [e["text"] for e in memorisation(lang, knowledge_chars)]
+        texts += [m["content"] for q in understanding(lang, limit=200) for m in q["messages"]]
+        texts += [m["content"] for e in utilisation(itertools.islice(read_split(_data_dir(config), lang, "train"), 200))
+                  for m in e["messages"]]
+        chars.update(dict.fromkeys(c for text in texts for c in text if not c.isspace()))
+    ranked = []
+    for lang in langs:
         counts = rhyme_dictionary(lang).counts
-        chars += sorted(counts, key=lambda c: -sum(counts[c].values()))[:per_lang]
+        ranked.append(sorted(counts, key=lambda c: -sum(counts[c].values())))
+    for row in itertools.zip_longest(*ranked):
+        if len(chars) >= int(model_cfg.get("vocab_chars", 6000)):
+            break
+        chars.update(dict.fromkeys(c for c in row if c))
     tokenizer = build_char_tokenizer(chars)
     try:
         arch = Qwen3Config(vocab_size=len(tokenizer), tie_word_embeddings=True,
@@ -115,7 +134,7 @@ def stage_examples(config: dict, stage: str, tokenizer, seq_len: int, seed: int)
     """(train, valid) encoded examples. knowledge: stage 1-2 texts mixed with corpus text (held-out
     questions and the valid split for evaluation); sft: hinted lyric exchanges of the works."""
     data_cfg = config.get("data", {})
-    data_dir = Path(data_cfg.get("dir") or tianci_home() / "data")
+    data_dir = _data_dir(config)
     langs = data_cfg.get("langs", ["cmn", "yue"])
     limit = data_cfg.get("max_works")
     chars = int(data_cfg.get("knowledge_chars", 3000))
@@ -134,8 +153,9 @@ def stage_examples(config: dict, stage: str, tokenizer, seq_len: int, seed: int)
             train += known + [{"text": w.text} for w in corpus]
             valid += [q for q in questions if q["held_out"]] + [{"text": w.text} for w in works(lang, "valid")[:200]]
         else:
-            train += list(utilisation(works(lang, "train"), seed))
-            valid += list(utilisation(works(lang, "valid")[:200], seed))
+            max_lines = data_cfg.get("sft_max_lines")
+            train += list(utilisation(works(lang, "train"), seed, max_lines))
+            valid += list(utilisation(works(lang, "valid")[:200], seed, max_lines))
     if not train or not valid:
         raise ConfigError(f"no {stage} data for {', '.join(langs)} under {data_dir}: run `tianci data build`")
     return ([encode_example(tokenizer, e, seq_len) for e in train],

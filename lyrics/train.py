@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import torch
+from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
@@ -54,12 +55,13 @@ def encode_example(tokenizer, example: dict, seq_len: int) -> tuple[list[int], l
 
 
 def batch_at(examples: list[tuple[list[int], list[int]]], step: int, batch_size: int, seed: int,
-             pad_id: int) -> dict[str, torch.Tensor]:
-    """The batch of step ``step``: each epoch is a fresh seeded permutation, so the batch depends on
-    (seed, step) alone and a resumed run continues the same sequence."""
+             pad_id: int, rank: int = 0, world: int = 1) -> dict[str, torch.Tensor]:
+    """Process ``rank``'s share (every ``world``-th row) of the batch of step ``step``: each epoch is a
+    fresh seeded permutation, so the batch depends on (seed, step) alone and a resumed run continues
+    the same sequence, whatever the number of processes."""
     n = len(examples)
     indices = []
-    for k in range(step * batch_size, (step + 1) * batch_size):
+    for k in range(step * batch_size + rank, (step + 1) * batch_size, world):
         epoch, offset = divmod(k, n)
         order = list(range(n))
         random.Random(f"{seed}-{epoch}").shuffle(order)
@@ -78,12 +80,15 @@ def batch_at(examples: list[tuple[list[int], list[int]]], step: int, batch_size:
 
 # ---- checkpoints (safetensors and JSON only: nothing is unpickled on resume) ---------------------
 
-def save_checkpoint(folder: Path, model, optimizer: torch.optim.Optimizer, step: int, seed: int) -> None:
+def save_checkpoint(folder: Path, model, optimizer: torch.optim.Optimizer | None, step: int, seed: int,
+                    weights: dict | None = None) -> None:
+    """Called on the main process with the unwrapped model (and, under FSDP/ZeRO, the gathered ``weights``;
+    their optimizer state is sharded over the processes and is not kept: a resume restarts its moments)."""
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
-    model.save_pretrained(tmp / "model", safe_serialization=True)
+    model.save_pretrained(tmp / "model", safe_serialization=True, state_dict=weights)
     tensors, meta = {}, {"param_groups": [], "state": {}}
-    state = optimizer.state_dict()
+    state = optimizer.state_dict() if optimizer is not None else {"state": {}, "param_groups": []}
     for index, values in state["state"].items():
         meta["state"][str(index)] = []
         for key, value in values.items():
@@ -109,7 +114,8 @@ def load_optimizer_state(folder: Path, optimizer: torch.optim.Optimizer) -> int:
     tensors = load_file(folder / "optimizer.safetensors")
     meta = info["optimizer"]
     state = {int(i): {k: tensors[f"{i}.{k}"] for k in keys} for i, keys in meta["state"].items()}
-    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    if meta["param_groups"]:
+        optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
     torch.set_rng_state(tensors["rng.torch"])
     return int(info["step"])
 
@@ -125,10 +131,14 @@ def lr_at(step: int, cfg: StageConfig) -> float:
 
 
 @torch.no_grad()
-def evaluate(model, examples, cfg: StageConfig, seed: int, pad_id: int) -> float:
+def evaluate(model, examples, cfg: StageConfig, seed: int, pad_id: int, device: torch.device) -> float:
+    """Mean loss over the first ``eval_batches`` validation batches (every process computes the same, so
+    sharded models (FSDP, ZeRO) take part in each forward)."""
     model.eval()
-    losses = [model(**batch_at(examples, i, cfg.batch_size, seed + 1, pad_id)).loss.item()
-              for i in range(min(cfg.eval_batches, max(1, len(examples) // cfg.batch_size)))]
+    losses = []
+    for i in range(min(cfg.eval_batches, max(1, len(examples) // cfg.batch_size))):
+        batch = batch_at(examples, i, cfg.batch_size, seed + 1, pad_id)
+        losses.append(model(**{k: v.to(device) for k, v in batch.items()}).loss.item())
     model.train()
     return sum(losses) / len(losses)
 
@@ -154,51 +164,72 @@ def train(config_path: Path, stage: str, resume: bool = False, progress: bool = 
     model, tokenizer = build_or_load(config, config_path, stage, cfg, out_dir, checkpoint)
     train_set, valid_set = stage_examples(config, stage, tokenizer, cfg.seq_len, seed)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    # One process, or one of several under `accelerate launch` (DDP, FSDP, ZeRO-2: configs/accelerate/).
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())  # CPU processes meet over gloo
+    rank, world = accelerator.process_index, accelerator.num_processes
+    if cfg.batch_size % world:
+        raise ConfigError(f"{config_path}: stages.{stage}.batch_size {cfg.batch_size} must be a multiple of the "
+                          f"{world} processes")
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.95))
     start = load_optimizer_state(checkpoint, optimizer) if checkpoint else 0
+    model, optimizer = accelerator.prepare(model, optimizer)
+    main = accelerator.is_main_process
+    sharded = accelerator.distributed_type.value in ("FSDP", "DEEPSPEED")
     log_path = stage_dir / "log.jsonl"
-    if log_path.is_file():  # resuming: forget what was logged after the checkpoint, it is redone
+    if main and log_path.is_file():  # resuming: forget what was logged after the checkpoint, it is redone
         kept = [json.dumps(r) for r in read_log(log_path) if r["step"] <= start]
         log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    log = log_path.open("a", encoding="utf-8")
+    log = (log_path if main else Path(os.devnull)).open("a", encoding="utf-8")  # one process writes the log
 
     model.train()
     bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"{config['name']}/{stage}",
-               file=sys.stderr, disable=not progress or None)
+               file=sys.stderr, disable=not (progress and main) or None)
     began = time.perf_counter()
     for step in bar:
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
-        loss = model(**batch_at(train_set, step, cfg.batch_size, seed, pad_id)).loss
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        batch = batch_at(train_set, step, cfg.batch_size, seed, pad_id, rank, world)
+        with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+            loss = model(**{k: v.to(accelerator.device) for k, v in batch.items()}).loss
+        accelerator.backward(loss)
+        accelerator.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         done = step + 1
         if done % cfg.log_every == 0 or done == cfg.steps:
-            log.write(json.dumps({"step": done, "loss": round(loss.item(), 5), "lr": lr_at(step, cfg),
-                                  "seconds": round(time.perf_counter() - began, 2)}) + "\n")
+            loss_value = accelerator.reduce(loss.detach(), reduction="mean").item()
+            log.write(json.dumps({"step": done, "loss": round(loss_value, 5), "lr": lr_at(step, cfg),
+                                  "seconds": round(time.perf_counter() - began, 2), "processes": world}) + "\n")
             log.flush()
-            bar.set_postfix(loss=f"{loss.item():.3f}")
+            bar.set_postfix(loss=f"{loss_value:.3f}")
         if done % cfg.eval_every == 0 or done == cfg.steps:
-            eval_loss = evaluate(model, valid_set, cfg, seed, pad_id)
+            eval_loss = evaluate(model, valid_set, cfg, seed, pad_id, accelerator.device)
             log.write(json.dumps({"step": done, "eval_loss": round(eval_loss, 5)}) + "\n")
             log.flush()
         if done % cfg.save_every == 0 and done < cfg.steps:
-            save_checkpoint(stage_dir / "checkpoints" / f"step-{done}", model, optimizer, done, seed)
+            weights = accelerator.get_state_dict(model) if sharded else None  # gathered from every process
+            if main:
+                save_checkpoint(stage_dir / "checkpoints" / f"step-{done}", accelerator.unwrap_model(model),
+                                None if sharded else optimizer.optimizer, done, seed, weights)
+            accelerator.wait_for_everyone()
     log.close()
 
+    weights = accelerator.get_state_dict(model) if sharded else None
     final = stage_dir / "final"
-    tmp = Path(tempfile.mkdtemp(dir=stage_dir, prefix=".final-"))
-    if stage == "knowledge" and hasattr(model, "merge_and_unload"):
-        model = model.merge_and_unload()  # the sft stage starts from full weights, not an adapter
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    plot_losses(stage_dir / "log.jsonl", stage_dir / "loss.png", f"{config['name']} · {stage}")
+    if main:
+        model = accelerator.unwrap_model(model)
+        tmp = Path(tempfile.mkdtemp(dir=stage_dir, prefix=".final-"))
+        if stage == "knowledge" and hasattr(model, "merge_and_unload") and not sharded:
+            model = model.merge_and_unload()  # the sft stage starts from full weights, not an adapter
+        model.save_pretrained(tmp, safe_serialization=True, state_dict=weights)
+        tokenizer.save_pretrained(tmp)
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        plot_losses(stage_dir / "log.jsonl", stage_dir / "loss.png", f"{config['name']} · {stage}")
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
     return final
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 STAGES = ("knowledge", "sft")
+PRECISIONS = ("fp32", "bf16")
 
 
 class ConfigError(ValueError):
@@ -28,6 +29,7 @@ class StageConfig:
     eval_batches: int = 4
     lora: dict | None = None  # {"r", "alpha", "dropout", "targets"}; None: all parameters
     corpus_ratio: float = 0.5  # knowledge stage: share of plain corpus text in the mix
+    precision: str = "fp32"  # or "bf16": matrix products under bfloat16 autocast (about 2x on an AVX-512 CPU)
 
 
 def load_config(path: Path) -> dict[str, Any]:
@@ -61,6 +63,8 @@ def stage_config(config: dict, stage: str, path: Path) -> StageConfig:
         value = getattr(stage_cfg, name)
         if not isinstance(value, int) or value < 1:
             raise ConfigError(f"{path}: stages.{stage}.{name} must be a positive integer, not {value!r}")
+    if stage_cfg.precision not in PRECISIONS:
+        raise ConfigError(f"{path}: stages.{stage}.precision must be one of {', '.join(PRECISIONS)}")
     if not isinstance(stage_cfg.lr, (int, float)) or stage_cfg.lr <= 0:
         raise ConfigError(f"{path}: stages.{stage}.lr must be a positive number")
     return stage_cfg

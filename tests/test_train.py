@@ -50,7 +50,7 @@ def write_config(folder, data_dir, knowledge=None, sft=None, **model):
 
 
 def test_both_stages_then_generate_with_the_adapter(tmp_path, data_dir):
-    config = write_config(tmp_path, data_dir)
+    config = write_config(tmp_path, data_dir, sft={"precision": "bf16"})  # fp32 then bf16 autocast
     knowledge = train(config, "knowledge", progress=False)
     sft = train(config, "sft", progress=False)
     log = read_log(knowledge.parent / "log.jsonl")
@@ -112,3 +112,22 @@ def _text(folder, content):
     path = folder / "bad.yaml"
     path.write_text(content)
     return path
+
+
+def test_ddp_dry_run_on_cpu(tmp_path, data_dir):
+    """The DDP accelerate config, launched as two processes (torchrun; without CUDA they meet over gloo):
+    each takes half of every batch; the main one logs, checkpoints and writes the final weights."""
+    config = write_config(tmp_path, data_dir, knowledge={"steps": 4, "save_every": 2, "eval_every": 4})
+    launcher = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+                str(ROOT / "configs" / "accelerate" / "ddp.yaml"), "--num_processes", "2"]
+    out = subprocess.run([*launcher, "-m", "lyrics.cli", "train", "--config", str(config), "--stage", "knowledge"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600,
+                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    final = tmp_path / "run" / "knowledge" / "final"
+    log = read_log(final.parent / "log.jsonl")
+    assert [r["step"] for r in log if "loss" in r] == [1, 2, 3, 4]  # logged once, not once per process
+    assert {r["processes"] for r in log if "loss" in r} == {2}
+    assert (final.parent / "checkpoints" / "step-2" / "state.json").is_file()
+    model, _ = load_model(str(final), device="cpu")
+    assert model.config.vocab_size > 100
