@@ -75,11 +75,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--temperature", type=float, default=0.9)
     p.add_argument("--top-p", type=float, default=0.95)
-    p.add_argument("--model", default=None, help="a local model directory or hub id (safetensors weights)")
+    p.add_argument("--model", default=None,
+                   help="a local model directory or hub id (safetensors weights; default: the shipped models/tiny)")
     p.add_argument("--adapter", default=None, help="a LoRA adapter directory to merge into --model")
-    p.add_argument("--hints", action="store_true", help="force hint lines (for models trained with them)")
+    p.add_argument("--hints", action=argparse.BooleanOptionalAction, default=None,
+                   help="write a hint line before each lyric line (default: as the model was trained, tianci.json)")
     p.add_argument("--json", action="store_true", help='one JSON object {"spec": ..., "candidates": [...]}')
     p.set_defaults(run=cmd_generate)
+
+    p = commands.add_parser("export", help="merge a trained run's sft adapter into its base: one model folder")
+    p.add_argument("--config", required=True, type=Path, help="the run's config, e.g. configs/tiny.yaml")
+    p.add_argument("--out", required=True, type=Path, help="the folder to write, e.g. models/tiny")
+    p.set_defaults(run=cmd_export)
 
     p = commands.add_parser("train", help="train one stage of a generator from a YAML config")
     p.add_argument("--config", required=True, type=Path, help="e.g. configs/tiny.yaml")
@@ -180,12 +187,12 @@ def cmd_generate(args: argparse.Namespace) -> None:
     spec = LyricSpec.from_dict(fields)  # a bad spec fails here, before any model is loaded
     if args.temperature <= 0:
         raise UsageError("--temperature must be above 0")
-    if args.model is None:
-        raise UsageError("no default model is shipped yet: pass --model with a local model directory or hub id")
     from .generation import generate
-    from .models import load_model
+    from .models import DEFAULT_MODEL, load_model
 
-    model, tokenizer = load_model(args.model, adapter=args.adapter)
+    if args.model is None and not (DEFAULT_MODEL / "model.safetensors").is_file():
+        raise UsageError(f"the default model is missing from {DEFAULT_MODEL}: restore it with git, or pass --model")
+    model, tokenizer = load_model(args.model or DEFAULT_MODEL, adapter=args.adapter)
     candidates = generate(model, tokenizer, spec, temperature=args.temperature, top_p=args.top_p, hints=args.hints)
     if args.json:
         print(json.dumps({"spec": fields, "candidates": [c.to_dict() for c in candidates]}, ensure_ascii=False))
@@ -205,6 +212,24 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     final = train(args.config, args.stage, resume=args.resume)
     print(f"{args.stage}: {final} (log and loss.png beside it)")
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .models import export_model
+    from .trainconfig import load_config
+
+    config = load_config(args.config)
+    run = Path(config.get("out_dir") or Path("runs") / config["name"])
+    knowledge, sft = run / "knowledge" / "final", run / "sft" / "final"
+    if not sft.is_dir():
+        raise UsageError(f"no finished sft stage under {run}: run `tianci train --config {args.config} --stage sft`")
+    if knowledge.is_dir():
+        base, adapter = knowledge, sft
+    elif (sft / "adapter_config.json").is_file():
+        base, adapter = config["model"]["base"], sft
+    else:
+        base, adapter = sft, None  # trained with all parameters: nothing to merge
+    print(export_model(str(base), str(adapter) if adapter else None, args.out))
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> None:

@@ -105,25 +105,33 @@ def pin_rhymes(spec: LyricSpec, tokenizer, seed: int | None = None) -> LyricSpec
 
 
 def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, seed: int | None = None,
-             prompt: str | None = None, hints: bool = False, **sampling: Any) -> list[Candidate]:
+             prompt: str | None = None, hints: bool | None = None, constrained: bool = True,
+             **sampling: Any) -> list[Candidate]:
     """``n`` candidates for ``spec``; sampling keywords go to ``model.generate`` (``temperature``, ``top_k``,
-    ``top_p``, ``do_sample=False`` for greedy, ``num_beams`` for beam search). ``hints``: force the hint
-    line before every lyric line, for a generator trained on hinted lyrics (knowledge stage 3)."""
+    ``top_p``, ``do_sample=False`` for greedy, ``num_beams`` for beam search). ``hints``: write the hint line
+    before every lyric line, for a generator trained on hinted lyrics (knowledge stage 3); None takes the
+    model's own setting (``tianci.json`` beside Tianci-trained weights, see ``lyrics.models``).
+    ``constrained=False`` drops the logits processor (the baseline of ``bench/knowledge_injection.py``): the
+    model writes freely, and with hints each hint is put in the text before the model writes its line."""
     spec = spec if isinstance(spec, LyricSpec) else LyricSpec.from_dict(spec)
     n = n or spec.n
     seed = seed if seed is not None else spec.seed
+    if hints is None:
+        hints = bool(getattr(model.config, "tianci_hints", False))
     if hints:
         spec = pin_rhymes(spec, tokenizer, seed)
-    constraint = compile_constraint(spec, tokenizer, hints)
-    processor = constraint.processor()
-    text = prompt if prompt is not None else build_prompt(spec, tokenizer)
-    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
     options = {**DEFAULT_SAMPLING, **sampling}
     if not options.get("do_sample"):
         for key in ("temperature", "top_p", "top_k"):
             options.pop(key, None)
     if seed is not None:
         torch.manual_seed(seed)
+    if not constrained:
+        return _generate_free(model, tokenizer, spec, n, hints, options)
+    constraint = compile_constraint(spec, tokenizer, hints)
+    processor = constraint.processor()
+    text = prompt if prompt is not None else build_prompt(spec, tokenizer)
+    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
     eos = constraint.eos_ids
     budget = 4 * sum(line.syllables for line in spec.lines) + len(spec.lines) + 1  # 4 bytes a character at most
     budget += sum(map(len, constraint.hints or []))
@@ -132,6 +140,39 @@ def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, 
         out = model.generate(**inputs, logits_processor=LogitsProcessorList([processor]), max_new_tokens=budget,
                              num_return_sequences=n, eos_token_id=eos, pad_token_id=pad, **options)
     return [_candidate(constraint, row.tolist(), spec) for row in out[:, inputs["input_ids"].shape[1]:]]
+
+
+def _generate_free(model, tokenizer, spec: LyricSpec, n: int, hints: bool, options: dict) -> list[Candidate]:
+    """Unconstrained sampling. With hints, line by line: the line's hint goes into the text, the model
+    writes until its newline; without, one pass until the end token, hint-like lines dropped."""
+    eos = end_token_ids(tokenizer)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
+    prompt = build_prompt(spec, tokenizer)
+    written: list[list[str]] = [[] for _ in range(n)]
+    counts = [0] * n
+    steps = ([(line, hint(line.syllables, spec.rhymes.get(line.label), line.tones)) for line in spec.lines]
+             if hints else [(None, "")])
+    texts = [prompt] * n
+    for line, hint_text in steps:
+        texts = [t + hint_text + ("\n" if hint_text else "") for t in texts]
+        inputs = tokenizer(texts, return_tensors="pt", add_special_tokens=False, padding=True,
+                           padding_side="left").to(model.device)
+        newline = tokenizer.encode("\n", add_special_tokens=False)
+        stops = eos + (newline if hints and len(newline) == 1 else [])
+        budget = 4 * line.syllables + 2 if line else 4 * sum(x.syllables for x in spec.lines) + 64 * len(spec.lines)
+        with torch.inference_mode():
+            out = model.generate(**inputs, max_new_tokens=budget, eos_token_id=stops, pad_token_id=pad, **options)
+        for row, ids in enumerate(out[:, inputs["input_ids"].shape[1]:].tolist()):
+            end = next((i for i, t in enumerate(ids) if t in stops), len(ids))
+            counts[row] += min(end + 1, len(ids))
+            text = tokenizer.decode(ids[:end], skip_special_tokens=True)
+            if hints:
+                written[row].append(text.strip())
+                texts[row] += text.strip() + "\n"
+            else:
+                written[row] = [x for x in text.split("\n") if x.strip() and not x.startswith("〔")]
+    return [Candidate("\n".join(lines), check_lyrics("\n".join(lines), spec), count)
+            for lines, count in zip(written, counts, strict=True)]
 
 
 def _candidate(constraint: LyricsConstraint, row: list[int], spec: LyricSpec) -> Candidate:

@@ -1,6 +1,18 @@
-"""Loading generators: a local directory or hub id, safetensors weights only, no remote code."""
+"""Loading generators: a local directory or hub id, safetensors weights only, no remote code.
+
+A Tianci-trained model (or adapter) folder holds ``tianci.json`` beside its weights: how it was trained to be
+prompted (``{"hints": true}``: a hint line before each lyric line), read at load into ``model.config``.
+"""
 
 from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+# The embedded default: configs/tiny.yaml trained through both stages, adapter merged (see its README.md).
+DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "tiny"
+SETTINGS_FILE = "tianci.json"
 
 
 class ModelLoadError(RuntimeError):
@@ -18,6 +30,7 @@ def load_model(path_or_id: str, device: str | None = None, adapter: str | None =
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    path_or_id = str(path_or_id)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path_or_id, trust_remote_code=False)
         model = AutoModelForCausalLM.from_pretrained(path_or_id, trust_remote_code=False, use_safetensors=True)
@@ -30,7 +43,37 @@ def load_model(path_or_id: str, device: str | None = None, adapter: str | None =
             model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
         except (OSError, ValueError) as err:
             raise ModelLoadError(f"cannot load adapter {adapter!r}: {_reason(err)}") from None
+    for folder in (path_or_id, adapter):
+        settings = Path(folder or "") / SETTINGS_FILE
+        if folder and settings.is_file():
+            model.config.tianci_hints = bool(json.loads(settings.read_text("utf-8")).get("hints", False))
     return model.to(device).eval(), tokenizer
+
+
+def write_settings(folder: Path, **settings) -> None:
+    (Path(folder) / SETTINGS_FILE).write_text(json.dumps(settings, ensure_ascii=False, indent=1) + "\n", "utf-8")
+
+
+def export_model(base: str, adapter: str | None, out: Path) -> Path:
+    """``base`` with ``adapter`` merged, saved as one self-contained folder (safetensors, tokenizer, config,
+    ``tianci.json``), written beside ``out`` and renamed into place."""
+    import shutil
+    import tempfile
+
+    model, tokenizer = load_model(base, device="cpu", adapter=adapter)
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    write_settings(tmp, hints=bool(getattr(model.config, "tianci_hints", False)))
+    if out.exists():
+        keep = [p for p in out.iterdir() if p.suffix in (".md", ".png", ".json") and not (tmp / p.name).exists()]
+        for extra in keep:  # the model card and figures stay
+            shutil.copy2(extra, tmp / extra.name)
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return out
 
 
 def _reason(err: Exception) -> str:

@@ -31,6 +31,7 @@ from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from .models import write_settings
 from .trainconfig import STAGES, ConfigError, StageConfig, load_config, stage_config
 
 IGNORE = -100
@@ -224,6 +225,7 @@ def train(config_path: Path, stage: str, resume: bool = False, progress: bool = 
             model = model.merge_and_unload()  # the sft stage starts from full weights, not an adapter
         model.save_pretrained(tmp, safe_serialization=True, state_dict=weights)
         tokenizer.save_pretrained(tmp)
+        write_settings(tmp, hints=stage == "sft")  # sft taught the hint lines of lyrics.prompt.hint
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)

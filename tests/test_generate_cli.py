@@ -1,8 +1,10 @@
-"""`tianci generate --model DIR`: a real from_pretrained load of a model directory the test saves."""
+"""`tianci generate`: the shipped default model, and a real from_pretrained load of a directory the test saves."""
 
 import json
 
 import pytest
+
+from lyrics.models import DEFAULT_MODEL
 
 from .conftest import tiny_qwen3
 
@@ -40,10 +42,34 @@ def test_generate_table_view_in_cantonese(cli, model_dir):
     (["--topic", "月", "--structure", "0A"], "structure: '0A' has 0 syllables"),
     (["--topic", "月", "--rhymes", "A=xyz"], "rhymes.A: unknown rhyme 'xyz'"),
     (["--topic", "月", "--tones", "平平"], "tones[0]: pattern '平平' has 2 positions"),
-    (["--topic", "月"], "no default model is shipped yet: pass --model"),
     (["--topic", "月", "--model", "/nonexistent/model"], "cannot load model '/nonexistent/model'"),
 ])
 def test_generate_bad_input_is_one_line(cli, args, message):
     out = cli("generate", *args)
     assert out.returncode == 2 and message in out.stderr, out.stderr
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize(("lang", "topic", "structure"),
+                         [("cmn", "月光", "7A 7A 7B 7A"), ("yue", "海港", "5A 5A 5B 5A")])
+def test_the_default_model_writes_checked_verse(cli, lang, topic, structure):
+    """No --model: the shipped models/tiny, trained by this repository's pipeline, with its hint lines."""
+    out = cli("generate", "--lang", lang, "--topic", topic, "--structure", structure, "-n", "4", "--seed", "2",
+              "--json")
+    assert out.returncode == 0, out.stderr
+    candidates = json.loads(out.stdout)["candidates"]
+    assert len(candidates) == 4
+    for candidate in candidates:
+        assert candidate["checks"]["ok"], candidate
+    texts = {c["lyrics"] for c in candidates}
+    assert len(texts) == 4  # sampled, not one string repeated
+    chars = "".join(texts).replace("\n", "")
+    assert len(set(chars)) > len(chars) / 3  # not a few characters over and over
+
+
+def test_the_default_model_is_a_small_safe_self_contained_folder():
+    files = {p.name for p in DEFAULT_MODEL.iterdir()}
+    assert {"model.safetensors", "config.json", "tokenizer.json", "tianci.json", "README.md"} <= files
+    assert not [name for name in files if name.endswith((".bin", ".pt", ".pkl", ".pth"))]
+    assert sum(p.stat().st_size for p in DEFAULT_MODEL.iterdir()) < 40 * 2**20
+    assert json.loads((DEFAULT_MODEL / "tianci.json").read_text())["hints"] is True

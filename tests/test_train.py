@@ -17,7 +17,7 @@ from lyrics.data import build, poetry_source
 from lyrics.models import load_model
 from lyrics.train import read_log, train
 
-from .conftest import ROOT
+from .conftest import ROOT, run_cli
 
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
         "num_key_value_heads": 1, "head_dim": 16, "max_position_embeddings": 512}
@@ -60,9 +60,19 @@ def test_both_stages_then_generate_with_the_adapter(tmp_path, data_dir):
     assert (knowledge / "model.safetensors").is_file() and (sft / "adapter_model.safetensors").is_file()
     assert not list(tmp_path.rglob("*.bin")) and not list(tmp_path.rglob("*.pt"))  # safetensors only
     model, tokenizer = load_model(str(knowledge), device="cpu", adapter=str(sft))
+    assert model.config.tianci_hints  # from the adapter's tianci.json
     spec = {"lang": "cmn", "topic": "月", "structure": "5A 5A", "tones": ["平平仄仄平"]}
-    for candidate in generate(model, tokenizer, spec, n=2, seed=0, hints=True):
+    for candidate in generate(model, tokenizer, spec, n=2, seed=0):
         assert candidate.checks.ok, candidate.checks.to_dict()
+    free = generate(model, tokenizer, spec, n=2, seed=0, constrained=False)  # hints written, no processor
+    assert len(free) == 2 and all(c.tokens > 0 for c in free)
+
+    out = run_cli("export", "--config", str(config), "--out", str(tmp_path / "exported"))
+    assert out.returncode == 0, out.stderr
+    merged, tokenizer = load_model(str(tmp_path / "exported"), device="cpu")
+    assert merged.config.tianci_hints and not (tmp_path / "exported" / "adapter_config.json").exists()
+    same = {"input_ids": torch.tensor([tokenizer.encode("月光")])}
+    assert torch.allclose(merged(**same).logits, model(**same).logits, atol=1e-5)  # the merge is the adapter
 
 
 def test_a_lora_knowledge_stage_ends_in_full_weights_for_sft(tmp_path, data_dir):
