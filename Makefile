@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup assets run test lint bench clean
+.PHONY: setup assets run test lint bench bench-knowledge model clean
 
 setup: $(STAMP) assets
 
@@ -23,10 +23,10 @@ assets: $(STAMP)
 	$(PY) -m lyrics.assets fetch
 	$(PY) -m lyrics.rhymebook
 
+# Lyrics from the shipped default model (models/tiny), one sample topic per language, on CPU.
 run: setup
-	$(VENV)/bin/tianci analyze --lang cmn "床前明月光，疑是地上霜。举头望明月，低头思故乡。"
-	$(VENV)/bin/tianci analyze --lang yue "故人西辭黃鶴樓，煙花三月下揚州。孤帆遠影碧空盡，唯見長江天際流。"
-	$(VENV)/bin/tianci rhymes 光 --limit 20
+	$(VENV)/bin/tianci generate --lang cmn --topic 月光 --structure "7A 7A 7B 7A" -n 2 --seed 1
+	$(VENV)/bin/tianci generate --lang yue --topic 海港 --structure "7A 7A 7B 7A" -n 2 --seed 1
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
@@ -38,6 +38,22 @@ bench: setup
 	$(PY) bench/phonetics_accuracy.py
 	$(PY) bench/phonetics.py
 	$(PY) bench/constraints.py
+	$(PY) bench/generate.py
+
+# The default model from scratch (about 70 min on 2 CPU cores): data, both stages, merged into models/tiny.
+model: setup
+	$(VENV)/bin/tianci data build
+	$(VENV)/bin/tianci train --config configs/tiny.yaml --stage knowledge
+	$(VENV)/bin/tianci train --config configs/tiny.yaml --stage sft
+	$(VENV)/bin/tianci export --config configs/tiny.yaml --out models/tiny
+
+# Knowledge injection vs SFT only at equal compute: trains the SFT-only arm (about 70 min on 2 CPU cores)
+# unless it is there, then compares it with models/tiny.
+bench-knowledge: setup
+	test -d runs/ablation-sft-only/sft/final || $(VENV)/bin/tianci data build
+	test -d runs/ablation-sft-only/sft/final || \
+	  $(VENV)/bin/tianci train --config configs/ablation-sft-only.yaml --stage sft
+	$(PY) bench/knowledge_injection.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
