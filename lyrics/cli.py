@@ -22,6 +22,7 @@ from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, PhoneticsError, 
 
 from .assets import AssetError
 from .data import DEFAULT_SOURCES, SOURCE_LANGS, DataError
+from .melody import MelodyError
 from .models import ModelLoadError
 from .spec import SpecError
 from .trainconfig import ConfigError
@@ -47,6 +48,22 @@ def _add_lang_scheme(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_melody(parser: argparse.ArgumentParser, what: str) -> None:
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--melody", default=None, help=f"numbered notation, e.g. \"3 5 6 1' | 6 5 3 -\": {what}")
+    group.add_argument("--midi", type=Path, default=None, help="a MIDI file's melody track, as --melody")
+
+
+def _melody(args: argparse.Namespace, counts: list[int] | None = None):
+    from .melody import parse_numbered, read_midi
+
+    if args.midi is not None:
+        if not args.midi.is_file():
+            raise UsageError(f"--midi {args.midi}: no such file")
+        return read_midi(args.midi, counts)
+    return parse_numbered(args.melody, counts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tianci", description="Controllable Mandarin and Cantonese lyrics.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -54,6 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("analyze", help="romanization, rhyme and tones of lyrics, line by line")
     _add_lang_scheme(p)
     p.add_argument("--json", action="store_true", help="JSON Lines, one object per input")
+    _add_melody(p, "Cantonese: also report how well the lyrics follow this melody")
     p.add_argument("text", nargs="?", help="lyrics (lines end at newlines, / or clause punctuation); "
                                             "- reads standard input, one analysis per input line")
     p.set_defaults(run=cmd_analyze)
@@ -68,9 +86,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("generate", help="write lyrics to a spec with a causal LM, constrained")
     p.add_argument("--topic", required=True, help="what the lyrics are about")
     _add_lang_scheme(p)
-    p.add_argument("--structure", default="7A 7A 7B 7A", help='lines as <syllables><label?> (default "7A 7A 7B 7A")')
+    p.add_argument("--structure", default=None,
+                   help='lines as <syllables><label?> (default "7A 7A 7B 7A"; with a melody, its lines, all rhyming)')
     p.add_argument("--rhymes", default="", help="pinned rhymes, e.g. A=光,B=江阳")
     p.add_argument("--tones", default="", help="tone patterns per line, comma-separated, e.g. 平平仄仄平,*****")
+    _add_melody(p, "one syllable per note; Cantonese lines follow its contour in 0243 levels")
     p.add_argument("-n", type=int, default=4, help="candidates (default 4)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--temperature", type=float, default=0.9)
@@ -127,12 +147,28 @@ def _inputs(text: str | None) -> Iterable[str]:
 
 def cmd_analyze(args: argparse.Namespace) -> None:
     scheme_name = _scheme_for(args)
+    melody = None
+    if args.melody is not None or args.midi is not None:
+        if args.lang != "yue":
+            raise UsageError("melody fit is measured in Cantonese 0243 levels: add --lang yue")
+        melody = _melody(args)
     for text in _inputs(args.text):
         analysis = analyze(text, args.lang, scheme_name)
+        fit = None
+        if melody is not None:
+            from .melody import melody_fit
+
+            fit = melody_fit(text, melody)
         if args.json:
-            print(json.dumps(analysis.to_dict(), ensure_ascii=False), flush=True)
+            print(json.dumps({**analysis.to_dict(), **({"melody": fit} if fit else {})}, ensure_ascii=False),
+                  flush=True)
         else:
             _print_analysis(analysis)
+            if fit:
+                for i, line in enumerate(fit["lines"], 1):
+                    print(f"  {i}. {line['text']}  levels {line['levels']} · melody asks {line['melody']} · "
+                          f"fit {line['fit']:.2f}")
+                print(f"melody fit {fit['fit']:.2f} ({fit['transitions']} transitions)\n")
 
 
 def _print_analysis(analysis: Analysis) -> None:
@@ -175,7 +211,22 @@ def cmd_rhymes(args: argparse.Namespace) -> None:
 def cmd_generate(args: argparse.Namespace) -> None:
     from .spec import LyricSpec, parse_rhymes_option
 
-    fields = {"lang": args.lang, "topic": args.topic, "structure": args.structure, "n": args.n}
+    structure = args.structure or "7A 7A 7B 7A"
+    fields = {"lang": args.lang, "topic": args.topic, "structure": structure, "n": args.n}
+    if args.melody is not None or args.midi is not None:
+        from .melody import melody_tones
+
+        if args.tones:
+            raise UsageError("give --tones or a melody, not both: the melody sets the tones")
+        counts = [spec.syllables for spec in LyricSpec.from_dict(fields).lines] if args.structure else None
+        melody = _melody(args, counts)
+        if counts and [len(line) for line in melody.lines] != counts:
+            raise UsageError(f"the melody's lines have {melody.structure} notes but --structure asks for "
+                             f"{' '.join(map(str, counts))} syllables")
+        if not args.structure:
+            fields["structure"] = " ".join(f"{len(line)}A" for line in melody.lines)
+        if tones := melody_tones(melody, args.lang):
+            fields["tones"] = tones
     if args.scheme:
         fields["scheme"] = _scheme_for(args)
     if args.rhymes:
@@ -259,7 +310,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.run(args)
-    except (UsageError, PhoneticsError, AssetError, DataError, SpecError, ModelLoadError, ConfigError) as err:
+    except (UsageError, PhoneticsError, AssetError, DataError, SpecError, ModelLoadError, ConfigError,
+            MelodyError) as err:
         print(f"tianci: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into head and the like

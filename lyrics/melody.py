@@ -1,0 +1,190 @@
+"""Melody input: numbered notation (简谱) as text or a MIDI file, turned into per-syllable constraints.
+
+Numbered notation, tokens separated by spaces (or written together, ``3561'``):
+
+- ``1``-``7``: scale degrees of the major scale; ``'`` after a note raises it an octave, ``,`` lowers it
+  (repeatable: ``1''``); ``#`` or ``b`` before it raises or lowers a semitone;
+- ``0``: a rest (no syllable); ``-``: holds the previous note (no new syllable);
+- ``|``: a bar line; ``/`` or a newline: the end of a lyric line.
+
+One syllable per note. Lines end at ``/`` and newlines; a melody without them is cut by the given
+structure's syllable counts, else one line per two bars. A MIDI file gives its melody track (the track with
+the most notes, drums aside; the highest note where notes start together); lines end at rests of a beat
+or more.
+
+Cantonese (0243): each line's notes become an exact pattern of 0243 levels (low to high 0 < 2 < 4 < 3,
+see ``phonetics.tone_classes``) following the lyricists' practice:
+
+1. the same note twice gives the same level; a rise gives a higher level; a fall a lower one;
+2. the line's distinct pitches are ranked and mapped to levels low to high; a leap of a fourth (5
+   semitones) or more between neighbouring distinct pitches skips a level when levels are left over;
+3. a line with more than four distinct pitches merges the closest neighbouring pitches first (a step of
+   a semitone or tone then asks for the same level: the usual compromise, so a few transitions of such
+   lines cannot follow the melody).
+
+Mandarin gets softer guidance: the melody sets syllable counts and line breaks only; its contour is not
+turned into 平仄 (Mandarin singing overrides lexical tone far more than Cantonese does).
+
+:func:`melody_fit` measures how well lyrics follow a melody: the share of within-line transitions whose
+direction (same, up, down) the syllables' 0243 levels share.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from phonetics import analyze, tone_classes
+
+MAJOR = (0, 2, 4, 5, 7, 9, 11)  # semitones of degrees 1-7 above the tonic
+LEAP = 5  # semitones: a fourth or more between neighbouring pitches skips a level
+_TOKEN = re.compile(r"([#b]?)([0-7])([',]*)|(-)|(\|)|(/|\n)|(\s+)")
+MAX_NOTES = 2000
+
+
+class MelodyError(ValueError):
+    """A melody that cannot be read; one line saying what to change."""
+
+
+@dataclass(frozen=True)
+class Melody:
+    lines: tuple[tuple[int, ...], ...]  # per lyric line, one pitch (semitones from the tonic) per syllable
+
+    @property
+    def structure(self) -> str:
+        return " ".join(str(len(line)) for line in self.lines)
+
+
+def parse_numbered(text: str, structure: list[int] | None = None) -> Melody:
+    """A melody in numbered notation; ``structure``: syllables per line, for a melody without line ends."""
+    if not text or not text.strip():
+        raise MelodyError('melody: give notes in numbered notation, e.g. "3 5 6 1\' | 6 5 3 -"')
+    explicit = "/" in text or "\n" in text.strip()
+    by_bars = not explicit and not structure
+    lines: list[list[int]] = [[]]
+    bars_in_line = 0
+    position = 0
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if match is None:
+            raise MelodyError(f"melody: cannot read {text[position:position + 8]!r} at character {position + 1}; "
+                              "use notes 1-7 with ' or , for octaves, 0 rests, - holds, | bars, / line ends")
+        position = match.end()
+        accidental, degree, octaves, _hold, bar, line_end, _space = match.groups()
+        if degree is not None and degree != "0":  # a rest (0) or a hold (-) adds no syllable
+            pitch = MAJOR[int(degree) - 1] + 12 * (octaves.count("'") - octaves.count(","))
+            lines[-1].append(pitch + {"#": 1, "b": -1}.get(accidental, 0))
+        elif bar and by_bars:
+            bars_in_line += 1
+            if bars_in_line == 2:
+                lines.append([])
+                bars_in_line = 0
+        elif line_end and explicit:
+            lines.append([])
+    notes = [pitch for line in lines for pitch in line]
+    if not notes:
+        raise MelodyError("melody: no notes (only rests, holds or bar lines); give notes 1-7")
+    if len(notes) > MAX_NOTES:
+        raise MelodyError(f"melody: {len(notes)} notes; at most {MAX_NOTES}")
+    if structure and not explicit:
+        return Melody(_cut(notes, structure))
+    return Melody(tuple(tuple(line) for line in lines if line))
+
+
+def _cut(notes: list[int], structure: list[int]) -> tuple[tuple[int, ...], ...]:
+    if sum(structure) != len(notes):
+        raise MelodyError(f"melody: {len(notes)} notes but the structure asks for {sum(structure)} syllables; "
+                          "make them equal or mark line ends with /")
+    out, start = [], 0
+    for count in structure:
+        out.append(tuple(notes[start:start + count]))
+        start += count
+    return tuple(out)
+
+
+def read_midi(path: Path, structure: list[int] | None = None) -> Melody:
+    """The melody track of a MIDI file (mido), one syllable per note, lines at rests of a beat or more."""
+    import mido
+
+    try:
+        midi = mido.MidiFile(path)
+    except (OSError, ValueError, EOFError) as err:
+        raise MelodyError(f"--midi {path}: not a readable MIDI file ({str(err).splitlines()[0][:80]})") from None
+    best: list[tuple[int, int, int]] = []  # (start tick, end tick, note)
+    for track in midi.tracks:
+        now, sounding, notes = 0, {}, []
+        for message in track:
+            now += message.time
+            if message.type not in ("note_on", "note_off") or getattr(message, "channel", 0) == 9:
+                continue
+            if message.type == "note_on" and message.velocity > 0:
+                sounding[message.note] = now
+            elif message.note in sounding:
+                notes.append((sounding.pop(message.note), now, message.note))
+        if len(notes) > len(best):
+            best = notes
+    if not best:
+        raise MelodyError(f"--midi {path}: no notes in any track")
+    best.sort(key=lambda n: (n[0], -n[2]))
+    melody = [n for i, n in enumerate(best) if i == 0 or n[0] != best[i - 1][0]]  # highest at each onset
+    tonic = min(n[2] for n in melody)
+    lines: list[list[int]] = [[]]
+    for i, (start, _, note) in enumerate(melody):
+        if i and start - melody[i - 1][1] >= midi.ticks_per_beat and not structure:
+            lines.append([])
+        lines[-1].append(note - tonic)
+    if structure:
+        return Melody(_cut([p for line in lines for p in line], structure))
+    return Melody(tuple(tuple(line) for line in lines if line))
+
+
+def levels_0243(pitches: tuple[int, ...]) -> str:
+    """The 0243 pattern a line of notes asks for (the rules in the module docstring)."""
+    order = tone_classes("yue")  # low to high
+    distinct = sorted(set(pitches))
+    groups = [[p] for p in distinct]
+    while len(groups) > len(order):  # merge the closest neighbours first
+        gaps = [groups[i + 1][0] - groups[i][-1] for i in range(len(groups) - 1)]
+        i = gaps.index(min(gaps))
+        groups[i:i + 2] = [groups[i] + groups[i + 1]]
+    spare = len(order) - len(groups)
+    rank, ranks = 0, {}
+    for i, group in enumerate(groups):
+        if i:
+            leap = group[0] - groups[i - 1][-1] >= LEAP
+            rank += 1 + (1 if leap and spare > 0 else 0)
+            spare -= 1 if leap and spare > 0 else 0
+        for pitch in group:
+            ranks[pitch] = rank
+    return "".join(order[ranks[p]] for p in pitches)
+
+
+def melody_tones(melody: Melody, lang: str) -> list[str] | None:
+    """Per line, the spec's tone pattern: exact 0243 levels for Cantonese; None for Mandarin (free)."""
+    return [levels_0243(line) for line in melody.lines] if lang == "yue" else None
+
+
+def melody_fit(text: str, melody: Melody) -> dict:
+    """How well Cantonese lyrics follow a melody: per line and overall, the share of transitions between
+    successive syllables whose direction (same, up, down) their 0243 levels share with the notes."""
+    rank = {level: i for i, level in enumerate(tone_classes("yue"))}
+    analysis = analyze(text, "yue")
+    if len(analysis.lines) != len(melody.lines):
+        raise MelodyError(f"the lyrics have {len(analysis.lines)} lines and the melody {len(melody.lines)}")
+    matched = total = 0
+    lines = []
+    for line, notes in zip(analysis.lines, melody.lines, strict=True):
+        pattern = line.tone_pattern
+        if len(pattern) != len(notes):
+            raise MelodyError(f"line {line.text!r}: {len(pattern)} syllables for {len(notes)} notes")
+        good = 0
+        for i in range(1, len(notes)):
+            a, b = pattern[i - 1], pattern[i]
+            want = (notes[i] > notes[i - 1]) - (notes[i] < notes[i - 1])
+            good += a in rank and b in rank and (rank[b] > rank[a]) - (rank[b] < rank[a]) == want
+        lines.append({"text": line.text, "levels": pattern, "melody": levels_0243(notes),
+                      "fit": good / max(1, len(notes) - 1)})
+        matched += good
+        total += len(notes) - 1
+    return {"fit": matched / max(1, total), "transitions": total, "lines": lines}
