@@ -39,6 +39,7 @@ bench: setup
 	$(PY) bench/phonetics.py
 	$(PY) bench/constraints.py
 	$(PY) bench/generate.py
+	$(PY) bench/batch.py
 
 # The default model from scratch (about 70 min on 2 CPU cores): data, both stages, merged into models/tiny.
 model: setup

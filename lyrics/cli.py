@@ -103,6 +103,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help='one JSON object {"spec": ..., "candidates": [...]}')
     p.set_defaults(run=cmd_generate)
 
+    p = commands.add_parser("batch", help="many specs (JSON Lines) to candidates (JSON Lines), resumable")
+    p.add_argument("specs", type=Path, help="one spec a line: the spec contract plus id")
+    p.add_argument("out", type=Path, help="one result a line; ids already there are skipped")
+    p.add_argument("--model", default=None, help="a local model directory or hub id (default: models/tiny)")
+    p.add_argument("--adapter", default=None, help="a LoRA adapter directory to merge into --model")
+    p.add_argument("-n", type=int, default=4, help="candidates per spec without its own n (default 4)")
+    p.add_argument("--batch-size", type=int, default=16, help="specs per model call (default 16)")
+    p.add_argument("--seed", type=int, default=None)
+    p.set_defaults(run=cmd_batch)
+
     p = commands.add_parser("export", help="merge a trained run's sft adapter into its base: one model folder")
     p.add_argument("--config", required=True, type=Path, help="the run's config, e.g. configs/tiny.yaml")
     p.add_argument("--out", required=True, type=Path, help="the folder to write, e.g. models/tiny")
@@ -239,11 +249,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if args.temperature <= 0:
         raise UsageError("--temperature must be above 0")
     from .generation import generate
-    from .models import DEFAULT_MODEL, load_model
 
-    if args.model is None and not (DEFAULT_MODEL / "model.safetensors").is_file():
-        raise UsageError(f"the default model is missing from {DEFAULT_MODEL}: restore it with git, or pass --model")
-    model, tokenizer = load_model(args.model or DEFAULT_MODEL, adapter=args.adapter)
+    model, tokenizer = _load_generator(args.model, args.adapter)
     candidates = generate(model, tokenizer, spec, temperature=args.temperature, top_p=args.top_p, hints=args.hints)
     if args.json:
         print(json.dumps({"spec": fields, "candidates": [c.to_dict() for c in candidates]}, ensure_ascii=False))
@@ -263,6 +270,28 @@ def cmd_train(args: argparse.Namespace) -> None:
 
     final = train(args.config, args.stage, resume=args.resume)
     print(f"{args.stage}: {final} (log and loss.png beside it)")
+
+
+def _load_generator(model: str | None, adapter: str | None):
+    from .models import DEFAULT_MODEL, load_model
+
+    if model is None and not (DEFAULT_MODEL / "model.safetensors").is_file():
+        raise UsageError(f"the default model is missing from {DEFAULT_MODEL}: restore it with git, or pass --model")
+    return load_model(model or DEFAULT_MODEL, adapter=adapter)
+
+
+def cmd_batch(args: argparse.Namespace) -> None:
+    from .batch import run_batch
+
+    if not args.specs.is_file():
+        raise UsageError(f"{args.specs}: no such file; give a JSON Lines file of specs")
+    if args.n < 1 or args.batch_size < 1:
+        raise UsageError("-n and --batch-size must be at least 1")
+    if args.out.resolve() == args.specs.resolve():
+        raise UsageError("OUT must be another file than SPECS")
+    model, tokenizer = _load_generator(args.model, args.adapter)
+    summary = run_batch(model, tokenizer, args.specs, args.out, args.n, args.batch_size, args.seed)
+    print(summary.line(), file=sys.stderr)
 
 
 def cmd_export(args: argparse.Namespace) -> None:

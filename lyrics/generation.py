@@ -65,8 +65,7 @@ def compile_constraint(spec: LyricSpec, tokenizer, hints: bool = False) -> Lyric
     be pinned (see :func:`pin_rhymes`) and each line's hint is forced before it."""
     table = token_table(tokenizer)
     eos = end_token_ids(tokenizer)
-    key = (table.content_hash, spec.lang, spec.scheme, spec.lines, tuple(sorted(spec.rhymes.items())), tuple(eos),
-           hints)
+    key = _shape(spec, tokenizer, hints)
     if key in _compiled:
         _compiled.move_to_end(key)
         return _compiled[key]
@@ -84,6 +83,12 @@ def compile_constraint(spec: LyricSpec, tokenizer, hints: bool = False) -> Lyric
     if len(_compiled) > 32:
         _compiled.popitem(last=False)
     return _compiled[key]
+
+
+def _shape(spec: LyricSpec, tokenizer, hints: bool) -> tuple:
+    """What a compiled constraint depends on: specs of one shape share it (and a batch)."""
+    return (token_table(tokenizer).content_hash, spec.lang, spec.scheme, spec.lines,
+            tuple(sorted(spec.rhymes.items())), tuple(end_token_ids(tokenizer)), hints)
 
 
 def pin_rhymes(spec: LyricSpec, tokenizer, seed: int | None = None) -> LyricSpec:
@@ -114,12 +119,22 @@ def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, 
     ``constrained=False`` drops the logits processor (the baseline of ``bench/knowledge_injection.py``): the
     model writes freely, and with hints each hint is put in the text before the model writes its line."""
     spec = spec if isinstance(spec, LyricSpec) else LyricSpec.from_dict(spec)
-    n = n or spec.n
-    seed = seed if seed is not None else spec.seed
+    return generate_many(model, tokenizer, [spec], n or spec.n, seed=seed if seed is not None else spec.seed,
+                         prompts=[prompt] if prompt is not None else None, hints=hints, constrained=constrained,
+                         **sampling)[0]
+
+
+def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int | None = None,
+                  prompts: list[str] | None = None, hints: bool | None = None, constrained: bool = True,
+                  max_rows: int = 64, **sampling: Any) -> list[list[Candidate]]:
+    """``n`` candidates for each spec, as :func:`generate`. Specs of one shape (language, scheme, lines and
+    rhymes, after pinning) share one compiled constraint and go through ``model.generate`` together, their
+    prompts left-padded, at most ``max_rows`` rows (specs x n) a call. The seed seeds the whole call."""
     if hints is None:
         hints = bool(getattr(model.config, "tianci_hints", False))
     if hints:
-        spec = pin_rhymes(spec, tokenizer, seed)
+        specs = [pin_rhymes(spec, tokenizer, seed if seed is not None else spec.seed) for spec in specs]
+    texts = prompts or [build_prompt(spec, tokenizer) for spec in specs]
     options = {**DEFAULT_SAMPLING, **sampling}
     if not options.get("do_sample"):
         for key in ("temperature", "top_p", "top_k"):
@@ -127,19 +142,32 @@ def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, 
     if seed is not None:
         torch.manual_seed(seed)
     if not constrained:
-        return _generate_free(model, tokenizer, spec, n, hints, options)
-    constraint = compile_constraint(spec, tokenizer, hints)
-    processor = constraint.processor()
-    text = prompt if prompt is not None else build_prompt(spec, tokenizer)
-    inputs = tokenizer(text, return_tensors="pt", add_special_tokens=False).to(model.device)
-    eos = constraint.eos_ids
-    budget = 4 * sum(line.syllables for line in spec.lines) + len(spec.lines) + 1  # 4 bytes a character at most
-    budget += sum(map(len, constraint.hints or []))
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
-    with torch.inference_mode():
-        out = model.generate(**inputs, logits_processor=LogitsProcessorList([processor]), max_new_tokens=budget,
-                             num_return_sequences=n, eos_token_id=eos, pad_token_id=pad, **options)
-    return [_candidate(constraint, row.tolist(), spec) for row in out[:, inputs["input_ids"].shape[1]:]]
+        return [_generate_free(model, tokenizer, spec, n, hints, options) for spec in specs]
+    results: list[list[Candidate]] = [[] for _ in specs]
+    groups: dict[tuple, list[int]] = {}
+    for i, spec in enumerate(specs):
+        compile_constraint(spec, tokenizer, hints)  # an unsatisfiable spec fails before any model work
+        groups.setdefault(_shape(spec, tokenizer, hints), []).append(i)
+    per_call = max(1, max_rows // n)
+    for members in groups.values():
+        for start in range(0, len(members), per_call):
+            chunk = members[start:start + per_call]
+            constraint = compile_constraint(specs[chunk[0]], tokenizer, hints)
+            inputs = tokenizer([texts[i] for i in chunk], return_tensors="pt", add_special_tokens=False,
+                               padding=True, padding_side="left").to(model.device)
+            eos = constraint.eos_ids
+            spec = specs[chunk[0]]
+            budget = 4 * sum(line.syllables for line in spec.lines) + len(spec.lines) + 1  # 4 bytes a character
+            budget += sum(map(len, constraint.hints or []))
+            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
+            with torch.inference_mode():
+                out = model.generate(**inputs, logits_processor=LogitsProcessorList([constraint.processor()]),
+                                     max_new_tokens=budget, num_return_sequences=n, eos_token_id=eos,
+                                     pad_token_id=pad, **options)
+            rows = out[:, inputs["input_ids"].shape[1]:]
+            for k, i in enumerate(chunk):
+                results[i] = [_candidate(constraint, row.tolist(), specs[i]) for row in rows[k * n:(k + 1) * n]]
+    return results
 
 
 def _generate_free(model, tokenizer, spec: LyricSpec, n: int, hints: bool, options: dict) -> list[Candidate]:

@@ -1,0 +1,137 @@
+"""``tianci batch SPECS.jsonl OUT.jsonl``: many specs through one model, resumable.
+
+Each input line is a spec (the contract of ``lyrics.spec`` plus ``id``; without an id, ``line-N``). Each
+output line is ``{"id", "lyrics", "candidates": [{"lyrics", "checks", "tokens"}, ...]}`` (``lyrics``: the
+first candidate that passes every check, else the first), or ``{"id", "error"}`` for a spec that cannot be
+read or met; the batch goes on. Lines are appended whole and flushed to disk one item at a time; a re-run
+skips the ids already in OUT and first cuts off a last line left incomplete by a kill, so nothing finished
+is lost and nothing is written twice. Specs of one shape are generated together (``generate_many``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from .constraints import UnsatisfiableSpec
+from .spec import LyricSpec, SpecError
+
+
+@dataclass
+class Summary:
+    items: int = 0
+    skipped: int = 0  # already in OUT
+    errors: int = 0
+    candidates: int = 0
+    passed: int = 0  # candidates passing every check
+    items_passed: int = 0  # items with at least one such candidate
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        done = self.items - self.skipped - self.errors
+        rate = (self.items - self.skipped) / self.seconds if self.seconds else 0.0
+        return (f"{self.items} items ({self.skipped} already done), {self.errors} errors; candidates passing "
+                f"all checks {self.passed}/{self.candidates}, items with one {self.items_passed}/{done}; "
+                f"{rate:.2f} items/s")
+
+
+def finished_ids(out: Path) -> set[str]:
+    """Ids already written to ``out``; a last line cut short by a kill is removed first."""
+    if not out.is_file():
+        return set()
+    data = out.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    if len(complete) != len(data):
+        with out.open("r+b") as handle:
+            handle.truncate(len(complete))
+    return {json.loads(line)["id"] for line in complete.decode("utf-8").splitlines() if line.strip()}
+
+
+def read_specs(path: Path, default_n: int) -> list[tuple[str, LyricSpec | str]]:
+    """(id, spec or error message) per input line, blank lines skipped."""
+    items, seen = [], set()
+    for number, raw in enumerate(path.read_text("utf-8").splitlines(), 1):
+        if not raw.strip():
+            continue
+        item_id = f"line-{number}"
+        try:
+            data = json.loads(raw)
+            if isinstance(data, dict) and data.get("id") is not None:
+                item_id = str(data["id"])
+            if item_id in seen:
+                raise SpecError(f"id {item_id!r} is used twice; give each spec its own id")
+            seen.add(item_id)
+            if isinstance(data, dict) and "n" not in data:
+                data = {**data, "n": default_n}
+            items.append((item_id, LyricSpec.from_dict(data)))
+        except json.JSONDecodeError as err:
+            items.append((item_id, f"line {number} is not JSON ({err.msg})"))
+        except SpecError as err:
+            items.append((item_id, str(err)))
+    return items
+
+
+def run_batch(model, tokenizer, specs_path: Path, out: Path, n: int = 4, batch_size: int = 16,
+              seed: int | None = None, progress: bool = True) -> Summary:
+    from tqdm import tqdm
+
+    from .generation import compile_constraint, generate_many
+
+    began = time.perf_counter()
+    summary = Summary()
+    done = finished_ids(out)
+    items = read_specs(specs_path, n)
+    summary.skipped = sum(item_id in done for item_id, _ in items)
+    pending = [(item_id, spec) for item_id, spec in items if item_id not in done]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    bar = tqdm(total=len(items), initial=summary.skipped, desc="batch", unit="spec", file=sys.stderr,
+               disable=not progress or None)
+    with out.open("a", encoding="utf-8") as handle:
+        def write(record: dict) -> None:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+            bar.update(1)
+
+        for start in range(0, len(pending), batch_size):
+            chunk = pending[start:start + batch_size]
+            good: list[tuple[str, LyricSpec]] = []
+            for item_id, spec in chunk:
+                if isinstance(spec, str):
+                    write({"id": item_id, "error": spec})
+                    summary.errors += 1
+                    continue
+                try:
+                    compile_constraint(spec, tokenizer)
+                    good.append((item_id, spec))
+                except UnsatisfiableSpec as err:
+                    write({"id": item_id, "error": str(err)})
+                    summary.errors += 1
+            by_n: dict[int, list[tuple[str, LyricSpec]]] = {}
+            for item_id, spec in good:
+                by_n.setdefault(spec.n, []).append((item_id, spec))
+            for count, group in by_n.items():
+                try:
+                    results = generate_many(model, tokenizer, [spec for _, spec in group], count,
+                                            seed=None if seed is None else seed + start)
+                except UnsatisfiableSpec as err:  # a hint the tokenizer cannot write
+                    results = [str(err)] * len(group)
+                for (item_id, _), candidates in zip(group, results, strict=True):
+                    if isinstance(candidates, str):
+                        write({"id": item_id, "error": candidates})
+                        summary.errors += 1
+                        continue
+                    best = next((c for c in candidates if c.checks.ok), candidates[0])
+                    write({"id": item_id, "lyrics": best.lyrics, "candidates": [c.to_dict() for c in candidates]})
+                    summary.candidates += len(candidates)
+                    passing = sum(c.checks.ok for c in candidates)
+                    summary.passed += passing
+                    summary.items_passed += passing > 0
+    bar.close()
+    summary.items = len(items)
+    summary.seconds = time.perf_counter() - began
+    return summary
