@@ -19,6 +19,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, PhoneticsError, analyze
+from scorer.ratings import RatingsError
 
 from .assets import AssetError
 from .data import DEFAULT_SOURCES, SOURCE_LANGS, DataError
@@ -112,6 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch-size", type=int, default=16, help="specs per model call (default 16)")
     p.add_argument("--seed", type=int, default=None)
     p.set_defaults(run=cmd_batch)
+
+    ratings = commands.add_parser("ratings", help="the SQLite ratings store: import, export, MOS report")
+    ratings_commands = ratings.add_subparsers(dest="ratings_command", required=True, parser_class=_Parser)
+    for name, helptext in (("import", "add ratings from JSON Lines or CSV (by suffix)"),
+                           ("export", "write all ratings as JSON Lines or CSV (by suffix)")):
+        p = ratings_commands.add_parser(name, help=helptext)
+        p.add_argument("file", type=Path)
+        p.add_argument("--db", type=Path, default=None, help="default $TIANCI_HOME/ratings.sqlite")
+        p.set_defaults(run=cmd_ratings)
+    p = ratings_commands.add_parser("mos", help="mean opinion score per model (95%% interval), A/B preference")
+    p.add_argument("--db", type=Path, default=None, help="default $TIANCI_HOME/ratings.sqlite")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(run=cmd_ratings)
 
     p = commands.add_parser("export", help="merge a trained run's sft adapter into its base: one model folder")
     p.add_argument("--config", required=True, type=Path, help="the run's config, e.g. configs/tiny.yaml")
@@ -294,6 +308,34 @@ def cmd_batch(args: argparse.Namespace) -> None:
     print(summary.line(), file=sys.stderr)
 
 
+def default_ratings_db() -> Path:
+    from .assets import tianci_home
+
+    return tianci_home() / "ratings.sqlite"
+
+
+def cmd_ratings(args: argparse.Namespace) -> None:
+    from scorer.ratings import RatingsStore, mos_report
+
+    store = RatingsStore(args.db or default_ratings_db())
+    if args.ratings_command == "import":
+        print(f"imported {store.import_file(args.file)} ratings into {store.path}")
+    elif args.ratings_command == "export":
+        print(f"exported {store.export_file(args.file)} ratings to {args.file}")
+    else:
+        report = mos_report(store.comparisons())
+        if args.json:
+            print(json.dumps(report, ensure_ascii=False))
+            return
+        if not report["models"]:
+            print("no comparisons yet: rate some in the demo's Compare tab")
+        for model, row in report["models"].items():
+            print(f"{model}: MOS {row['mos']:.2f} ± {row['ci95']:.2f} (95%, {row['ratings']} ratings)")
+        for pair in report["pairs"]:
+            print(f"{pair['a']} vs {pair['b']}: {pair['a']} preferred {pair['a_preferred']:.0%}, "
+                  f"{pair['b']} {pair['b_preferred']:.0%}, ties {pair['ties']:.0%} ({pair['comparisons']} comparisons)")
+
+
 def cmd_export(args: argparse.Namespace) -> None:
     from .models import export_model
     from .trainconfig import load_config
@@ -340,7 +382,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
         args.run(args)
     except (UsageError, PhoneticsError, AssetError, DataError, SpecError, ModelLoadError, ConfigError,
-            MelodyError) as err:
+            MelodyError, RatingsError) as err:
         print(f"tianci: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into head and the like

@@ -1,0 +1,186 @@
+"""The ratings store: human ratings of lyrics in one SQLite file (WAL mode), read by the scorer's training.
+
+Two tables: ``ratings`` (a prompt, the lyrics, aspect scores 1-5, the rater, the model, the time) and
+``comparisons`` (the demo's blind Compare tab: one prompt through two models, each side rated 1-5).
+Every write is one short transaction; WAL lets readers run beside a writer, and a busy timeout makes
+concurrent writers wait their turn instead of failing, so none loses a row.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sqlite3
+import statistics
+from collections.abc import Iterable, Iterator
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+
+ASPECTS = ("overall", "language", "relevance", "content")  # 1-5: overall, language quality, topic, substance
+FIELDS = ("prompt", "lyrics", *ASPECTS, "rater", "model", "created")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS ratings (
+    id INTEGER PRIMARY KEY, prompt TEXT NOT NULL, lyrics TEXT NOT NULL,
+    overall REAL, language REAL, relevance REAL, content REAL,
+    rater TEXT NOT NULL DEFAULT '', model TEXT NOT NULL DEFAULT '', created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS comparisons (
+    id INTEGER PRIMARY KEY, prompt TEXT NOT NULL,
+    model_a TEXT NOT NULL, lyrics_a TEXT NOT NULL, score_a REAL NOT NULL,
+    model_b TEXT NOT NULL, lyrics_b TEXT NOT NULL, score_b REAL NOT NULL,
+    rater TEXT NOT NULL DEFAULT '', created TEXT NOT NULL);
+"""
+
+
+class RatingsError(ValueError):
+    """A rating or file that cannot be stored; one line saying what to change."""
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def _score(value, name: str) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        score = float(value)
+    except (TypeError, ValueError):
+        raise RatingsError(f"{name}: {value!r} is not a number; give 1-5") from None
+    if not 1 <= score <= 5:
+        raise RatingsError(f"{name}: {score:g} is outside 1-5")
+    return score
+
+
+class RatingsStore:
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with closing(self._connect()) as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60, isolation_level=None)  # autocommit; explicit BEGIN below
+        db.execute("PRAGMA busy_timeout=60000")
+        db.row_factory = sqlite3.Row
+        return db
+
+    def add(self, prompt: str, lyrics: str, scores: dict, rater: str = "", model: str = "",
+            created: str | None = None) -> int:
+        if not str(prompt).strip() or not str(lyrics).strip():
+            raise RatingsError("a rating needs a prompt and lyrics")
+        values = {a: _score(scores.get(a), a) for a in ASPECTS}
+        if all(v is None for v in values.values()):
+            raise RatingsError(f"give at least one of {', '.join(ASPECTS)} (1-5)")
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            cursor = db.execute(
+                f"INSERT INTO ratings ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})",
+                (prompt, lyrics, *values.values(), rater, model, created or _now()))
+            db.execute("COMMIT")
+            return int(cursor.lastrowid)
+
+    def compare(self, prompt: str, a: tuple[str, str, float], b: tuple[str, str, float], rater: str = "") -> int:
+        """A blind comparison: (model, lyrics, score 1-5) for each side."""
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            cursor = db.execute(
+                "INSERT INTO comparisons (prompt, model_a, lyrics_a, score_a, model_b, lyrics_b, score_b, rater,"
+                " created) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (prompt, a[0], a[1], _score(a[2], "score"), b[0], b[1], _score(b[2], "score"), rater, _now()))
+            db.execute("COMMIT")
+            return int(cursor.lastrowid)
+
+    def ratings(self) -> list[dict]:
+        with closing(self._connect()) as db:
+            return [dict(row) for row in db.execute(f"SELECT id, {', '.join(FIELDS)} FROM ratings ORDER BY id")]
+
+    def comparisons(self) -> list[dict]:
+        with closing(self._connect()) as db:
+            return [dict(row) for row in db.execute("SELECT * FROM comparisons ORDER BY id")]
+
+    # ---- files ------------------------------------------------------------------------------------
+
+    def import_file(self, path: Path) -> int:
+        """Rows from JSON Lines or CSV (by suffix), all or none: a bad row stops the import before any write."""
+        rows = list(_read_rows(path))
+        checked = []
+        for number, row in enumerate(rows, 1):
+            try:
+                scores = {a: _score(row.get(a), a) for a in ASPECTS}
+                if not str(row.get("prompt", "")).strip() or not str(row.get("lyrics", "")).strip():
+                    raise RatingsError("a rating needs a prompt and lyrics")
+            except RatingsError as err:
+                raise RatingsError(f"{path}: row {number}: {err}") from None
+            checked.append((row["prompt"], row["lyrics"], *scores.values(), row.get("rater") or "",
+                            row.get("model") or "", row.get("created") or _now()))
+        with closing(self._connect()) as db:
+            db.execute("BEGIN IMMEDIATE")
+            db.executemany(f"INSERT INTO ratings ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})",
+                           checked)
+            db.execute("COMMIT")
+        return len(checked)
+
+    def export_file(self, path: Path) -> int:
+        rows = self.ratings()
+        tmp = path.with_name(f".{path.name}.tmp")
+        with tmp.open("w", encoding="utf-8", newline="") as handle:
+            if path.suffix == ".csv":
+                writer = csv.DictWriter(handle, fieldnames=["id", *FIELDS])
+                writer.writeheader()
+                writer.writerows(rows)
+            else:
+                handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
+        tmp.replace(path)
+        return len(rows)
+
+
+def _read_rows(path: Path) -> Iterator[dict]:
+    if not path.is_file():
+        raise RatingsError(f"{path}: no such file")
+    text = path.read_text("utf-8")
+    if path.suffix == ".csv":
+        yield from csv.DictReader(text.splitlines())
+        return
+    for number, line in enumerate(text.splitlines(), 1):
+        if line.strip():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                raise RatingsError(f"{path}: line {number} is not JSON ({err.msg})") from None
+            if not isinstance(row, dict):
+                raise RatingsError(f"{path}: line {number} is not a JSON object")
+            yield row
+
+
+def mean_interval(values: Iterable[float]) -> tuple[float, float]:
+    """Mean and the half-width of its 95% interval (normal approximation; t for small samples would be
+    wider, so read intervals from fewer than 30 ratings as optimistic)."""
+    values = list(values)
+    if not values:
+        return math.nan, math.nan
+    if len(values) == 1:
+        return values[0], math.inf
+    return statistics.fmean(values), 1.96 * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def mos_report(comparisons: list[dict]) -> dict:
+    """Per model: mean opinion score with its 95% interval; per pair: how often each side was preferred."""
+    scores: dict[str, list[float]] = {}
+    pairs: dict[tuple[str, str], list[int]] = {}
+    for row in comparisons:
+        scores.setdefault(row["model_a"], []).append(row["score_a"])
+        scores.setdefault(row["model_b"], []).append(row["score_b"])
+        first, second = sorted((row["model_a"], row["model_b"]))
+        a_score = row["score_a"] if row["model_a"] == first else row["score_b"]
+        b_score = row["score_b"] if row["model_a"] == first else row["score_a"]
+        tally = pairs.setdefault((first, second), [0, 0, 0])  # first wins, second wins, ties
+        tally[0 if a_score > b_score else 1 if b_score > a_score else 2] += 1
+    models = {m: dict(zip(("mos", "ci95"), mean_interval(v), strict=True)) | {"ratings": len(v)}
+              for m, v in scores.items()}
+    preference = [{"a": a, "b": b, "a_preferred": t[0] / sum(t), "b_preferred": t[1] / sum(t), "ties": t[2] / sum(t),
+                   "comparisons": sum(t)} for (a, b), t in pairs.items()]
+    return {"models": models, "pairs": preference}
