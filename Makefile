@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup assets run test lint bench bench-knowledge model clean
+.PHONY: setup assets run test lint browser bench bench-knowledge model demo clean
 
 setup: $(STAMP) assets
 
@@ -28,10 +28,21 @@ run: setup
 	$(VENV)/bin/tianci generate --lang cmn --topic 月光 --structure "7A 7A 7B 7A" -n 2 --seed 1
 	$(VENV)/bin/tianci generate --lang yue --topic 海港 --structure "7A 7A 7B 7A" -n 2 --seed 1
 
+# The Gradio demo on http://127.0.0.1:7860 (this machine only; see app.py --help for --host and --auth).
+demo: setup
+	$(PY) app.py
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-test: setup lint
+# The browser test drives Debian's chromium headless; installed here when missing (needs apt and root or sudo).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; \
+	  $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; }; }
+
+test: setup lint browser
 	$(PY) -m pytest -q
 
 bench: setup

@@ -1,0 +1,332 @@
+"""Tianci's Gradio demo: write, analyze, compare and rate lyrics.
+
+    python app.py [--host 127.0.0.1] [--port 7860] [--auth USER:PASS] [--model PATH ...] [--db FILE]
+
+Bound to 127.0.0.1 unless ``--host`` says otherwise. API endpoints: ``/generate`` (the spec's fields) and
+``/analyze`` (``text``, ``lang``); see the README for a ``gradio_client`` example.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import random
+import sys
+import zlib
+from pathlib import Path
+
+import gradio as gr
+
+from lyrics.constraints import UnsatisfiableSpec
+from lyrics.generation import Candidate, generate
+from lyrics.melody import MelodyError, melody_fit, melody_tones, parse_numbered, read_midi
+from lyrics.models import DEFAULT_MODEL, ModelLoadError, load_model
+from lyrics.spec import LyricSpec, SpecError, parse_rhymes_option
+from phonetics import SCHEMES, PhoneticsError, analyze, scheme
+from scorer.ratings import ASPECTS, RatingsError, RatingsStore
+
+ROOT = Path(__file__).resolve().parent
+MAX_TEXT = 5000  # characters the Analyze tab reads
+MAX_CANDIDATES = 8
+PRESETS = {
+    "七绝 · 7A 7A 7B 7A": "7A 7A 7B 7A",
+    "五绝 · 5A 5A 5B 5A": "5A 5A 5B 5A",
+    "五律 · 5 5A 5 5A 5 5A 5 5A": "5 5A 5 5A 5 5A 5 5A",
+    "verse + chorus": "[verse] 7A 7B 7C 7B [chorus] 6D 6D 8D 8D",
+    "pop · 8A 8A 9B 9B": "8A 8A 9B 9B",
+}
+GENRES = ("", "pop", "ballad", "shi", "ci", "qu", "folk")
+PALETTE = ("#d1495b", "#00798c", "#edae49", "#66a182", "#8d5fd3", "#2e4057", "#e07a5f", "#3d5a80")
+ERRORS = (SpecError, MelodyError, UnsatisfiableSpec, ModelLoadError, PhoneticsError, RatingsError, ValueError)
+
+CSS = """
+.tc-card {border: 1px solid var(--border-color-primary); border-radius: 12px; padding: 14px 18px; margin: 10px 0;
+          background: var(--background-fill-secondary);}
+.tc-head {display: flex; gap: 8px; align-items: center; margin-bottom: 8px; font-size: 0.95em;}
+.tc-rank {font-weight: 700; font-size: 1.1em; margin-right: 6px;}
+.tc-badge {border-radius: 999px; padding: 1px 10px; font-size: 0.85em;}
+.tc-ok {background: #e3f4ea; color: #1d6b3a;} .tc-bad {background: #fbe4e4; color: #9b1c1c;}
+.tc-line {font-size: 1.6em; line-height: 2.3em; letter-spacing: 0.06em; font-family: "Noto Serif CJK SC", serif;}
+.tc-line ruby rt {font-size: 0.42em; color: var(--body-text-color-subdued); letter-spacing: 0;}
+.tc-meta {font-size: 0.8em; color: var(--body-text-color-subdued); margin-left: 14px; font-family: monospace;}
+.tc-miss {text-decoration: underline wavy #d1495b;}
+.tc-empty {color: var(--body-text-color-subdued); padding: 20px;}
+"""
+
+
+# ---- rendering --------------------------------------------------------------------------------------
+
+def _colour(group: str | None) -> str:
+    return PALETTE[zlib.crc32(group.encode()) % len(PALETTE)] if group else "inherit"
+
+
+def render_lines(text: str, lang: str, scheme_name: str | None = None, tones: list[str | None] | None = None,
+                 melody_levels: list[str] | None = None) -> str:
+    """Lines as ruby (romanization over every character), the line-final rhyme coloured by group, positions
+    whose tone misses the asked pattern underlined."""
+    analysis = analyze(text, lang, scheme_name)
+    out = []
+    for i, line in enumerate(analysis.lines):
+        want = (tones[i] if tones and i < len(tones) else None) or ""
+        cells, k = [], 0
+        for syllable in line.syllables:
+            if not syllable.is_syllable:
+                continue
+            style = f' style="color:{_colour(line.rhyme)};font-weight:700"' if syllable is line.final_syllable else ""
+            miss = k < len(want) and want[k] not in ("*", syllable.tone_class)
+            cls = ' class="tc-miss"' if miss else ""
+            reading = html.escape(syllable.romanization or "?")
+            cells.append(f"<ruby{cls}{style}>{html.escape(syllable.char)}<rt>{reading}</rt></ruby>")
+            k += 1
+        meta = f"{line.syllable_count} · {line.rhyme or '—'} · {line.tone_pattern}"
+        if melody_levels and i < len(melody_levels):
+            meta += f" · melody {melody_levels[i]}"
+        out.append(f'<div class="tc-line">{"".join(cells)}<span class="tc-meta">{html.escape(meta)}</span></div>')
+    return "".join(out)
+
+
+def render_candidates(candidates: list[Candidate], spec: LyricSpec, melody=None) -> str:
+    if not candidates:
+        return '<div class="tc-empty">No candidates yet.</div>'
+    tones = [line.tones for line in spec.lines]
+    levels = melody_tones(melody, spec.lang) if melody is not None else None
+    cards = []
+    for rank, candidate in enumerate(candidates, 1):
+        checks = candidate.checks
+        badges = "".join(f'<span class="tc-badge {"tc-ok" if ok else "tc-bad"}">{name} {"✓" if ok else "✗"}</span>'
+                         for name, ok in (("syllables", checks.structure), ("rhyme", checks.rhyme),
+                                          ("tone", checks.tone)))
+        if melody is not None and spec.lang == "yue" and checks.structure:
+            fit = melody_fit(candidate.lyrics, melody)["fit"]
+            badges += f'<span class="tc-badge {"tc-ok" if fit >= 0.999 else "tc-bad"}">melody fit {fit:.0%}</span>'
+        body = render_lines(candidate.lyrics, spec.lang, spec.scheme, tones, levels)
+        head = f'<div class="tc-head"><span class="tc-rank">#{rank}</span>{badges}</div>'
+        cards.append(f'<div class="tc-card" data-rank="{rank}">{head}{body}</div>')
+    return "".join(cards)
+
+
+# ---- the app ----------------------------------------------------------------------------------------
+
+class Demo:
+    def __init__(self, models: list[str], db: Path):
+        self.models = models
+        self.store = RatingsStore(db)
+        self._loaded: dict[str, tuple] = {}
+
+    def model(self, name: str):
+        if name not in self._loaded:
+            self._loaded[name] = load_model(name, device="cpu")
+        return self._loaded[name]
+
+    def spec_of(self, lang, topic, genre, structure, rhymes, tones, melody_text, midi_file, n, seed):
+        """The spec (and melody) from the form's fields; errors are one line."""
+        fields = {"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A",
+                  "n": int(n), "seed": int(seed) if seed not in (None, "") else None}
+        if genre:
+            fields["genre"] = genre
+        if rhymes and rhymes.strip():
+            fields["rhymes"] = parse_rhymes_option(rhymes.strip())
+        melody = None
+        if (melody_text and melody_text.strip()) or midi_file:
+            if tones and tones.strip():
+                raise SpecError("give tone patterns or a melody, not both: the melody sets the tones")
+            counts = [line.syllables for line in LyricSpec.from_dict(fields).lines] if structure else None
+            path = midi_file if isinstance(midi_file, str) else getattr(midi_file, "name", None)
+            melody = read_midi(Path(path), counts) if path else parse_numbered(melody_text, counts)
+            if counts and [len(x) for x in melody.lines] != counts:
+                raise MelodyError(f"the melody's lines have {melody.structure} notes; the structure asks for "
+                                  f"{' '.join(map(str, counts))}")
+            if level_patterns := melody_tones(melody, lang):
+                fields["tones"] = level_patterns
+        elif tones and tones.strip():
+            fields["tones"] = [t.strip() for t in tones.replace("，", ",").split(",")]
+        return LyricSpec.from_dict(fields), fields, melody
+
+    def generate(self, lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name):
+        try:
+            spec, fields, tune = self.spec_of(lang, topic, genre, structure, rhymes, tones, melody, midi, n, seed)
+            model, tokenizer = self.model(model_name or self.models[0])
+            candidates = generate(model, tokenizer, spec, temperature=float(temperature))
+        except ERRORS as err:
+            raise gr.Error(str(err).splitlines()[0]) from None
+        candidates.sort(key=lambda c: (not c.checks.ok, -sum(line.rhyme_ok for line in c.checks.lines)))
+        state = {"prompt": json.dumps(fields, ensure_ascii=False), "model": model_name or self.models[0],
+                 "candidates": [c.lyrics for c in candidates]}
+        plain = "\n\n".join(f"#{i}\n{c.lyrics}" for i, c in enumerate(candidates, 1))
+        choices = [str(i) for i in range(1, len(candidates) + 1)]
+        return (render_candidates(candidates, spec, tune), plain, state,
+                gr.update(choices=choices, value=choices[0] if choices else None))
+
+    def rate(self, state, which, rater, *scores):
+        if not state or not state.get("candidates"):
+            raise gr.Error("generate candidates first, then rate one")
+        try:
+            lyrics = state["candidates"][int(which) - 1]
+            row = self.store.add(state["prompt"], lyrics, dict(zip(ASPECTS, scores, strict=True)),
+                                 rater=rater or "", model=state["model"])
+        except (*ERRORS, IndexError, TypeError) as err:
+            raise gr.Error(f"cannot save the rating: {str(err).splitlines()[0]}") from None
+        return f"Saved rating #{row} for candidate {which}."
+
+    def analyze(self, text: str, lang: str):
+        if not text or not text.strip():
+            raise gr.Error("paste some lyrics to analyze")
+        if len(text) > MAX_TEXT:
+            raise gr.Error(f"{len(text)} characters; the Analyze tab reads at most {MAX_TEXT}")
+        try:
+            analysis = analyze(text, lang)
+        except ERRORS as err:
+            raise gr.Error(str(err).splitlines()[0]) from None
+        rate = analysis.rhyme_rate
+        summary = (f"**rhyme scheme** `{analysis.rhyme_letters or '—'}` · **rhyme rate** "
+                   f"{'n/a' if rate is None else f'{rate:.2f}'} · {len(analysis.lines)} lines")
+        return render_lines(text, lang), summary, analysis.to_dict()
+
+    def compare(self, lang, topic, structure, model_a, model_b, seed):
+        """One prompt through both models; sides shown in random order, unlabeled."""
+        try:
+            spec = LyricSpec.from_dict({"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A"})
+            sides = []
+            for name in (model_a, model_b):
+                model, tokenizer = self.model(name)
+                sides.append((name, generate(model, tokenizer, spec, n=1, seed=int(seed or 0))[0].lyrics))
+        except ERRORS as err:
+            raise gr.Error(str(err).splitlines()[0]) from None
+        random.shuffle(sides)
+        state = {"prompt": json.dumps({"lang": lang, "topic": topic, "structure": spec.structure},
+                                      ensure_ascii=False), "sides": sides}
+        return (f'<div class="tc-card">{render_lines(sides[0][1], lang)}</div>',
+                f'<div class="tc-card">{render_lines(sides[1][1], lang)}</div>', state)
+
+    def submit_comparison(self, state, left, right, rater):
+        if not state or not state.get("sides"):
+            raise gr.Error("make a pair first")
+        (name_l, lyrics_l), (name_r, lyrics_r) = state["sides"]
+        row = self.store.compare(state["prompt"], (name_l, lyrics_l, left), (name_r, lyrics_r, right), rater or "")
+        return f"Saved comparison #{row}. The models stay hidden; `tianci ratings mos` reports them."
+
+
+def build(demo: Demo) -> gr.Blocks:
+    groups = {lang: sorted(scheme(lang, None).groups) for lang in SCHEMES}
+    with gr.Blocks(title="Tianci 填词") as blocks:
+        gr.Markdown("# Tianci 填词\nMandarin and Cantonese lyrics with exact syllable counts, rhymes and tones.")
+        with gr.Tab("Write"):
+            with gr.Row():
+                with gr.Column(scale=2):
+                    lang = gr.Radio([("Mandarin 普通话", "cmn"), ("Cantonese 粵語", "yue")], value="cmn",
+                                    label="Language")
+                    topic = gr.Textbox(label="Topic", placeholder="月光", max_length=200, elem_id="topic")
+                    genre = gr.Dropdown(list(GENRES), value="", label="Genre")
+                    preset = gr.Dropdown(list(PRESETS), value=next(iter(PRESETS)), label="Structure preset")
+                    structure = gr.Textbox(value=next(iter(PRESETS.values())), label="Structure",
+                                           info="lines as <syllables><rhyme label>, [sections] allowed",
+                                           elem_id="structure")
+                    rhymes = gr.Textbox(label="Rhymes", placeholder="A=光, B=江阳",
+                                        info="per label: an example character, a group or a final")
+                    group_list = gr.Dropdown(groups["cmn"], label="Rhyme groups of the language", value=None,
+                                             info="pick one to pin label A")
+                    tones = gr.Textbox(label="Tone patterns", placeholder="平平仄仄平,*****  (Cantonese: 0243 digits)")
+                    with gr.Accordion("Melody", open=False):
+                        melody = gr.Textbox(label="Numbered notation", placeholder="3 5 6 1' | 6 5 3 - / ...")
+                        midi = gr.File(label="or a MIDI file", file_types=[".mid", ".midi"], type="filepath")
+                    with gr.Row():
+                        n = gr.Slider(1, MAX_CANDIDATES, value=4, step=1, label="Candidates")
+                        temperature = gr.Slider(0.1, 1.5, value=0.9, step=0.05, label="Temperature")
+                        seed = gr.Number(value=1, precision=0, label="Seed")
+                    model = gr.Dropdown(demo.models, value=demo.models[0], label="Model", allow_custom_value=True)
+                    go = gr.Button("Write lyrics", variant="primary", elem_id="generate-btn")
+                with gr.Column(scale=3):
+                    cards = gr.HTML('<div class="tc-empty">Candidates appear here, best first.</div>',
+                                    elem_id="candidates")
+                    plain = gr.Textbox(label="Plain text", lines=6, buttons=["copy"], interactive=False)
+                    with gr.Accordion("Rate a candidate", open=True):
+                        with gr.Row():
+                            which = gr.Dropdown([], label="Candidate", elem_id="rate-which")
+                            rater = gr.Textbox(label="Your name (optional)", max_length=80)
+                        sliders = [gr.Slider(1, 5, value=3, step=1, label=a) for a in ASPECTS]
+                        rate_btn = gr.Button("Submit rating", elem_id="rate-btn")
+                        rate_status = gr.Markdown(elem_id="rate-status")
+            state = gr.State()
+            preset.change(lambda p: PRESETS[p], preset, structure, api_name=False)
+            lang.change(lambda lg: gr.update(choices=groups[lg], value=None), lang, group_list, api_name=False)
+            group_list.change(lambda g: f"A={g}" if g else "", group_list, rhymes, api_name=False)
+            go.click(demo.generate, [lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed,
+                                     model], [cards, plain, state, which], api_name="generate")
+            rate_btn.click(demo.rate, [state, which, rater, *sliders], rate_status, api_name=False)
+        with gr.Tab("Analyze"):
+            text = gr.Textbox(label="Lyrics", lines=8, max_length=MAX_TEXT, placeholder="床前明月光，疑是地上霜。")
+            a_lang = gr.Radio([("Mandarin", "cmn"), ("Cantonese", "yue")], value="cmn", label="Language")
+            a_go = gr.Button("Analyze", variant="primary")
+            a_summary = gr.Markdown()
+            a_html = gr.HTML()
+            a_json = gr.JSON(label="Annotation")
+            a_go.click(demo.analyze, [text, a_lang], [a_html, a_summary, a_json], api_name="analyze")
+        with gr.Tab("Compare"):
+            gr.Markdown("Blind comparison: one prompt through two models, shown in random order without names. "
+                        "Rate each side 1-5; `tianci ratings mos` reports each model's mean opinion score.")
+            with gr.Row():
+                c_lang = gr.Radio([("Mandarin", "cmn"), ("Cantonese", "yue")], value="cmn", label="Language")
+                c_topic = gr.Textbox(label="Topic", value="月光")
+                c_structure = gr.Textbox(label="Structure", value="7A 7A 7B 7A")
+                c_seed = gr.Number(value=1, precision=0, label="Seed")
+            with gr.Row():
+                model_a = gr.Dropdown(demo.models, value=demo.models[0], label="Current model",
+                                      allow_custom_value=True)
+                model_b = gr.Dropdown(demo.models, value=demo.models[-1], label="New model", allow_custom_value=True)
+            c_go = gr.Button("Make a pair", variant="primary")
+            with gr.Row():
+                with gr.Column():
+                    left = gr.HTML()
+                    left_score = gr.Slider(1, 5, value=3, step=1, label="Left")
+                with gr.Column():
+                    right = gr.HTML()
+                    right_score = gr.Slider(1, 5, value=3, step=1, label="Right")
+            c_rater = gr.Textbox(label="Your name (optional)", max_length=80)
+            c_submit = gr.Button("Submit comparison")
+            c_status = gr.Markdown()
+            c_state = gr.State()
+            c_go.click(demo.compare, [c_lang, c_topic, c_structure, model_a, model_b, c_seed], [left, right, c_state],
+                       api_name=False)
+            c_submit.click(demo.submit_comparison, [c_state, left_score, right_score, c_rater], c_status,
+                           api_name=False)
+    return blocks
+
+
+def discover_models(extra: list[str]) -> list[str]:
+    found = [str(p) for p in sorted((ROOT / "models").glob("*")) if (p / "model.safetensors").is_file()
+             and (p / "config.json").is_file() and not (p / "scorer.json").is_file()]
+    default = str(DEFAULT_MODEL)
+    ordered = [default] if default in found else []
+    return list(dict.fromkeys([*ordered, *found, *extra]))
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Tianci's Gradio demo")
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--auth", default=None, help="USER:PASS to require a login")
+    parser.add_argument("--model", action="append", default=[], help="another model folder or hub id (repeatable)")
+    parser.add_argument("--db", type=Path, default=None, help="ratings store (default $TIANCI_HOME/ratings.sqlite)")
+    parser.add_argument("--concurrency", type=int, default=2, help="requests served at once (default 2)")
+    args = parser.parse_args(argv)
+    auth = None
+    if args.auth is not None:
+        user, sep, password = args.auth.partition(":")
+        if not sep or not user or not password:
+            sys.exit("app.py: error: --auth must be USER:PASS")
+        auth = (user, password)
+    models = discover_models(args.model)
+    if not models:
+        sys.exit(f"app.py: error: no model found under {ROOT / 'models'}; pass --model PATH")
+    from lyrics.cli import default_ratings_db
+
+    demo = Demo(models, args.db or default_ratings_db())
+    blocks = build(demo)
+    blocks.queue(default_concurrency_limit=args.concurrency, max_size=64)
+    blocks.launch(server_name=args.host, server_port=args.port, auth=auth, css=CSS, show_error=False,
+                  theme=gr.themes.Soft(primary_hue="rose", font=["Noto Sans CJK SC", "Noto Sans SC", "sans-serif"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,100 @@
+"""The Gradio demo in a real browser (Debian's chromium, headless, driven by Selenium), its API by
+gradio_client, and its command-line guards."""
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+from gradio_client import Client
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support import expected_conditions as ec
+from selenium.webdriver.support.ui import WebDriverWait
+
+from lyrics.models import DEFAULT_MODEL
+from scorer.ratings import RatingsStore
+
+from .conftest import ROOT
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory):
+    db = tmp_path_factory.mktemp("app") / "ratings.sqlite"
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--db", str(db)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stdout.read()
+    yield f"http://127.0.0.1:{port}/", db
+    proc.terminate()
+    proc.wait(10)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    assert chromium and driver_path, "the browser test needs Debian's chromium and chromium-driver: make browser"
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1900"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(driver_path))
+    yield driver
+    driver.quit()
+
+
+def test_write_rate_and_find_the_rating_in_the_database(app, browser, tmp_path):
+    url, db = app
+    browser.get(url)
+    wait = WebDriverWait(browser, 120)
+    topic = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#topic textarea, #topic input")))
+    topic.send_keys("月光")
+    browser.find_element(By.CSS_SELECTOR, "#generate-btn").click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#candidates .tc-card")) == 4)
+    cards = browser.find_elements(By.CSS_SELECTOR, "#candidates .tc-card")
+    assert all(len(card.find_elements(By.TAG_NAME, "ruby")) == 28 for card in cards)  # 7A 7A 7B 7A, every char
+    assert "syllables ✓" in cards[0].text
+    browser.find_element(By.CSS_SELECTOR, "#rate-btn").click()
+    wait.until(lambda d: "Saved rating" in d.find_element(By.CSS_SELECTOR, "#rate-status").text)
+    rows = RatingsStore(db).ratings()
+    assert len(rows) == 1 and rows[0]["model"] == str(DEFAULT_MODEL) and '"topic": "月光"' in rows[0]["prompt"]
+    assert len(rows[0]["lyrics"].split("\n")) == 4 and rows[0]["overall"] == 3
+    shot = os.environ.get("TIANCI_SCREENSHOT") or str(tmp_path / "demo.png")
+    browser.save_screenshot(shot)
+    with open(shot, "rb") as handle:
+        assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_api_endpoints_generate_and_analyze(app):
+    client = Client(app[0], verbose=False)
+    html, plain, _, _ = client.predict("yue", "海港", "", "5A 5A", "", "", "", None, 2, 0.9, 3, str(DEFAULT_MODEL),
+                                       api_name="/generate")
+    assert plain.startswith("#1\n") and html.count('class="tc-card"') == 2
+    _, summary, annotation = client.predict("床前明月光，疑是地上霜。", "cmn", api_name="/analyze")
+    assert "AA" in summary and annotation["lines"][0]["rhyme"] == "江阳"
+    with pytest.raises(Exception, match="structure: '0A' has 0 syllables"):  # shown in the page, no trace
+        client.predict("cmn", "月", "", "0A", "", "", "", None, 1, 0.9, 1, str(DEFAULT_MODEL), api_name="/generate")
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--auth", "nopassword"], "--auth must be USER:PASS"),
+])
+def test_app_bad_arguments_are_one_line(args, message):
+    out = subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0 and message in out.stderr and "Traceback" not in out.stderr
