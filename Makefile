@@ -35,12 +35,13 @@ demo: setup
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# The browser test drives Debian's chromium headless; installed here when missing (needs apt and root or sudo).
+# The browser test drives Debian's chromium headless, with CJK fonts for its screenshot; installed here when
+# missing (needs apt and root or sudo).
 browser:
-	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || { \
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null && fc-list | grep -q "Noto Sans CJK" || { \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); export DEBIAN_FRONTEND=noninteractive; \
-	  $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null || \
-	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver >/dev/null; }; }
+	  $$SUDO apt-get install -y -q chromium chromium-driver fonts-noto-cjk >/dev/null || \
+	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver fonts-noto-cjk >/dev/null; }; }
 
 test: setup lint browser
 	$(PY) -m pytest -q

@@ -52,7 +52,7 @@ def browser():
     assert chromium and driver_path, "the browser test needs Debian's chromium and chromium-driver: make browser"
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,1900"):
+    for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1440,2200"):
         options.add_argument(flag)
     driver = webdriver.Chrome(options=options, service=Service(driver_path))
     yield driver
@@ -75,6 +75,7 @@ def test_write_rate_and_find_the_rating_in_the_database(app, browser, tmp_path):
     rows = RatingsStore(db).ratings()
     assert len(rows) == 1 and rows[0]["model"] == str(DEFAULT_MODEL) and '"topic": "月光"' in rows[0]["prompt"]
     assert len(rows[0]["lyrics"].split("\n")) == 4 and rows[0]["overall"] == 3
+    browser.execute_script("window.scrollTo(0, 0)")
     shot = os.environ.get("TIANCI_SCREENSHOT") or str(tmp_path / "demo.png")
     browser.save_screenshot(shot)
     with open(shot, "rb") as handle:
@@ -83,8 +84,8 @@ def test_write_rate_and_find_the_rating_in_the_database(app, browser, tmp_path):
 
 def test_api_endpoints_generate_and_analyze(app):
     client = Client(app[0], verbose=False)
-    html, plain, _, _ = client.predict("yue", "海港", "", "5A 5A", "", "", "", None, 2, 0.9, 3, str(DEFAULT_MODEL),
-                                       api_name="/generate")
+    html, plain, _ = client.predict("yue", "海港", "", "5A 5A", "", "", "", None, 2, 0.9, 3, str(DEFAULT_MODEL),
+                                    api_name="/generate")  # the session state stays on the server
     assert plain.startswith("#1\n") and html.count('class="tc-card"') == 2
     _, summary, annotation = client.predict("床前明月光，疑是地上霜。", "cmn", api_name="/analyze")
     assert "AA" in summary and annotation["lines"][0]["rhyme"] == "江阳"
