@@ -72,6 +72,9 @@ def export_model(base: str, adapter: str | None, out: Path) -> Path:
         for extra in keep:  # the model card and figures stay
             shutil.copy2(extra, tmp / extra.name)
         shutil.rmtree(out)
+    for path in tmp.iterdir():
+        path.chmod(0o644)
+    tmp.chmod(0o755)  # mkdtemp made it private
     os.replace(tmp, out)
     return out
 
