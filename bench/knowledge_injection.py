@@ -127,6 +127,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ki", default=ARMS["KI+SFT"], help="the knowledge-injection + sft model")
     parser.add_argument("--sft-only", default=ARMS["SFT only"], help="the sft-only model")
+    parser.add_argument("--knowledge-stage", default=str(ROOT / "runs" / "tiny" / "knowledge" / "final"),
+                        help="KI+SFT before its sft stage: its stage-2 accuracy is reported too, if it is there")
     parser.add_argument("--specs", type=int, default=30, help="held-out specs per language")
     parser.add_argument("-n", type=int, default=4, help="candidates per spec")
     parser.add_argument("--questions", type=int, default=200, help="held-out questions per language")
@@ -149,6 +151,11 @@ def main() -> None:
                 row["processors" if constrained else "hints_only"] = scores
             row["seconds"] = round(time.perf_counter() - began, 1)
             results.append(row)
+    before_sft = {}
+    if Path(args.knowledge_stage).is_dir():
+        model, tokenizer = load_model(args.knowledge_stage, device="cpu")
+        before_sft = {lang: question_accuracy(model, tokenizer, lang, args.questions, args.seed) for lang in LANGS}
+        results.append({"arm": "KI, knowledge stage only", "questions": before_sft})
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1))
     print(f"{args.specs} held-out 4-line specs per language x {args.n} candidates; "
@@ -156,10 +163,15 @@ def main() -> None:
     print("| arm | lang | decoding | syllables | rhyme | tone | all checks | val ppl | stage-2 QA |")
     print("|---|---|---|---|---|---|---|---|---|")
     for row in results:
+        if "perplexity" not in row:
+            continue
         for mode, label in (("hints_only", "hints only"), ("processors", "processors")):
             s = row[mode]
             print(f"| {row['arm']} | {row['lang']} | {label} | {s['syllables']:.1%} | {s['rhyme']:.1%} | "
                   f"{s['tone']:.1%} | {s['all_checks']:.1%} | {row['perplexity']:.2f} | {row['questions']:.1%} |")
+    if before_sft:
+        print(f"\nstage-2 QA of KI+SFT before its sft stage ({args.knowledge_stage}): "
+              + ", ".join(f"{lang} {acc:.1%}" for lang, acc in before_sft.items()))
     print(f"\nJSON: {args.json}")
 
 
