@@ -20,7 +20,7 @@ import gradio as gr
 
 from lyrics.constraints import UnsatisfiableSpec
 from lyrics.generation import Candidate, generate
-from lyrics.melody import MelodyError, melody_fit, melody_tones, parse_numbered, read_midi
+from lyrics.melody import MelodyError, melody_fit, melody_tones, with_melody
 from lyrics.models import DEFAULT_MODEL, ModelLoadError, load_model
 from lyrics.spec import LyricSpec, SpecError, parse_rhymes_option
 from phonetics import SCHEMES, PhoneticsError, analyze, scheme
@@ -127,20 +127,13 @@ class Demo:
             fields["genre"] = genre
         if rhymes and rhymes.strip():
             fields["rhymes"] = parse_rhymes_option(rhymes.strip())
+        if tones and tones.strip():
+            fields["tones"] = [t.strip() for t in tones.replace("，", ",").split(",")]
         melody = None
         if (melody_text and melody_text.strip()) or midi_file:
-            if tones and tones.strip():
-                raise SpecError("give tone patterns or a melody, not both: the melody sets the tones")
-            counts = [line.syllables for line in LyricSpec.from_dict(fields).lines] if structure else None
             path = midi_file if isinstance(midi_file, str) else getattr(midi_file, "name", None)
-            melody = read_midi(Path(path), counts) if path else parse_numbered(melody_text, counts)
-            if counts and [len(x) for x in melody.lines] != counts:
-                raise MelodyError(f"the melody's lines have {melody.structure} notes; the structure asks for "
-                                  f"{' '.join(map(str, counts))}")
-            if level_patterns := melody_tones(melody, lang):
-                fields["tones"] = level_patterns
-        elif tones and tones.strip():
-            fields["tones"] = [t.strip() for t in tones.replace("，", ",").split(",")]
+            fields, melody = with_melody(fields, text=melody_text, midi=Path(path) if path else None,
+                                         structure_given=bool(structure))
         return LyricSpec.from_dict(fields), fields, melody
 
     def generate(self, lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name):

@@ -237,26 +237,18 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
     structure = args.structure or "7A 7A 7B 7A"
     fields = {"lang": args.lang, "topic": args.topic, "structure": structure, "n": args.n}
+    if args.tones:
+        fields["tones"] = args.tones.split(",")
     if args.melody is not None or args.midi is not None:
-        from .melody import melody_tones
+        from .melody import with_melody
 
-        if args.tones:
-            raise UsageError("give --tones or a melody, not both: the melody sets the tones")
-        counts = [spec.syllables for spec in LyricSpec.from_dict(fields).lines] if args.structure else None
-        melody = _melody(args, counts)
-        if counts and [len(line) for line in melody.lines] != counts:
-            raise UsageError(f"the melody's lines have {melody.structure} notes but --structure asks for "
-                             f"{' '.join(map(str, counts))} syllables")
-        if not args.structure:
-            fields["structure"] = " ".join(f"{len(line)}A" for line in melody.lines)
-        if tones := melody_tones(melody, args.lang):
-            fields["tones"] = tones
+        if args.midi is not None and not args.midi.is_file():
+            raise UsageError(f"--midi {args.midi}: no such file")
+        fields, _ = with_melody(fields, text=args.melody, midi=args.midi, structure_given=bool(args.structure))
     if args.scheme:
         fields["scheme"] = _scheme_for(args)
     if args.rhymes:
         fields["rhymes"] = parse_rhymes_option(args.rhymes)
-    if args.tones:
-        fields["tones"] = args.tones.split(",")
     if args.seed is not None:
         fields["seed"] = args.seed
     spec = LyricSpec.from_dict(fields)  # a bad spec fails here, before any model is loaded

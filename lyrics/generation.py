@@ -181,12 +181,12 @@ def _generate_free(model, tokenizer, spec: LyricSpec, n: int, hints: bool, optio
     steps = ([(line, hint(line.syllables, spec.rhymes.get(line.label), line.tones)) for line in spec.lines]
              if hints else [(None, "")])
     texts = [prompt] * n
+    newline = tokenizer.encode("\n", add_special_tokens=False)
+    stops = eos + (newline if hints and len(newline) == 1 else [])
     for line, hint_text in steps:
         texts = [t + hint_text + ("\n" if hint_text else "") for t in texts]
         inputs = tokenizer(texts, return_tensors="pt", add_special_tokens=False, padding=True,
                            padding_side="left").to(model.device)
-        newline = tokenizer.encode("\n", add_special_tokens=False)
-        stops = eos + (newline if hints and len(newline) == 1 else [])
         budget = 4 * line.syllables + 2 if line else 4 * sum(x.syllables for x in spec.lines) + 64 * len(spec.lines)
         with torch.inference_mode():
             out = model.generate(**inputs, max_new_tokens=budget, eos_token_id=stops, pad_token_id=pad, **options)

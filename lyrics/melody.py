@@ -165,6 +165,28 @@ def melody_tones(melody: Melody, lang: str) -> list[str] | None:
     return [levels_0243(line) for line in melody.lines] if lang == "yue" else None
 
 
+def with_melody(fields: dict, *, text: str | None = None, midi: Path | None = None,
+                structure_given: bool = False) -> tuple[dict, Melody]:
+    """Spec fields (``lyrics.spec``) completed from a melody: its lines as the structure, all rhyming with
+    label A, unless a structure was given (its syllable counts then cut the notes and must match them),
+    and for Cantonese its 0243 levels as the tones."""
+    from .spec import LyricSpec
+
+    if fields.get("tones"):
+        raise MelodyError("give --tones or a melody, not both: the melody sets the tones")
+    counts = [line.syllables for line in LyricSpec.from_dict(fields).lines] if structure_given else None
+    melody = read_midi(midi, counts) if midi is not None else parse_numbered(text or "", counts)
+    if counts and [len(line) for line in melody.lines] != counts:
+        raise MelodyError(f"the melody's lines have {melody.structure} notes but the structure asks for "
+                          f"{' '.join(map(str, counts))} syllables")
+    fields = dict(fields)
+    if not structure_given:
+        fields["structure"] = " ".join(f"{len(line)}A" for line in melody.lines)
+    if tones := melody_tones(melody, fields["lang"]):
+        fields["tones"] = tones
+    return fields, melody
+
+
 def melody_fit(text: str, melody: Melody) -> dict:
     """How well Cantonese lyrics follow a melody: per line and overall, the share of transitions between
     successive syllables whose direction (same, up, down) their 0243 levels share with the notes."""
