@@ -24,6 +24,7 @@ from lyrics.melody import MelodyError, melody_fit, melody_tones, with_melody
 from lyrics.models import DEFAULT_MODEL, ModelLoadError, load_model
 from lyrics.spec import LyricSpec, SpecError, parse_rhymes_option
 from phonetics import SCHEMES, PhoneticsError, analyze, scheme
+from scorer.model import DEFAULT_SCORER, Scorer, is_scorer
 from scorer.ratings import ASPECTS, RatingsError, RatingsStore
 
 ROOT = Path(__file__).resolve().parent
@@ -47,6 +48,7 @@ CSS = """
 .tc-rank {font-weight: 700; font-size: 1.1em; margin-right: 6px;}
 .tc-badge {border-radius: 999px; padding: 1px 10px; font-size: 0.85em;}
 .tc-ok {background: #e3f4ea; color: #1d6b3a;} .tc-bad {background: #fbe4e4; color: #9b1c1c;}
+.tc-score {background: #eef0fb; color: #33408f;}
 .tc-line {font-size: 1.6em; line-height: 2.3em; letter-spacing: 0.06em; font-family: "Noto Serif CJK SC", serif;}
 .tc-line ruby rt {font-size: 0.42em; color: var(--body-text-color-subdued); letter-spacing: 0;}
 .tc-meta {font-size: 0.8em; color: var(--body-text-color-subdued); margin-left: 14px; font-family: monospace;}
@@ -86,7 +88,8 @@ def render_lines(text: str, lang: str, scheme_name: str | None = None, tones: li
     return "".join(out)
 
 
-def render_candidates(candidates: list[Candidate], spec: LyricSpec, melody=None) -> str:
+def render_candidates(candidates: list[Candidate], spec: LyricSpec, melody=None,
+                      scores: list[dict] | None = None) -> str:
     if not candidates:
         return '<div class="tc-empty">No candidates yet.</div>'
     tones = [line.tones for line in spec.lines]
@@ -100,6 +103,9 @@ def render_candidates(candidates: list[Candidate], spec: LyricSpec, melody=None)
         if melody is not None and spec.lang == "yue" and checks.structure:
             fit = melody_fit(candidate.lyrics, melody)["fit"]
             badges += f'<span class="tc-badge {"tc-ok" if fit >= 0.999 else "tc-bad"}">melody fit {fit:.0%}</span>'
+        if scores:
+            badges += "".join(f'<span class="tc-badge tc-score" title="scorer, 1-5">{name} {value:.1f}</span>'
+                              for name, value in scores[rank - 1].items())
         body = render_lines(candidate.lyrics, spec.lang, spec.scheme, tones, levels)
         head = f'<div class="tc-head"><span class="tc-rank">#{rank}</span>{badges}</div>'
         cards.append(f'<div class="tc-card" data-rank="{rank}">{head}{body}</div>')
@@ -109,10 +115,18 @@ def render_candidates(candidates: list[Candidate], spec: LyricSpec, melody=None)
 # ---- the app ----------------------------------------------------------------------------------------
 
 class Demo:
-    def __init__(self, models: list[str], db: Path):
+    def __init__(self, models: list[str], db: Path, scorer: str | None = None):
         self.models = models
         self.store = RatingsStore(db)
         self._loaded: dict[str, tuple] = {}
+        self.scorer_path = scorer
+        self._scorer = None
+
+    def scorer(self):
+        """The quality scorer, loaded on first use; None when there is none (candidates are then ranked by checks)."""
+        if self._scorer is None and self.scorer_path:
+            self._scorer = Scorer.load(self.scorer_path, device="cpu")
+        return self._scorer
 
     def model(self, name: str):
         if name not in self._loaded:
@@ -143,12 +157,16 @@ class Demo:
             candidates = generate(model, tokenizer, spec, temperature=float(temperature))
         except ERRORS as err:
             raise gr.Error(str(err).splitlines()[0]) from None
-        candidates.sort(key=lambda c: (not c.checks.ok, -sum(line.rhyme_ok for line in c.checks.lines)))
+        scorer = self.scorer()
+        scores = scorer.score([(fields, c.lyrics) for c in candidates]) if scorer else [{} for _ in candidates]
+        order = sorted(range(len(candidates)), key=lambda i: (not candidates[i].checks.ok,  # passing first, then
+                       -sum(line.rhyme_ok for line in candidates[i].checks.lines), -scores[i].get("overall", 0)))
+        candidates, scores = [candidates[i] for i in order], [scores[i] for i in order]
         state = {"prompt": json.dumps(fields, ensure_ascii=False), "model": model_name or self.models[0],
                  "candidates": [c.lyrics for c in candidates]}
         plain = "\n\n".join(f"#{i}\n{c.lyrics}" for i, c in enumerate(candidates, 1))
         choices = [str(i) for i in range(1, len(candidates) + 1)]
-        return (render_candidates(candidates, spec, tune), plain, state,
+        return (render_candidates(candidates, spec, tune, scores if scorer else None), plain, state,
                 gr.update(choices=choices, value=choices[0] if choices else None))
 
     def rate(self, state, which, rater, *scores):
@@ -288,7 +306,7 @@ def build(demo: Demo) -> gr.Blocks:
 
 def discover_models(extra: list[str]) -> list[str]:
     found = [str(p) for p in sorted((ROOT / "models").glob("*")) if (p / "model.safetensors").is_file()
-             and (p / "config.json").is_file() and not (p / "scorer.json").is_file()]
+             and (p / "config.json").is_file() and not is_scorer(p)]
     default = str(DEFAULT_MODEL)
     ordered = [default] if default in found else []
     return list(dict.fromkeys([*ordered, *found, *extra]))
@@ -302,6 +320,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", action="append", default=[], help="another model folder or hub id (repeatable)")
     parser.add_argument("--db", type=Path, default=None, help="ratings store (default $TIANCI_HOME/ratings.sqlite)")
     parser.add_argument("--concurrency", type=int, default=2, help="requests served at once (default 2)")
+    parser.add_argument("--scorer", default=None,
+                        help="scorer ranking the candidates (default: the shipped models/scorer-tiny; 'none': off)")
     args = parser.parse_args(argv)
     auth = None
     if args.auth is not None:
@@ -314,7 +334,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(f"app.py: error: no model found under {ROOT / 'models'}; pass --model PATH")
     from lyrics.cli import default_ratings_db
 
-    demo = Demo(models, args.db or default_ratings_db())
+    scorer = None if args.scorer == "none" else args.scorer or (
+        str(DEFAULT_SCORER) if (DEFAULT_SCORER / "model.safetensors").is_file() else None)
+    demo = Demo(models, args.db or default_ratings_db(), scorer)
     blocks = build(demo)
     blocks.queue(default_concurrency_limit=args.concurrency, max_size=64)
     blocks.launch(server_name=args.host, server_port=args.port, auth=auth, css=CSS, show_error=False,

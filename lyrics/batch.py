@@ -1,8 +1,9 @@
 """``tianci batch SPECS.jsonl OUT.jsonl``: many specs through one model, resumable.
 
 Each input line is a spec (the contract of ``lyrics.spec`` plus ``id``; without an id, ``line-N``). Each
-output line is ``{"id", "lyrics", "candidates": [{"lyrics", "checks", "tokens"}, ...]}`` (``lyrics``: the
-first candidate that passes every check, else the first), or ``{"id", "error"}`` for a spec that cannot be
+output line is ``{"id", "lyrics", "candidates": [{"lyrics", "checks", "tokens", "scores"}, ...]}`` (``scores``:
+the quality scorer's 1-5 per aspect, when a scorer is given; ``lyrics``: the passing candidate with the best
+overall score, else the best), or ``{"id", "error"}`` for a spec that cannot be
 read or met; the batch goes on. Lines are appended whole and flushed to disk one item at a time; a re-run
 skips the ids already in OUT and first cuts off a last line left incomplete by a kill, so nothing finished
 is lost and nothing is written twice. Specs of one shape are generated together (``generate_many``).
@@ -76,7 +77,9 @@ def read_specs(path: Path, default_n: int) -> list[tuple[str, LyricSpec | str]]:
 
 
 def run_batch(model, tokenizer, specs_path: Path, out: Path, n: int = 4, batch_size: int = 16,
-              seed: int | None = None, progress: bool = True) -> Summary:
+              seed: int | None = None, progress: bool = True, scorer=None) -> Summary:
+    """With a ``scorer`` (``scorer.model.Scorer``) each candidate gets ``scores`` and ``lyrics`` is the passing
+    candidate with the best overall score."""
     from tqdm import tqdm
 
     from .generation import compile_constraint, generate_many
@@ -120,13 +123,19 @@ def run_batch(model, tokenizer, specs_path: Path, out: Path, n: int = 4, batch_s
                                             seed=None if seed is None else seed + start)
                 except UnsatisfiableSpec as err:  # a hint the tokenizer cannot write
                     results = [str(err)] * len(group)
-                for (item_id, _), candidates in zip(group, results, strict=True):
+                for (item_id, spec), candidates in zip(group, results, strict=True):
                     if isinstance(candidates, str):
                         write({"id": item_id, "error": candidates})
                         summary.errors += 1
                         continue
-                    best = next((c for c in candidates if c.checks.ok), candidates[0])
-                    write({"id": item_id, "lyrics": best.lyrics, "candidates": [c.to_dict() for c in candidates]})
+                    rows = [c.to_dict() for c in candidates]
+                    if scorer is not None:
+                        prompt = {"topic": spec.topic, "lang": spec.lang, "genre": spec.genre}
+                        values = scorer.score([(prompt, c.lyrics) for c in candidates])
+                        for row, value in zip(rows, values, strict=True):
+                            row["scores"] = value
+                    best = max(rows, key=lambda r: (r["checks"]["ok"], r.get("scores", {}).get("overall", 0)))
+                    write({"id": item_id, "lyrics": best["lyrics"], "candidates": rows})
                     summary.candidates += len(candidates)
                     passing = sum(c.checks.ok for c in candidates)
                     summary.passed += passing

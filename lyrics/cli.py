@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=4, help="candidates per spec without its own n (default 4)")
     p.add_argument("--batch-size", type=int, default=16, help="specs per model call (default 16)")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--scorer", default=None,
+                   help="scorer giving each candidate scores (default: the shipped models/scorer-tiny; 'none': off)")
     p.set_defaults(run=cmd_batch)
 
     ratings = commands.add_parser("ratings", help="the SQLite ratings store: import, export, MOS report")
@@ -126,6 +128,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--db", type=Path, default=None, help="default $TIANCI_HOME/ratings.sqlite")
     p.add_argument("--json", action="store_true")
     p.set_defaults(run=cmd_ratings)
+
+    scorer = commands.add_parser("scorer", help="the quality scorer: train it from a YAML config")
+    scorer_commands = scorer.add_subparsers(dest="scorer_command", required=True, parser_class=_Parser)
+    p = scorer_commands.add_parser("train", help="bootstrap pairs (and human ratings), pairwise + pointwise loss")
+    p.add_argument("--config", required=True, type=Path, help="e.g. configs/scorer_tiny.yaml")
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint")
+    p.set_defaults(run=cmd_scorer_train)
+
+    p = commands.add_parser("score", help="add aspect scores (1-5) to each record of a JSON Lines file")
+    p.add_argument("input", type=Path, help='records with "lyrics" (or "candidates") and topic/lang/genre or "prompt"')
+    p.add_argument("out", type=Path, help="the records with \"scores\" added, written whole then renamed")
+    p.add_argument("--scorer", default=None, help="a scorer folder (default: the shipped models/scorer-tiny)")
+    p.set_defaults(run=cmd_score)
+
+    p = commands.add_parser("rs", help="rejection-sampling rounds: sample K, keep the best by the scorer, finetune")
+    p.add_argument("--config", required=True, type=Path, help="e.g. configs/rs_tiny.yaml")
+    p.set_defaults(run=cmd_rs)
 
     p = commands.add_parser("export", help="merge a trained run's sft adapter into its base: one model folder")
     p.add_argument("--config", required=True, type=Path, help="the run's config, e.g. configs/tiny.yaml")
@@ -286,6 +305,15 @@ def _load_generator(model: str | None, adapter: str | None):
     return load_model(model or DEFAULT_MODEL, adapter=adapter)
 
 
+def _load_scorer(path: str | None):
+    """The scorer ``path`` names; by default the shipped one when it is there; ``none``: no scorer."""
+    from scorer.model import DEFAULT_SCORER, Scorer
+
+    if path == "none" or (path is None and not (DEFAULT_SCORER / "model.safetensors").is_file()):
+        return None
+    return Scorer.load(path)
+
+
 def cmd_batch(args: argparse.Namespace) -> None:
     from .batch import run_batch
 
@@ -296,7 +324,8 @@ def cmd_batch(args: argparse.Namespace) -> None:
     if args.out.resolve() == args.specs.resolve():
         raise UsageError("OUT must be another file than SPECS")
     model, tokenizer = _load_generator(args.model, args.adapter)
-    summary = run_batch(model, tokenizer, args.specs, args.out, args.n, args.batch_size, args.seed)
+    summary = run_batch(model, tokenizer, args.specs, args.out, args.n, args.batch_size, args.seed,
+                        scorer=_load_scorer(args.scorer))
     print(summary.line(), file=sys.stderr)
 
 
@@ -326,6 +355,39 @@ def cmd_ratings(args: argparse.Namespace) -> None:
         for pair in report["pairs"]:
             print(f"{pair['a']} vs {pair['b']}: {pair['a']} preferred {pair['a_preferred']:.0%}, "
                   f"{pair['b']} {pair['b_preferred']:.0%}, ties {pair['ties']:.0%} ({pair['comparisons']} comparisons)")
+
+
+def cmd_scorer_train(args: argparse.Namespace) -> None:
+    from scorer.train import train_scorer
+
+    final = train_scorer(args.config, resume=args.resume)
+    summary = json.loads((final / "eval.json").read_text("utf-8"))
+    print(f"scorer: {final} (held-out pairwise accuracy {summary['pairwise_accuracy']:.3f}, "
+          f"real vs corrupted {summary['real_vs_corrupted_accuracy']:.3f}; eval.json and loss.png beside it)")
+
+
+def cmd_score(args: argparse.Namespace) -> None:
+    from scorer.model import DEFAULT_SCORER
+    from scorer.scoring import score_file
+
+    if not args.input.is_file():
+        raise UsageError(f"{args.input}: no such file; give a JSON Lines file of records")
+    if args.out.resolve() == args.input.resolve():
+        raise UsageError("OUT must be another file than IN")
+    scorer = _load_scorer(args.scorer)
+    if scorer is None:
+        raise UsageError(f"no scorer: the default is missing from {DEFAULT_SCORER} (restore it with git); "
+                         "or pass --scorer")
+    scored, errors = score_file(scorer, args.input, args.out)
+    print(f"scored {scored} records into {args.out}; {errors} records without lyrics or not JSON (marked \"error\")",
+          file=sys.stderr)
+
+
+def cmd_rs(args: argparse.Namespace) -> None:
+    from .rs import run_rounds
+
+    report = run_rounds(args.config)
+    print(f"rejection sampling: {report} (metrics.png and round_*/ beside it)")
 
 
 def cmd_export(args: argparse.Namespace) -> None:

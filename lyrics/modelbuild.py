@@ -130,9 +130,21 @@ def _with_lora(model, lora: dict, config_path: Path, checkpoint: Path | None):
     return get_peft_model(model, config)
 
 
+def _read_examples(path: Path) -> list[dict]:
+    import json
+
+    if not path.is_file():
+        raise ConfigError(f"data.examples {path}: no such file")
+    rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    if any("messages" not in row and "text" not in row for row in rows):
+        raise ConfigError(f"data.examples {path}: every line needs \"messages\" (a chat) or \"text\"")
+    return rows
+
+
 def stage_examples(config: dict, stage: str, tokenizer, seq_len: int, seed: int):
     """(train, valid) encoded examples. knowledge: stage 1-2 texts mixed with corpus text (held-out
-    questions and the valid split for evaluation); sft: hinted lyric exchanges of the works."""
+    questions and the valid split for evaluation); sft: hinted lyric exchanges of the works, or the
+    exchanges of ``data.examples`` (JSON Lines of ``messages``), validated on the works' valid split."""
     data_cfg = config.get("data", {})
     data_dir = _data_dir(config)
     langs = data_cfg.get("langs", ["cmn", "yue"])
@@ -154,8 +166,11 @@ def stage_examples(config: dict, stage: str, tokenizer, seq_len: int, seed: int)
             valid += [q for q in questions if q["held_out"]] + [{"text": w.text} for w in works(lang, "valid")[:200]]
         else:
             max_lines = data_cfg.get("sft_max_lines")
-            train += list(utilisation(works(lang, "train"), seed, max_lines))
+            if not data_cfg.get("examples"):
+                train += list(utilisation(works(lang, "train"), seed, max_lines))
             valid += list(utilisation(works(lang, "valid")[:200], seed, max_lines))
+    if stage == "sft" and data_cfg.get("examples"):  # given exchanges (rejection sampling's kept samples)
+        train = _read_examples(Path(data_cfg["examples"]))
     if not train or not valid:
         raise ConfigError(f"no {stage} data for {', '.join(langs)} under {data_dir}: run `tianci data build`")
     return ([encode_example(tokenizer, e, seq_len) for e in train],

@@ -55,19 +55,23 @@ def encode_example(tokenizer, example: dict, seq_len: int) -> tuple[list[int], l
     return ids, labels
 
 
-def batch_at(examples: list[tuple[list[int], list[int]]], step: int, batch_size: int, seed: int,
-             pad_id: int, rank: int = 0, world: int = 1) -> dict[str, torch.Tensor]:
-    """Process ``rank``'s share (every ``world``-th row) of the batch of step ``step``: each epoch is a
-    fresh seeded permutation, so the batch depends on (seed, step) alone and a resumed run continues
-    the same sequence, whatever the number of processes."""
-    n = len(examples)
+def indices_at(n: int, step: int, batch_size: int, seed: int, rank: int = 0, world: int = 1) -> list[int]:
+    """Indices (of ``n`` examples) in process ``rank``'s share of the batch of step ``step``."""
     indices = []
     for k in range(step * batch_size + rank, (step + 1) * batch_size, world):
         epoch, offset = divmod(k, n)
         order = list(range(n))
         random.Random(f"{seed}-{epoch}").shuffle(order)
         indices.append(order[offset])
-    rows = [examples[i] for i in indices]
+    return indices
+
+
+def batch_at(examples: list[tuple[list[int], list[int]]], step: int, batch_size: int, seed: int,
+             pad_id: int, rank: int = 0, world: int = 1) -> dict[str, torch.Tensor]:
+    """Process ``rank``'s share (every ``world``-th row) of the batch of step ``step``: each epoch is a
+    fresh seeded permutation, so the batch depends on (seed, step) alone and a resumed run continues
+    the same sequence, whatever the number of processes."""
+    rows = [examples[i] for i in indices_at(len(examples), step, batch_size, seed, rank, world)]
     width = max(len(ids) for ids, _ in rows)
     input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
     labels = torch.full((len(rows), width), IGNORE, dtype=torch.long)

@@ -64,3 +64,25 @@ def char_tokenizer():
 @pytest.fixture(scope="session")
 def char_model(char_tokenizer):
     return tiny_qwen3(len(char_tokenizer))
+
+
+@pytest.fixture(scope="session")
+def data_dir(tmp_path_factory):
+    """A small real corpus built by `tianci data build`'s code: 300 Song ci (cmn) and 300 Tang poems (yue)."""
+    import itertools
+
+    from lyrics.data import build, poetry_source
+
+    path = tmp_path_factory.mktemp("data")
+    build([itertools.islice(poetry_source("songci", "cmn"), 300), itertools.islice(poetry_source("tang", "yue"), 300)],
+          path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def char_generator_dir(tmp_path_factory, char_model, char_tokenizer):
+    """The tiny character-level Qwen3 saved as a model folder, as `from_pretrained` reads it."""
+    path = tmp_path_factory.mktemp("char-generator")
+    char_model.save_pretrained(path, safe_serialization=True)
+    char_tokenizer.save_pretrained(path)
+    return path

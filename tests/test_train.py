@@ -1,6 +1,5 @@
 """Training: both stages end to end on a small real corpus, resume after a kill, adapters, bad configs."""
 
-import itertools
 import os
 import signal
 import subprocess
@@ -13,7 +12,6 @@ import yaml
 from safetensors.torch import load_file
 
 from lyrics import generate
-from lyrics.data import build, poetry_source
 from lyrics.models import load_model
 from lyrics.train import read_log, train
 
@@ -21,14 +19,6 @@ from .conftest import ROOT, run_cli
 
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
         "num_key_value_heads": 1, "head_dim": 16, "max_position_embeddings": 512}
-
-
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    path = tmp_path_factory.mktemp("data")
-    build([itertools.islice(poetry_source("songci", "cmn"), 300), itertools.islice(poetry_source("tang", "yue"), 300)],
-          path)
-    return path
 
 
 def write_config(folder, data_dir, knowledge=None, sft=None, **model):

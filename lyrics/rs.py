@@ -1,0 +1,377 @@
+"""``tianci rs --config configs/rs_tiny.yaml``: rejection-sampling rounds (as in Llama 2 and RAFT).
+
+Round 0 evaluates the starting generator. Each round r = 1..R then
+
+1. **samples**: for every training prompt, K constrained candidates from the current generator (batched by
+   shape), scored by the scorer; candidates failing an objective check are out (the gate), and the best of
+   the rest by overall score is kept when it reaches ``threshold``   -> ``round_r/samples.jsonl``
+2. **data**: the kept samples as hinted exchanges, mixed with a replay of the original sft data
+   (``replay`` exchanges per kept sample)                             -> ``round_r/train.jsonl``
+3. **finetune**: LoRA sft on them (``lyrics.train``, resumable), merged into the round's generator
+                                                                      -> ``round_r/sft/final``, ``round_r/model``
+4. **evaluate** on held-out prompts: mean score per aspect, distinct-1/2, the share of candidates with a line
+   written twice, the checks' pass rate, validation perplexity     -> ``round_r/eval.jsonl``, ``metrics.json``
+
+then ``report.md`` and ``metrics.png`` are rewritten. Training prompts are titles of train-split works;
+held-out prompts are titles of valid-split works, so they never feed training (nor the scorer, which trains
+on train-split works). Selection reads only the current round's samples. Every step is resumable: samples
+and evaluations are appended one prompt group at a time and fsynced (a re-run skips the ids already there and
+cuts a partial last line), the data and metrics files are written whole and renamed, the finetune resumes from
+its checkpoint, and a round with ``metrics.json`` is done. A kill at any point loses nothing and duplicates
+nothing.
+
+Query expansion (``prompts.expand: true``): the topic given to the generator is enriched with imagery mined
+from the corpus (:mod:`lyrics.expansion`); the scorer still judges against the user's topic. Round 0 then
+evaluates both, to measure its effect.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from .batch import finished_ids
+from .modelbuild import _data_dir
+from .models import DEFAULT_MODEL
+from .prompt import hint, user_message
+from .spec import LyricSpec
+from .trainconfig import ConfigError, StageConfig, load_config, stage_config
+
+DEFAULT_STRUCTURES = ("7A 7A 7B 7A", "5A 5A 5B 5A", "7A 7A 7A 7A", "4 4A 7 7A")
+
+
+@dataclass
+class RSConfig:
+    name: str
+    out_dir: Path
+    seed: int
+    generator: str
+    scorer: str | None
+    rounds: int
+    k: int
+    eval_k: int
+    threshold: float
+    replay: float
+    temperature: float
+    train_prompts: int
+    eval_prompts: int
+    structures: tuple[str, ...]
+    expand: bool
+    sft: StageConfig
+    raw: dict
+
+
+def read_config(path: Path) -> RSConfig:
+    raw = load_config(path)
+    prompts = raw.get("prompts") or {}
+    cfg = RSConfig(
+        name=raw["name"], out_dir=Path(raw.get("out_dir") or Path("runs") / raw["name"]), seed=int(raw.get("seed", 0)),
+        generator=str(raw["model"].get("generator") or DEFAULT_MODEL), scorer=raw["model"].get("scorer"),
+        rounds=int(raw.get("rounds", 2)), k=int(raw.get("k", 8)), eval_k=int(raw.get("eval_k", 4)),
+        threshold=float(raw.get("threshold", 3.0)), replay=float(raw.get("replay", 1.0)),
+        temperature=float(raw.get("temperature", 1.0)), train_prompts=int(prompts.get("train", 200)),
+        eval_prompts=int(prompts.get("eval", 40)), structures=tuple(prompts.get("structures") or DEFAULT_STRUCTURES),
+        expand=bool(prompts.get("expand", False)), sft=stage_config(raw, "sft", path), raw=raw)
+    for name in ("rounds", "k", "eval_k", "train_prompts", "eval_prompts"):
+        if getattr(cfg, name) < 1:
+            raise ConfigError(f"{path}: {name} must be at least 1")
+    if not cfg.sft.lora:
+        raise ConfigError(f"{path}: stages.sft.lora is missing: rejection sampling finetunes LoRA adapters")
+    return cfg
+
+
+# ---- prompts --------------------------------------------------------------------------------------
+
+def make_prompts(cfg: RSConfig, split: str, count: int) -> list[dict]:
+    """``count`` specs, languages in turn: titles of distinct works of ``split``, structures in turn."""
+    from .data import read_split
+
+    langs = cfg.raw.get("data", {}).get("langs", ["cmn", "yue"])
+    per_lang = {lang: math.ceil(count / len(langs)) for lang in langs}
+    prompts = []
+    for lang in langs:
+        works = list(read_split(_data_dir(cfg.raw), lang, split))
+        random.Random(f"{cfg.seed}-rs-{lang}-{split}").shuffle(works)
+        titles: dict[str, None] = {}
+        for work in works:
+            if work.title and work.title != "无题" and len(work.title) <= 20:
+                titles.setdefault(work.title)
+            if len(titles) == per_lang[lang]:
+                break
+        for i, title in enumerate(titles):
+            prompts.append({"id": f"{split}-{lang}-{i}", "lang": lang, "topic": title,
+                            "structure": cfg.structures[i % len(cfg.structures)]})
+    order = sorted(prompts, key=lambda p: (int(p["id"].rsplit("-", 1)[1]), p["lang"]))
+    return order[:count]
+
+
+# ---- sampling and selection -----------------------------------------------------------------------
+
+def sample_prompts(model, tokenizer, scorer, prompts: list[dict], out: Path, k: int, seed: int,
+                   temperature: float, lexicon=None, desc: str = "samples", chunk: int = 32) -> None:
+    """K candidates per prompt, scored, one line per prompt appended to ``out`` (ids already there skipped).
+    Prompts of one chunk with the same language and structure get the same rhyme groups (one seed), so they
+    share a compiled constraint and a ``model.generate`` call.
+    A candidate is ``{"lyrics", "checks", "scores"}``; ``best`` is the index of the highest overall score
+    among candidates passing every check (None when none passes)."""
+    from tqdm import tqdm
+
+    from .constraints import UnsatisfiableSpec
+    from .expansion import expand_topic
+    from .generation import generate_many, pin_rhymes
+
+    done = finished_ids(out)
+    todo = [p for p in prompts if p["id"] not in done]
+    bar = tqdm(total=len(prompts), initial=len(prompts) - len(todo), desc=desc, unit="prompt", file=sys.stderr,
+               disable=None)
+    with out.open("a", encoding="utf-8") as handle:
+        for start in range(0, len(todo), chunk):
+            group = todo[start:start + chunk]
+            chunk_seed = seed + int(group[0]["id"].rsplit("-", 1)[1]) * 7919 + len(group[0]["lang"])
+            specs, asked = [], []
+            for p in group:
+                topic = expand_topic(p["topic"], p["lang"], lexicon) if lexicon is not None else p["topic"]
+                spec = LyricSpec.from_dict({k: v for k, v in {**p, "topic": topic}.items() if k != "id"})
+                specs.append(pin_rhymes(spec, tokenizer, chunk_seed))
+                asked.append(topic)
+            try:
+                results = generate_many(model, tokenizer, specs, k, seed=chunk_seed, temperature=temperature)
+            except UnsatisfiableSpec as err:
+                results = [str(err)] * len(group)
+            flat = [(p, c) for p, cands in zip(group, results, strict=True) if not isinstance(cands, str)
+                    for c in cands]
+            scores = scorer.score([({"topic": p["topic"], "lang": p["lang"]}, c.lyrics) for p, c in flat])
+            scored = iter(scores)
+            for p, spec, topic, cands in zip(group, specs, asked, results, strict=True):
+                if isinstance(cands, str):
+                    record = {"id": p["id"], "prompt": p, "error": cands}
+                else:
+                    rows = [{**c.to_dict(), "scores": next(scored)} for c in cands]
+                    passing = [i for i, r in enumerate(rows) if r["checks"]["ok"]]
+                    best = max(passing, key=lambda i: rows[i]["scores"]["overall"], default=None)
+                    record = {"id": p["id"], "prompt": p, "asked_topic": topic, "rhymes": dict(spec.rhymes),
+                              "candidates": rows, "best": best}
+                handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+                bar.update(1)
+    bar.close()
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()] if path.is_file() else []
+
+
+def exchange(record: dict, lyrics: str) -> dict:
+    """A kept sample as a hinted sft exchange: the prompt the generator saw, a hint before each line."""
+    spec = LyricSpec.from_dict({k: v for k, v in {**record["prompt"], "topic": record.get("asked_topic") or
+                                                  record["prompt"]["topic"], "rhymes": record["rhymes"]}.items()
+                                if k != "id"})
+    answer = "\n".join(f"{hint(line.syllables, spec.rhymes.get(line.label), line.tones)}\n{text}"
+                       for line, text in zip(spec.lines, lyrics.split("\n"), strict=True))
+    return {"messages": [{"role": "user", "content": user_message(spec)}, {"role": "assistant", "content": answer}]}
+
+
+def training_data(cfg: RSConfig, samples: list[dict], round_index: int) -> tuple[list[dict], dict]:
+    """Kept samples (best passing candidate at or above the threshold) plus replayed original exchanges."""
+    from itertools import islice
+
+    from .data import read_split
+    from .knowledge import utilisation
+
+    kept = []
+    for record in samples:
+        best = record.get("best")
+        if best is not None and record["candidates"][best]["scores"]["overall"] >= cfg.threshold:
+            kept.append(exchange(record, record["candidates"][best]["lyrics"]))
+    data_cfg = cfg.raw.get("data", {})
+    langs = data_cfg.get("langs", ["cmn", "yue"])
+    wanted = round(cfg.replay * len(kept))
+    pool = []
+    for lang in langs:
+        works = list(islice(read_split(_data_dir(cfg.raw), lang, "train"), 20000))
+        random.Random(f"{cfg.seed}-replay-{round_index}-{lang}").shuffle(works)
+        pool += list(islice(utilisation(works, cfg.seed + round_index, data_cfg.get("sft_max_lines", 8)),
+                            math.ceil(wanted / len(langs))))
+    replay = pool[:wanted]
+    rows = kept + replay
+    random.Random(f"{cfg.seed}-mix-{round_index}").shuffle(rows)
+    return rows, {"prompts": len(samples), "kept": len(kept), "replayed": len(replay)}
+
+
+# ---- evaluation -----------------------------------------------------------------------------------
+
+def distinct(texts: list[str], n: int) -> float:
+    """Distinct-n: unique character n-grams over all n-grams of the texts (lines not joined)."""
+    grams = [line[i:i + n] for text in texts for line in text.split("\n") for i in range(len(line) - n + 1)]
+    return round(len(set(grams)) / len(grams), 4) if grams else 0.0
+
+
+def eval_metrics(records: list[dict], ppl: float) -> dict:
+    from scorer.ratings import ASPECTS
+
+    cands = [c for r in records if "candidates" in r for c in r["candidates"]]
+    texts = [c["lyrics"] for c in cands]
+    best = [r["candidates"][r["best"]]["scores"]["overall"] for r in records if r.get("best") is not None]
+    return {
+        "prompts": len(records), "candidates": len(cands),
+        "scores": {a: round(sum(c["scores"][a] for c in cands) / len(cands), 4) for a in ASPECTS} if cands else {},
+        "best_overall": round(sum(best) / len(best), 4) if best else None,
+        "distinct_1": distinct(texts, 1), "distinct_2": distinct(texts, 2),
+        "repeated_line_rate": round(sum(len(set(t.split("\n"))) < len(t.split("\n")) for t in texts) / len(texts), 4)
+        if texts else 0.0,
+        "pass_rate": round(sum(c["checks"]["ok"] for c in cands) / len(cands), 4) if cands else 0.0,
+        "valid_ppl": round(ppl, 3),
+    }
+
+
+def validation_ppl(model, tokenizer, cfg: RSConfig) -> float:
+    """Perplexity of the generator on the held-out sft exchanges (valid split), as the sft stage measures it."""
+    import torch
+
+    from .modelbuild import stage_examples
+    from .train import evaluate
+
+    config = {**cfg.raw, "data": {**cfg.raw.get("data", {}), "examples": None, "max_works": 200}}
+    _, valid = stage_examples(config, "sft", tokenizer, cfg.sft.seq_len, cfg.seed)
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    return math.exp(evaluate(model, valid, cfg.sft, cfg.seed, pad, torch.device(model.device)))
+
+
+def write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+# ---- the rounds -----------------------------------------------------------------------------------
+
+def run_rounds(config_path: Path) -> Path:
+    """Run (or continue) every round of the config; returns ``report.md``."""
+    from scorer.model import Scorer
+
+    from .expansion import build_lexicon
+    from .models import export_model, load_model
+    from .train import train
+
+    cfg = read_config(config_path)
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    scorer = Scorer.load(cfg.scorer)
+    train_prompts = make_prompts(cfg, "train", cfg.train_prompts)
+    eval_prompts = make_prompts(cfg, "valid", cfg.eval_prompts)
+    write_json(cfg.out_dir / "prompts.json", {"train": train_prompts, "eval": eval_prompts})
+    langs = cfg.raw.get("data", {}).get("langs", ["cmn", "yue"])
+    lexicon = build_lexicon(_data_dir(cfg.raw), langs) if cfg.expand else None
+
+    generator = cfg.generator
+    for r in range(cfg.rounds + 1):
+        folder = cfg.out_dir / f"round_{r}"
+        folder.mkdir(exist_ok=True)
+        if r > 0:
+            model_dir = folder / "model"
+            if not (folder / "metrics.json").is_file() and not model_dir.is_dir():
+                if not (folder / "sft" / "final").is_dir():
+                    model, tokenizer = load_model(generator, device="cpu")
+                    sample_prompts(model, tokenizer, scorer, train_prompts, folder / "samples.jsonl", cfg.k,
+                                   cfg.seed + 1000 * r, cfg.temperature, lexicon, desc=f"round {r} samples")
+                    del model
+                    if not (folder / "train.jsonl").is_file():
+                        rows, counts = training_data(cfg, read_jsonl(folder / "samples.jsonl"), r)
+                        if not counts["kept"]:
+                            raise ConfigError(f"round {r}: no sample reached the threshold {cfg.threshold}; lower "
+                                              "threshold in the config")
+                        (folder / ".train.jsonl.tmp").write_text(
+                            "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in rows), encoding="utf-8")
+                        os.replace(folder / ".train.jsonl.tmp", folder / "train.jsonl")
+                        write_json(folder / "selection.json", counts)
+                    round_config = {"name": f"{cfg.name}-round{r}", "seed": cfg.seed + r, "out_dir": str(folder),
+                                    "model": {"base": str(generator)},
+                                    "data": {**cfg.raw.get("data", {}), "examples": str(folder / "train.jsonl")},
+                                    "stages": {"sft": dict(cfg.raw["stages"]["sft"])}}
+                    (folder / "train.yaml").write_text(yaml.safe_dump(round_config, allow_unicode=True), "utf-8")
+                    train(folder / "train.yaml", "sft", resume=True)
+                export_model(str(generator), str(folder / "sft" / "final"), model_dir)
+            generator = str(model_dir)
+        if (folder / "metrics.json").is_file():
+            continue
+        model, tokenizer = load_model(generator, device="cpu")
+        sample_prompts(model, tokenizer, scorer, eval_prompts, folder / "eval.jsonl", cfg.eval_k, cfg.seed,
+                       cfg.temperature, lexicon, desc=f"round {r} eval")
+        metrics = {"round": r, "generator": str(generator), **eval_metrics(read_jsonl(folder / "eval.jsonl"),
+                                                                          validation_ppl(model, tokenizer, cfg))}
+        if r > 0:
+            metrics["selection"] = json.loads((folder / "selection.json").read_text("utf-8"))
+        if r == 0 and lexicon is not None:  # the same generator without expansion: its effect
+            sample_prompts(model, tokenizer, scorer, eval_prompts, folder / "eval_plain.jsonl", cfg.eval_k,
+                           cfg.seed, cfg.temperature, None, desc="round 0 eval, no expansion")
+            metrics["without_expansion"] = eval_metrics(read_jsonl(folder / "eval_plain.jsonl"), metrics["valid_ppl"])
+        write_json(folder / "metrics.json", metrics)
+        del model
+        write_report(cfg)
+    return write_report(cfg)
+
+
+def write_report(cfg: RSConfig) -> Path:
+    """``report.md`` (a table of every finished round) and ``metrics.png``."""
+    rows = [json.loads(p.read_text("utf-8")) for p in sorted(cfg.out_dir.glob("round_*/metrics.json"),
+                                                              key=lambda p: int(p.parent.name.split("_")[1]))]
+    lines = [f"# Rejection sampling: {cfg.name}", "",
+             f"{cfg.train_prompts} training prompts x K = {cfg.k}; threshold {cfg.threshold} (overall, 1-5) after "
+             f"the checks' gate; replay {cfg.replay} per kept sample; {cfg.eval_prompts} held-out prompts x "
+             f"{cfg.eval_k} for evaluation; query expansion {'on' if cfg.expand else 'off'}.", "",
+             "| round | kept | overall | language | relevance | content | best overall | distinct-1 | distinct-2 "
+             "| line repeated | checks pass | valid ppl |", "|" + "---|" * 12]
+    for m in rows:
+        s, sel = m["scores"], m.get("selection")
+        kept = f"{sel['kept']}/{sel['prompts']}" if sel else "-"
+        lines.append(f"| {m['round']} | {kept} | {s['overall']:.3f} | {s['language']:.3f} | {s['relevance']:.3f} | "
+                     f"{s['content']:.3f} | {m['best_overall'] or 0:.3f} | {m['distinct_1']:.3f} | "
+                     f"{m['distinct_2']:.3f} | "
+                     f"{m['repeated_line_rate']:.1%} | {m['pass_rate']:.1%} | {m['valid_ppl']:.2f} |")
+    plain = rows[0].get("without_expansion") if rows else None
+    if plain:
+        lines += ["", "Query expansion, round 0 (same generator and prompts): "
+                  + ", ".join(f"{a} {plain['scores'][a]:.3f} -> {rows[0]['scores'][a]:.3f}"
+                              for a in ("relevance", "content", "overall")) + "."]
+    report = cfg.out_dir / "report.md"
+    tmp = cfg.out_dir / ".report.md.tmp"
+    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    os.replace(tmp, report)
+    if rows:
+        plot_rounds(rows, cfg.out_dir / "metrics.png", cfg.name)
+    return report
+
+
+def plot_rounds(rows: list[dict], png: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rounds = [m["round"] for m in rows]
+    fig, (left, right) = plt.subplots(1, 2, figsize=(10, 4), dpi=120)
+    for aspect in ("overall", "language", "relevance", "content"):
+        left.plot(rounds, [m["scores"][aspect] for m in rows], "o-", label=aspect)
+    left.set(xlabel="round", ylabel="mean score (1-5), held-out prompts", title="scorer")
+    for key, label in (("distinct_1", "distinct-1"), ("distinct_2", "distinct-2"), ("pass_rate", "checks pass"),
+                       ("repeated_line_rate", "line repeated")):
+        right.plot(rounds, [m[key] for m in rows], "o-", label=label)
+    right.set(xlabel="round", ylabel="share", title="diversity and checks")
+    for ax in (left, right):
+        ax.set_xticks(rounds)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    tmp = png.with_name(f".{png.stem}.tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    os.replace(tmp, png)
+

@@ -1,0 +1,125 @@
+"""The quality scorer: a causal LM's backbone with one scalar head per aspect.
+
+    from scorer.model import Scorer
+    scorer = Scorer.load()                                   # models/scorer-tiny, or any scorer folder
+    scorer.score([({"topic": "月光", "lang": "cmn"}, "床前明月光\\n疑是地上霜")])
+    # [{"overall": 4.1, "language": 4.3, "relevance": 3.9, "content": 3.8}]
+
+The model is a Hugging Face ``AutoModelForSequenceClassification`` (for the tiny default, a
+``Qwen3ForSequenceClassification``) with ``num_labels`` = the four aspects of ``scorer.ratings.ASPECTS``,
+read on the last token of the text. Each head gives a logit ``r``; the score on the raters' 1-5 scale is
+``1 + 4 sigmoid(r)``, so pairwise (Bradley-Terry) training on logits and pointwise training on 1-5
+ratings share one scale. Weights load from safetensors only, without remote code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from lyrics.models import SETTINGS_FILE, ModelLoadError, _reason
+from lyrics.prompt import LANG_NAMES
+
+from .ratings import ASPECTS
+
+DEFAULT_SCORER = Path(__file__).resolve().parent.parent / "models" / "scorer-tiny"
+LOW, HIGH = 1.0, 5.0
+
+
+def is_scorer(folder: Path) -> bool:
+    """Whether a model folder holds a Tianci scorer (its ``tianci.json`` says so), not a generator."""
+    settings = Path(folder) / SETTINGS_FILE
+    return settings.is_file() and bool(json.loads(settings.read_text("utf-8")).get("scorer", False))
+
+
+def scorer_text(prompt: dict, lyrics: str) -> str:
+    """What the scorer reads: the request (topic, language, genre) and the lyrics."""
+    head = [f"主题：{prompt.get('topic') or '无题'}", f"语言：{LANG_NAMES.get(prompt.get('lang', 'cmn'), '普通话')}"]
+    if prompt.get("genre"):
+        head.append(f"风格：{prompt['genre']}")
+    return "\n".join(head) + "\n歌词：\n" + lyrics.strip()
+
+
+def to_scale(logits: torch.Tensor) -> torch.Tensor:
+    """Head logits to the 1-5 rating scale."""
+    return LOW + (HIGH - LOW) * torch.sigmoid(logits)
+
+
+def encode_texts(tokenizer, texts: Sequence[str], seq_len: int) -> dict[str, torch.Tensor]:
+    """Right-padded ids ending in EOS (the token the head reads), the lyrics' start kept when too long."""
+    eos = tokenizer.eos_token_id
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
+    rows = [[*tokenizer.encode(text, add_special_tokens=False)[: seq_len - 1], eos] for text in texts]
+    width = max(map(len, rows))
+    ids = torch.full((len(rows), width), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, : len(row)] = torch.tensor(row)
+        mask[i, : len(row)] = 1
+    return {"input_ids": ids, "attention_mask": mask}
+
+
+def head_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(rows, aspects) logits, read at each row's last real token (right padding, so pad id may equal EOS)."""
+    backbone = getattr(model, model.base_model_prefix)
+    out = backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+    last = batch["attention_mask"].sum(dim=1) - 1
+    hidden = out.last_hidden_state[torch.arange(len(last), device=last.device), last]
+    return model.score(hidden).float()
+
+
+def new_scorer(backbone: str | Path):
+    """A scorer on ``backbone`` (a causal LM folder or hub id): its transformer, fresh aspect heads."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(str(backbone), trust_remote_code=False)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            str(backbone), num_labels=len(ASPECTS), id2label=dict(enumerate(ASPECTS)),
+            label2id={a: i for i, a in enumerate(ASPECTS)}, problem_type="regression",
+            trust_remote_code=False, use_safetensors=True)
+    except (OSError, ValueError) as err:
+        raise ModelLoadError(f"cannot build a scorer on {str(backbone)!r}: {_reason(err)}") from None
+    torch.nn.init.normal_(model.score.weight, std=0.02)
+    return model, tokenizer
+
+
+class Scorer:
+    """Aspect scores (1-5) for (prompt, lyrics) pairs."""
+
+    def __init__(self, model, tokenizer, seq_len: int = 384):
+        self.model, self.tokenizer, self.seq_len = model.eval(), tokenizer, seq_len
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, device: str | None = None) -> Scorer:
+        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+        path = str(path or DEFAULT_SCORER)
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
+            model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=False,
+                                                                       use_safetensors=True)
+        except (OSError, ValueError) as err:
+            raise ModelLoadError(f"cannot load scorer {path!r}: {_reason(err)}") from None
+        if model.config.num_labels != len(ASPECTS):
+            raise ModelLoadError(f"{path!r} is not a Tianci scorer: it has {model.config.num_labels} heads, "
+                                 f"not {len(ASPECTS)} ({', '.join(ASPECTS)})")
+        settings = Path(path) / SETTINGS_FILE
+        seq_len = json.loads(settings.read_text("utf-8")).get("seq_len", 384) if settings.is_file() else 384
+        return cls(model.to(device), tokenizer, seq_len)
+
+    @torch.inference_mode()
+    def score(self, items: Sequence[tuple[dict, str]], batch_size: int = 32) -> list[dict[str, float]]:
+        """One ``{aspect: score}`` per (prompt, lyrics), rounded to 3 decimals."""
+        out: list[dict[str, float]] = []
+        device = next(self.model.parameters()).device
+        for start in range(0, len(items), batch_size):
+            chunk = items[start:start + batch_size]
+            batch = encode_texts(self.tokenizer, [scorer_text(p, lyrics) for p, lyrics in chunk], self.seq_len)
+            scores = to_scale(head_logits(self.model, {k: v.to(device) for k, v in batch.items()}))
+            out += [{a: round(float(v), 3) for a, v in zip(ASPECTS, row, strict=True)} for row in scores.tolist()]
+        return out

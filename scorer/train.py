@@ -1,0 +1,307 @@
+"""``tianci scorer train --config configs/scorer_tiny.yaml [--resume]``: train the quality scorer.
+
+Read it top to bottom in :func:`train_scorer`. The data (``out_dir/data/{train,eval}.jsonl``) is built once:
+bootstrap pairs from ``scorer.bootstrap`` (works of the train split for training, of the valid split for
+evaluation, so no evaluated work is trained on), plus human ratings from the ratings store when the config
+names one (a tenth of them, by hash, held out). Each step takes ``batch_size`` pairs and, with the same
+forward pass, their sides' ratings:
+
+    loss = Bradley-Terry  -log sigmoid(r_better - r_worse)   on the aspects the pair is about
+         + pointwise_weight * mean((1 + 4 sigmoid(r) - rating) / 4)^2   on every rated aspect
+
+Evaluation: pairwise accuracy of the overall head on held-out real-vs-corrupted pairs (and per kind, and
+per aspect on the pairs about it), Spearman between scores and held-out ratings (bootstrap, and human when
+there are any). Checkpoints and resume work as for the generator (``lyrics.train``): safetensors and JSON,
+renamed into place, the batch at step k a function of (seed, k).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from tqdm import tqdm
+
+from lyrics.modelbuild import _data_dir
+from lyrics.models import DEFAULT_MODEL, write_settings
+from lyrics.train import (
+    indices_at,
+    last_checkpoint,
+    load_optimizer_state,
+    lr_at,
+    plot_losses,
+    read_log,
+    save_checkpoint,
+)
+from lyrics.trainconfig import ConfigError, load_config, stage_config
+
+from .model import encode_texts, head_logits, new_scorer, scorer_text, to_scale
+from .ratings import ASPECTS, RatingsStore
+
+STAGE = "scorer"
+
+
+# ---- data -----------------------------------------------------------------------------------------
+
+def build_data(config: dict, data_dir: Path, seed: int, progress: bool) -> None:
+    """``train.jsonl`` and ``eval.jsonl`` of pairs and rated items, each written whole then renamed."""
+    from .bootstrap import corruption_pairs, model_pairs, sample_works
+
+    data_cfg = config.get("data", {})
+    works_dir = _data_dir(config)
+    max_lines = int(data_cfg.get("max_lines", 8))
+    counts = {"train": int(data_cfg.get("train_works", 2000)), "eval": int(data_cfg.get("eval_works", 200))}
+    samples = {"train": int(data_cfg.get("model_samples", 0)), "eval": int(data_cfg.get("eval_model_samples", 0))}
+    generator = None
+    if any(samples.values()):
+        from lyrics.models import load_model
+
+        generator = load_model(str(config["model"].get("generator") or DEFAULT_MODEL), device="cpu")
+    human = _human_ratings(data_cfg.get("ratings_db"))
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for part, split in (("train", "train"), ("eval", "valid")):
+        path = data_dir / f"{part}.jsonl"
+        if path.is_file():
+            continue
+        rows: list[dict] = []
+        for lang in data_cfg.get("langs", ["cmn", "yue"]):
+            works = sample_works(works_dir, lang, split, counts[part], max_lines, seed)
+            if not works:
+                raise ConfigError(f"no {lang} {split} works under {works_dir}: run `tianci data build`")
+            rows += corruption_pairs(works, seed)
+            if samples[part] and generator is not None:
+                rows += model_pairs(works[: samples[part]], *generator, seed, progress)
+        rows += [item for item in human if (_held_out(item) == (part == "eval"))]
+        random.Random(f"{seed}-{part}").shuffle(rows)
+        _write_jsonl(path, rows)
+
+
+def _human_ratings(db: str | None) -> list[dict]:
+    """Rated items of the ratings store: a prompt stored as JSON is read as one, else taken as the topic."""
+    if not db:
+        return []
+    if not Path(db).is_file():
+        raise ConfigError(f"data.ratings_db {db}: no such file")
+    items = []
+    for row in RatingsStore(db).ratings():
+        try:
+            prompt = json.loads(row["prompt"])
+        except (json.JSONDecodeError, TypeError):
+            prompt = None
+        if not isinstance(prompt, dict):
+            prompt = {"topic": str(row["prompt"])}
+        items.append({"kind": "human", "item": {"prompt": prompt, "lyrics": row["lyrics"],
+                                                 "ratings": {a: row[a] for a in ASPECTS}}})
+    return items
+
+
+def _held_out(item: dict) -> bool:
+    return int(hashlib.sha1(item["item"]["lyrics"].encode("utf-8")).hexdigest()[:6], 16) % 10 == 0
+
+
+def _write_jsonl(path: Path, rows: list[dict]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def sides(row: dict) -> list[dict]:
+    """The scored items of a row: both sides of a pair, or the one rated item."""
+    return [row["better"], row["worse"]] if "better" in row else [row["item"]]
+
+
+def rating_tensor(items: list[dict]) -> torch.Tensor:
+    """(items, aspects) ratings, NaN where an aspect is not rated."""
+    return torch.tensor([[math.nan if it["ratings"].get(a) is None else float(it["ratings"][a]) for a in ASPECTS]
+                         for it in items])
+
+
+# ---- loss and evaluation --------------------------------------------------------------------------
+
+def batch_loss(model, tokenizer, rows: list[dict], seq_len: int, pointwise_weight: float,
+               device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
+    items = [it for row in rows for it in sides(row)]
+    batch = encode_texts(tokenizer, [scorer_text(it["prompt"], it["lyrics"]) for it in items], seq_len)
+    logits = head_logits(model, {k: v.to(device) for k, v in batch.items()})
+    # Bradley-Terry on the aspects each pair is about.
+    pair_terms, offset = [], 0
+    for row in rows:
+        if "better" in row:
+            aspects = [ASPECTS.index(a) for a in row["aspects"]]
+            pair_terms.append(-F.logsigmoid(logits[offset, aspects] - logits[offset + 1, aspects]))
+            offset += 2
+        else:
+            offset += 1
+    bt = torch.cat(pair_terms).mean() if pair_terms else logits.new_zeros(())
+    # Pointwise on the 1-5 scale, where rated.
+    target = rating_tensor(items).to(device)
+    rated = ~torch.isnan(target)
+    point = (((to_scale(logits) - target.nan_to_num()) / 4) ** 2)[rated].mean() if rated.any() else logits.new_zeros(())
+    return bt + pointwise_weight * point, {"bt": bt.item(), "pointwise": point.item()}
+
+
+def spearman(x: list[float], y: list[float]) -> float:
+    """Spearman's rank correlation, ties given their mean rank."""
+    def ranks(values: list[float]) -> torch.Tensor:
+        t = torch.tensor(values, dtype=torch.float64)
+        order = t.argsort()
+        r = torch.empty_like(t)
+        r[order] = torch.arange(len(t), dtype=torch.float64)
+        for v in t.unique():  # average ranks of ties
+            same = t == v
+            r[same] = r[same].mean()
+        return r
+
+    if len(x) < 3:
+        return math.nan
+    a, b = ranks(x), ranks(y)
+    a, b = a - a.mean(), b - b.mean()
+    denom = (a.norm() * b.norm()).item()
+    return (a @ b).item() / denom if denom else math.nan
+
+
+@torch.no_grad()
+def evaluate(model, tokenizer, rows: list[dict], seq_len: int, device: torch.device, batch_size: int = 64) -> dict:
+    """Pairwise accuracy (overall head: all pairs, real-vs-corrupted, per kind; each aspect's head on the pairs
+    about it) and Spearman between scores and held-out ratings."""
+    model.eval()
+    items = [it for row in rows for it in sides(row)]
+    kinds = [row["kind"] for row in rows for _ in sides(row)]
+    scores = []
+    for start in range(0, len(items), batch_size):
+        chunk = items[start:start + batch_size]
+        batch = encode_texts(tokenizer, [scorer_text(it["prompt"], it["lyrics"]) for it in chunk], seq_len)
+        scores.append(to_scale(head_logits(model, {k: v.to(device) for k, v in batch.items()})).cpu())
+    model.train()
+    scores_t = torch.cat(scores) if scores else torch.empty(0, len(ASPECTS))
+    wins: dict[str, list[bool]] = {}
+    offset = 0
+    real_vs_corrupted: list[bool] = []
+    for row in rows:
+        if "better" not in row:
+            offset += 1
+            continue
+        better, worse = scores_t[offset], scores_t[offset + 1]
+        offset += 2
+        win = bool(better[0] > worse[0])
+        wins.setdefault(row["kind"], []).append(win)
+        if row["better"]["ratings"]["overall"] == 5.0 and row["kind"] != "model":
+            real_vs_corrupted.append(win)
+        for a in row["aspects"]:
+            i = ASPECTS.index(a)
+            wins.setdefault(f"aspect:{a}", []).append(bool(better[i] > worse[i]))
+    result: dict = {"pairwise_accuracy": _mean([w for k, v in wins.items() if not k.startswith("aspect:") for w in v]),
+                    "real_vs_corrupted_accuracy": _mean(real_vs_corrupted),
+                    "by_kind": {k: _mean(v) for k, v in sorted(wins.items()) if not k.startswith("aspect:")},
+                    "by_aspect": {k.split(":")[1]: _mean(v) for k, v in sorted(wins.items())
+                                  if k.startswith("aspect:")},
+                    "pairs": sum(len(v) for k, v in wins.items() if not k.startswith("aspect:"))}
+    for source in ("bootstrap", "human"):
+        chosen = [j for j, it in enumerate(items) if (kinds[j] == "human") == (source == "human")]
+        per_aspect = {}
+        for i, a in enumerate(ASPECTS):
+            pairs = [(scores_t[j, i].item(), items[j]["ratings"][a]) for j in chosen
+                     if items[j]["ratings"].get(a) is not None]
+            if len(pairs) >= 3:
+                per_aspect[a] = round(spearman(*map(list, zip(*pairs, strict=True))), 4)
+        if per_aspect:
+            result[f"spearman_{source}"] = per_aspect
+    return result
+
+
+def _mean(values: list[bool]) -> float:
+    return round(sum(values) / len(values), 4) if values else math.nan
+
+
+# ---- the loop -------------------------------------------------------------------------------------
+
+def train_scorer(config_path: Path, resume: bool = False, progress: bool = True) -> Path:
+    """Train the scorer a config describes; returns its ``final`` folder (weights, tokenizer, eval.json)."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    config = load_config(config_path)
+    cfg = stage_config(config, STAGE, config_path)
+    seed = int(config.get("seed", 0))
+    out_dir = Path(config.get("out_dir") or Path("runs") / config["name"])
+    checkpoint = last_checkpoint(out_dir) if resume else None
+    if not resume and out_dir.exists():
+        shutil.rmtree(out_dir)  # a fresh run: nothing of an older one is mixed in
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    pointwise_weight = float(config.get("pointwise_weight", 1.0))
+
+    build_data(config, out_dir / "data", seed, progress)
+    train_rows, eval_rows = read_jsonl(out_dir / "data" / "train.jsonl"), read_jsonl(out_dir / "data" / "eval.jsonl")
+    if checkpoint is not None:
+        model = AutoModelForSequenceClassification.from_pretrained(checkpoint / "model", use_safetensors=True)
+        tokenizer = AutoTokenizer.from_pretrained(out_dir / "tokenizer")
+    else:
+        model, tokenizer = new_scorer(config["model"].get("base") or DEFAULT_MODEL)
+        tokenizer.save_pretrained(out_dir / "tokenizer")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.95))
+    start = load_optimizer_state(checkpoint, optimizer) if checkpoint else 0
+    log_path = out_dir / "log.jsonl"
+    if log_path.is_file():  # resuming: what was logged after the checkpoint is redone
+        kept = [json.dumps(r) for r in read_log(log_path) if r["step"] <= start]
+        log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
+    log = log_path.open("a", encoding="utf-8")
+
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"{config['name']}/{STAGE}",
+               file=sys.stderr, disable=not progress or None)
+    began = time.perf_counter()
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = lr_at(step, cfg)
+        rows = [train_rows[i] for i in indices_at(len(train_rows), step, cfg.batch_size, seed)]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+            loss, parts = batch_loss(model, tokenizer, rows, cfg.seq_len, pointwise_weight, device)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        done = step + 1
+        if done % cfg.log_every == 0 or done == cfg.steps:
+            log.write(json.dumps({"step": done, "loss": round(loss.item(), 5),
+                                  **{k: round(v, 5) for k, v in parts.items()}, "lr": lr_at(step, cfg),
+                                  "seconds": round(time.perf_counter() - began, 2)}) + "\n")
+            log.flush()
+            bar.set_postfix(loss=f"{loss.item():.3f}")
+        if done % cfg.eval_every == 0 or done == cfg.steps:
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+                metrics = evaluate(model, tokenizer, eval_rows, cfg.seq_len, device)
+            log.write(json.dumps({"step": done, "eval_loss": round(1 - metrics["pairwise_accuracy"], 5),
+                                  "eval": metrics}, ensure_ascii=False) + "\n")
+            log.flush()
+        if done % cfg.save_every == 0 and done < cfg.steps:
+            save_checkpoint(out_dir / "checkpoints" / f"step-{done}", model, optimizer, done, seed)
+    log.close()
+
+    final = out_dir / "final"
+    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".final-"))
+    model.save_pretrained(tmp, safe_serialization=True)
+    tokenizer.save_pretrained(tmp)
+    evals = [r for r in read_log(log_path) if "eval" in r]
+    (tmp / "eval.json").write_text(json.dumps({"step": evals[-1]["step"], **evals[-1]["eval"]}, ensure_ascii=False,
+                                              indent=1) + "\n", encoding="utf-8")
+    write_settings(tmp, scorer=True, seq_len=cfg.seq_len)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    plot_losses(log_path, out_dir / "loss.png", f"{config['name']} · loss (eval: 1 - pairwise accuracy)")
+    return final

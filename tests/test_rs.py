@@ -1,0 +1,122 @@
+"""Rejection sampling: a tiny run of 2 rounds with K = 2, killed in the middle of round 1 and resumed."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import yaml
+
+from lyrics.expansion import build_lexicon, expand_topic
+from lyrics.rs import distinct, eval_metrics
+from scorer.model import new_scorer
+
+from .conftest import ROOT, run_cli
+
+
+def rs_config(folder, data_dir, generator_dir, scorer_dir, **extra):
+    config = {
+        "name": "rs", "seed": 0, "out_dir": str(folder / "run"),
+        "model": {"generator": str(generator_dir), "scorer": str(scorer_dir)},
+        "data": {"dir": str(data_dir), "langs": ["cmn", "yue"], "sft_max_lines": 8},
+        "prompts": {"train": 6, "eval": 2, "structures": ["5A 5A", "4 4A 4"]},
+        "rounds": 2, "k": 2, "eval_k": 2, "threshold": 1.0,
+        "stages": {"sft": {"steps": 2, "batch_size": 2, "seq_len": 256, "lr": 1e-3, "eval_every": 2,
+                           "save_every": 1, "log_every": 1, "eval_batches": 1,
+                           "lora": {"r": 4, "alpha": 8, "dropout": 0.0}}},
+        **extra,
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "rs.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def lines_of(path):
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines()]
+
+
+def test_two_rounds_resume_after_a_kill_without_loss_or_duplicates(tmp_path, data_dir, char_generator_dir):
+    scorer_dir = tmp_path / "scorer"
+    model, tokenizer = new_scorer(char_generator_dir)  # untrained heads: any scorer serves the loop
+    model.save_pretrained(scorer_dir, safe_serialization=True)
+    tokenizer.save_pretrained(scorer_dir)
+    config = rs_config(tmp_path, data_dir, char_generator_dir, scorer_dir)
+    run = tmp_path / "run"
+
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "lyrics.cli", "rs", "--config", str(config)], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    samples = run / "round_1" / "samples.jsonl"
+    deadline = time.time() + 240
+    while not (samples.is_file() and samples.read_text("utf-8").strip()) and proc.poll() is None:
+        assert time.time() < deadline, "round 1 wrote no samples"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (run / "round_2").exists()
+    with samples.open("a", encoding="utf-8") as handle:  # as if killed in the middle of writing a line
+        handle.write('{"id": "train-cmn-2", "prompt": {"lang"')
+
+    result = run_cli("rs", "--config", str(config))
+    assert result.returncode == 0, result.stderr[-2000:]
+    prompts = json.loads((run / "prompts.json").read_text("utf-8"))
+    train_ids = sorted(p["id"] for p in prompts["train"])
+    eval_ids = sorted(p["id"] for p in prompts["eval"])
+    assert len(train_ids) == 6 and len(eval_ids) == 2
+    assert not {p["topic"] for p in prompts["train"]} & {p["topic"] for p in prompts["eval"]}
+    for r in (1, 2):
+        folder = run / f"round_{r}"
+        records = lines_of(folder / "samples.jsonl")
+        assert sorted(x["id"] for x in records) == train_ids  # every prompt once: none lost, none twice
+        assert all(len(x["candidates"]) == 2 for x in records)
+        assert all(set(c["scores"]) == {"overall", "language", "relevance", "content"} for x in records
+                   for c in x["candidates"])
+        kept = json.loads((folder / "selection.json").read_text())
+        assert kept["prompts"] == 6 and 1 <= kept["kept"] <= 6
+        assert len(lines_of(folder / "train.jsonl")) == kept["kept"] + kept["replayed"]
+        assert (folder / "sft" / "final" / "adapter_model.safetensors").is_file()
+        assert (folder / "model" / "model.safetensors").is_file()
+    for r in (0, 1, 2):
+        metrics = json.loads((run / f"round_{r}" / "metrics.json").read_text())
+        assert sorted(x["id"] for x in lines_of(run / f"round_{r}" / "eval.jsonl")) == eval_ids
+        assert metrics["round"] == r and metrics["candidates"] == 4 and metrics["valid_ppl"] > 1
+    round2 = json.loads((run / "round_2" / "metrics.json").read_text())
+    assert round2["generator"].endswith("round_2/model")
+    report = (run / "report.md").read_text("utf-8")
+    assert sum(line.startswith("| ") for line in report.splitlines()) == 4  # header and rounds 0-2
+    assert (run / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    again = run_cli("rs", "--config", str(config))  # everything done: nothing redone
+    assert again.returncode == 0 and lines_of(run / "round_1" / "samples.jsonl") == lines_of(samples)
+
+
+def test_metrics_diversity_and_repetition():
+    aspects = ("overall", "language", "relevance", "content")
+    records = [{"candidates": [
+        {"lyrics": "春风\n春风", "checks": {"ok": True}, "scores": dict.fromkeys(aspects, 4.0)},
+        {"lyrics": "明月\n清霜", "checks": {"ok": False}, "scores": dict.fromkeys(aspects, 2.0)},
+    ], "best": 0}]
+    metrics = eval_metrics(records, ppl=7.0)
+    assert metrics["repeated_line_rate"] == 0.5 and metrics["pass_rate"] == 0.5
+    assert metrics["scores"]["overall"] == 3.0 and metrics["best_overall"] == 4.0
+    assert distinct(["春风\n春风"], 1) == 0.5 and distinct(["春风\n春风"], 2) == 0.5
+    assert metrics["distinct_1"] == distinct(["春风\n春风", "明月\n清霜"], 1) == 0.75
+
+
+def test_query_expansion_adds_corpus_imagery(data_dir):
+    lexicon = build_lexicon(data_dir, ["yue"])
+    topic = next(t for t in ("春", "月", "山", "秋") if lexicon["yue"].imagery(t))
+    expanded = expand_topic(topic, "yue", lexicon)
+    assert expanded.startswith(f"{topic}（意象：") and expanded.endswith("）")
+    imagery = expanded[len(topic) + 4:-1].split("、")
+    assert 1 <= len(imagery) <= 4 and topic not in imagery
+    assert expand_topic("𠀀", "yue", lexicon) == "𠀀"  # nothing known: the topic as given
+
+
+def test_bad_rs_config_is_one_line(tmp_path, data_dir, char_generator_dir):
+    config = rs_config(tmp_path, data_dir, char_generator_dir, tmp_path / "no-scorer", k=0)
+    result = run_cli("rs", "--config", str(config))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "k must be at least 1" in result.stderr

@@ -1,0 +1,126 @@
+"""The quality scorer: training a few steps and resuming, the shipped scorer's ranking, `tianci score`."""
+
+import json
+import shutil
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from scorer.bootstrap import DAMAGES, corruption_pairs, sample_works
+from scorer.model import DEFAULT_SCORER, Scorer
+from scorer.ratings import ASPECTS
+from scorer.train import read_jsonl, train_scorer
+
+from .conftest import run_cli
+
+
+def scorer_config(folder, data_dir, generator_dir, **stage):
+    config = {
+        "name": "s", "seed": 0, "out_dir": str(folder / "run"),
+        "model": {"base": str(generator_dir), "generator": str(generator_dir)},
+        "data": {"dir": str(data_dir), "langs": ["cmn", "yue"], "train_works": 20, "eval_works": 6,
+                 "model_samples": 2, "eval_model_samples": 1},
+        "stages": {"scorer": {"steps": 4, "batch_size": 4, "seq_len": 128, "lr": 1e-3, "eval_every": 2,
+                              "save_every": 2, "log_every": 1, **stage}},
+    }
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "scorer.yaml"
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    return path
+
+
+def test_bootstrap_pairs_damage_what_they_say(data_dir):
+    works = sample_works(data_dir, "yue", "train", 10, 8, seed=0)
+    assert len(works) == 10 and all(3 <= len(w.lines) <= 8 for w in works)
+    pairs = list(corruption_pairs(works, seed=0))
+    kinds = {p["kind"] for p in pairs}
+    assert kinds == {"shuffled", "substituted", "repeated", "wrong_topic"}
+    for pair in pairs:
+        better, worse = pair["better"], pair["worse"]
+        assert set(pair["aspects"]) == set(DAMAGES[pair["kind"]])
+        if pair["kind"] == "wrong_topic":
+            assert better["lyrics"] == worse["lyrics"] and better["prompt"] != worse["prompt"]
+        else:
+            assert better["prompt"] == worse["prompt"] and better["lyrics"] != worse["lyrics"]
+            assert [len(x) for x in better["lyrics"].split("\n")] == [len(x) for x in worse["lyrics"].split("\n")] \
+                or pair["kind"] in ("shuffled", "repeated")
+        for aspect in pair["aspects"]:
+            assert worse["ratings"][aspect] < better["ratings"][aspect]
+
+
+def test_scorer_trains_a_few_steps_and_resumes_bitwise(tmp_path, data_dir, char_generator_dir):
+    config = scorer_config(tmp_path / "a", data_dir, char_generator_dir)
+    final = train_scorer(config, progress=False)
+    run = final.parent
+    log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in log if "loss" in r] == [1, 2, 3, 4]
+    evals = [r for r in log if "eval" in r]
+    assert [r["step"] for r in evals] == [2, 4]
+    summary = json.loads((final / "eval.json").read_text())
+    assert 0.0 <= summary["pairwise_accuracy"] <= 1.0 and summary["pairs"] > 20
+    assert set(summary["by_kind"]) == {"shuffled", "substituted", "repeated", "wrong_topic", "model"}
+    assert set(summary["spearman_bootstrap"]) == set(ASPECTS)
+    assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    held_out = {r["better"]["lyrics"] for r in read_jsonl(run / "data" / "eval.jsonl") if "better" in r}
+    trained = {r["better"]["lyrics"] for r in read_jsonl(run / "data" / "train.jsonl") if "better" in r}
+    assert held_out and not held_out & trained  # evaluation works are never trained on
+
+    # A run killed after step 2: its checkpoint, data and tokenizer survive; --resume finishes it.
+    config_b = scorer_config(tmp_path / "b", data_dir, char_generator_dir)
+    killed = tmp_path / "b" / "run"
+    killed.mkdir(parents=True)
+    for part in ("data", "tokenizer", "checkpoints/step-2"):
+        shutil.copytree(run / part, killed / part)
+    resumed = train_scorer(config_b, resume=True, progress=False)
+    a, b = load_file(final / "model.safetensors"), load_file(resumed / "model.safetensors")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+    scores = Scorer.load(final).score([({"topic": "月", "lang": "cmn"}, "床前明月光\n疑是地上霜")])
+    assert set(scores[0]) == set(ASPECTS) and all(1.0 <= v <= 5.0 for v in scores[0].values())
+
+
+@pytest.fixture(scope="module")
+def shipped_scorer():
+    return Scorer.load(DEFAULT_SCORER, device="cpu")
+
+
+def test_the_shipped_scorer_ranks_real_verse_above_its_corruptions(shipped_scorer, data_dir):
+    # Works of the corpus's test split: the scorer trained on train-split works and was evaluated on valid ones.
+    works = sample_works(data_dir, "cmn", "test", 6, 8, seed=1) + sample_works(data_dir, "yue", "test", 6, 8, seed=1)
+    assert len(works) == 12
+    pairs = [p for p in corruption_pairs(works, seed=1) if p["better"]["ratings"]["overall"] == 5.0]
+    scores = shipped_scorer.score([(s["prompt"], s["lyrics"]) for p in pairs for s in (p["better"], p["worse"])])
+    wins = [scores[2 * i]["overall"] > scores[2 * i + 1]["overall"] for i in range(len(pairs))]
+    assert sum(wins) / len(wins) >= 0.8, f"{sum(wins)}/{len(wins)} real-over-corrupted"
+    jingyesi = "床前明月光\n疑是地上霜\n举头望明月\n低头思故乡"
+    damaged = ["床前明月光\n疑是地上霜\n床前明月光\n低头思故乡",  # a line repeated
+               "低头思故乡\n疑是地上霜\n举头望明月\n床前明月光",  # lines shuffled
+               "床苦明玉光\n疑石地上甲\n举头望明月\n低头思故乡"]  # characters substituted
+    prompt = {"topic": "静夜思", "lang": "cmn", "genre": "shi"}
+    real, *others = shipped_scorer.score([(prompt, jingyesi)] + [(prompt, d) for d in damaged])
+    assert all(real["overall"] > other["overall"] for other in others), (real, others)
+
+
+def test_score_cli_adds_scores_and_marks_bad_lines(tmp_path):
+    src = tmp_path / "in.jsonl"
+    src.write_text("\n".join([
+        json.dumps({"id": 1, "topic": "月光", "lang": "cmn", "lyrics": "床前明月光\n疑是地上霜"}, ensure_ascii=False),
+        "not json",
+        json.dumps({"id": 3, "spec": {"topic": "海港", "lang": "yue"},
+                    "candidates": [{"lyrics": "海風吹過港灣"}, {"lyrics": "燈火映照船頭"}]}, ensure_ascii=False),
+        json.dumps({"id": 4, "topic": "无"}),
+    ]) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run_cli("score", str(src), str(out))
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert [r.get("id") for r in rows] == [1, None, 3, 4]
+    assert set(rows[0]["scores"]) == set(ASPECTS)
+    assert "not JSON" in rows[1]["error"] and "lyrics" in rows[3]["error"]
+    assert all(set(c["scores"]) == set(ASPECTS) for c in rows[2]["candidates"])
+    assert "scored 2 records" in result.stderr
+    missing = run_cli("score", str(tmp_path / "nope.jsonl"), str(out))
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no such file" in missing.stderr
+
