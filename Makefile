@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup assets run test lint browser bench bench-knowledge model demo clean
+.PHONY: setup assets run test lint browser bench bench-knowledge model scorer rs demo clean
 
 setup: $(STAMP) assets
 
@@ -67,6 +67,19 @@ bench-knowledge: setup
 	test -d runs/ablation-sft-only/sft/final || \
 	  $(VENV)/bin/tianci train --config configs/ablation-sft-only.yaml --stage sft
 	$(PY) bench/knowledge_injection.py
+
+# The default quality scorer (about 20 min on 2 CPU cores): bootstrap pairs (with samples of models/tiny),
+# training, then the result copied into models/scorer-tiny beside its card.
+scorer: setup
+	$(VENV)/bin/tianci data build
+	$(VENV)/bin/tianci scorer train --config configs/scorer_tiny.yaml
+	cp runs/scorer-tiny/final/* runs/scorer-tiny/loss.png models/scorer-tiny/
+
+# Two rejection-sampling rounds on the default model with the default scorer (about 40 min on 2 CPU cores):
+# runs/rs-tiny/report.md and metrics.png.
+rs: setup
+	$(VENV)/bin/tianci data build
+	$(VENV)/bin/tianci rs --config configs/rs_tiny.yaml
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

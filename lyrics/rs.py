@@ -38,6 +38,7 @@ from pathlib import Path
 import yaml
 
 from .batch import finished_ids
+from .files import read_jsonl, write_atomic, write_json, write_jsonl
 from .modelbuild import _data_dir
 from .models import DEFAULT_MODEL
 from .prompt import hint, user_message
@@ -165,10 +166,6 @@ def sample_prompts(model, tokenizer, scorer, prompts: list[dict], out: Path, k: 
     bar.close()
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()] if path.is_file() else []
-
-
 def exchange(record: dict, lyrics: str) -> dict:
     """A kept sample as a hinted sft exchange: the prompt the generator saw, a hint before each line."""
     spec = LyricSpec.from_dict({k: v for k, v in {**record["prompt"], "topic": record.get("asked_topic") or
@@ -245,12 +242,6 @@ def validation_ppl(model, tokenizer, cfg: RSConfig) -> float:
     return math.exp(evaluate(model, valid, cfg.sft, cfg.seed, pad, torch.device(model.device)))
 
 
-def write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-
-
 # ---- the rounds -----------------------------------------------------------------------------------
 
 def run_rounds(config_path: Path) -> Path:
@@ -287,9 +278,7 @@ def run_rounds(config_path: Path) -> Path:
                         if not counts["kept"]:
                             raise ConfigError(f"round {r}: no sample reached the threshold {cfg.threshold}; lower "
                                               "threshold in the config")
-                        (folder / ".train.jsonl.tmp").write_text(
-                            "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in rows), encoding="utf-8")
-                        os.replace(folder / ".train.jsonl.tmp", folder / "train.jsonl")
+                        write_jsonl(folder / "train.jsonl", rows)
                         write_json(folder / "selection.json", counts)
                     round_config = {"name": f"{cfg.name}-round{r}", "seed": cfg.seed + r, "out_dir": str(folder),
                                     "model": {"base": str(generator)},
@@ -341,9 +330,7 @@ def write_report(cfg: RSConfig) -> Path:
                   + ", ".join(f"{a} {plain['scores'][a]:.3f} -> {rows[0]['scores'][a]:.3f}"
                               for a in ("relevance", "content", "overall")) + "."]
     report = cfg.out_dir / "report.md"
-    tmp = cfg.out_dir / ".report.md.tmp"
-    tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    os.replace(tmp, report)
+    write_atomic(report, "\n".join(lines) + "\n")
     if rows:
         plot_rounds(rows, cfg.out_dir / "metrics.png", cfg.name)
     return report

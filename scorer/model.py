@@ -7,9 +7,10 @@
 
 The model is a Hugging Face ``AutoModelForSequenceClassification`` (for the tiny default, a
 ``Qwen3ForSequenceClassification``) with ``num_labels`` = the four aspects of ``scorer.ratings.ASPECTS``,
-read on the last token of the text. Each head gives a logit ``r``; the score on the raters' 1-5 scale is
-``1 + 4 sigmoid(r)``, so pairwise (Bradley-Terry) training on logits and pointwise training on 1-5
-ratings share one scale. Weights load from safetensors only, without remote code.
+applied to the mean of the backbone's last hidden states (:func:`head_logits`; use it, or ``Scorer``,
+rather than the class's ``forward``, which reads the last token). Each head gives a logit ``r``; the score
+on the raters' 1-5 scale is ``1 + 4 sigmoid(r)``, so pairwise (Bradley-Terry) training on logits and
+pointwise training on 1-5 ratings share one scale. Weights load from safetensors only, without remote code.
 """
 
 from __future__ import annotations
@@ -63,12 +64,16 @@ def encode_texts(tokenizer, texts: Sequence[str], seq_len: int) -> dict[str, tor
 
 
 def head_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(rows, aspects) logits, read at each row's last real token (right padding, so pad id may equal EOS)."""
+    """(rows, aspects) logits of the heads on the mean of each row's hidden states (padding left out).
+
+    Mean pooling, not the class's own last-token read: a substituted character or a broken line shows in
+    the states at its own positions, and the mean carries every position to the heads (with last-token
+    pooling the tiny scorer reached 0.69 held-out pairwise accuracy in 400 steps, see the model card)."""
     backbone = getattr(model, model.base_model_prefix)
     out = backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    last = batch["attention_mask"].sum(dim=1) - 1
-    hidden = out.last_hidden_state[torch.arange(len(last), device=last.device), last]
-    return model.score(hidden).float()
+    mask = batch["attention_mask"].unsqueeze(-1).to(out.last_hidden_state.dtype)
+    pooled = (out.last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1)
+    return model.score(pooled).float()
 
 
 def new_scorer(backbone: str | Path):

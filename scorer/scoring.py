@@ -9,8 +9,9 @@ kept, marked ``"error"``.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
+
+from lyrics.files import write_jsonl
 
 from .model import Scorer
 
@@ -60,7 +61,5 @@ def score_file(scorer: Scorer, path: Path, out: Path) -> tuple[int, int]:
         records.append(record)
     errors = sum("error" in r for r in records) + score_records(scorer, [r for r in records if "error" not in r])
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
-    os.replace(tmp, out)
+    write_jsonl(out, records)
     return len(records) - errors, errors

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from lyrics.files import read_jsonl, write_json, write_jsonl
 from lyrics.modelbuild import _data_dir
 from lyrics.models import DEFAULT_MODEL, write_settings
 from lyrics.train import (
@@ -83,7 +84,12 @@ def build_data(config: dict, data_dir: Path, seed: int, progress: bool) -> None:
                 rows += model_pairs(works[: samples[part]], *generator, seed, progress)
         rows += [item for item in human if (_held_out(item) == (part == "eval"))]
         random.Random(f"{seed}-{part}").shuffle(rows)
-        _write_jsonl(path, rows)
+        write_jsonl(path, rows)
+
+
+def _same_recipe(data_dir: Path, recipe: dict) -> bool:
+    path = data_dir / "recipe.json"
+    return path.is_file() and json.loads(path.read_text("utf-8")) == json.loads(json.dumps(recipe))
 
 
 def _human_ratings(db: str | None) -> list[dict]:
@@ -107,16 +113,6 @@ def _human_ratings(db: str | None) -> list[dict]:
 
 def _held_out(item: dict) -> bool:
     return int(hashlib.sha1(item["item"]["lyrics"].encode("utf-8")).hexdigest()[:6], 16) % 10 == 0
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
-    os.replace(tmp, path)
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
 
 
 def sides(row: dict) -> list[dict]:
@@ -238,13 +234,17 @@ def train_scorer(config_path: Path, resume: bool = False, progress: bool = True)
     seed = int(config.get("seed", 0))
     out_dir = Path(config.get("out_dir") or Path("runs") / config["name"])
     checkpoint = last_checkpoint(out_dir) if resume else None
-    if not resume and out_dir.exists():
-        shutil.rmtree(out_dir)  # a fresh run: nothing of an older one is mixed in
+    recipe = {"seed": seed, "data": config.get("data", {}), "generator": config["model"].get("generator")}
+    if not resume and out_dir.exists():  # a fresh run: nothing of an older one is mixed in, but its data
+        for path in out_dir.iterdir():  # is kept when it was built by the same recipe (it takes minutes)
+            if not (path.name == "data" and _same_recipe(path, recipe)):
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
     out_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(seed)
     pointwise_weight = float(config.get("pointwise_weight", 1.0))
 
     build_data(config, out_dir / "data", seed, progress)
+    write_json(out_dir / "data" / "recipe.json", recipe)
     train_rows, eval_rows = read_jsonl(out_dir / "data" / "train.jsonl"), read_jsonl(out_dir / "data" / "eval.jsonl")
     if checkpoint is not None:
         model = AutoModelForSequenceClassification.from_pretrained(checkpoint / "model", use_safetensors=True)
@@ -297,8 +297,7 @@ def train_scorer(config_path: Path, resume: bool = False, progress: bool = True)
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     evals = [r for r in read_log(log_path) if "eval" in r]
-    (tmp / "eval.json").write_text(json.dumps({"step": evals[-1]["step"], **evals[-1]["eval"]}, ensure_ascii=False,
-                                              indent=1) + "\n", encoding="utf-8")
+    write_json(tmp / "eval.json", {"step": evals[-1]["step"], **evals[-1]["eval"]})
     write_settings(tmp, scorer=True, seq_len=cfg.seq_len)
     if final.exists():
         shutil.rmtree(final)

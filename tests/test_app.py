@@ -2,6 +2,7 @@
 gradio_client, and its command-line guards."""
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -70,6 +71,8 @@ def test_write_rate_and_find_the_rating_in_the_database(app, browser, tmp_path):
     cards = browser.find_elements(By.CSS_SELECTOR, "#candidates .tc-card")
     assert all(len(card.find_elements(By.TAG_NAME, "ruby")) == 28 for card in cards)  # 7A 7A 7B 7A, every char
     assert "syllables ✓" in cards[0].text
+    overall = [float(re.search(r"overall (\d\.\d)", card.text).group(1)) for card in cards]  # the shipped scorer
+    assert overall == sorted(overall, reverse=True)  # all pass every check: ranked by the scorer
     browser.find_element(By.CSS_SELECTOR, "#rate-btn").click()
     wait.until(lambda d: "Saved rating" in d.find_element(By.CSS_SELECTOR, "#rate-status").text)
     rows = RatingsStore(db).ratings()
@@ -87,6 +90,7 @@ def test_api_endpoints_generate_and_analyze(app):
     html, plain, _ = client.predict("yue", "海港", "", "5A 5A", "", "", "", None, 2, 0.9, 3, str(DEFAULT_MODEL),
                                     api_name="/generate")  # the session state stays on the server
     assert plain.startswith("#1\n") and html.count('class="tc-card"') == 2
+    assert html.count('class="tc-badge tc-score"') == 2 * 4  # four aspect scores a candidate
     _, summary, annotation = client.predict("床前明月光，疑是地上霜。", "cmn", api_name="/analyze")
     assert "AA" in summary and annotation["lines"][0]["rhyme"] == "江阳"
     with pytest.raises(Exception, match="structure: '0A' has 0 syllables"):  # shown in the page, no trace

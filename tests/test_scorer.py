@@ -8,10 +8,11 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from lyrics.files import read_jsonl
 from scorer.bootstrap import DAMAGES, corruption_pairs, sample_works
 from scorer.model import DEFAULT_SCORER, Scorer
 from scorer.ratings import ASPECTS
-from scorer.train import read_jsonl, train_scorer
+from scorer.train import train_scorer
 
 from .conftest import run_cli
 
