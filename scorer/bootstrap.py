@@ -11,6 +11,7 @@ substituted    a share of characters replaced by corpus    overall, language
                characters (10%, 25% or 50%)
 repeated       one line replaced by a copy of another      overall, content
 wrong_topic    the lyrics paired with another work's title overall, relevance
+               (neither a ci, whose title names its tune)
 model          a sample of the generator for the same spec overall, language, content
 =============  ==========================================  ==========================
 
@@ -40,6 +41,7 @@ DAMAGES = {
     "model": ("overall", "language", "content"),
 }
 SEVERITY = {"shuffled": 2.5, "repeated": 3.0, "wrong_topic": 1.5, "model": 2.0}
+TUNE_GENRE = "ci"  # a ci's title is its tune's name, not its topic: no wrong-topic pairs with one
 SUBSTITUTION = {0.1: 4.0, 0.25: 3.0, 0.5: 2.0}  # share of characters replaced: rating of damaged aspects
 
 
@@ -103,7 +105,7 @@ def corruption_pairs(works: list[Record], seed: int) -> Iterator[dict]:
         if repeated != lines:
             yield pair("repeated", _side(prompt, "\n".join(repeated), ratings("repeated")))
         other = works[(index + 1 + rng.randrange(len(works) - 1)) % len(works)]
-        if other.title != work.title:
+        if other.title != work.title and TUNE_GENRE not in (work.genre, other.genre):
             yield pair("wrong_topic", _side(prompt_of(other), work.text, ratings("wrong_topic")))
 
 

@@ -7,10 +7,11 @@
 
 The model is a Hugging Face ``AutoModelForSequenceClassification`` (for the tiny default, a
 ``Qwen3ForSequenceClassification``) with ``num_labels`` = the four aspects of ``scorer.ratings.ASPECTS``,
-applied to the mean of the backbone's last hidden states (:func:`head_logits`; use it, or ``Scorer``,
-rather than the class's ``forward``, which reads the last token). Each head gives a logit ``r``; the score
-on the raters' 1-5 scale is ``1 + 4 sigmoid(r)``, so pairwise (Bradley-Terry) training on logits and
-pointwise training on 1-5 ratings share one scale. Weights load from safetensors only, without remote code.
+read on the last token, plus a fluency term from the backbone's own token log-probabilities
+(:func:`head_logits`; use it, or ``Scorer``: the class's ``forward`` has the first part only). Each
+head gives a logit ``r``; the score on the raters' 1-5 scale is ``1 + 4 sigmoid(r)``, so pairwise
+(Bradley-Terry) training on logits and pointwise training on 1-5 ratings share one scale. Weights load
+from safetensors only, without remote code.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from lyrics.prompt import LANG_NAMES
 from .ratings import ASPECTS
 
 DEFAULT_SCORER = Path(__file__).resolve().parent.parent / "models" / "scorer-tiny"
+FLUENCY_KEY = "fluency.weight"
 LOW, HIGH = 1.0, 5.0
 
 
@@ -63,17 +65,76 @@ def encode_texts(tokenizer, texts: Sequence[str], seq_len: int) -> dict[str, tor
     return {"input_ids": ids, "attention_mask": mask}
 
 
-def head_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(rows, aspects) logits of the heads on the mean of each row's hidden states (padding left out).
+def token_logprobs(model, input_ids: torch.Tensor, hidden: torch.Tensor) -> torch.Tensor:
+    """(rows, positions - 1) log-probability of each next token under the backbone's own LM head (the tied
+    input embeddings), in float32."""
+    embeddings = model.get_input_embeddings().weight
+    logits = (hidden[:, :-1] @ embeddings.T).float()
+    return torch.log_softmax(logits, dim=-1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
 
-    Mean pooling, not the class's own last-token read: a substituted character or a broken line shows in
-    the states at its own positions, and the mean carries every position to the heads (with last-token
-    pooling the tiny scorer reached 0.69 held-out pairwise accuracy in 400 steps, see the model card)."""
+
+def fluency_features(model, batch: dict[str, torch.Tensor], hidden: torch.Tensor) -> torch.Tensor:
+    """(rows, 2): mean and spread of the text's token log-probabilities."""
+    logp = token_logprobs(model, batch["input_ids"], hidden)
+    mask = batch["attention_mask"][:, 1:].float()
+    count = mask.sum(dim=1).clamp(min=1)
+    mean = (logp * mask).sum(dim=1) / count
+    spread = (((logp - mean[:, None]) ** 2 * mask).sum(dim=1) / count).sqrt()
+    return torch.stack([mean, spread], dim=1)
+
+
+def head_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """(rows, aspects) logits: the heads on each row's last real token (as the class's own ``forward``), plus,
+    when the backbone ties its embeddings, a fluency term: per aspect, a learned weighting of the mean and
+    spread of the text's token log-probabilities under the backbone's own LM head.
+
+    Why the fluency term: how expected each character is is a product of a position's state and the next
+    character's embedding, which a linear head on hidden states cannot form; given directly, it lets a
+    small scorer tell a substituted or garbled line at once."""
     backbone = getattr(model, model.base_model_prefix)
-    out = backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
-    mask = batch["attention_mask"].unsqueeze(-1).to(out.last_hidden_state.dtype)
-    pooled = (out.last_hidden_state * mask).sum(dim=1) / mask.sum(dim=1)
-    return model.score(pooled).float()
+    hidden = backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    last = batch["attention_mask"].sum(dim=1) - 1
+    logits = model.score(hidden[torch.arange(len(last), device=last.device), last]).float()
+    if hasattr(model, "fluency"):
+        logits = logits + model.fluency(fluency_features(model, batch, hidden))
+    return logits
+
+
+def ties_embeddings(model) -> bool:
+    return bool(getattr(model.config.get_text_config(), "tie_word_embeddings", False))
+
+
+def attach_fluency(model, weight: torch.Tensor | None = None):
+    """Give ``model`` its fluency weights (zeros: a fresh scorer starts from its hidden-state heads alone)."""
+    if ties_embeddings(model):
+        model.fluency = torch.nn.Linear(2, model.config.num_labels, bias=False)
+        torch.nn.init.zeros_(model.fluency.weight)
+        if weight is not None:
+            model.fluency.weight.data.copy_(weight)
+    return model
+
+
+def load_scorer_model(path: str | Path):
+    """A saved scorer: the sequence-classification model, and its fluency weights (``fluency.weight`` in the
+    same safetensors file, which the class itself does not read)."""
+    from safetensors import safe_open
+    from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging
+
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()  # the class reports fluency.weight as unexpected: it is read below
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(str(path), trust_remote_code=False,
+                                                                   use_safetensors=True)
+    finally:
+        logging.set_verbosity(verbosity)
+    weights = Path(path) / "model.safetensors"
+    weight = None
+    if weights.is_file():
+        with safe_open(str(weights), framework="pt") as handle:
+            if FLUENCY_KEY in set(handle.keys()):
+                weight = handle.get_tensor(FLUENCY_KEY)
+    return attach_fluency(model, weight)
 
 
 def new_scorer(backbone: str | Path):
@@ -89,7 +150,7 @@ def new_scorer(backbone: str | Path):
     except (OSError, ValueError) as err:
         raise ModelLoadError(f"cannot build a scorer on {str(backbone)!r}: {_reason(err)}") from None
     torch.nn.init.normal_(model.score.weight, std=0.02)
-    return model, tokenizer
+    return attach_fluency(model), tokenizer
 
 
 class Scorer:
@@ -100,14 +161,13 @@ class Scorer:
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | None = None) -> Scorer:
-        from transformers import AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import AutoTokenizer
 
         path = str(path or DEFAULT_SCORER)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-            model = AutoModelForSequenceClassification.from_pretrained(path, trust_remote_code=False,
-                                                                       use_safetensors=True)
+            model = load_scorer_model(path)
         except (OSError, ValueError) as err:
             raise ModelLoadError(f"cannot load scorer {path!r}: {_reason(err)}") from None
         if model.config.num_labels != len(ASPECTS):

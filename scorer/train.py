@@ -46,10 +46,11 @@ from lyrics.train import (
 )
 from lyrics.trainconfig import ConfigError, load_config, stage_config
 
-from .model import encode_texts, head_logits, new_scorer, scorer_text, to_scale
+from .model import encode_texts, head_logits, load_scorer_model, new_scorer, scorer_text, to_scale
 from .ratings import ASPECTS, RatingsStore
 
 STAGE = "scorer"
+FLUENCY_LR_SCALE = 20.0
 
 
 # ---- data -----------------------------------------------------------------------------------------
@@ -227,7 +228,7 @@ def _mean(values: list[bool]) -> float:
 
 def train_scorer(config_path: Path, resume: bool = False, progress: bool = True) -> Path:
     """Train the scorer a config describes; returns its ``final`` folder (weights, tokenizer, eval.json)."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
 
     config = load_config(config_path)
     cfg = stage_config(config, STAGE, config_path)
@@ -247,14 +248,19 @@ def train_scorer(config_path: Path, resume: bool = False, progress: bool = True)
     write_json(out_dir / "data" / "recipe.json", recipe)
     train_rows, eval_rows = read_jsonl(out_dir / "data" / "train.jsonl"), read_jsonl(out_dir / "data" / "eval.jsonl")
     if checkpoint is not None:
-        model = AutoModelForSequenceClassification.from_pretrained(checkpoint / "model", use_safetensors=True)
+        model = load_scorer_model(checkpoint / "model")
         tokenizer = AutoTokenizer.from_pretrained(out_dir / "tokenizer")
     else:
         model, tokenizer = new_scorer(config["model"].get("base") or DEFAULT_MODEL)
         tokenizer.save_pretrained(out_dir / "tokenizer")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).train()
-    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.95))
+    fluency = list(model.fluency.parameters()) if hasattr(model, "fluency") else []
+    others = [p for p in model.parameters() if all(p is not f for f in fluency)]
+    groups = [{"params": others, "lr_scale": 1.0}]
+    if fluency:  # two weights a head, from zero: a faster rate, or they barely move in a short run
+        groups.append({"params": fluency, "lr_scale": FLUENCY_LR_SCALE, "weight_decay": 0.0})
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.95))
     start = load_optimizer_state(checkpoint, optimizer) if checkpoint else 0
     log_path = out_dir / "log.jsonl"
     if log_path.is_file():  # resuming: what was logged after the checkpoint is redone
@@ -267,7 +273,7 @@ def train_scorer(config_path: Path, resume: bool = False, progress: bool = True)
     began = time.perf_counter()
     for step in bar:
         for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
+            group["lr"] = lr_at(step, cfg) * group["lr_scale"]
         rows = [train_rows[i] for i in indices_at(len(train_rows), step, cfg.batch_size, seed)]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
             loss, parts = batch_loss(model, tokenizer, rows, cfg.seq_len, pointwise_weight, device)

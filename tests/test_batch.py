@@ -46,7 +46,8 @@ def test_good_and_bad_specs_each_get_a_line(cli, tmp_path, model_dir):
     for i in range(6):
         row = rows[f"s{i}"]
         assert len(row["candidates"]) == 2 and all(c["checks"]["ok"] for c in row["candidates"])
-        assert row["lyrics"] == row["candidates"][0]["lyrics"]
+        assert all(set(c["scores"]) == {"overall", "language", "relevance", "content"} for c in row["candidates"])
+        assert row["lyrics"] == max(row["candidates"], key=lambda c: c["scores"]["overall"])["lyrics"]  # shipped scorer
         assert [len(x) for x in row["lyrics"].split("\n")] == ([5, 5] if i % 3 else [4, 4, 4])
     assert "9 items (0 already done), 3 errors" in result.stderr
     again = cli("batch", str(specs), str(out), "--model", str(model_dir))
