@@ -88,13 +88,16 @@ def shipped_scorer():
 
 
 def test_the_shipped_scorer_ranks_real_verse_above_its_corruptions(shipped_scorer, data_dir):
-    # Works of the corpus's test split: the scorer trained on train-split works and was evaluated on valid ones.
-    works = sample_works(data_dir, "cmn", "test", 6, 8, seed=1) + sample_works(data_dir, "yue", "test", 6, 8, seed=1)
-    assert len(works) == 12
+    # Works of the corpus's test split: the scorer trained on train-split works and was evaluated on valid ones,
+    # where it ranked real over corrupted in 78% of pairs, substituted characters in 95% (its model card).
+    works = sample_works(data_dir, "cmn", "test", 10, 8, seed=1) + sample_works(data_dir, "yue", "test", 10, 8, seed=1)
+    assert len(works) == 20
     pairs = [p for p in corruption_pairs(works, seed=1) if p["better"]["ratings"]["overall"] == 5.0]
     scores = shipped_scorer.score([(s["prompt"], s["lyrics"]) for p in pairs for s in (p["better"], p["worse"])])
     wins = [scores[2 * i]["overall"] > scores[2 * i + 1]["overall"] for i in range(len(pairs))]
-    assert sum(wins) / len(wins) >= 0.8, f"{sum(wins)}/{len(wins)} real-over-corrupted"
+    assert sum(wins) / len(wins) >= 0.7, f"{sum(wins)}/{len(wins)} real-over-corrupted"
+    substituted = [w for w, p in zip(wins, pairs, strict=True) if p["kind"] == "substituted"]
+    assert sum(substituted) / len(substituted) >= 0.85, f"{sum(substituted)}/{len(substituted)} over substituted"
     jingyesi = "床前明月光\n疑是地上霜\n举头望明月\n低头思故乡"
     damaged = ["床前明月光\n疑是地上霜\n床前明月光\n低头思故乡",  # a line repeated
                "低头思故乡\n疑是地上霜\n举头望明月\n床前明月光",  # lines shuffled
