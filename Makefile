@@ -52,6 +52,7 @@ bench: setup
 	$(PY) bench/constraints.py
 	$(PY) bench/generate.py
 	$(PY) bench/batch.py
+	$(PY) bench/query_expansion.py
 
 # The default model from scratch (about 70 min on 2 CPU cores): data, both stages, merged into models/tiny.
 model: setup

@@ -52,8 +52,9 @@ def main() -> None:
             mean, half = mean_interval([c["scores"][aspect] for r in records for c in r["candidates"]])
             cells.append(f"{mean:.3f} ± {half:.3f}")
         print(f"| {label} | {' | '.join(cells)} | {metrics['distinct_2']:.3f} |")
-    example = rows["expanded"][1][0]
-    print("example brief:", json.dumps(example["asked_topic"], ensure_ascii=False))
+    expanded = [r for r in rows["expanded"][1] if r.get("asked_topic") != r["prompt"]["topic"]]
+    print(f"prompts given imagery: {len(expanded)}/{len(prompts)}; e.g.",
+          ", ".join(json.dumps(r["asked_topic"], ensure_ascii=False) for r in expanded[:3]))
 
 
 if __name__ == "__main__":

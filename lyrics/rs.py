@@ -32,6 +32,7 @@ import math
 import os
 import random
 import sys
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -65,6 +66,7 @@ class RSConfig:
     eval_prompts: int
     structures: tuple[str, ...]
     expand: bool
+    repetition_gate: bool
     sft: StageConfig
     raw: dict
 
@@ -79,7 +81,8 @@ def read_config(path: Path) -> RSConfig:
         threshold=float(raw.get("threshold", 3.0)), replay=float(raw.get("replay", 1.0)),
         temperature=float(raw.get("temperature", 1.0)), train_prompts=int(prompts.get("train", 200)),
         eval_prompts=int(prompts.get("eval", 40)), structures=tuple(prompts.get("structures") or DEFAULT_STRUCTURES),
-        expand=bool(prompts.get("expand", False)), sft=stage_config(raw, "sft", path), raw=raw)
+        expand=bool(prompts.get("expand", False)), repetition_gate=bool(raw.get("repetition_gate", False)),
+        sft=stage_config(raw, "sft", path), raw=raw)
     for name in ("rounds", "k", "eval_k", "train_prompts", "eval_prompts"):
         if getattr(cfg, name) < 1:
             raise ConfigError(f"{path}: {name} must be at least 1")
@@ -116,10 +119,13 @@ def make_prompts(cfg: RSConfig, split: str, count: int) -> list[dict]:
 # ---- sampling and selection -----------------------------------------------------------------------
 
 def sample_prompts(model, tokenizer, scorer, prompts: list[dict], out: Path, k: int, seed: int,
-                   temperature: float, lexicon=None, desc: str = "samples", chunk: int = 32) -> None:
+                   temperature: float, lexicon=None, desc: str = "samples", chunk: int = 32,
+                   repetition_gate: bool = False) -> None:
     """K candidates per prompt, scored, one line per prompt appended to ``out`` (ids already there skipped).
     Prompts of one chunk with the same language and structure get the same rhyme groups (one seed), so they
-    share a compiled constraint and a ``model.generate`` call.
+    share a compiled constraint and a ``model.generate`` call. With ``repetition_gate``, a candidate also
+    has to repeat characters no more than the prompt's median candidate (its own distinct-1 at least theirs)
+    to be chosen: a guard against the scorer's taste for the commonest characters.
     A candidate is ``{"lyrics", "checks", "scores"}``; ``best`` is the index of the highest overall score
     among candidates passing every check (None when none passes)."""
     from tqdm import tqdm
@@ -156,6 +162,10 @@ def sample_prompts(model, tokenizer, scorer, prompts: list[dict], out: Path, k: 
                 else:
                     rows = [{**c.to_dict(), "scores": next(scored)} for c in cands]
                     passing = [i for i, r in enumerate(rows) if r["checks"]["ok"]]
+                    if repetition_gate:
+                        own = [distinct([r["lyrics"]], 1) for r in rows]
+                        median = sorted(own)[len(own) // 2]
+                        passing = [i for i in passing if own[i] >= median]
                     best = max(passing, key=lambda i: rows[i]["scores"]["overall"], default=None)
                     record = {"id": p["id"], "prompt": p, "asked_topic": topic, "rhymes": dict(spec.rhymes),
                               "candidates": rows, "best": best}
@@ -216,6 +226,7 @@ def eval_metrics(records: list[dict], ppl: float) -> dict:
 
     cands = [c for r in records if "candidates" in r for c in r["candidates"]]
     texts = [c["lyrics"] for c in cands]
+    chars = Counter(ch for text in texts for ch in text if ch != "\n")
     best = [r["candidates"][r["best"]]["scores"]["overall"] for r in records if r.get("best") is not None]
     return {
         "prompts": len(records), "candidates": len(cands),
@@ -225,6 +236,7 @@ def eval_metrics(records: list[dict], ppl: float) -> dict:
         "repeated_line_rate": round(sum(len(set(t.split("\n"))) < len(t.split("\n")) for t in texts) / len(texts), 4)
         if texts else 0.0,
         "pass_rate": round(sum(c["checks"]["ok"] for c in cands) / len(cands), 4) if cands else 0.0,
+        "commonest": [{"char": ch, "share": round(n / chars.total(), 4)} for ch, n in chars.most_common(3)],
         "valid_ppl": round(ppl, 3),
     }
 
@@ -271,7 +283,8 @@ def run_rounds(config_path: Path) -> Path:
                 if not (folder / "sft" / "final").is_dir():
                     model, tokenizer = load_model(generator, device="cpu")
                     sample_prompts(model, tokenizer, scorer, train_prompts, folder / "samples.jsonl", cfg.k,
-                                   cfg.seed + 1000 * r, cfg.temperature, lexicon, desc=f"round {r} samples")
+                                   cfg.seed + 1000 * r, cfg.temperature, lexicon, desc=f"round {r} samples",
+                                   repetition_gate=cfg.repetition_gate)
                     del model
                     if not (folder / "train.jsonl").is_file():
                         rows, counts = training_data(cfg, read_jsonl(folder / "samples.jsonl"), r)
@@ -314,16 +327,18 @@ def write_report(cfg: RSConfig) -> Path:
     lines = [f"# Rejection sampling: {cfg.name}", "",
              f"{cfg.train_prompts} training prompts x K = {cfg.k}; threshold {cfg.threshold} (overall, 1-5) after "
              f"the checks' gate; replay {cfg.replay} per kept sample; {cfg.eval_prompts} held-out prompts x "
-             f"{cfg.eval_k} for evaluation; query expansion {'on' if cfg.expand else 'off'}.", "",
+             f"{cfg.eval_k} for evaluation; query expansion {'on' if cfg.expand else 'off'}; repetition gate "
+             f"{'on' if cfg.repetition_gate else 'off'}.", "",
              "| round | kept | overall | language | relevance | content | best overall | distinct-1 | distinct-2 "
-             "| line repeated | checks pass | valid ppl |", "|" + "---|" * 12]
+             "| line repeated | commonest characters | checks pass | valid ppl |", "|" + "---|" * 13]
     for m in rows:
         s, sel = m["scores"], m.get("selection")
         kept = f"{sel['kept']}/{sel['prompts']}" if sel else "-"
         lines.append(f"| {m['round']} | {kept} | {s['overall']:.3f} | {s['language']:.3f} | {s['relevance']:.3f} | "
                      f"{s['content']:.3f} | {m['best_overall'] or 0:.3f} | {m['distinct_1']:.3f} | "
-                     f"{m['distinct_2']:.3f} | "
-                     f"{m['repeated_line_rate']:.1%} | {m['pass_rate']:.1%} | {m['valid_ppl']:.2f} |")
+                     f"{m['distinct_2']:.3f} | {m['repeated_line_rate']:.1%} | "
+                     + " ".join(f"{c['char']} {c['share']:.1%}" for c in m.get("commonest", []))
+                     + f" | {m['pass_rate']:.1%} | {m['valid_ppl']:.2f} |")
     plain = rows[0].get("without_expansion") if rows else None
     if plain:
         lines += ["", "Query expansion, round 0 (same generator and prompts): "
