@@ -3,7 +3,13 @@
     tianci analyze [--lang cmn|yue] [--scheme S] [--json] [TEXT | -]
     tianci rhymes CHAR [--lang cmn|yue] [--scheme S] [--limit N] [--json]
     tianci generate --topic T [--lang] [--structure S] [--rhymes A=光] [--tones P,P] [-n N] --model PATH [--json]
+    tianci batch SPECS.jsonl OUT.jsonl [--model PATH] [-n N] [--batch-size N] [--seed N] [--scorer DIR|none]
+    tianci score IN.jsonl OUT.jsonl [--scorer DIR]
     tianci train --config configs/NAME.yaml --stage knowledge|sft [--resume]
+    tianci export --config configs/NAME.yaml --out DIR
+    tianci scorer train --config configs/scorer_tiny.yaml [--resume]
+    tianci rs --config configs/rs_tiny.yaml
+    tianci ratings import|export FILE [--db PATH];  tianci ratings mos [--db PATH] [--json]
     tianci data fetch
     tianci data build [--sources songci,tang,...] [--input FILE ...] [--lang cmn|yue] [--out DIR]
 

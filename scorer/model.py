@@ -165,6 +165,9 @@ class Scorer:
 
         path = str(path or DEFAULT_SCORER)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        if Path(path).is_dir() and not (Path(path) / "config.json").is_file():
+            raise ModelLoadError(f"{path}: no config.json, not a scorer folder (`tianci scorer train` writes one "
+                                 "under out_dir/final)")
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
             model = load_scorer_model(path)

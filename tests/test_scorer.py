@@ -128,3 +128,17 @@ def test_score_cli_adds_scores_and_marks_bad_lines(tmp_path):
     missing = run_cli("score", str(tmp_path / "nope.jsonl"), str(out))
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1 and "no such file" in missing.stderr
 
+
+
+def test_bad_scorer_config_is_one_line(tmp_path, data_dir, char_generator_dir):
+    config = scorer_config(tmp_path, data_dir, char_generator_dir)
+    raw = yaml.safe_load(config.read_text("utf-8"))
+    del raw["stages"]["scorer"]
+    config.write_text(yaml.safe_dump(raw), encoding="utf-8")
+    result = run_cli("scorer", "train", "--config", str(config))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "stages.scorer is missing" in result.stderr
+    records = tmp_path / "in.jsonl"
+    records.write_text('{"lyrics": "月"}\n', encoding="utf-8")
+    not_a_scorer = run_cli("score", str(records), str(tmp_path / "out.jsonl"), "--scorer", str(tmp_path))
+    assert not_a_scorer.returncode == 2 and not_a_scorer.stderr.count("\n") == 1
+    assert "not a scorer folder" in not_a_scorer.stderr
