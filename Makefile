@@ -69,14 +69,14 @@ bench-knowledge: setup
 	  $(VENV)/bin/tianci train --config configs/ablation-sft-only.yaml --stage sft
 	$(PY) bench/knowledge_injection.py
 
-# The default quality scorer (about 20 min on 2 CPU cores): bootstrap pairs (with samples of models/tiny),
+# The default quality scorer (about 35 min on 2 CPU cores): bootstrap pairs (with samples of models/tiny),
 # training, then the result copied into models/scorer-tiny beside its card.
 scorer: setup
 	$(VENV)/bin/tianci data build
 	$(VENV)/bin/tianci scorer train --config configs/scorer_tiny.yaml
 	cp runs/scorer-tiny/final/* runs/scorer-tiny/loss.png models/scorer-tiny/
 
-# Two rejection-sampling rounds on the default model with the default scorer (about 40 min on 2 CPU cores):
+# Two rejection-sampling rounds on the default model with the default scorer (about 15 min on 2 CPU cores):
 # runs/rs-tiny/report.md and metrics.png.
 rs: setup
 	$(VENV)/bin/tianci data build
