@@ -93,8 +93,9 @@ def read_config(path: Path) -> RSConfig:
 
 # ---- prompts --------------------------------------------------------------------------------------
 
-def make_prompts(cfg: RSConfig, split: str, count: int) -> list[dict]:
-    """``count`` specs, languages in turn: titles of distinct works of ``split``, structures in turn."""
+def make_prompts(cfg: RSConfig, split: str, count: int, exclude: frozenset[str] = frozenset()) -> list[dict]:
+    """``count`` specs, languages in turn: titles of distinct works of ``split`` (none of ``exclude``: a tune
+    name such as 浣溪沙 titles works in every split), structures in turn."""
     from .data import read_split
 
     langs = cfg.raw.get("data", {}).get("langs", ["cmn", "yue"])
@@ -105,7 +106,7 @@ def make_prompts(cfg: RSConfig, split: str, count: int) -> list[dict]:
         random.Random(f"{cfg.seed}-rs-{lang}-{split}").shuffle(works)
         titles: dict[str, None] = {}
         for work in works:
-            if work.title and work.title != "无题" and len(work.title) <= 20:
+            if work.title and work.title != "无题" and len(work.title) <= 20 and work.title not in exclude:
                 titles.setdefault(work.title)
             if len(titles) == per_lang[lang]:
                 break
@@ -267,8 +268,8 @@ def run_rounds(config_path: Path) -> Path:
     cfg = read_config(config_path)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)
     scorer = Scorer.load(cfg.scorer)
-    train_prompts = make_prompts(cfg, "train", cfg.train_prompts)
     eval_prompts = make_prompts(cfg, "valid", cfg.eval_prompts)
+    train_prompts = make_prompts(cfg, "train", cfg.train_prompts, frozenset(p["topic"] for p in eval_prompts))
     write_json(cfg.out_dir / "prompts.json", {"train": train_prompts, "eval": eval_prompts})
     langs = cfg.raw.get("data", {}).get("langs", ["cmn", "yue"])
     lexicon = build_lexicon(_data_dir(cfg.raw), langs) if cfg.expand else None
