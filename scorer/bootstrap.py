@@ -45,7 +45,7 @@ TUNE_GENRE = "ci"  # a ci's title is its tune's name, not its topic: no wrong-to
 SUBSTITUTION = {0.1: 4.0, 0.25: 3.0, 0.5: 2.0}  # share of characters replaced: rating of damaged aspects
 
 
-def prompt_of(record: Record) -> dict:
+def work_prompt(record: Record) -> dict:
     return {"topic": record.title or "无题", "lang": record.lang, **({"genre": record.genre} if record.genre else {})}
 
 
@@ -79,7 +79,7 @@ def corruption_pairs(works: list[Record], seed: int) -> Iterator[dict]:
     rng = random.Random(seed)
     pool = "".join("".join(w.lines) for w in works)  # substitutes drawn as often as the corpus uses them
     for index, work in enumerate(works):
-        prompt, lines = prompt_of(work), list(work.lines)
+        prompt, lines = work_prompt(work), list(work.lines)
         real = _side(prompt, work.text, ratings(None))
 
         def pair(kind: str, worse: dict, better: dict = real, aspects=None) -> dict:
@@ -106,7 +106,7 @@ def corruption_pairs(works: list[Record], seed: int) -> Iterator[dict]:
             yield pair("repeated", _side(prompt, "\n".join(repeated), ratings("repeated")))
         other = works[(index + 1 + rng.randrange(len(works) - 1)) % len(works)]
         if other.title != work.title and TUNE_GENRE not in (work.genre, other.genre):
-            yield pair("wrong_topic", _side(prompt_of(other), work.text, ratings("wrong_topic")))
+            yield pair("wrong_topic", _side(work_prompt(other), work.text, ratings("wrong_topic")))
 
 
 def model_pairs(works: list[Record], model, tokenizer, seed: int, progress: bool = True) -> Iterator[dict]:
@@ -129,6 +129,6 @@ def model_pairs(works: list[Record], model, tokenizer, seed: int, progress: bool
             sample = generate(model, tokenizer, spec, n=1, seed=rng.randrange(2**31))[0]
         except UnsatisfiableSpec:
             continue
-        prompt = prompt_of(work)
+        prompt = work_prompt(work)
         yield {"kind": "model", "aspects": list(DAMAGES["model"]), "better": _side(prompt, work.text, ratings(None)),
                "worse": _side(prompt, sample.lyrics, ratings("model"))}

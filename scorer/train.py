@@ -17,7 +17,6 @@ renamed into place, the batch at step k a function of (seed, k).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -33,6 +32,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from lyrics.files import read_jsonl, write_json, write_jsonl
+from lyrics.knowledge import is_held_out
 from lyrics.modelbuild import _data_dir
 from lyrics.models import DEFAULT_MODEL, write_settings
 from lyrics.train import (
@@ -83,7 +83,7 @@ def build_data(config: dict, data_dir: Path, seed: int, progress: bool) -> None:
             rows += corruption_pairs(works, seed)
             if samples[part] and generator is not None:
                 rows += model_pairs(works[: samples[part]], *generator, seed, progress)
-        rows += [item for item in human if (_held_out(item) == (part == "eval"))]
+        rows += [item for item in human if is_held_out(item["item"]["lyrics"]) == (part == "eval")]
         random.Random(f"{seed}-{part}").shuffle(rows)
         write_jsonl(path, rows)
 
@@ -110,10 +110,6 @@ def _human_ratings(db: str | None) -> list[dict]:
         items.append({"kind": "human", "item": {"prompt": prompt, "lyrics": row["lyrics"],
                                                  "ratings": {a: row[a] for a in ASPECTS}}})
     return items
-
-
-def _held_out(item: dict) -> bool:
-    return int(hashlib.sha1(item["item"]["lyrics"].encode("utf-8")).hexdigest()[:6], 16) % 10 == 0
 
 
 def sides(row: dict) -> list[dict]:
