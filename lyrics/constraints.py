@@ -9,7 +9,8 @@ syllable, bytes of an unfinished character) and allows exactly the tokens that k
 - structure: a line gets exactly its syllables; a line break only when it is full; no punctuation,
   Latin or other non-lyric token inside a line; EOS only after the last line; the prompt is free;
 - rhyme: the last syllable of a labelled line is in the label's group (pinned, or chosen by the
-  label's first line); a multi-character token is judged by the character that lands at the line end,
+  label's first line), on a character no other line of the label ended on (no 重韵); a multi-character
+  token is judged by the character that lands at the line end,
   and a token that would run past the line end is masked;
 - tone: each syllable has its pattern's tone class.
 
@@ -79,6 +80,7 @@ class Slot:
     tone: str | None = None
     rhyme: str | None = None
     choose: frozenset[str] | None = None
+    avoid: frozenset[str] = frozenset()  # characters other lines of the label already ended on (no 重韵)
 
     def describe(self) -> str:
         parts = [f"tone {self.tone}"] if self.tone else []
@@ -113,7 +115,7 @@ class CharRules:
 
     def allows(self, char: str, slot: Slot) -> bool:
         classes = self.classes.get(char)
-        if classes is None:
+        if classes is None or char in slot.avoid:
             return False
         if slot.tone and classes != {slot.tone}:
             return False
@@ -149,7 +151,17 @@ class CharRules:
         return torch.tensor([p in allowed for p in self.table.prefixes] or [False], dtype=torch.bool)
 
     def any_allowed(self, slot: Slot) -> bool:
-        return any(self.allows(c, slot) for c in self.writable)
+        return self.count_allowed(slot, 1) >= 1
+
+    def count_allowed(self, slot: Slot, enough: int) -> int:
+        """How many writable characters fit ``slot``, counting no further than ``enough``."""
+        count = 0
+        for c in self.writable:
+            if self.allows(c, slot):
+                count += 1
+                if count >= enough:
+                    break
+        return count
 
 
 _rules: dict[tuple[str, str, str], CharRules] = {}
@@ -169,6 +181,7 @@ class RowState:
     pos: int = 0  # syllables written in the current line
     pending: bytes = b""  # bytes of an unfinished character
     chosen: tuple[tuple[str, str], ...] = ()  # rhyme group chosen per unpinned label
+    finals: tuple[tuple[str, str], ...] = ()  # (label, character) each finished labelled line ended on
     relaxed: tuple[tuple[int, str], ...] = ()  # (line, "tone" | "rhyme")
     hint: int = 0  # tokens of the current line's forced hint written so far
     done: bool = False
@@ -217,13 +230,15 @@ class LyricsConstraint:
         if pos != spec_line.syllables - 1 or not spec_line.label or "rhyme" in relaxed:
             return Slot(tone=tone)
         label = spec_line.label
+        avoid = frozenset(char for other, char in state.finals if other == label)
         group = self.spec.rhymes.get(label) or dict(state.chosen).get(label)
         if group:
-            return Slot(tone=tone, rhyme=group)
-        return Slot(tone=tone, choose=self.viable_groups[label])
+            return Slot(tone=tone, rhyme=group, avoid=avoid)
+        return Slot(tone=tone, choose=self.viable_groups[label], avoid=avoid)
 
     def _viable_groups(self) -> dict[str, frozenset[str]]:
-        """Per unpinned label, the groups every line of the label can end in; checks pinned ones too."""
+        """Per unpinned label, the groups every line of the label can end in, each on its own character (a
+        group needs as many fitting characters as the label has lines); checks pinned ones too."""
         out = {}
         all_groups = frozenset(g for gs in self.rules.groups.values() for g in gs if g)
         for label in self.spec.labels:
@@ -231,15 +246,18 @@ class LyricsConstraint:
             candidates = [self.spec.rhymes[label]] if label in self.spec.rhymes else sorted(all_groups)
             viable = []
             for group in candidates:
-                if all(self.rules.any_allowed(self._final_slot(i, group)) for i in lines):
+                if all(self.rules.count_allowed(self._final_slot(i, group), len(lines)) >= len(lines)
+                       for i in lines):
                     viable.append(group)
             if not viable:
                 i = lines[0] if label not in self.spec.rhymes else next(
-                    i for i in lines if not self.rules.any_allowed(self._final_slot(i, self.spec.rhymes[label])))
+                    (i for i in lines if not self.rules.any_allowed(self._final_slot(i, self.spec.rhymes[label]))),
+                    lines[-1])  # every line has a character, but too few distinct ones for all of them
                 what = f"rhyme {self.spec.rhymes[label]}" if label in self.spec.rhymes else "any one rhyme group"
                 raise UnsatisfiableSpec(
-                    f"line {i + 1} ({self._line_name(i)}): no character in the vocabulary ends the line with {what}"
-                    f"{self._tone_note(i)} for every line labelled {label}")
+                    f"line {i + 1} ({self._line_name(i)}): the vocabulary has too few characters ending a line with "
+                    f"{what}{self._tone_note(i)} for the {len(lines)} lines labelled {label}, each on its own "
+                    "character")
             out[label] = frozenset(viable)
         for i, line in enumerate(self.spec.lines):
             for pos in range(line.syllables - (1 if line.label else 0)):
@@ -281,17 +299,20 @@ class LyricsConstraint:
         if kind != TEXT or line is None:
             return replace(state, off_plan=True)
         data, pos, chosen = state.pending + self.table.data[token], state.pos, dict(state.chosen)
+        finals = state.finals
         i = 0
         while i < len(data):
             size = utf8_length(data[i])
             if size == 0 or i + size > len(data):
                 break
             char = data[i:i + size].decode("utf-8", errors="replace")
-            if pos == line.syllables - 1 and line.label and line.label not in self.spec.rhymes \
-                    and line.label not in chosen and (group := self.rules.group_of(char)):
-                chosen[line.label] = group  # the label's first line picks its group
+            if pos == line.syllables - 1 and line.label:
+                finals = (*finals, (line.label, char))
+                if line.label not in self.spec.rhymes and line.label not in chosen \
+                        and (group := self.rules.group_of(char)):
+                    chosen[line.label] = group  # the label's first line picks its group
             pos, i = pos + 1, i + size
-        return replace(state, pos=pos, pending=data[i:], chosen=tuple(sorted(chosen.items())))
+        return replace(state, pos=pos, pending=data[i:], chosen=tuple(sorted(chosen.items())), finals=finals)
 
     def _in_hint(self, state: RowState) -> bool:
         return (self.hints is not None and state.pos == 0 and not state.pending
@@ -324,7 +345,7 @@ class LyricsConstraint:
     def forbidden(self, state: RowState) -> tuple[RowState, torch.Tensor]:
         """The complement of :meth:`allowed`, which is what the processor applies (no inversion per step).
         Cached per state on its plain fields, so the per-step cost is one small tuple hash."""
-        key = (state.line, state.pos, state.pending, state.chosen, state.relaxed, state.hint,
+        key = (state.line, state.pos, state.pending, state.chosen, state.finals, state.relaxed, state.hint,
                state.done or state.off_plan)
         hit = self._by_state.get(key)
         if hit is None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import random
 import re
 import tempfile
 import unicodedata
@@ -217,6 +218,44 @@ def build(sources: Iterable[Iterable[Record | None]], out_dir: Path, progress=No
         for path in Path(tmp).iterdir():
             os.replace(path, out_dir / path.name)
     return stats
+
+
+# Sources whose titles say what the work is about; the others' are tune names (Song ci, Yuan qu) or empty.
+TOPICAL_TITLE_SOURCES = frozenset({"tang", "song", "shijing"})
+MAX_TOPIC_TITLE = 12  # a longer title is a preface, not a topic
+
+
+def topical_title(record: Record) -> str | None:
+    """The record's title when it names its topic (user corpora's titles count), else None."""
+    topical = record.source in TOPICAL_TITLE_SOURCES or record.source.startswith("user:")
+    title = "".join(c for c in record.title if is_cjk(c))
+    return title if topical and 0 < len(title) <= MAX_TOPIC_TITLE else None
+
+
+def sample_works(data_dir: Path, lang: str, split: str, limit: int | None, seed: int) -> list[Record]:
+    """Up to ``limit`` works of a split, balanced across sources and seeded: each source gets an equal
+    share, a source with fewer works gives all it has and its unused share goes to the others; the result
+    is shuffled. None: every work, shuffled."""
+    by_source: dict[str, list[Record]] = {}
+    for record in read_split(data_dir, lang, split):
+        by_source.setdefault(record.source, []).append(record)
+    rng = random.Random(f"{seed}-{lang}-{split}")
+    for name in sorted(by_source):
+        rng.shuffle(by_source[name])
+    total = sum(map(len, by_source.values()))
+    budget = total if limit is None else min(limit, total)
+    quota: dict[str, int] = dict.fromkeys(by_source, 0)
+    open_sources = sorted(by_source, key=lambda name: len(by_source[name]))
+    while budget > sum(quota.values()) and open_sources:
+        share = (budget - sum(quota.values())) // len(open_sources) or 1
+        for name in list(open_sources):
+            take = min(share, len(by_source[name]) - quota[name], budget - sum(quota.values()))
+            quota[name] += take
+            if quota[name] == len(by_source[name]):
+                open_sources.remove(name)
+    picked = [r for name in sorted(by_source) for r in by_source[name][:quota[name]]]
+    rng.shuffle(picked)
+    return picked
 
 
 def read_split(data_dir: Path, lang: str, split: str) -> Iterator[Record]:

@@ -19,6 +19,7 @@ from transformers import LogitsProcessorList
 
 from .checks import Checks, check_lyrics
 from .constraints import LyricsConstraint, UnsatisfiableSpec
+from .keywords import KeywordTable, plan_size
 from .prompt import build_prompt, hint
 from .rhymebook import rhyme_dictionary
 from .spec import LyricSpec
@@ -109,6 +110,18 @@ def pin_rhymes(spec: LyricSpec, tokenizer, seed: int | None = None) -> LyricSpec
     return replace(spec, rhymes=rhymes)
 
 
+def plan_keywords(spec: LyricSpec, tables: dict[str, KeywordTable] | None, tokenizer) -> LyricSpec:
+    """``spec`` with its keyword plan filled from its topic (the user's keywords first), as the model's
+    training briefs carried one; unchanged for a model trained without plans."""
+    table = (tables or {}).get(spec.lang)
+    if table is None:
+        return spec
+    token_chars = token_table(tokenizer)
+    vocabulary = None if token_chars.writes_any_utf8 else set(token_chars.char_list)
+    plan = table.plan(spec.topic, plan_size(len(spec.lines)), vocabulary, given=spec.keywords)
+    return replace(spec, keywords=tuple(plan))
+
+
 def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, seed: int | None = None,
              prompt: str | None = None, hints: bool | None = None, constrained: bool = True,
              **sampling: Any) -> list[Candidate]:
@@ -132,6 +145,7 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
     prompts left-padded, at most ``max_rows`` rows (specs x n) a call. The seed seeds the whole call."""
     if hints is None:
         hints = bool(getattr(model.config, "tianci_hints", False))
+    specs = [plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer) for spec in specs]
     if hints:
         specs = [pin_rhymes(spec, tokenizer, seed if seed is not None else spec.seed) for spec in specs]
     texts = prompts or [build_prompt(spec, tokenizer) for spec in specs]

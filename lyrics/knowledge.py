@@ -21,7 +21,9 @@ from collections.abc import Iterable, Iterator
 
 from phonetics import analyze, annotate, scheme
 
-from .data import Record
+from .corpus import cedict
+from .data import Record, topical_title
+from .keywords import KeywordTable, plan_size
 from .prompt import HINT_RATE_WITH_TONES, LANG_NAMES, hint, user_message
 from .rhymebook import rhyme_dictionary
 from .spec import LineSpec, LyricSpec
@@ -39,7 +41,7 @@ def _schemes(lang: str) -> tuple[str, ...]:
     return ("13zhe", "14yun") if lang == "cmn" else ("strict", "loose")
 
 
-def _top_chars(lang: str, limit: int = TOP_CHARS) -> list[str]:
+def top_chars(lang: str, limit: int = TOP_CHARS) -> list[str]:
     counts = rhyme_dictionary(lang).counts
     return sorted(counts, key=lambda c: -sum(counts[c].values()))[:limit]
 
@@ -60,7 +62,7 @@ def _describe(char: str, lang: str) -> str:
 
 def memorisation(lang: str, limit: int = TOP_CHARS) -> Iterator[dict]:
     """Stage 1: one text per character, then one per rhyme group of each scheme."""
-    chars = _top_chars(lang, limit)
+    chars = top_chars(lang, limit)
     for char in chars:
         if text := _describe(char, lang):
             yield {"stage": 1, "lang": lang, "text": text}
@@ -77,7 +79,7 @@ def memorisation(lang: str, limit: int = TOP_CHARS) -> Iterator[dict]:
 def understanding(lang: str, seed: int = 0, per_char: int = 2, limit: int = TOP_CHARS) -> Iterator[dict]:
     """Stage 2: question-answer pairs; ``held_out`` marks questions about held-out characters."""
     rng = random.Random(f"{seed}-{lang}")
-    chars = _top_chars(lang, limit)
+    chars = top_chars(lang, limit)
     name = _schemes(lang)[0]
     rhyme_of = {c: annotate(c, lang, name)[0] for c in chars}
     known = [c for c in chars if rhyme_of[c].rhyme]
@@ -114,9 +116,12 @@ def understanding(lang: str, seed: int = 0, per_char: int = 2, limit: int = TOP_
                 {"role": "user", "content": question}, {"role": "assistant", "content": answer}]}
 
 
-def spec_of_record(record: Record, rng: random.Random) -> tuple[LyricSpec, list[str]]:
+def spec_of_record(record: Record, rng: random.Random,
+                   keywords: KeywordTable | None = None) -> tuple[LyricSpec, list[str]]:
     """The spec a work satisfies (its lines' syllables, rhyme labels for recurring groups, its tone
-    patterns on a random share of lines) and the hint for each line."""
+    patterns on a random share of lines) and the hint for each line. With a keyword table, the spec
+    carries the work's keyword plan, and its topic is the title where the title is topical, else the
+    plan's most salient keyword (a Song ci's title is its tune, never its topic)."""
     analysis = analyze(record.text, record.lang)
     groups = [line.rhyme for line in analysis.lines]
     recurring = {g for g in groups if g and groups.count(g) > 1}
@@ -130,8 +135,14 @@ def spec_of_record(record: Record, rng: random.Random) -> tuple[LyricSpec, list[
         lines.append(LineSpec(line.syllable_count, label, None, tones))
         hints.append(hint(line.syllable_count, group if label else None, tones))
     structure = " ".join(f"{line.syllables}{line.label or ''}" for line in lines)
-    spec = LyricSpec(record.lang, record.title or "无题", tuple(lines), analysis.scheme,
-                     {label: group for group, label in labels.items()}, genre=record.genre, structure=structure)
+    topic, plan = record.title or "无题", ()
+    if keywords is not None:
+        plan = tuple(keywords.extract(record.lines, plan_size(len(record.lines))))
+        salient = keywords.extract(record.lines, 1)
+        topic = topical_title(record) or (salient[0] if salient else "无题")
+    spec = LyricSpec(record.lang, topic, tuple(lines), analysis.scheme,
+                     {label: group for group, label in labels.items()}, genre=record.genre, structure=structure,
+                     keywords=plan)
     return spec, hints
 
 
@@ -147,15 +158,39 @@ def stanzas(record: Record, max_lines: int | None) -> Iterator[Record]:
             yield dataclasses.replace(record, id=f"{record.id}#{start // max_lines}", lines=piece)
 
 
-def utilisation(records: Iterable[Record], seed: int = 0, max_lines: int | None = None) -> Iterator[dict]:
+def utilisation(records: Iterable[Record], seed: int = 0, max_lines: int | None = None,
+                keywords: dict[str, KeywordTable] | None = None) -> Iterator[dict]:
     """Stage 3: each work (or each stanza of at most ``max_lines`` lines) as a chat exchange, hint line
-    before each lyric line."""
+    before each lyric line; with ``keywords`` (per language), each brief carries the stanza's keyword plan."""
     rng = random.Random(seed)
     for whole in records:
         for record in stanzas(whole, max_lines):
             if any(len(line) > 30 for line in record.lines) or len(record.lines) > 64:
                 continue  # outside what a spec can ask for
-            spec, hints = spec_of_record(record, rng)
+            spec, hints = spec_of_record(record, rng, (keywords or {}).get(record.lang))
             answer = "\n".join(f"{h}\n{line}" for h, line in zip(hints, record.lines, strict=True))
             yield {"stage": 3, "lang": record.lang, "id": record.id, "split": record.split, "messages": [
                 {"role": "user", "content": user_message(spec)}, {"role": "assistant", "content": answer}]}
+
+
+WORDS_PER_TEXT = 12  # word readings per training text
+
+
+def word_readings(lang: str, chars: set[str], limit: int = 40000, seed: int = 0) -> Iterator[dict]:
+    """Word-level readings as plain texts of ``WORDS_PER_TEXT`` words each (``手机 shou3ji1；…``): up to ``limit``
+    of CC-CEDICT's 2-4 character words written with ``chars`` only (a seeded sample, names left out), read
+    by Tianci's annotator in context (the readings the hints and the constraint use): modern vocabulary
+    with its sounds, for mixing into sft."""
+    words = dict.fromkeys(entry.simplified if lang == "cmn" else entry.traditional for entry in cedict()
+                          if not entry.pinyin[:1].isupper())  # capitalised pinyin: a name, no vocabulary
+    words = [w for w in words if 2 <= len(w) <= 4 and set(w) <= chars]
+    random.Random(f"{seed}-{lang}-words").shuffle(words)
+    batch: list[str] = []
+    for word in words[:limit]:
+        syllables = annotate(word, lang)
+        if any(s.romanization is None for s in syllables):
+            continue
+        batch.append(f"{word} {''.join(s.romanization for s in syllables)}")
+        if len(batch) == WORDS_PER_TEXT:
+            yield {"stage": 1, "lang": lang, "text": f"{LANG_NAMES[lang]}词语读音：" + "；".join(batch) + "。"}
+            batch = []

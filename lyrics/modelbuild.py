@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import random
 from pathlib import Path
 
 import torch
 
 from .assets import tianci_home
-from .data import read_split
-from .knowledge import memorisation, understanding, utilisation
+from .data import read_split, sample_works
+from .keywords import KeywordTable, build_keywords, load_tables, save_tables
+from .knowledge import memorisation, top_chars, understanding, utilisation, word_readings
 from .train import encode_example
 from .trainconfig import ConfigError, StageConfig
 
@@ -141,18 +143,39 @@ def _read_examples(path: Path) -> list[dict]:
     return rows
 
 
-def stage_examples(config: dict, stage: str, tokenizer, seq_len: int, seed: int):
+def keyword_tables(config: dict, seed: int, folder: Path) -> dict[str, KeywordTable]:
+    """Per language, the keyword tables of the works sft trains on, kept in ``folder/keywords.json`` (built
+    once per run; a resumed run reads them back)."""
+    tables = load_tables(folder)
+    if tables:
+        return tables
+    data_cfg = config.get("data", {})
+    tables = {lang: build_keywords((w.lines for w in sample_works(_data_dir(config), lang, "train",
+                                                                 data_cfg.get("max_works"), seed)), lang)
+              for lang in data_cfg.get("langs", ["cmn", "yue"])}
+    save_tables(tables, folder)
+    return tables
+
+
+def stage_examples(config: dict, stage: str, tokenizer, seq_len: int, seed: int, stage_dir: Path | None = None):
     """(train, valid) encoded examples. knowledge: stage 1-2 texts mixed with corpus text (held-out
-    questions and the valid split for evaluation); sft: hinted lyric exchanges of the works, or the
-    exchanges of ``data.examples`` (JSON Lines of ``messages``), validated on the works' valid split."""
+    questions and the valid split for evaluation); sft: hinted lyric exchanges of the works (with keyword
+    plans when ``data.keywords``; the tables are written to ``stage_dir``), mixed with word-level readings
+    and stage-1 texts at ``data.knowledge_mix``, or the exchanges of ``data.examples`` (JSON Lines of
+    ``messages``); validated on the works' valid split. Works are sampled balanced across sources."""
     data_cfg = config.get("data", {})
     data_dir = _data_dir(config)
     langs = data_cfg.get("langs", ["cmn", "yue"])
     limit = data_cfg.get("max_works")
     chars = int(data_cfg.get("knowledge_chars", 3000))
+    mix = float(data_cfg.get("knowledge_mix", 0.0))
+    if not 0 <= mix < 1:
+        raise ConfigError(f"data.knowledge_mix must be at least 0 and below 1, not {mix}")
+    tables = keyword_tables(config, seed, stage_dir or Path(".")) if stage == "sft" and data_cfg.get("keywords") \
+        else None
 
     def works(lang: str, split: str):
-        return list(itertools.islice(read_split(data_dir, lang, split), limit))
+        return sample_works(data_dir, lang, split, limit if split == "train" else None, seed)
 
     train, valid = [], []
     for lang in langs:
@@ -167,8 +190,15 @@ def stage_examples(config: dict, stage: str, tokenizer, seq_len: int, seed: int)
         else:
             max_lines = data_cfg.get("sft_max_lines")
             if not data_cfg.get("examples"):
-                train += list(utilisation(works(lang, "train"), seed, max_lines))
-            valid += list(utilisation(works(lang, "valid")[:200], seed, max_lines))
+                exchanges = list(utilisation(works(lang, "train"), seed, max_lines, tables))
+                train += exchanges
+                if mix:
+                    known = set(top_chars(lang, chars))
+                    texts = list(memorisation(lang, chars)) + list(word_readings(lang, known, seed=seed))
+                    random.Random(f"{seed}-{lang}-mix").shuffle(texts)
+                    want = int(len(exchanges) * mix / (1 - mix))
+                    train += [texts[i % len(texts)] for i in range(want)]
+            valid += list(utilisation(works(lang, "valid")[:200], seed, max_lines, tables))
     if stage == "sft" and data_cfg.get("examples"):  # given exchanges (rejection sampling's kept samples)
         train = _read_examples(Path(data_cfg["examples"]))
     if not train or not valid:

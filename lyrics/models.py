@@ -1,7 +1,9 @@
 """Loading generators: a local directory or hub id, safetensors weights only, no remote code.
 
 A Tianci-trained model (or adapter) folder holds ``tianci.json`` beside its weights: how it was trained to be
-prompted (``{"hints": true}``: a hint line before each lyric line), read at load into ``model.config``.
+prompted (``{"hints": true}``: a hint line before each lyric line), read at load into ``model.config``; and,
+when it was trained with keyword plans, ``keywords.json`` (``lyrics.keywords``), read into
+``model.tianci_keywords`` so inference writes its plans as training did.
 """
 
 from __future__ import annotations
@@ -9,6 +11,8 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+
+from .keywords import KEYWORDS_FILE, load_tables
 
 # The embedded default: configs/tiny.yaml trained through both stages, adapter merged (see its README.md).
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "tiny"
@@ -47,6 +51,8 @@ def load_model(path_or_id: str, device: str | None = None, adapter: str | None =
         settings = Path(folder or "") / SETTINGS_FILE
         if folder and settings.is_file():
             model.config.tianci_hints = bool(json.loads(settings.read_text("utf-8")).get("hints", False))
+        if folder and (tables := load_tables(Path(folder))):
+            model.tianci_keywords = tables  # its keyword plans' tables (not config: they stay out of config.json)
     return model.to(device).eval(), tokenizer
 
 
@@ -67,6 +73,10 @@ def export_model(base: str, adapter: str | None, out: Path) -> Path:
     model.save_pretrained(tmp, safe_serialization=True)
     tokenizer.save_pretrained(tmp)
     write_settings(tmp, hints=bool(getattr(model.config, "tianci_hints", False)))
+    for folder in (adapter, base):  # the keyword tables travel with the weights
+        if folder and (Path(folder) / KEYWORDS_FILE).is_file():
+            shutil.copy2(Path(folder) / KEYWORDS_FILE, tmp / KEYWORDS_FILE)
+            break
     if out.exists():
         keep = [p for p in out.iterdir() if p.suffix in (".md", ".png", ".json") and not (tmp / p.name).exists()]
         for extra in keep:  # the model card and figures stay

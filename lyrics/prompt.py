@@ -1,6 +1,6 @@
 """The generation prompt for a spec, and the per-line hint: the same text in training and at inference.
 
-Prompt: a plain brief (topic, language, structure, rhymes, tones), wrapped in the tokenizer's chat
+Prompt: a plain brief (topic, keyword plan, language, structure, rhymes, tones), wrapped in the tokenizer's chat
 template when it has one. Hint: a line of its own before each lyric line,
 
     〔7|江阳|平平**仄平平〕
@@ -13,14 +13,18 @@ decoder.
 
 from __future__ import annotations
 
+from .keywords import keyword_line
 from .spec import LyricSpec
 
 LANG_NAMES = {"cmn": "普通话", "yue": "粤语"}
 
 
 def brief(spec: LyricSpec) -> str:
-    """The user's request as text: topic, language, structure, rhymes, tones."""
-    lines = [f"主题：{spec.topic}", f"语言：{LANG_NAMES[spec.lang]}", f"结构：{spec.structure}"]
+    """The user's request as text: topic, keyword plan, language, structure, rhymes, tones."""
+    lines = [f"主题：{spec.topic}"]
+    if spec.keywords:
+        lines.append(keyword_line(spec.keywords))
+    lines += [f"语言：{LANG_NAMES[spec.lang]}", f"结构：{spec.structure}"]
     if spec.genre:
         lines.append(f"风格：{spec.genre}")
     if spec.rhymes:

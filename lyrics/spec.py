@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from phonetics import LANGS, SCHEMES, PhoneticsError, scheme, tone_classes
+from phonetics import LANGS, SCHEMES, PhoneticsError, is_cjk, scheme, tone_classes
 
 MAX_SYLLABLES = 30
 MAX_LINES = 64
@@ -25,7 +25,9 @@ MAX_TOPIC_CHARS = 200
 FREE = "*"
 _LINE = re.compile(r"(\d+)([A-Z]?)")
 _SECTION = re.compile(r"\[([A-Za-z][\w-]*)\]")
-_FIELDS = {"lang", "topic", "structure", "rhymes", "tones", "scheme", "n", "seed", "id", "genre"}
+MAX_KEYWORDS = 8
+_FIELDS = {"lang", "topic", "structure", "rhymes", "tones", "scheme", "n", "seed", "id", "genre", "keywords"}
+_KEYWORD_SPLIT = re.compile(r"[\s,，、;；]+")
 
 
 class SpecError(ValueError):
@@ -52,6 +54,7 @@ class LyricSpec:
     id: str | None = None
     genre: str | None = None
     structure: str = ""
+    keywords: tuple[str, ...] = ()  # the keyword plan: the user's, else filled from the topic (lyrics.keywords)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -101,7 +104,25 @@ class LyricSpec:
         if spec_id is not None and not isinstance(spec_id, str):
             raise SpecError("id: give a string")
         return cls(lang, topic.strip(), tuple(lines), rhymes.name, resolved, n, seed, spec_id,
-                   data.get("genre"), data.get("structure"))
+                   data.get("genre"), data.get("structure"), _keywords(data.get("keywords")))
+
+
+def _keywords(value: Any) -> tuple[str, ...]:
+    """Keywords as a list of strings or one string separated by commas, 、 or spaces; each 1-4 Chinese
+    characters."""
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        value = [w for w in _KEYWORD_SPLIT.split(value) if w]
+    if not isinstance(value, list) or not all(isinstance(w, str) for w in value):
+        raise SpecError('keywords: give a list of words or one string, e.g. ["海浪", "夏天"] or "海浪、夏天"')
+    words = tuple(dict.fromkeys(w.strip() for w in value if w.strip()))
+    if len(words) > MAX_KEYWORDS:
+        raise SpecError(f"keywords: {len(words)} given; at most {MAX_KEYWORDS}")
+    for word in words:
+        if not 1 <= len(word) <= 4 or not all(map(is_cjk, word)):
+            raise SpecError(f"keywords: {word!r} is not 1-4 Chinese characters")
+    return words
 
 
 def _int_field(data: dict, name: str, default: int, low: int, high: int) -> int:

@@ -31,6 +31,7 @@ from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
+from .keywords import KEYWORDS_FILE
 from .models import write_settings
 from .trainconfig import STAGES, ConfigError, StageConfig, load_config, stage_config
 
@@ -167,7 +168,7 @@ def train(config_path: Path, stage: str, resume: bool = False, progress: bool = 
     random.seed(seed)
 
     model, tokenizer = build_or_load(config, config_path, stage, cfg, out_dir, checkpoint)
-    train_set, valid_set = stage_examples(config, stage, tokenizer, cfg.seq_len, seed)
+    train_set, valid_set = stage_examples(config, stage, tokenizer, cfg.seq_len, seed, stage_dir)
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     # One process, or one of several under `accelerate launch` (DDP, FSDP, ZeRO-2: configs/accelerate/).
     accelerator = Accelerator(cpu=not torch.cuda.is_available())  # CPU processes meet over gloo
@@ -230,6 +231,8 @@ def train(config_path: Path, stage: str, resume: bool = False, progress: bool = 
         model.save_pretrained(tmp, safe_serialization=True, state_dict=weights)
         tokenizer.save_pretrained(tmp)
         write_settings(tmp, hints=stage == "sft")  # sft taught the hint lines of lyrics.prompt.hint
+        if (stage_dir / KEYWORDS_FILE).is_file():  # the tables its keyword plans come from, at inference too
+            shutil.copy2(stage_dir / KEYWORDS_FILE, tmp / KEYWORDS_FILE)
         if final.exists():
             shutil.rmtree(final)
         os.replace(tmp, final)
