@@ -19,7 +19,7 @@ from pathlib import Path
 import gradio as gr
 
 from lyrics.constraints import UnsatisfiableSpec
-from lyrics.generation import Candidate, generate
+from lyrics.generation import Candidate, generate, plan_keywords
 from lyrics.melody import MelodyError, melody_fit, melody_tones, with_melody
 from lyrics.models import DEFAULT_MODEL, ModelLoadError, load_model
 from lyrics.spec import LyricSpec, SpecError, parse_rhymes_option
@@ -133,10 +133,12 @@ class Demo:
             self._loaded[name] = load_model(name, device="cpu")
         return self._loaded[name]
 
-    def spec_of(self, lang, topic, genre, structure, rhymes, tones, melody_text, midi_file, n, seed):
+    def spec_of(self, lang, topic, genre, structure, rhymes, tones, melody_text, midi_file, n, seed, keywords=""):
         """The spec (and melody) from the form's fields; errors are one line."""
         fields = {"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A",
                   "n": int(n), "seed": int(seed) if seed not in (None, "") else None}
+        if keywords and keywords.strip():
+            fields["keywords"] = keywords.strip()
         if genre:
             fields["genre"] = genre
         if rhymes and rhymes.strip():
@@ -150,10 +152,15 @@ class Demo:
                                          structure_given=bool(structure))
         return LyricSpec.from_dict(fields), fields, melody
 
-    def generate(self, lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name):
+    def generate(self, lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name,
+                 keywords=""):
         try:
-            spec, fields, tune = self.spec_of(lang, topic, genre, structure, rhymes, tones, melody, midi, n, seed)
+            spec, fields, tune = self.spec_of(lang, topic, genre, structure, rhymes, tones, melody, midi, n, seed,
+                                              keywords)
             model, tokenizer = self.model(model_name or self.models[0])
+            spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
+            if spec.keywords:
+                fields["keywords"] = list(spec.keywords)
             candidates = generate(model, tokenizer, spec, temperature=float(temperature))
         except ERRORS as err:
             raise gr.Error(str(err).splitlines()[0]) from None
@@ -165,6 +172,8 @@ class Demo:
         state = {"prompt": json.dumps(fields, ensure_ascii=False), "model": model_name or self.models[0],
                  "candidates": [c.lyrics for c in candidates]}
         plain = "\n\n".join(f"#{i}\n{c.lyrics}" for i, c in enumerate(candidates, 1))
+        if spec.keywords:
+            plain = f"keywords: {'、'.join(spec.keywords)}\n\n{plain}"
         choices = [str(i) for i in range(1, len(candidates) + 1)]
         return (render_candidates(candidates, spec, tune, scores if scorer else None), plain, state,
                 gr.update(choices=choices, value=choices[0] if choices else None))
@@ -228,6 +237,9 @@ def build(demo: Demo) -> gr.Blocks:
                     lang = gr.Radio([("Mandarin 普通话", "cmn"), ("Cantonese 粵語", "yue")], value="cmn",
                                     label="Language")
                     topic = gr.Textbox(label="Topic", placeholder="月光", max_length=200, elem_id="topic")
+                    keywords = gr.Textbox(label="Keywords", placeholder="海浪、夏天", max_length=60,
+                                          info="words the lyrics should use; the rest of the plan comes from the topic",
+                                          elem_id="keywords")
                     genre = gr.Dropdown(list(GENRES), value="", label="Genre")
                     preset = gr.Dropdown(list(PRESETS), value=next(iter(PRESETS)), label="Structure preset")
                     structure = gr.Textbox(value=next(iter(PRESETS.values())), label="Structure",
@@ -263,7 +275,7 @@ def build(demo: Demo) -> gr.Blocks:
             lang.change(lambda lg: gr.update(choices=groups[lg], value=None), lang, group_list, api_name=False)
             group_list.change(lambda g: f"A={g}" if g else "", group_list, rhymes, api_name=False)
             go.click(demo.generate, [lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed,
-                                     model], [cards, plain, state, which], api_name="generate")
+                                     model, keywords], [cards, plain, state, which], api_name="generate")
             rate_btn.click(demo.rate, [state, which, rater, *sliders], rate_status, api_name=False)
         with gr.Tab("Analyze"):
             text = gr.Textbox(label="Lyrics", lines=8, max_length=MAX_TEXT, placeholder="床前明月光，疑是地上霜。")

@@ -97,6 +97,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='lines as <syllables><label?> (default "7A 7A 7B 7A"; with a melody, its lines, all rhyming)')
     p.add_argument("--rhymes", default="", help="pinned rhymes, e.g. A=光,B=江阳")
     p.add_argument("--tones", default="", help="tone patterns per line, comma-separated, e.g. 平平仄仄平,*****")
+    p.add_argument("--keywords", default="",
+                   help="the keyword plan's first words, e.g. 海浪,夏天 (default: planned from the topic)")
     _add_melody(p, "one syllable per note; Cantonese lines follow its contour in 0243 levels")
     p.add_argument("-n", type=int, default=4, help="candidates (default 4)")
     p.add_argument("--seed", type=int, default=None)
@@ -264,6 +266,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     fields = {"lang": args.lang, "topic": args.topic, "structure": structure, "n": args.n}
     if args.tones:
         fields["tones"] = args.tones.split(",")
+    if args.keywords:
+        fields["keywords"] = args.keywords
     if args.melody is not None or args.midi is not None:
         from .melody import with_melody
 
@@ -279,13 +283,18 @@ def cmd_generate(args: argparse.Namespace) -> None:
     spec = LyricSpec.from_dict(fields)  # a bad spec fails here, before any model is loaded
     if args.temperature <= 0:
         raise UsageError("--temperature must be above 0")
-    from .generation import generate
+    from .generation import generate, plan_keywords
 
     model, tokenizer = _load_generator(args.model, args.adapter)
+    spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
     candidates = generate(model, tokenizer, spec, temperature=args.temperature, top_p=args.top_p, hints=args.hints)
+    if spec.keywords:
+        fields["keywords"] = list(spec.keywords)
     if args.json:
         print(json.dumps({"spec": fields, "candidates": [c.to_dict() for c in candidates]}, ensure_ascii=False))
         return
+    if spec.keywords:
+        print(f"keywords: {'、'.join(spec.keywords)}\n")
     for i, candidate in enumerate(candidates, 1):
         checks = candidate.checks
         marks = " ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in

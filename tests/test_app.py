@@ -88,13 +88,14 @@ def test_write_rate_and_find_the_rating_in_the_database(app, browser, tmp_path):
 def test_api_endpoints_generate_and_analyze(app):
     client = Client(app[0], verbose=False)
     html, plain, _ = client.predict("yue", "海港", "", "5A 5A", "", "", "", None, 2, 0.9, 3, str(DEFAULT_MODEL),
-                                    api_name="/generate")  # the session state stays on the server
-    assert plain.startswith("#1\n") and html.count('class="tc-card"') == 2
+                                    "漁船", api_name="/generate")  # the session state stays on the server
+    assert plain.startswith("keywords: 漁船、") and "\n\n#1\n" in plain  # the user's keyword leads the plan
+    assert html.count('class="tc-card"') == 2
     assert html.count('class="tc-badge tc-score"') == 2 * 4  # four aspect scores a candidate
     _, summary, annotation = client.predict("床前明月光，疑是地上霜。", "cmn", api_name="/analyze")
     assert "AA" in summary and annotation["lines"][0]["rhyme"] == "江阳"
     with pytest.raises(Exception, match="structure: '0A' has 0 syllables"):  # shown in the page, no trace
-        client.predict("cmn", "月", "", "0A", "", "", "", None, 1, 0.9, 1, str(DEFAULT_MODEL), api_name="/generate")
+        client.predict("cmn", "月", "", "0A", "", "", "", None, 1, 0.9, 1, str(DEFAULT_MODEL), "", api_name="/generate")
 
 
 @pytest.mark.parametrize(("args", "message"), [
