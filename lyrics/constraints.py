@@ -151,17 +151,35 @@ class CharRules:
         return torch.tensor([p in allowed for p in self.table.prefixes] or [False], dtype=torch.bool)
 
     def any_allowed(self, slot: Slot) -> bool:
-        return self.count_allowed(slot, 1) >= 1
+        return bool(self.some_allowed(slot, 1))
 
-    def count_allowed(self, slot: Slot, enough: int) -> int:
-        """How many writable characters fit ``slot``, counting no further than ``enough``."""
-        count = 0
+    def some_allowed(self, slot: Slot, enough: int) -> list[str]:
+        """Up to ``enough`` writable characters that fit ``slot``."""
+        found = []
         for c in self.writable:
             if self.allows(c, slot):
-                count += 1
-                if count >= enough:
+                found.append(c)
+                if len(found) >= enough:
                     break
-        return count
+        return found
+
+
+def distinct_choice(options: list[list[str]]) -> bool:
+    """Whether each of the lines can take a character of its own from its options (a matching, Kuhn's
+    augmenting paths). Options capped at len(options) characters decide it as well as the full sets: a line
+    with that many can always be served last."""
+    owner: dict[str, int] = {}
+
+    def place(line: int, seen: set[str]) -> bool:
+        for char in options[line]:
+            if char not in seen:
+                seen.add(char)
+                if char not in owner or place(owner[char], seen):
+                    owner[char] = line
+                    return True
+        return False
+
+    return all(place(line, set()) for line in range(len(options)))
 
 
 _rules: dict[tuple[str, str, str], CharRules] = {}
@@ -246,14 +264,19 @@ class LyricsConstraint:
             candidates = [self.spec.rhymes[label]] if label in self.spec.rhymes else sorted(all_groups)
             viable = []
             for group in candidates:
-                if all(self.rules.count_allowed(self._final_slot(i, group), len(lines)) >= len(lines)
-                       for i in lines):
+                if distinct_choice([self.rules.some_allowed(self._final_slot(i, group), len(lines)) for i in lines]):
                     viable.append(group)
             if not viable:
-                i = lines[0] if label not in self.spec.rhymes else next(
-                    (i for i in lines if not self.rules.any_allowed(self._final_slot(i, self.spec.rhymes[label]))),
-                    lines[-1])  # every line has a character, but too few distinct ones for all of them
                 what = f"rhyme {self.spec.rhymes[label]}" if label in self.spec.rhymes else "any one rhyme group"
+                empty = [i for i in lines
+                         if not any(self.rules.any_allowed(self._final_slot(i, g)) for g in candidates)]
+                if empty or label not in self.spec.rhymes:
+                    i = empty[0] if empty else lines[0]
+                    raise UnsatisfiableSpec(
+                        f"line {i + 1} ({self._line_name(i)}): no character in the vocabulary ends the line with "
+                        f"{what}{self._tone_note(i)} for every line labelled {label}"
+                        + ("" if empty else ", each on a character of its own"))
+                i = lines[-1]  # every line has a character, but too few distinct ones for all of them
                 raise UnsatisfiableSpec(
                     f"line {i + 1} ({self._line_name(i)}): the vocabulary has too few characters ending a line with "
                     f"{what}{self._tone_note(i)} for the {len(lines)} lines labelled {label}, each on its own "

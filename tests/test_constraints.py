@@ -135,9 +135,10 @@ def test_relaxation_drops_tone_first_then_rhyme_and_keeps_the_structure():
     spec = LyricSpec.from_dict({"lang": "cmn", "topic": "x", "structure": "2A 2A", "tones": ["**", "*仄"]})
     constraint = compile_constraint(spec, tokenizer)
     ids = {c: tokenizer.convert_tokens_to_ids(c) for c in "天年见风平仄"}
-    # Line 2 must end on a 仄 character, so label A can only take 言前 (见) or 梭波 (仄): the first line
-    # may not end in 风 or 平 (中东); a row forced onto 中东 anyway has no 仄 character left for line 2.
-    assert constraint.viable_groups["A"] == {"言前", "梭波"}
+    # Line 2 must end on a 仄 character, so label A can only take 言前 (见) or 梭波 (仄), and 梭波 has no second
+    # character for line 1 (no identical rhyme): only 言前 is left. The first line may not end in 风 or 平
+    # (中东); a row forced onto 中东 anyway has no 仄 character left for line 2.
+    assert constraint.viable_groups["A"] == {"言前"}
     assert not _mask_of(constraint, RowState(pos=1))[ids["风"]]
     stuck = RowState(line=1, pos=1, chosen=(("A", "中东"),))
     state, mask = constraint.allowed(stuck)
