@@ -129,7 +129,7 @@ def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, 
     ``top_p``, ``do_sample=False`` for greedy, ``num_beams`` for beam search). ``hints``: write the hint line
     before every lyric line, for a generator trained on hinted lyrics (knowledge stage 3); None takes the
     model's own setting (``tianci.json`` beside Tianci-trained weights, see ``lyrics.models``).
-    ``constrained=False`` drops the logits processor (the baseline of ``bench/knowledge_injection.py``): the
+    ``constrained=False`` drops the logits processor (the hints-only rows of ``bench/quality.py``): the
     model writes freely, and with hints each hint is put in the text before the model writes its line."""
     spec = spec if isinstance(spec, LyricSpec) else LyricSpec.from_dict(spec)
     return generate_many(model, tokenizer, [spec], n or spec.n, seed=seed if seed is not None else spec.seed,

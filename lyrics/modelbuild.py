@@ -145,9 +145,13 @@ def _read_examples(path: Path) -> list[dict]:
 
 def keyword_tables(config: dict, seed: int, folder: Path) -> dict[str, KeywordTable]:
     """Per language, the keyword tables of the works sft trains on, kept in ``folder/keywords.json`` (built
-    once per run; a resumed run reads them back)."""
+    once per run; a resumed run reads them back; a base model that has tables passes them on)."""
     tables = load_tables(folder)
     if tables:
+        return tables
+    base = config["model"].get("base")
+    if base and (tables := load_tables(Path(base))):  # a Tianci model's tables stay with its descendants
+        save_tables(tables, folder)
         return tables
     data_cfg = config.get("data", {})
     tables = {lang: build_keywords((w.lines for w in sample_works(_data_dir(config), lang, "train",

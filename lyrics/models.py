@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .keywords import KEYWORDS_FILE, load_tables
 
-# The embedded default: configs/tiny.yaml trained through both stages, adapter merged (see its README.md).
+# The embedded default: configs/tiny.yaml trained and exported (see its README.md).
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "tiny"
 SETTINGS_FILE = "tianci.json"
 

@@ -40,6 +40,7 @@ import yaml
 
 from .batch import finished_ids
 from .files import read_jsonl, write_atomic, write_json, write_jsonl
+from .keywords import load_tables
 from .modelbuild import _data_dir
 from .models import DEFAULT_MODEL
 from .prompt import hint, user_message
@@ -133,7 +134,7 @@ def sample_prompts(model, tokenizer, scorer, prompts: list[dict], out: Path, k: 
 
     from .constraints import UnsatisfiableSpec
     from .expansion import expand_topic
-    from .generation import generate_many, pin_rhymes
+    from .generation import generate_many, pin_rhymes, plan_keywords
 
     done = finished_ids(out)
     todo = [p for p in prompts if p["id"] not in done]
@@ -147,6 +148,7 @@ def sample_prompts(model, tokenizer, scorer, prompts: list[dict], out: Path, k: 
             for p in group:
                 topic = expand_topic(p["topic"], p["lang"], lexicon) if lexicon is not None else p["topic"]
                 spec = LyricSpec.from_dict({k: v for k, v in {**p, "topic": topic}.items() if k != "id"})
+                spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
                 specs.append(pin_rhymes(spec, tokenizer, chunk_seed))
                 asked.append(topic)
             try:
@@ -169,7 +171,7 @@ def sample_prompts(model, tokenizer, scorer, prompts: list[dict], out: Path, k: 
                         passing = [i for i in passing if own[i] >= median]
                     best = max(passing, key=lambda i: rows[i]["scores"]["overall"], default=None)
                     record = {"id": p["id"], "prompt": p, "asked_topic": topic, "rhymes": dict(spec.rhymes),
-                              "candidates": rows, "best": best}
+                              "keywords": list(spec.keywords), "candidates": rows, "best": best}
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -180,15 +182,18 @@ def sample_prompts(model, tokenizer, scorer, prompts: list[dict], out: Path, k: 
 def exchange(record: dict, lyrics: str) -> dict:
     """A kept sample as a hinted sft exchange: the prompt the generator saw, a hint before each line."""
     spec = LyricSpec.from_dict({k: v for k, v in {**record["prompt"], "topic": record.get("asked_topic") or
-                                                  record["prompt"]["topic"], "rhymes": record["rhymes"]}.items()
+                                                  record["prompt"]["topic"], "rhymes": record["rhymes"],
+                                                  "keywords": record.get("keywords") or None}.items()
                                 if k != "id"})
     answer = "\n".join(f"{hint(line.syllables, spec.rhymes.get(line.label), line.tones)}\n{text}"
                        for line, text in zip(spec.lines, lyrics.split("\n"), strict=True))
     return {"messages": [{"role": "user", "content": user_message(spec)}, {"role": "assistant", "content": answer}]}
 
 
-def training_data(cfg: RSConfig, samples: list[dict], round_index: int) -> tuple[list[dict], dict]:
-    """Kept samples (best passing candidate at or above the threshold) plus replayed original exchanges."""
+def training_data(cfg: RSConfig, samples: list[dict], round_index: int,
+                  keywords: dict | None = None) -> tuple[list[dict], dict]:
+    """Kept samples (best passing candidate at or above the threshold) plus replayed original exchanges,
+    their briefs with keyword plans when the generator was trained with them (``keywords``: its tables)."""
     from itertools import islice
 
     from .data import read_split
@@ -206,7 +211,7 @@ def training_data(cfg: RSConfig, samples: list[dict], round_index: int) -> tuple
     for lang in langs:
         works = list(islice(read_split(_data_dir(cfg.raw), lang, "train"), 20000))
         random.Random(f"{cfg.seed}-replay-{round_index}-{lang}").shuffle(works)
-        pool += list(islice(utilisation(works, cfg.seed + round_index, data_cfg.get("sft_max_lines", 8)),
+        pool += list(islice(utilisation(works, cfg.seed + round_index, data_cfg.get("sft_max_lines", 8), keywords),
                             math.ceil(wanted / len(langs))))
     replay = pool[:wanted]
     rows = kept + replay
@@ -288,7 +293,8 @@ def run_rounds(config_path: Path) -> Path:
                                    repetition_gate=cfg.repetition_gate)
                     del model
                     if not (folder / "train.jsonl").is_file():
-                        rows, counts = training_data(cfg, read_jsonl(folder / "samples.jsonl"), r)
+                        rows, counts = training_data(cfg, read_jsonl(folder / "samples.jsonl"), r,
+                                                     load_tables(Path(generator)))
                         if not counts["kept"]:
                             raise ConfigError(f"round {r}: no sample reached the threshold {cfg.threshold}; lower "
                                               "threshold in the config")
