@@ -31,6 +31,15 @@ def test_generate_from_a_local_directory(cli, model_dir):
         assert rhymes[0] == rhymes[1] == rhymes[3] == "江阳"  # the A lines
 
 
+def test_the_users_keywords_go_into_the_brief(cli, model_dir):
+    out = cli("generate", "--topic", "夏天", "--keywords", "海浪、沙滩", "--structure", "5A 5A", "-n", "1",
+              "--model", str(model_dir))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("keywords: 海浪、沙滩\n")  # a model without tables plans nothing more
+    out = cli("generate", "--topic", "夏天", "--keywords", "sea", "--model", str(model_dir))
+    assert out.returncode == 2 and "keywords: 'sea' is not 1-4 Chinese characters" in out.stderr
+
+
 def test_generate_table_view_in_cantonese(cli, model_dir):
     out = cli("generate", "--topic", "海", "--lang", "yue", "--structure", "4A 4A", "-n", "1", "--seed", "1",
               "--model", str(model_dir))
