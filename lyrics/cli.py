@@ -19,7 +19,9 @@ Bad input ends with one line on standard error (``tianci: error: ...``) and exit
 from __future__ import annotations
 
 import argparse
+import io
 import json
+import math
 import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -189,11 +191,13 @@ def _scheme_for(args: argparse.Namespace) -> str | None:
 
 
 def _inputs(text: str | None) -> Iterable[str]:
-    if text == "-":
-        return (line.rstrip("\n") for line in sys.stdin if line.strip())
+    if text == "-":  # bytes that are not UTF-8 are kept as U+FFFD rather than ending the run
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
+        return (line.rstrip("\n") for line in stdin if line.strip())
     if text is None:
         raise UsageError("give the lyrics as TEXT, or - to read them from standard input")
-    return [text]
+    # bytes of an argument that are not UTF-8 arrive as lone surrogates: read them as U+FFFD, as stdin does
+    return [text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")]
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
@@ -262,7 +266,7 @@ def cmd_rhymes(args: argparse.Namespace) -> None:
 def cmd_generate(args: argparse.Namespace) -> None:
     from .spec import LyricSpec, parse_rhymes_option
 
-    structure = args.structure or "7A 7A 7B 7A"
+    structure = "7A 7A 7B 7A" if args.structure is None else args.structure  # "" is an error, not the default
     fields = {"lang": args.lang, "topic": args.topic, "structure": structure, "n": args.n}
     if args.tones:
         fields["tones"] = args.tones.split(",")
@@ -281,8 +285,10 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if args.seed is not None:
         fields["seed"] = args.seed
     spec = LyricSpec.from_dict(fields)  # a bad spec fails here, before any model is loaded
-    if args.temperature <= 0:
-        raise UsageError("--temperature must be above 0")
+    if not math.isfinite(args.temperature) or args.temperature <= 0:
+        raise UsageError("--temperature must be a number above 0, e.g. 0.9")
+    if not math.isfinite(args.top_p) or not 0 < args.top_p <= 1:
+        raise UsageError("--top-p must be above 0 and at most 1, e.g. 0.95")
     from .generation import generate, plan_keywords
 
     model, tokenizer = _load_generator(args.model, args.adapter)

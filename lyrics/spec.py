@@ -26,6 +26,7 @@ FREE = "*"
 _LINE = re.compile(r"(\d+)([A-Z]?)")
 _SECTION = re.compile(r"\[([A-Za-z][\w-]*)\]")
 MAX_KEYWORDS = 8
+MAX_SEED = 2**63 - 1  # torch's generator takes a 64-bit seed
 _FIELDS = {"lang", "topic", "structure", "rhymes", "tones", "scheme", "n", "seed", "id", "genre", "keywords"}
 _KEYWORD_SPLIT = re.compile(r"[\s,，、;；]+")
 
@@ -98,8 +99,8 @@ class LyricSpec:
                 raise SpecError(f"rhymes.{label}: {err}") from None
         n = _int_field(data, "n", 1, 1, MAX_CANDIDATES)
         seed = data.get("seed")
-        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or seed < 0):
-            raise SpecError("seed: give a non-negative integer")
+        if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED):
+            raise SpecError(f"seed: give an integer from 0 to {MAX_SEED}")
         spec_id = data.get("id")
         if spec_id is not None and not isinstance(spec_id, str):
             raise SpecError("id: give a string")

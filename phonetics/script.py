@@ -14,6 +14,8 @@ _CJK = (
 )
 CJK_CHAR = re.compile(f"[{_CJK}]")
 CJK_RUN = re.compile(f"[{_CJK}]+")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_SURROGATES = re.compile("([\ud800-\udfff]+)")
 
 
 # The OpenCC conversion into the script each language is written in here: Mandarin simplified,
@@ -40,6 +42,9 @@ def convert(text: str, config: str) -> str:
     Phrase-level conversion resolves one-to-many mappings (后 → 後/后) from context; in the rare case it
     changes the length, each character is converted alone so positions still line up.
     """
+    if _SURROGATE.search(text):  # OpenCC encodes to UTF-8, which a lone surrogate cannot be: keep them as they are
+        return "".join(part if _SURROGATE.match(part) else convert(part, config)
+                       for part in _SURROGATES.split(text) if part)
     out = _converter(config).convert(text)
     if len(out) == len(text):
         return out

@@ -47,3 +47,39 @@ def test_errors_name_the_valid_choices(call, message):
         call()
     assert message in str(err.value)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("lang", ["cmn", "yue"])
+def test_lone_surrogates_and_control_characters_are_kept_as_non_syllables(lang):
+    text = "月\ud800光\udfff\x00\x1b亮\U0010ffff"
+    analysis = analyze(text, lang)
+    assert "".join(s.char for s in analysis.syllables) == text
+    assert [s.char for s in analysis.syllables if s.is_syllable] == ["月", "光", "亮"]
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--temperature", "nan"], "--temperature must be a number above 0"),
+    (["--temperature", "inf"], "--temperature must be a number above 0"),
+    (["--top-p", "0"], "--top-p must be above 0 and at most 1"),
+    (["--top-p", "5"], "--top-p must be above 0 and at most 1"),
+    (["--seed", str(2**70)], "seed: give an integer from 0 to"),
+    (["--structure", ""], "structure: give lines as"),
+])
+def test_generate_numbers_out_of_range_are_one_line_errors(cli, args, message):
+    out = cli("generate", "--topic", "月", *args)
+    assert out.returncode == 2 and message in out.stderr, out.stderr
+    assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_analyze_reads_bytes_that_are_not_utf8(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import ROOT
+
+    for args, data in ((["analyze", "--json", "-"], b"\xff\xfe\xe6\x9c\x88\xe5\x85\x89\n"),
+                       (["analyze", "--json", b"\xff\xfe\xe6\x9c\x88".decode("utf-8", "surrogateescape")], None)):
+        out = subprocess.run([sys.executable, "-m", "lyrics.cli", *args], input=data, capture_output=True,
+                             cwd=ROOT, timeout=120, check=False)
+        assert out.returncode == 0 and b"Traceback" not in out.stderr, out.stderr
+        assert "月" in out.stdout.decode("utf-8")

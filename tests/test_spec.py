@@ -57,7 +57,8 @@ def test_cli_rhymes_option():
     ({"scheme": "strict"}, "scheme: 'strict' is not a cmn scheme; use one of 13zhe, 14yun"),
     ({"topic": ""}, "topic: give a non-empty string"),
     ({"n": 0}, "n: give an integer from 1 to 64"),
-    ({"seed": -1}, "seed: give a non-negative integer"),
+    ({"seed": -1}, "seed: give an integer from 0 to"),
+    ({"seed": 2**70}, "seed: give an integer from 0 to 9223372036854775807"),
     ({"colour": "blue"}, "unknown field 'colour'"),
 ])
 def test_invalid_specs_are_one_line_errors(fields, message):
