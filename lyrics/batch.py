@@ -55,10 +55,15 @@ def finished_ids(out: Path) -> set[str]:
 def read_specs(path: Path, default_n: int) -> list[tuple[str, LyricSpec | str]]:
     """(id, spec or error message) per input line, blank lines skipped."""
     items, seen = [], set()
-    for number, raw in enumerate(path.read_text("utf-8").splitlines(), 1):
-        if not raw.strip():
+    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+        if not line.strip():
             continue
         item_id = f"line-{number}"
+        try:
+            raw = line.decode("utf-8")
+        except UnicodeDecodeError as err:
+            items.append((item_id, f"line {number} is not UTF-8 (byte {err.start + 1}); save the specs as UTF-8"))
+            continue
         try:
             data = json.loads(raw)
             if isinstance(data, dict) and data.get("id") is not None:

@@ -338,16 +338,35 @@ def _load_scorer(path: str | None):
 def cmd_batch(args: argparse.Namespace) -> None:
     from .batch import run_batch
 
+    if args.specs.is_dir():
+        raise UsageError(f"{args.specs}: is a folder; give a JSON Lines file of specs")
     if not args.specs.is_file():
         raise UsageError(f"{args.specs}: no such file; give a JSON Lines file of specs")
     if args.n < 1 or args.batch_size < 1:
         raise UsageError("-n and --batch-size must be at least 1")
     if args.out.resolve() == args.specs.resolve():
         raise UsageError("OUT must be another file than SPECS")
+    _check_writable(args.out)  # before any model work
     model, tokenizer = _load_generator(args.model, args.adapter)
     summary = run_batch(model, tokenizer, args.specs, args.out, args.n, args.batch_size, args.seed,
                         scorer=_load_scorer(args.scorer))
     print(summary.line(), file=sys.stderr)
+
+
+def _check_writable(out: Path) -> None:
+    """OUT is a regular file that can be appended to (created empty if need be): not a folder, not a device
+    such as /dev/full, not under a folder that cannot be written."""
+    if out.is_dir():
+        raise UsageError(f"{out}: is a folder; give a file path for the results")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("a", encoding="utf-8"):
+            pass
+    except OSError as err:
+        raise UsageError(f"{out}: cannot write there ({err.strerror or type(err).__name__}); "
+                         "give a writable file path") from None
+    if not out.is_file():
+        raise UsageError(f"{out}: not a regular file; give a file path for the results")
 
 
 def default_ratings_db() -> Path:

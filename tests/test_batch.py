@@ -95,3 +95,26 @@ def test_resume_after_a_kill_loses_and_repeats_nothing(tmp_path, model_dir, char
     summary = run_batch(char_model, char_tokenizer, specs, out, n=2, batch_size=8, progress=False)
     ids = [json.loads(line)["id"] for line in out.read_text("utf-8").splitlines()]
     assert len(ids) == len(set(ids)) == 43 and summary.skipped == len(before)
+
+
+def test_a_line_that_is_not_utf8_is_an_error_record_and_the_batch_goes_on(tmp_path, char_model, char_tokenizer):
+    specs, out = tmp_path / "specs.jsonl", tmp_path / "out.jsonl"
+    good = json.dumps({"id": "ok", "lang": "cmn", "topic": "月", "structure": "5A 5A"}, ensure_ascii=False)
+    specs.write_bytes(b'{"id": "latin1", "topic": "\xe9t\xe9"}\n' + good.encode("utf-8") + b"\n")
+    summary = run_batch(char_model, char_tokenizer, specs, out, n=1, progress=False)
+    rows = {row["id"]: row for row in map(json.loads, out.read_text("utf-8").splitlines())}
+    assert rows["line-1"]["error"] == "line 1 is not UTF-8 (byte 28); save the specs as UTF-8"
+    assert rows["ok"]["candidates"][0]["checks"]["ok"] and summary.errors == 1
+
+
+@pytest.mark.parametrize(("specs", "out", "message"), [
+    ("{tmp}", "{tmp}/out.jsonl", "is a folder; give a JSON Lines file of specs"),
+    ("{tmp}/specs.jsonl", "{tmp}", "is a folder; give a file path for the results"),
+    ("{tmp}/specs.jsonl", "/dev/full", "/dev/full: not a regular file"),
+    ("{tmp}/specs.jsonl", "/proc/x.jsonl", "/proc/x.jsonl: cannot write there"),
+])
+def test_unusable_paths_are_one_line_errors_before_any_model_work(cli, tmp_path, specs, out, message):
+    (tmp_path / "specs.jsonl").write_text('{"lang": "cmn", "topic": "月", "structure": "5"}\n', encoding="utf-8")
+    result = cli("batch", specs.format(tmp=tmp_path), out.format(tmp=tmp_path), "--model", "/nonexistent")
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
