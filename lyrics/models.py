@@ -35,6 +35,7 @@ def load_model(path_or_id: str, device: str | None = None, adapter: str | None =
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     path_or_id = str(path_or_id)
+    check_local(path_or_id)
     try:
         tokenizer = AutoTokenizer.from_pretrained(path_or_id, trust_remote_code=False)
         model = AutoModelForCausalLM.from_pretrained(path_or_id, trust_remote_code=False, use_safetensors=True)
@@ -54,6 +55,31 @@ def load_model(path_or_id: str, device: str | None = None, adapter: str | None =
         if folder and (tables := load_tables(Path(folder))):
             model.tianci_keywords = tables  # its keyword plans' tables (not config: they stay out of config.json)
     return model.to(device).eval(), tokenizer
+
+
+def looks_local(path_or_id: str) -> bool:
+    """A path rather than a hub id: it starts like one (``./``, ``/``, ``~``), or its first part is a folder here
+    (``models/tny``)."""
+    parts = Path(path_or_id).parts
+    return path_or_id.startswith((".", "/", "~")) or (len(parts) > 1 and Path(parts[0]).is_dir())
+
+
+def check_local(path_or_id: str) -> None:
+    """Fail at once, without asking the hub, for a local model folder that is missing or cannot be loaded."""
+    path = Path(path_or_id).expanduser()
+    if not path.exists():
+        if looks_local(path_or_id):
+            raise ModelLoadError(f"cannot load model {path_or_id!r}: no such folder")
+        return
+    if not path.is_dir():
+        raise ModelLoadError(f"cannot load model {path_or_id!r}: not a folder; give a model folder or a hub id")
+    if not any(path.glob("*.safetensors")) and not (path / "adapter_config.json").is_file():
+        pickled = [p.name for p in path.iterdir() if p.suffix in (".bin", ".pt", ".pth", ".pkl", ".ckpt")]
+        why = f"only pickle weights ({', '.join(sorted(pickled))}), which are never loaded" if pickled else \
+            "no *.safetensors weights"
+        raise ModelLoadError(f"cannot load model {path_or_id!r}: {why}; save it with safe_serialization=True")
+    if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json")):
+        raise ModelLoadError(f"cannot load model {path_or_id!r}: no tokenizer files (tokenizer.json) in the folder")
 
 
 def write_settings(folder: Path, **settings) -> None:

@@ -51,7 +51,8 @@ def test_generate_table_view_in_cantonese(cli, model_dir):
     (["--topic", "月", "--structure", "0A"], "structure: '0A' has 0 syllables"),
     (["--topic", "月", "--rhymes", "A=xyz"], "rhymes.A: unknown rhyme 'xyz'"),
     (["--topic", "月", "--tones", "平平"], "tones[0]: pattern '平平' has 2 positions"),
-    (["--topic", "月", "--model", "/nonexistent/model"], "cannot load model '/nonexistent/model'"),
+    (["--topic", "月", "--model", "/nonexistent/model"], "cannot load model '/nonexistent/model': no such folder"),
+    (["--topic", "月", "--model", "models/tny"], "cannot load model 'models/tny': no such folder"),  # not a hub id
 ])
 def test_generate_bad_input_is_one_line(cli, args, message):
     out = cli("generate", *args)
@@ -82,3 +83,13 @@ def test_the_default_model_is_a_small_safe_self_contained_folder():
     assert not [name for name in files if name.endswith((".bin", ".pt", ".pkl", ".pth"))]
     assert sum(p.stat().st_size for p in DEFAULT_MODEL.iterdir()) < 40 * 2**20
     assert json.loads((DEFAULT_MODEL / "tianci.json").read_text())["hints"] is True
+
+
+def test_a_folder_with_only_pickle_weights_is_refused_in_one_line(cli, tmp_path, model_dir):
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    (folder / "pytorch_model.bin").write_bytes(b"not loaded")
+    (folder / "config.json").write_text((model_dir / "config.json").read_text())
+    out = cli("generate", "--topic", "月", "--model", str(folder))
+    assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
+    assert "only pickle weights (pytorch_model.bin), which are never loaded" in out.stderr
