@@ -21,7 +21,7 @@ import gradio as gr
 from lyrics.constraints import UnsatisfiableSpec
 from lyrics.generation import Candidate, generate, plan_keywords
 from lyrics.melody import MelodyError, melody_fit, melody_tones, with_melody
-from lyrics.models import DEFAULT_MODEL, ModelLoadError, load_model
+from lyrics.models import DEFAULT_MODEL, ModelLoadError, check_local, load_model
 from lyrics.spec import LyricSpec, SpecError, parse_rhymes_option
 from phonetics import SCHEMES, PhoneticsError, analyze, scheme
 from scorer.model import DEFAULT_SCORER, Scorer, is_scorer
@@ -115,8 +115,10 @@ def render_candidates(candidates: list[Candidate], spec: LyricSpec, melody=None,
 # ---- the app ----------------------------------------------------------------------------------------
 
 class Demo:
-    def __init__(self, models: list[str], db: Path, scorer: str | None = None):
+    def __init__(self, models: dict[str, str], db: Path, scorer: str | None = None):
+        """``models``: the operator's list, name → folder; the page names them and loads nothing else."""
         self.models = models
+        self.names = list(models)
         self.store = RatingsStore(db)
         self._loaded: dict[str, tuple] = {}
         self.scorer_path = scorer
@@ -129,8 +131,12 @@ class Demo:
         return self._scorer
 
     def model(self, name: str):
+        """One of the listed models (loaded once: the cache holds at most the list); any other name is refused
+        without touching the disk or the hub."""
+        if name not in self.models:
+            raise ModelLoadError(f"unknown model {str(name)[:40]!r}: choose one of {', '.join(self.names)}")
         if name not in self._loaded:
-            self._loaded[name] = load_model(name, device="cpu")
+            self._loaded[name] = load_model(self.models[name], device="cpu")
         return self._loaded[name]
 
     def spec_of(self, lang, topic, genre, structure, rhymes, tones, melody_text, midi_file, n, seed, keywords=""):
@@ -157,7 +163,7 @@ class Demo:
         try:
             spec, fields, tune = self.spec_of(lang, topic, genre, structure, rhymes, tones, melody, midi, n, seed,
                                               keywords)
-            model, tokenizer = self.model(model_name or self.models[0])
+            model, tokenizer = self.model(model_name or self.names[0])
             spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
             if spec.keywords:
                 fields["keywords"] = list(spec.keywords)
@@ -169,7 +175,7 @@ class Demo:
         order = sorted(range(len(candidates)), key=lambda i: (not candidates[i].checks.ok,  # passing first, then
                        -sum(line.rhyme_ok for line in candidates[i].checks.lines), -scores[i].get("overall", 0)))
         candidates, scores = [candidates[i] for i in order], [scores[i] for i in order]
-        state = {"prompt": json.dumps(fields, ensure_ascii=False), "model": model_name or self.models[0],
+        state = {"prompt": json.dumps(fields, ensure_ascii=False), "model": model_name or self.names[0],
                  "candidates": [c.lyrics for c in candidates]}
         plain = "\n\n".join(f"#{i}\n{c.lyrics}" for i, c in enumerate(candidates, 1))
         if spec.keywords:
@@ -205,6 +211,8 @@ class Demo:
 
     def compare(self, lang, topic, structure, model_a, model_b, seed):
         """One prompt through both models; sides shown in random order, unlabeled."""
+        if model_a == model_b:
+            raise gr.Error("choose two different models: a model compared with itself only records ties")
         try:
             spec = LyricSpec.from_dict({"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A"})
             sides = []
@@ -257,7 +265,7 @@ def build(demo: Demo) -> gr.Blocks:
                         n = gr.Slider(1, MAX_CANDIDATES, value=4, step=1, label="Candidates")
                         temperature = gr.Slider(0.1, 1.5, value=0.9, step=0.05, label="Temperature")
                         seed = gr.Number(value=1, precision=0, label="Seed")
-                    model = gr.Dropdown(demo.models, value=demo.models[0], label="Model", allow_custom_value=True)
+                    model = gr.Dropdown(demo.names, value=demo.names[0], label="Model")
                     go = gr.Button("Write lyrics", variant="primary", elem_id="generate-btn")
                 with gr.Column(scale=3):
                     cards = gr.HTML('<div class="tc-empty">Candidates appear here, best first.</div>',
@@ -294,9 +302,8 @@ def build(demo: Demo) -> gr.Blocks:
                 c_structure = gr.Textbox(label="Structure", value="7A 7A 7B 7A")
                 c_seed = gr.Number(value=1, precision=0, label="Seed")
             with gr.Row():
-                model_a = gr.Dropdown(demo.models, value=demo.models[0], label="Current model",
-                                      allow_custom_value=True)
-                model_b = gr.Dropdown(demo.models, value=demo.models[-1], label="New model", allow_custom_value=True)
+                model_a = gr.Dropdown(demo.names, value=demo.names[0], label="Current model")
+                model_b = gr.Dropdown(demo.names, value=demo.names[-1], label="New model")
             c_go = gr.Button("Make a pair", variant="primary")
             with gr.Row():
                 with gr.Column():
@@ -316,12 +323,23 @@ def build(demo: Demo) -> gr.Blocks:
     return blocks
 
 
-def discover_models(extra: list[str]) -> list[str]:
-    found = [str(p) for p in sorted((ROOT / "models").glob("*")) if (p / "model.safetensors").is_file()
-             and (p / "config.json").is_file() and not is_scorer(p)]
-    default = str(DEFAULT_MODEL)
-    ordered = [default] if default in found else []
-    return list(dict.fromkeys([*ordered, *found, *extra]))
+def listed_models(folders: list[str]) -> dict[str, str]:
+    """The operator's model folders by display name (the folder's name; a clash gets its parent's too). A folder
+    that is not a Tianci-loadable model ends the start-up with one line."""
+    named: dict[str, str] = {}
+    for folder in folders:
+        path = Path(folder).expanduser()
+        try:
+            check_local(str(path))
+        except ModelLoadError as err:
+            sys.exit(f"app.py: error: --models: {err}")
+        if not path.is_dir() or is_scorer(path):
+            sys.exit(f"app.py: error: --models: {folder!r} is not a generator folder")
+        name = path.resolve().name
+        if name in named and named[name] != str(path.resolve()):
+            name = f"{path.resolve().parent.name}/{name}"
+        named[name] = str(path.resolve())
+    return named
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -329,7 +347,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1: this machine only)")
     parser.add_argument("--port", type=int, default=7860)
     parser.add_argument("--auth", default=None, help="USER:PASS to require a login")
-    parser.add_argument("--model", action="append", default=[], help="another model folder or hub id (repeatable)")
+    parser.add_argument("--models", nargs="+", default=[str(DEFAULT_MODEL)], metavar="DIR",
+                        help="the model folders the page offers, by folder name (default: the shipped models/tiny)")
     parser.add_argument("--db", type=Path, default=None, help="ratings store (default $TIANCI_HOME/ratings.sqlite)")
     parser.add_argument("--concurrency", type=int, default=2, help="requests served at once (default 2)")
     parser.add_argument("--scorer", default=None,
@@ -341,9 +360,7 @@ def main(argv: list[str] | None = None) -> None:
         if not sep or not user or not password:
             sys.exit("app.py: error: --auth must be USER:PASS")
         auth = (user, password)
-    models = discover_models(args.model)
-    if not models:
-        sys.exit(f"app.py: error: no model found under {ROOT / 'models'}; pass --model PATH")
+    models = listed_models(args.models)
     from lyrics.cli import default_ratings_db
 
     scorer = None if args.scorer == "none" else args.scorer or (

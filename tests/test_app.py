@@ -76,7 +76,7 @@ def test_write_rate_and_find_the_rating_in_the_database(app, browser, tmp_path):
     browser.find_element(By.CSS_SELECTOR, "#rate-btn").click()
     wait.until(lambda d: "Saved rating" in d.find_element(By.CSS_SELECTOR, "#rate-status").text)
     rows = RatingsStore(db).ratings()
-    assert len(rows) == 1 and rows[0]["model"] == str(DEFAULT_MODEL) and '"topic": "月光"' in rows[0]["prompt"]
+    assert len(rows) == 1 and rows[0]["model"] == "tiny" and '"topic": "月光"' in rows[0]["prompt"]
     assert len(rows[0]["lyrics"].split("\n")) == 4 and rows[0]["overall"] == 3
     browser.execute_script("window.scrollTo(0, 0)")
     shot = os.environ.get("TIANCI_SCREENSHOT") or str(tmp_path / "demo.png")
@@ -87,7 +87,7 @@ def test_write_rate_and_find_the_rating_in_the_database(app, browser, tmp_path):
 
 def test_api_endpoints_generate_and_analyze(app):
     client = Client(app[0], verbose=False)
-    html, plain, _ = client.predict("yue", "海港", "", "5A 5A", "", "", "", None, 2, 0.9, 3, str(DEFAULT_MODEL),
+    html, plain, _ = client.predict("yue", "海港", "", "5A 5A", "", "", "", None, 2, 0.9, 3, "tiny",
                                     "漁船", api_name="/generate")  # the session state stays on the server
     assert plain.startswith("keywords: 漁船、") and "\n\n#1\n" in plain  # the user's keyword leads the plan
     assert html.count('class="tc-card"') == 2
@@ -95,11 +95,16 @@ def test_api_endpoints_generate_and_analyze(app):
     _, summary, annotation = client.predict("床前明月光，疑是地上霜。", "cmn", api_name="/analyze")
     assert "AA" in summary and annotation["lines"][0]["rhyme"] == "江阳"
     with pytest.raises(Exception, match="structure: '0A' has 0 syllables"):  # shown in the page, no trace
-        client.predict("cmn", "月", "", "0A", "", "", "", None, 1, 0.9, 1, str(DEFAULT_MODEL), "", api_name="/generate")
+        client.predict("cmn", "月", "", "0A", "", "", "", None, 1, 0.9, 1, "tiny", "", api_name="/generate")
+    for other in (str(DEFAULT_MODEL), "models/./tiny", "Qwen/Qwen3-0.6B"):  # only the listed names, no paths
+        with pytest.raises(Exception, match=r"unknown model .*: choose one of tiny|not in the list of choices"):
+            client.predict("cmn", "月", "", "5A", "", "", "", None, 1, 0.9, 1, other, "", api_name="/generate")
 
 
 @pytest.mark.parametrize(("args", "message"), [
     (["--auth", "nopassword"], "--auth must be USER:PASS"),
+    (["--models", "models/tny"], "--models: cannot load model 'models/tny': no such folder"),
+    (["--models", "models/scorer-tiny"], "--models: 'models/scorer-tiny' is not a generator folder"),
 ])
 def test_app_bad_arguments_are_one_line(args, message):
     out = subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
