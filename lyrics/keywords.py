@@ -34,7 +34,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-import torch
+import numpy as np
 
 from phonetics import is_cjk
 from phonetics.script import to_lang_script
@@ -169,27 +169,24 @@ def build_keywords(works: Iterable[Iterable[str]], lang: str) -> KeywordTable:
     assoc_chars = sorted(char_df, key=lambda c: (-char_df[c], c))[:ASSOC_CHARS]
     word_id = {w: i for i, w in enumerate(assoc_words)}
     char_id = {c: i for i, c in enumerate(assoc_chars)}
-    joint = torch.zeros(len(assoc_chars), len(assoc_words))
+    joint = np.zeros((len(assoc_chars), len(assoc_words)), dtype=np.float32)
     for start in range(0, len(bodies), CHUNK):
         chunk = bodies[start:start + CHUNK]
-        chars = torch.zeros(len(chunk), len(assoc_chars))
-        words = torch.zeros(len(chunk), len(assoc_words))
+        chars = np.zeros((len(chunk), len(assoc_chars)), dtype=np.float32)
+        words = np.zeros((len(chunk), len(assoc_words)), dtype=np.float32)
         for row, lines in enumerate(chunk):
             chars[row, [char_id[c] for c in {c for line in lines for c in line} if c in char_id]] = 1
             words[row, [word_id[w] for w in {w for line in lines for w in bigrams(line)} if w in word_id]] = 1
         joint += chars.T @ words
     total = len(bodies)
-    expected = torch.tensor([char_df[c] for c in assoc_chars])[:, None] * torch.tensor(
-        [keep[w] for w in assoc_words])[None, :] / max(1, total)
-    lmi = joint * torch.log((joint / expected.clamp(min=1e-9)).clamp(min=1e-9))
+    expected = np.array([char_df[c] for c in assoc_chars], dtype=np.float32)[:, None] * np.array(
+        [keep[w] for w in assoc_words], dtype=np.float32)[None, :] / max(1, total)
+    lmi = joint * np.log(np.maximum(joint / np.maximum(expected, 1e-9), 1e-9))
     lmi[(joint < MIN_JOINT) | (lmi <= 0)] = 0
     assoc = {}
-    top = lmi.topk(min(ASSOC_PER_CHAR, len(assoc_words)), dim=1) if assoc_words else None
-    for i, char in enumerate(assoc_chars):
-        if top is None:
-            break
-        rows = [(assoc_words[j], float(v)) for v, j in zip(top.values[i].tolist(), top.indices[i].tolist(),
-                                                           strict=True) if v > 0]
+    for i, char in enumerate(assoc_chars if assoc_words else ()):
+        order = np.argsort(-lmi[i], kind="stable")[:ASSOC_PER_CHAR]
+        rows = [(assoc_words[j], float(lmi[i, j])) for j in order if lmi[i, j] > 0]
         if rows:
             assoc[char] = rows
     return KeywordTable(lang, total, keep, assoc)
