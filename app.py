@@ -97,9 +97,11 @@ def render_candidates(candidates: list[Candidate], spec: LyricSpec, melody=None,
     cards = []
     for rank, candidate in enumerate(candidates, 1):
         checks = candidate.checks
+        asked = [("syllables", checks.structure), ("rhyme", checks.rhyme)]
+        if any(tones):  # a tone badge only where tones (or a Cantonese melody) were asked
+            asked.append(("tone", checks.tone))
         badges = "".join(f'<span class="tc-badge {"tc-ok" if ok else "tc-bad"}">{name} {"✓" if ok else "✗"}</span>'
-                         for name, ok in (("syllables", checks.structure), ("rhyme", checks.rhyme),
-                                          ("tone", checks.tone)))
+                         for name, ok in asked)
         if melody is not None and spec.lang == "yue" and checks.structure:
             fit = melody_fit(candidate.lyrics, melody)["fit"]
             badges += f'<span class="tc-badge {"tc-ok" if fit >= 0.999 else "tc-bad"}">melody fit {fit:.0%}</span>'

@@ -31,7 +31,7 @@ from scorer.ratings import RatingsError
 
 from .assets import AssetError
 from .data import DEFAULT_SOURCES, SOURCE_LANGS, DataError
-from .melody import MelodyError
+from .melody import MelodyError, melody_fit, with_melody
 from .models import ModelLoadError
 from .spec import SpecError
 from .trainconfig import ConfigError
@@ -211,8 +211,6 @@ def cmd_analyze(args: argparse.Namespace) -> None:
         analysis = analyze(text, args.lang, scheme_name)
         fit = None
         if melody is not None:
-            from .melody import melody_fit
-
             fit = melody_fit(text, melody)
         if args.json:
             print(json.dumps({**analysis.to_dict(), **({"melody": fit} if fit else {})}, ensure_ascii=False),
@@ -232,8 +230,12 @@ def _print_analysis(analysis: Analysis) -> None:
 
     class_name = "平仄" if analysis.lang == "cmn" else "0243"
     table = Table(title=f"{analysis.lang} · scheme {analysis.scheme}", title_justify="left")
-    for name in ("#", "line (character + romanization)", "syl", "rhyme", class_name):
-        table.add_column(name, no_wrap=name != "line (character + romanization)")
+    # Short columns keep their width; the line and its pattern fold onto more rows rather than lose characters.
+    table.add_column("#", no_wrap=True, min_width=2)
+    table.add_column("line (character + romanization)", overflow="fold")
+    table.add_column("syl", no_wrap=True, min_width=3)
+    table.add_column("rhyme", no_wrap=True, min_width=10)
+    table.add_column(class_name, overflow="fold")
     letters = analysis.rhyme_letters
     for i, line in enumerate(analysis.lines):
         chars = " ".join(f"{s.char}[dim]{s.romanization or ('?' if s.is_syllable else '')}[/dim]"
@@ -272,12 +274,11 @@ def cmd_generate(args: argparse.Namespace) -> None:
         fields["tones"] = args.tones.split(",")
     if args.keywords:
         fields["keywords"] = args.keywords
+    melody = None
     if args.melody is not None or args.midi is not None:
-        from .melody import with_melody
-
         if args.midi is not None and not args.midi.is_file():
             raise UsageError(f"--midi {args.midi}: no such file")
-        fields, _ = with_melody(fields, text=args.melody, midi=args.midi, structure_given=bool(args.structure))
+        fields, melody = with_melody(fields, text=args.melody, midi=args.midi, structure_given=bool(args.structure))
     if args.scheme:
         fields["scheme"] = _scheme_for(args)
     if args.rhymes:
@@ -301,10 +302,16 @@ def cmd_generate(args: argparse.Namespace) -> None:
         return
     if spec.keywords:
         print(f"keywords: {'、'.join(spec.keywords)}\n")
+    if melody is not None and spec.lang == "yue":
+        print(f"melody asks 0243 levels: {' / '.join(line.tones for line in spec.lines if line.tones)}\n")
     for i, candidate in enumerate(candidates, 1):
         checks = candidate.checks
-        marks = " ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in
-                         (("structure", checks.structure), ("rhyme", checks.rhyme), ("tone", checks.tone)))
+        asked = [("structure", checks.structure), ("rhyme", checks.rhyme)]
+        if any(line.tones for line in spec.lines):  # a tone mark only where tones were asked
+            asked.append(("tone", checks.tone))
+        marks = " ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in asked)
+        if melody is not None and spec.lang == "yue" and checks.structure:
+            marks += f" · melody fit {melody_fit(candidate.lyrics, melody)['fit']:.2f}"
         print(f"— candidate {i} · {marks}")
         for line, check in zip(candidate.lyrics.split("\n"), checks.lines, strict=False):
             print(f"  {line}    {check.rhyme or ''}")

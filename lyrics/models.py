@@ -32,6 +32,9 @@ def load_model(path_or_id: str, device: str | None = None, adapter: str | None =
     """
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a 20 MB model loads in a blink: no "Loading weights" bar on stderr
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     path_or_id = str(path_or_id)

@@ -44,7 +44,24 @@ def test_generate_table_view_in_cantonese(cli, model_dir):
     out = cli("generate", "--topic", "海", "--lang", "yue", "--structure", "4A 4A", "-n", "1", "--seed", "1",
               "--model", str(model_dir))
     assert out.returncode == 0, out.stderr
-    assert "candidate 1 · structure ✓ rhyme ✓ tone ✓" in out.stdout
+    assert "candidate 1 · structure ✓ rhyme ✓\n" in out.stdout  # no tone mark: no tones were asked
+    assert "Loading weights" not in out.stderr
+
+
+def test_a_cantonese_melody_shows_its_levels_and_each_fit(cli, model_dir):
+    out = cli("generate", "--lang", "yue", "--topic", "海", "--melody", "5 5 6 5 / 1' 7 6 5", "-n", "2", "--seed", "1",
+              "--model", str(model_dir))
+    assert out.returncode == 0, out.stderr
+    assert "melody asks 0243 levels: 0020 / 3420" in out.stdout
+    assert out.stdout.count("tone ✓ · melody fit 1.00") == 2  # exact levels: every transition follows the tune
+
+
+def test_analyze_keeps_every_character_of_a_long_line_at_80_columns(cli):
+    line = "床前明月光疑是地上霜举头望明月低头思故乡春眠不觉晓处处闻啼鸟"
+    out = cli("analyze", line)
+    assert out.returncode == 0, out.stderr
+    assert all(c in out.stdout for c in line) and "…" not in out.stdout
+    assert max(len(row) for row in out.stdout.splitlines()) <= 80
 
 
 @pytest.mark.parametrize(("args", "message"), [
