@@ -156,8 +156,9 @@ class Demo:
         melody = None
         if (melody_text and melody_text.strip()) or midi_file:
             path = midi_file if isinstance(midi_file, str) else getattr(midi_file, "name", None)
+            typed = bool(structure) and structure not in PRESETS.values()  # a preset yields to the melody's lines
             fields, melody = with_melody(fields, text=melody_text, midi=Path(path) if path else None,
-                                         structure_given=bool(structure))
+                                         structure_given=typed)
         return LyricSpec.from_dict(fields), fields, melody
 
     def generate(self, lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name,
@@ -250,6 +251,7 @@ def build(demo: Demo) -> gr.Blocks:
                     keywords = gr.Textbox(label="Keywords", placeholder="海浪、夏天", max_length=60,
                                           info="words the lyrics should use; the rest of the plan comes from the topic",
                                           elem_id="keywords")
+                    go = gr.Button("Write lyrics", variant="primary", elem_id="generate-btn")  # above the fold
                     genre = gr.Dropdown(list(GENRES), value="", label="Genre")
                     preset = gr.Dropdown(list(PRESETS), value=next(iter(PRESETS)), label="Structure preset")
                     structure = gr.Textbox(value=next(iter(PRESETS.values())), label="Structure",
@@ -268,7 +270,6 @@ def build(demo: Demo) -> gr.Blocks:
                         temperature = gr.Slider(0.1, 1.5, value=0.9, step=0.05, label="Temperature")
                         seed = gr.Number(value=1, precision=0, label="Seed")
                     model = gr.Dropdown(demo.names, value=demo.names[0], label="Model")
-                    go = gr.Button("Write lyrics", variant="primary", elem_id="generate-btn")
                 with gr.Column(scale=3):
                     cards = gr.HTML('<div class="tc-empty">Candidates appear here, best first.</div>',
                                     elem_id="candidates")

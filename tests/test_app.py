@@ -92,6 +92,10 @@ def test_api_endpoints_generate_and_analyze(app):
     assert plain.startswith("keywords: 漁船、") and "\n\n#1\n" in plain  # the user's keyword leads the plan
     assert html.count('class="tc-card"') == 2
     assert html.count('class="tc-badge tc-score"') == 2 * 4  # four aspect scores a candidate
+    tune = "5 5 6 5 / 1' 7 6 5"
+    _, plain, _ = client.predict("yue", "海港", "", "7A 7A 7B 7A", "", "", tune, None, 1, 0.9, 3, "tiny", "",
+                                 api_name="/generate")  # the preset's structure yields to the melody's lines
+    assert [len(x) for x in plain.split("#1\n")[1].split("\n")] == [4, 4]
     _, summary, annotation = client.predict("床前明月光，疑是地上霜。", "cmn", api_name="/analyze")
     assert "AA" in summary and annotation["lines"][0]["rhyme"] == "江阳"
     with pytest.raises(Exception, match="structure: '0A' has 0 syllables"):  # shown in the page, no trace
