@@ -21,7 +21,7 @@ import gradio as gr
 from lyrics.constraints import UnsatisfiableSpec
 from lyrics.generation import Candidate, generate, plan_keywords
 from lyrics.melody import MelodyError, melody_fit, melody_tones, with_melody
-from lyrics.models import DEFAULT_MODEL, ModelLoadError, check_local, load_model
+from lyrics.models import DEFAULT_MODEL, ModelLoadError, check_local, load_model, set_cpu_threads
 from lyrics.spec import LyricSpec, SpecError, parse_rhymes_option
 from phonetics import SCHEMES, PhoneticsError, analyze, scheme
 from scorer.model import DEFAULT_SCORER, Scorer, is_scorer
@@ -139,6 +139,7 @@ class Demo:
             raise ModelLoadError(f"unknown model {str(name)[:40]!r}: choose one of {', '.join(self.names)}")
         if name not in self._loaded:
             self._loaded[name] = load_model(self.models[name], device="cpu")
+            set_cpu_threads(self._loaded[name][0])  # the demo only decodes: threads sized for that
         return self._loaded[name]
 
     def spec_of(self, lang, topic, genre, structure, rhymes, tones, melody_text, midi_file, n, seed, keywords=""):

@@ -326,11 +326,14 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def _load_generator(model: str | None, adapter: str | None):
-    from .models import DEFAULT_MODEL, load_model
+    from .models import DEFAULT_MODEL, load_model, set_cpu_threads
 
     if model is None and not (DEFAULT_MODEL / "model.safetensors").is_file():
         raise UsageError(f"the default model is missing from {DEFAULT_MODEL}: restore it with git, or pass --model")
-    return load_model(model or DEFAULT_MODEL, adapter=adapter)
+    loaded = load_model(model or DEFAULT_MODEL, adapter=adapter)
+    if loaded[0].device.type == "cpu":
+        set_cpu_threads(loaded[0])  # generation commands: threads sized for decoding, not for training
+    return loaded
 
 
 def _load_scorer(path: str | None):

@@ -60,6 +60,40 @@ def load_model(path_or_id: str, device: str | None = None, adapter: str | None =
     return model.to(device).eval(), tokenizer
 
 
+SMALL_MODEL = 50_000_000  # parameters: below this, decoding's matrix products are too small to share out
+
+
+def usable_cores() -> int:
+    """The cores this process may really run on: its CPU affinity, capped by its cgroup's CPU quota."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        quota, period = Path("/sys/fs/cgroup/cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, int(quota) // int(period)))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
+def set_cpu_threads(model) -> int:
+    """Torch's CPU threads for generating with ``model``: one for a small model (its products gain nothing from
+    more, and threads that wait on each other stall as soon as another process takes a core), else the usable
+    cores. ``TIANCI_THREADS`` (a number, or ``all``) overrides; so does an ``OMP_NUM_THREADS`` the user set."""
+    import torch
+
+    setting = os.environ.get("TIANCI_THREADS", "")
+    if not setting and os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()
+    if setting == "all":
+        threads = usable_cores()
+    elif setting.isdigit() and int(setting) > 0:
+        threads = min(int(setting), usable_cores())
+    else:
+        threads = 1 if sum(p.numel() for p in model.parameters()) < SMALL_MODEL else usable_cores()
+    torch.set_num_threads(threads)
+    return threads
+
+
 def looks_local(path_or_id: str) -> bool:
     """A path rather than a hub id: it starts like one (``./``, ``/``, ``~``), or its first part is a folder here
     (``models/tny``)."""
