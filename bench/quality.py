@@ -1,7 +1,8 @@
 """Does the generator write to the topic, and how well? Per arm (a model folder) and language, on held-out
 prompts:
 
-- **topic lift**: share of candidates holding at least 2 characters of their own topic's association list
+- **topic lift**, with the shipped decoding (keyword pull on) and without the pull: share of candidates
+  holding at least 2 characters of their own topic's association list
   (``bench/data/topics.json``: 43 modern topics with hand-written lists, never drawn from the corpus) minus
   the same share against another topic's list (a contrastive control: a model that ignores its topic
   scores 0);
@@ -38,7 +39,7 @@ from transformers import LogitsProcessor, LogitsProcessorList
 
 from lyrics.assets import tianci_home
 from lyrics.data import sample_works
-from lyrics.generation import compile_constraint, generate, pin_rhymes, plan_keywords
+from lyrics.generation import DEFAULT_KEYWORD_BIAS, compile_constraint, generate, pin_rhymes, plan_keywords
 from lyrics.knowledge import spec_of_record, stanzas, utilisation
 from lyrics.models import DEFAULT_MODEL, load_model
 from lyrics.prompt import build_prompt
@@ -55,15 +56,15 @@ DEFAULT_ARMS = {"shipped (models/tiny)": DEFAULT_MODEL, "sft, keyword plans": RO
                 "sft + knowledge mix": ROOT / "runs/ablation-knowledge-mix/sft/final"}
 
 
-def topic_rows(model, tokenizer, lang: str, n: int, seed: int) -> list[dict]:
+def topic_rows(model, tokenizer, lang: str, n: int, seed: int, bias: float) -> list[dict]:
     """Per topic, ``n`` candidates at its own seed (``seed`` + its index), and a first candidate at ``seed``
-    itself, the same for every topic (for the same-seed overlap)."""
+    itself, the same for every topic (for the same-seed overlap); ``bias``: the keyword pull."""
     rows = []
     for i, item in enumerate(tqdm(TOPICS, desc=f"topics {lang}", file=sys.stderr, leave=False)):
         topic = to_lang_script(item["topic"], lang)
         spec = {"lang": lang, "topic": topic, "structure": STRUCTURE}
-        candidates = generate(model, tokenizer, spec, n=n, seed=seed + i)
-        first = generate(model, tokenizer, spec, n=1, seed=seed)[0]
+        candidates = generate(model, tokenizer, spec, n=n, seed=seed + i, keyword_bias=bias)
+        first = generate(model, tokenizer, spec, n=1, seed=seed, keyword_bias=bias)[0]
         rows.append({"topic": topic, "assoc": set(to_lang_script(item["assoc"], lang)), "first": first.lyrics,
                      "lyrics": [c.lyrics for c in candidates], "checks": [c.checks for c in candidates]})
     return rows
@@ -192,6 +193,8 @@ def main() -> None:
                         help="a model to measure (repeatable); default: the shipped model and the trained arms")
     parser.add_argument("-n", type=int, default=4, help="candidates per topic")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keyword-bias", type=float, default=DEFAULT_KEYWORD_BIAS,
+                        help="the keyword pull of the shipped decoding (every arm is also measured without it)")
     parser.add_argument("--specs", type=int, default=30, help="held-out specs per language for hints only")
     parser.add_argument("--ppl-works", type=int, default=100, help="validation works per language")
     parser.add_argument("--json", type=Path, default=ROOT / "runs" / "bench" / "quality.json")
@@ -203,12 +206,14 @@ def main() -> None:
     for arm, path in arms.items():
         model, tokenizer = load_model(path, device="cpu")
         for lang in LANGS:
-            rows = topic_rows(model, tokenizer, lang, args.n, args.seed)
+            alone = topic_rows(model, tokenizer, lang, args.n, args.seed, 0.0)  # the model and its plan only
+            rows = topic_rows(model, tokenizer, lang, args.n, args.seed, args.keyword_bias)
             own, control, gain = lift(rows)
             specs = held_out_specs(model, data_dir, lang, args.specs, args.seed)
             results.append({
                 "arm": arm, "path": str(path), "lang": lang, "lift": gain, "own": own, "control": control,
-                "overlap": same_seed_overlap(rows), **diversity(rows),
+                "lift_alone": lift(alone)[2], "overlap_alone": same_seed_overlap(alone),
+                "distinct2_alone": diversity(alone)["distinct2"], "overlap": same_seed_overlap(rows), **diversity(rows),
                 "perplexity": perplexity(model, tokenizer, data_dir, lang, args.ppl_works),
                 "hints_only": hints_only(model, tokenizer, specs, args.n, args.seed),
                 "removed_mass": removed_mass(model, tokenizer, lang, args.n, args.seed),
@@ -218,14 +223,17 @@ def main() -> None:
     args.json.parent.mkdir(parents=True, exist_ok=True)
     args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1))
     print(f"{len(TOPICS)} topics x {args.n} candidates ({STRUCTURE}, seed {args.seed}) per language; "
-          f"hints only on {args.specs} held-out stanzas; perplexity on {args.ppl_works} validation works\n")
-    print("| arm | lang | lift (own − control) | same-seed overlap | ppl | distinct-1 | distinct-2 | repeated line "
-          "| top char | identical rhyme | hints-only syl / rhyme / tone | removed mass |")
+          f"hints only on {args.specs} held-out stanzas; perplexity on {args.ppl_works} validation works; "
+          f"keyword pull {args.keyword_bias} (figures without it in brackets)\n")
+    print("| arm | lang | lift (own − control) [no pull] | same-seed overlap [no pull] | ppl | distinct-1 | "
+          "distinct-2 [no pull] | repeated line | top char | identical rhyme | hints-only syl / rhyme / tone | "
+          "removed mass |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         h = r["hints_only"]
-        print(f"| {r['arm']} | {r['lang']} | {r['lift']:.2f} ({r['own']:.2f} − {r['control']:.2f}) | "
-              f"{r['overlap']:.1%} | {r['perplexity']:.2f} | {r['distinct1']:.3f} | {r['distinct2']:.3f} | "
+        print(f"| {r['arm']} | {r['lang']} | {r['lift']:.2f} ({r['own']:.2f} − {r['control']:.2f}) "
+              f"[{r['lift_alone']:.2f}] | {r['overlap']:.1%} [{r['overlap_alone']:.1%}] | {r['perplexity']:.2f} | "
+              f"{r['distinct1']:.3f} | {r['distinct2']:.3f} [{r['distinct2_alone']:.3f}] | "
               f"{r['repeated_line']:.1%} | {r['top_char']} {r['top_share']:.1%} | {r['identical_rhyme']:.1%} | "
               f"{h['syllables']:.0%} / {h['rhyme']:.0%} / {h['tone']:.0%} | {r['removed_mass']:.2f} |")
     print(f"\nJSON: {args.json}")

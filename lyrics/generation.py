@@ -19,6 +19,8 @@ from transformers import LogitsProcessorList
 
 from .checks import Checks, check_lyrics
 from .constraints import LyricsConstraint, UnsatisfiableSpec
+from .keyword_bias import DEFAULT_STRENGTH as DEFAULT_KEYWORD_BIAS
+from .keyword_bias import KeywordBias
 from .keywords import KeywordTable, plan_size
 from .prompt import build_prompt, hint
 from .rhymebook import rhyme_dictionary
@@ -139,10 +141,12 @@ def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, 
 
 def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int | None = None,
                   prompts: list[str] | None = None, hints: bool | None = None, constrained: bool = True,
-                  max_rows: int = 64, **sampling: Any) -> list[list[Candidate]]:
+                  max_rows: int = 64, keyword_bias: float = DEFAULT_KEYWORD_BIAS,
+                  **sampling: Any) -> list[list[Candidate]]:
     """``n`` candidates for each spec, as :func:`generate`. Specs of one shape (language, scheme, lines and
     rhymes, after pinning) share one compiled constraint and go through ``model.generate`` together, their
-    prompts left-padded, at most ``max_rows`` rows (specs x n) a call. The seed seeds the whole call."""
+    prompts left-padded, at most ``max_rows`` rows (specs x n) a call. The seed seeds the whole call.
+    ``keyword_bias``: the pull towards each spec's keyword plan (``lyrics.keyword_bias``; 0: none)."""
     if hints is None:
         hints = bool(getattr(model.config, "tianci_hints", False))
     specs = [plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer) for spec in specs]
@@ -175,7 +179,8 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
             budget += sum(map(len, constraint.hints or []))
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
             with torch.inference_mode():
-                out = model.generate(**inputs, logits_processor=LogitsProcessorList([constraint.processor()]),
+                pull = KeywordBias([list(specs[i].keywords) for i in chunk], tokenizer, keyword_bias, rows_per_plan=n)
+                out = model.generate(**inputs, logits_processor=LogitsProcessorList([pull, constraint.processor()]),
                                      max_new_tokens=budget, num_return_sequences=n, eos_token_id=eos,
                                      pad_token_id=pad, **options)
             rows = out[:, inputs["input_ids"].shape[1]:]

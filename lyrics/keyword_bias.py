@@ -1,0 +1,67 @@
+"""A soft pull towards the keyword plan, as a Hugging Face logits processor.
+
+A small generator reads its brief's keyword plan and still drifts off it; this processor adds ``strength`` to
+the logit of a keyword's first character (or of a token holding the whole keyword) while the keyword is not
+yet in the row's text, and twice that to its second character right after its first, so a plan's words get
+written whole. It only adds: the constraint's mask, applied after it, still decides what may be written, so
+structure, rhyme and tone stay exact. ``strength`` 0 turns it off.
+
+>>> from lyrics.chartok import build_char_tokenizer
+>>> tokenizer = build_char_tokenizer("城市夜晚月光")
+>>> bias = KeywordBias([["城市"]], tokenizer, strength=2.0, prompt_length=0)
+>>> scores = bias(torch.tensor([[tokenizer.convert_tokens_to_ids("月")]]), torch.zeros(1, len(tokenizer)))
+>>> float(scores[0, tokenizer.convert_tokens_to_ids("城")]), float(scores[0, tokenizer.convert_tokens_to_ids("市")])
+(2.0, 0.0)
+>>> scores = bias(torch.tensor([[tokenizer.convert_tokens_to_ids("城")]]), torch.zeros(1, len(tokenizer)))
+>>> float(scores[0, tokenizer.convert_tokens_to_ids("市")])
+4.0
+"""
+
+from __future__ import annotations
+
+import torch
+from transformers import LogitsProcessor
+
+DEFAULT_STRENGTH = 4.0  # chosen on bench/quality.py: topic lift 0.42 (cmn) / 0.41 (yue) against 0.00 / 0.09 without
+
+
+def _single_token(tokenizer, text: str) -> int | None:
+    ids = tokenizer.encode(text, add_special_tokens=False)
+    unk = tokenizer.unk_token_id
+    return ids[0] if len(ids) == 1 and ids[0] != unk else None
+
+
+class KeywordBias(LogitsProcessor):
+    """Adds ``strength`` towards each unwritten keyword of a row's plan; one instance per ``generate`` call.
+    ``plans``: one keyword list per prompt, each prompt's rows consecutive (``rows_per_plan`` of them, as
+    ``num_return_sequences`` lays them out). ``prompt_length``: tokens before generation starts (None: the
+    length of the first call's input)."""
+
+    def __init__(self, plans: list[list[str]], tokenizer, strength: float = DEFAULT_STRENGTH,
+                 rows_per_plan: int = 1, prompt_length: int | None = None):
+        self.tokenizer, self.strength, self.rows_per_plan = tokenizer, float(strength), rows_per_plan
+        self.prompt_length = prompt_length
+        # per plan, per keyword: (the keyword, tokens that begin it: its first character or all of it,
+        # the token of its second character)
+        self.plans = [[(word, [t for t in (_single_token(tokenizer, word[0]), _single_token(tokenizer, word))
+                                if t is not None], _single_token(tokenizer, word[1]) if len(word) > 1 else None)
+                       for word in plan] for plan in plans]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if not self.strength or not any(self.plans):
+            return scores
+        if self.prompt_length is None:
+            self.prompt_length = input_ids.shape[1]
+        for row, ids in enumerate(input_ids[:, self.prompt_length:].tolist()):
+            plan = self.plans[min(row // self.rows_per_plan, len(self.plans) - 1)]
+            if not plan:
+                continue
+            text = self.tokenizer.decode(ids, skip_special_tokens=True)
+            for word, starts, second in plan:
+                if word in text:
+                    continue  # written: no more pull
+                if second is not None and text.endswith(word[0]):
+                    scores[row, second] += 2 * self.strength
+                for token in starts:
+                    scores[row, token] += self.strength
+        return scores
