@@ -39,7 +39,8 @@ from transformers import LogitsProcessor, LogitsProcessorList
 
 from lyrics.assets import tianci_home
 from lyrics.data import sample_works
-from lyrics.generation import DEFAULT_KEYWORD_BIAS, compile_constraint, generate, pin_rhymes, plan_keywords
+from lyrics.generation import compile_constraint, generate, pin_rhymes, plan_keywords
+from lyrics.keywords import KEYWORD_PULL
 from lyrics.knowledge import spec_of_record, stanzas, utilisation
 from lyrics.models import DEFAULT_MODEL, load_model
 from lyrics.prompt import build_prompt
@@ -193,7 +194,7 @@ def main() -> None:
                         help="a model to measure (repeatable); default: the shipped model and the trained arms")
     parser.add_argument("-n", type=int, default=4, help="candidates per topic")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keyword-bias", type=float, default=DEFAULT_KEYWORD_BIAS,
+    parser.add_argument("--keyword-bias", type=float, default=KEYWORD_PULL,
                         help="the keyword pull of the shipped decoding (every arm is also measured without it)")
     parser.add_argument("--specs", type=int, default=30, help="held-out specs per language for hints only")
     parser.add_argument("--ppl-works", type=int, default=100, help="validation works per language")

@@ -31,6 +31,7 @@ from scorer.ratings import RatingsError
 
 from .assets import AssetError
 from .data import DEFAULT_SOURCES, SOURCE_LANGS, DataError
+from .keywords import KEYWORD_PULL
 from .melody import MelodyError, melody_fit, with_melody
 from .models import ModelLoadError
 from .spec import SpecError
@@ -101,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tones", default="", help="tone patterns per line, comma-separated, e.g. 平平仄仄平,*****")
     p.add_argument("--keywords", default="",
                    help="the keyword plan's first words, e.g. 海浪,夏天 (default: planned from the topic)")
+    p.add_argument("--keyword-bias", type=float, default=KEYWORD_PULL,
+                   help=f"pull towards the plan's keywords while decoding (default {KEYWORD_PULL}; 0: off)")
     _add_melody(p, "one syllable per note; Cantonese lines follow its contour in 0243 levels")
     p.add_argument("-n", type=int, default=4, help="candidates (default 4)")
     p.add_argument("--seed", type=int, default=None)
@@ -290,11 +293,14 @@ def cmd_generate(args: argparse.Namespace) -> None:
         raise UsageError("--temperature must be a number above 0, e.g. 0.9")
     if not math.isfinite(args.top_p) or not 0 < args.top_p <= 1:
         raise UsageError("--top-p must be above 0 and at most 1, e.g. 0.95")
+    if not math.isfinite(args.keyword_bias) or not 0 <= args.keyword_bias <= 100:
+        raise UsageError("--keyword-bias must be from 0 (off) to 100, e.g. 4")
     from .generation import generate, plan_keywords
 
     model, tokenizer = _load_generator(args.model, args.adapter)
     spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
-    candidates = generate(model, tokenizer, spec, temperature=args.temperature, top_p=args.top_p, hints=args.hints)
+    candidates = generate(model, tokenizer, spec, temperature=args.temperature, top_p=args.top_p, hints=args.hints,
+                          keyword_bias=args.keyword_bias)
     if spec.keywords:
         fields["keywords"] = list(spec.keywords)
     if args.json:

@@ -19,9 +19,8 @@ from transformers import LogitsProcessorList
 
 from .checks import Checks, check_lyrics
 from .constraints import LyricsConstraint, UnsatisfiableSpec
-from .keyword_bias import DEFAULT_STRENGTH as DEFAULT_KEYWORD_BIAS
 from .keyword_bias import KeywordBias
-from .keywords import KeywordTable, plan_size
+from .keywords import KEYWORD_PULL, KeywordTable, plan_size
 from .prompt import build_prompt, hint
 from .rhymebook import rhyme_dictionary
 from .spec import LyricSpec
@@ -141,7 +140,7 @@ def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, 
 
 def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int | None = None,
                   prompts: list[str] | None = None, hints: bool | None = None, constrained: bool = True,
-                  max_rows: int = 64, keyword_bias: float = DEFAULT_KEYWORD_BIAS,
+                  max_rows: int = 64, keyword_bias: float = KEYWORD_PULL,
                   **sampling: Any) -> list[list[Candidate]]:
     """``n`` candidates for each spec, as :func:`generate`. Specs of one shape (language, scheme, lines and
     rhymes, after pinning) share one compiled constraint and go through ``model.generate`` together, their

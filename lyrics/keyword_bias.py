@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from transformers import LogitsProcessor
 
-DEFAULT_STRENGTH = 4.0  # chosen on bench/quality.py (models/tiny/README.md): 2 lifts the topic 0.25, 4 about 0.37
+from .keywords import KEYWORD_PULL
 
 
 def _single_token(tokenizer, text: str) -> int | None:
@@ -37,7 +37,7 @@ class KeywordBias(LogitsProcessor):
     ``num_return_sequences`` lays them out). ``prompt_length``: tokens before generation starts (None: the
     length of the first call's input)."""
 
-    def __init__(self, plans: list[list[str]], tokenizer, strength: float = DEFAULT_STRENGTH,
+    def __init__(self, plans: list[list[str]], tokenizer, strength: float = KEYWORD_PULL,
                  rows_per_plan: int = 1, prompt_length: int | None = None):
         self.tokenizer, self.strength, self.rows_per_plan = tokenizer, float(strength), rows_per_plan
         self.prompt_length = prompt_length
