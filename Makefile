@@ -53,6 +53,8 @@ bench: setup
 	$(PY) bench/generate.py
 	$(PY) bench/batch.py
 	$(PY) bench/query_expansion.py
+	$(PY) bench/quality.py
+	$(PY) bench/threads.py
 
 # The default model from scratch (about 80 min on 2 CPU cores): data, the sft stage with keyword plans (all
 # parameters), exported into models/tiny (weights, tokenizer, keywords.json; the card and figures stay).
@@ -68,7 +70,7 @@ bench-quality: setup
 	test -d runs/ablation-knowledge-mix/sft/final || $(VENV)/bin/tianci data build
 	test -d runs/ablation-knowledge-mix/sft/final || \
 	  $(VENV)/bin/tianci train --config configs/ablation-knowledge-mix.yaml --stage sft
-	$(PY) bench/quality.py --arm "default=models/tiny" --arm "knowledge mix=runs/ablation-knowledge-mix/sft/final"
+	$(PY) bench/quality.py
 
 # The default quality scorer (about 35 min on 2 CPU cores): bootstrap pairs (with samples of models/tiny),
 # training, then the result copied into models/scorer-tiny beside its card.

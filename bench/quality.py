@@ -16,7 +16,7 @@ prompts:
 - **removed mass**: the mean probability mass the processor takes away at the positions where it leaves a
   choice (how far the constraint bends the model; lower: the model already writes to the form).
 
-    python bench/quality.py                                       # the shipped model and the trained arms
+    python bench/quality.py                                       # the shipped model (and the knowledge-mix arm)
     python bench/quality.py --arm new=runs/tiny/sft/final --arm old=models/tiny
 """
 
@@ -53,8 +53,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TOPICS = json.loads((ROOT / "bench" / "data" / "topics.json").read_text("utf-8"))["topics"]
 LANGS = ("cmn", "yue")
 STRUCTURE = "7A 7A 7B 7A"
-DEFAULT_ARMS = {"shipped (models/tiny)": DEFAULT_MODEL, "sft, keyword plans": ROOT / "runs/tiny/sft/final",
-                "sft + knowledge mix": ROOT / "runs/ablation-knowledge-mix/sft/final"}
+DEFAULT_ARMS = {"default (models/tiny)": DEFAULT_MODEL,
+                "knowledge mix": ROOT / "runs/ablation-knowledge-mix/sft/final"}  # when make bench-quality trained it
 
 
 def topic_rows(model, tokenizer, lang: str, n: int, seed: int, bias: float) -> list[dict]:
