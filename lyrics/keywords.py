@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
@@ -38,6 +36,8 @@ import numpy as np
 
 from phonetics import is_cjk
 from phonetics.script import to_lang_script
+
+from .files import write_atomic
 
 MIN_DF = 3  # a bigram in fewer works ...
 MIN_COUNT = 8  # ... or with fewer occurrences is a chance juxtaposition, not a word
@@ -197,14 +197,10 @@ def build_keywords(works: Iterable[Iterable[str]], lang: str) -> KeywordTable:
 
 def save_tables(tables: dict[str, KeywordTable], folder: Path) -> Path:
     """``folder/keywords.json`` with every language's table, written atomically."""
-    path = folder / KEYWORDS_FILE
-    folder.mkdir(parents=True, exist_ok=True)
-    data = json.dumps({lang: t.to_dict() for lang, t in tables.items()}, ensure_ascii=False, separators=(",", ":"))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".keywords-")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(data)
-    os.chmod(tmp, 0o644)  # mkstemp made it private; it ships beside the weights
-    os.replace(tmp, path)
+    path = Path(folder) / KEYWORDS_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomic(path, json.dumps({lang: t.to_dict() for lang, t in tables.items()}, ensure_ascii=False,
+                                  separators=(",", ":")))
     return path
 
 
