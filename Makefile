@@ -20,8 +20,8 @@ $(STAMP): pyproject.toml
 # Offline assets (Qwen3 tokenizer, chinese-poetry, CC-CEDICT) into $$TIANCI_HOME, then the rhyme
 # dictionaries built from them; each step skips what is already there.
 assets: $(STAMP)
-	$(PY) -m lyrics.assets fetch
-	$(PY) -m lyrics.rhymebook
+	$(PY) -m lyrics.data.assets fetch
+	$(PY) -m lyrics.data.rhymebook
 
 # Lyrics from the shipped default model (models/tiny), one sample topic per language, on CPU.
 run: setup

@@ -18,11 +18,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from lyrics.constraints import UnsatisfiableSpec
+from lyrics.decoding.constraints import UnsatisfiableSpec
+from lyrics.decoding.melody import MelodyError, melody_fit, melody_tones, with_melody
+from lyrics.decoding.spec import LyricSpec, SpecError, parse_rhymes_option
 from lyrics.generation import Candidate, generate, plan_keywords
-from lyrics.melody import MelodyError, melody_fit, melody_tones, with_melody
 from lyrics.models import DEFAULT_MODEL, ModelLoadError, check_local, load_model, set_cpu_threads
-from lyrics.spec import LyricSpec, SpecError, parse_rhymes_option
 from phonetics import SCHEMES, PhoneticsError, analyze, scheme
 from scorer.model import DEFAULT_SCORER, Scorer, is_scorer
 from scorer.ratings import ASPECTS, RatingsError, RatingsStore
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit("app.py: error: --auth must be USER:PASS")
         auth = (user, password)
     models = listed_models(args.models)
-    from lyrics.cli import default_ratings_db
+    from tianci.cli import default_ratings_db
 
     scorer = None if args.scorer == "none" else args.scorer or (
         str(DEFAULT_SCORER) if (DEFAULT_SCORER / "model.safetensors").is_file() else None)

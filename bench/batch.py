@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lyrics.batch import run_batch
 from lyrics.models import DEFAULT_MODEL, load_model
+from scorer.batch import run_batch
 
 TOPICS = ("月光", "海港", "春雨", "离别", "故乡", "夜车", "秋风", "山城")
 

@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch
 from transformers import AutoTokenizer, LogitsProcessor, LogitsProcessorList, Qwen3Config, Qwen3ForCausalLM
 
-from lyrics.assets import asset_dir
+from lyrics.data.assets import asset_dir
+from lyrics.decoding.prompt import build_prompt
+from lyrics.decoding.spec import LyricSpec
+from lyrics.decoding.tokentable import TokenTable
 from lyrics.generation import compile_constraint
-from lyrics.prompt import build_prompt
-from lyrics.spec import LyricSpec
-from lyrics.tokentable import TokenTable
 
 SPEC = {"lang": "cmn", "topic": "月光", "structure": "7A 7A 7B 7A", "rhymes": {"A": "光"},
         "tones": ["平平仄仄仄平平", "仄仄平平仄仄平"]}

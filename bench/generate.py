@@ -51,7 +51,7 @@ def main() -> None:
               f"ratio {timings[True] / timings[False]:.2f}")
     for lang, spec in SPECS.items():
         start = time.perf_counter()
-        out = subprocess.run([sys.executable, "-m", "lyrics.cli", "generate", "--lang", lang, "--topic", spec["topic"],
+        out = subprocess.run([sys.executable, "-m", "tianci.cli", "generate", "--lang", lang, "--topic", spec["topic"],
                               "-n", "4", "--seed", "1"], cwd=ROOT, capture_output=True, text=True)
         wall = time.perf_counter() - start
         assert out.returncode == 0, out.stderr

@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 _CHILD = """
 import json, sys, time
 t0 = time.perf_counter()
-from lyrics.corpus import songci
+from lyrics.data.corpus import songci
 from phonetics import annotate
 texts = [w.text for w in songci()][: {limit}]
 chars = sum(map(len, texts))

@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pycantonese
 from pypinyin import Style, lazy_pinyin
 
-from lyrics.corpus import cedict, hkcancor_utterances
+from lyrics.data.corpus import cedict, hkcancor_utterances
 from phonetics import annotate, is_cjk
 from phonetics import cantonese as yue
 from phonetics import mandarin as cmn

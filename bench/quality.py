@@ -37,17 +37,17 @@ import torch
 from tqdm import tqdm
 from transformers import LogitsProcessor, LogitsProcessorList
 
-from lyrics.assets import tianci_home
-from lyrics.data import sample_works
+from lyrics.data.assets import tianci_home
+from lyrics.data.keywords import KEYWORD_PULL
+from lyrics.data.works import sample_works
+from lyrics.decoding.prompt import build_prompt
+from lyrics.decoding.spec import LyricSpec
 from lyrics.generation import compile_constraint, generate, pin_rhymes, plan_keywords
-from lyrics.keywords import KEYWORD_PULL
-from lyrics.knowledge import spec_of_record, stanzas, utilisation
 from lyrics.models import DEFAULT_MODEL, load_model
-from lyrics.prompt import build_prompt
-from lyrics.rs import distinct
-from lyrics.spec import LyricSpec
-from lyrics.train import IGNORE, encode_example
+from lyrics.training.generator import IGNORE, encode_example
+from lyrics.training.knowledge import spec_of_record, stanzas, utilisation
 from phonetics.script import to_lang_script
+from scorer.rs import distinct
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS = json.loads((ROOT / "bench" / "data" / "topics.json").read_text("utf-8"))["topics"]

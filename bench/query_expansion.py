@@ -1,5 +1,5 @@
 """Query expansion's effect on the default model: held-out prompts (titles of valid-split works) written with
-the plain topic and with the topic enriched by corpus imagery (lyrics/expansion.py); the scorer judges both
+the plain topic and with the topic enriched by corpus imagery (lyrics/data/expansion.py); the scorer judges both
 against the plain topic. Same prompts, seeds and candidates per prompt in both arms.
 
     python bench/query_expansion.py [--prompts 100] [--k 4]
@@ -15,13 +15,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lyrics.expansion import build_lexicon
+from lyrics.data.expansion import build_lexicon
 from lyrics.files import read_jsonl
-from lyrics.modelbuild import _data_dir
 from lyrics.models import DEFAULT_MODEL, load_model
-from lyrics.rs import eval_metrics, make_prompts, read_config, sample_prompts
+from lyrics.training.start import _data_dir
 from scorer.model import Scorer
 from scorer.ratings import mean_interval
+from scorer.rs import eval_metrics, make_prompts, read_config, sample_prompts
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-COMMAND = [sys.executable, "-m", "lyrics.cli", "generate", "--lang", "cmn", "--topic", "月光", "-n", "4", "--seed", "1"]
+COMMAND = [sys.executable, "-m", "tianci.cli", "generate", "--lang", "cmn", "--topic", "月光", "-n", "4", "--seed", "1"]
 BUSY = [sys.executable, "-c", "import time\nend = time.time() + 600\nwhile time.time() < end: pass"]
 
 

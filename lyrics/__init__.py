@@ -10,11 +10,11 @@ __all__ = ["LyricSpec", "SpecError", "generate"]
 
 def __getattr__(name: str) -> Any:
     if name == "generate":
-        from .generation import generate
+        from lyrics.generation import generate
 
         return generate
     if name in ("LyricSpec", "SpecError"):
-        from . import spec
+        from lyrics.decoding import spec
 
         return getattr(spec, name)
     raise AttributeError(f"module 'lyrics' has no attribute {name!r}")

@@ -17,14 +17,14 @@ from typing import Any
 import torch
 from transformers import LogitsProcessorList
 
-from .checks import Checks, check_lyrics
-from .constraints import LyricsConstraint, UnsatisfiableSpec
-from .keyword_bias import KeywordBias
-from .keywords import KEYWORD_PULL, KeywordTable, plan_size
-from .prompt import build_prompt, hint
-from .rhymebook import rhyme_dictionary
-from .spec import LyricSpec
-from .tokentable import NEWLINE, TEXT, TokenTable
+from lyrics.data.keywords import KEYWORD_PULL, KeywordTable, plan_size
+from lyrics.data.rhymebook import rhyme_dictionary
+from lyrics.decoding.checks import Checks, check_lyrics
+from lyrics.decoding.constraints import LyricsConstraint, UnsatisfiableSpec
+from lyrics.decoding.keyword_bias import KeywordBias
+from lyrics.decoding.prompt import build_prompt, hint
+from lyrics.decoding.spec import LyricSpec
+from lyrics.decoding.tokentable import NEWLINE, TEXT, TokenTable
 
 DEFAULT_SAMPLING = {"do_sample": True, "temperature": 0.9, "top_p": 0.95}
 _END_TOKENS = ("<|im_end|>", "<|endoftext|>")
@@ -145,7 +145,7 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
     """``n`` candidates for each spec, as :func:`generate`. Specs of one shape (language, scheme, lines and
     rhymes, after pinning) share one compiled constraint and go through ``model.generate`` together, their
     prompts left-padded, at most ``max_rows`` rows (specs x n) a call. The seed seeds the whole call.
-    ``keyword_bias``: the pull towards each spec's keyword plan (``lyrics.keyword_bias``; 0: none)."""
+    ``keyword_bias``: the pull towards each spec's keyword plan (``lyrics.decoding.keyword_bias``; 0: none)."""
     if hints is None:
         hints = bool(getattr(model.config, "tianci_hints", False))
     specs = [plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer) for spec in specs]

@@ -2,7 +2,7 @@
 
 A Tianci-trained model (or adapter) folder holds ``tianci.json`` beside its weights: how it was trained to be
 prompted (``{"hints": true}``: a hint line before each lyric line), read at load into ``model.config``; and,
-when it was trained with keyword plans, ``keywords.json`` (``lyrics.keywords``), read into
+when it was trained with keyword plans, ``keywords.json`` (``lyrics.data.keywords``), read into
 ``model.tianci_keywords`` so inference writes its plans as training did.
 """
 
@@ -12,7 +12,7 @@ import json
 import os
 from pathlib import Path
 
-from .keywords import KEYWORDS_FILE, load_tables
+from lyrics.data.keywords import KEYWORDS_FILE, load_tables
 
 # The embedded default: configs/tiny.yaml trained and exported (see its README.md).
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "tiny"

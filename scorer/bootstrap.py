@@ -28,8 +28,8 @@ import random
 from collections.abc import Iterator
 from pathlib import Path
 
-from lyrics.data import Record, read_split
-from lyrics.knowledge import stanzas
+from lyrics.data.works import Record, read_split
+from lyrics.training.knowledge import stanzas
 
 from .ratings import ASPECTS
 
@@ -116,10 +116,10 @@ def model_pairs(works: list[Record], model, tokenizer, seed: int, progress: bool
 
     from tqdm import tqdm
 
-    from lyrics.constraints import UnsatisfiableSpec
+    from lyrics.decoding.constraints import UnsatisfiableSpec
+    from lyrics.decoding.spec import LineSpec
     from lyrics.generation import generate
-    from lyrics.knowledge import spec_of_record
-    from lyrics.spec import LineSpec
+    from lyrics.training.knowledge import spec_of_record
 
     rng = random.Random(seed)
     for work in tqdm(works, desc="model samples", unit="work", disable=not progress or None):

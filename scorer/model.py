@@ -22,8 +22,8 @@ from pathlib import Path
 
 import torch
 
+from lyrics.decoding.prompt import LANG_NAMES
 from lyrics.models import SETTINGS_FILE, ModelLoadError, _reason
-from lyrics.prompt import LANG_NAMES
 
 from .ratings import ASPECTS
 

@@ -11,7 +11,7 @@ forward pass, their sides' ratings:
 
 Evaluation: pairwise accuracy of the overall head on held-out real-vs-corrupted pairs (and per kind, and
 per aspect on the pairs about it), Spearman between scores and held-out ratings (bootstrap, and human when
-there are any). Checkpoints and resume work as for the generator (``lyrics.train``): safetensors and JSON,
+there are any). Checkpoints and resume work as for the generator (``lyrics.training.generator``): safetensors and JSON,
 renamed into place, the batch at step k a function of (seed, k).
 """
 
@@ -32,10 +32,9 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from lyrics.files import read_jsonl, write_json, write_jsonl
-from lyrics.knowledge import is_held_out
-from lyrics.modelbuild import _data_dir
 from lyrics.models import DEFAULT_MODEL, write_settings
-from lyrics.train import (
+from lyrics.training.config import ConfigError, load_config, stage_config
+from lyrics.training.generator import (
     indices_at,
     last_checkpoint,
     load_optimizer_state,
@@ -44,7 +43,8 @@ from lyrics.train import (
     read_log,
     save_checkpoint,
 )
-from lyrics.trainconfig import ConfigError, load_config, stage_config
+from lyrics.training.knowledge import is_held_out
+from lyrics.training.start import _data_dir
 
 from .model import encode_texts, head_logits, load_scorer_model, new_scorer, scorer_text, to_scale
 from .ratings import ASPECTS, RatingsStore

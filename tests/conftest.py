@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def run_cli(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     """The real `tianci` command line, in a fresh interpreter."""
-    return subprocess.run([sys.executable, "-m", "lyrics.cli", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "tianci.cli", *args], input=stdin, capture_output=True,
                           text=True, cwd=ROOT, timeout=300, check=False)
 
 
@@ -38,7 +38,7 @@ def tiny_qwen3(vocab_size: int, seed: int = 0):
 def qwen_tokenizer():
     from transformers import AutoTokenizer
 
-    from lyrics.assets import asset_dir
+    from lyrics.data.assets import asset_dir
 
     return AutoTokenizer.from_pretrained(asset_dir("qwen3-tokenizer"))
 
@@ -51,8 +51,8 @@ def qwen_model(qwen_tokenizer):
 @pytest.fixture(scope="session")
 def char_tokenizer():
     """A character vocabulary: the 2,500 commonest characters of each language's corpus."""
-    from lyrics.chartok import build_char_tokenizer
-    from lyrics.rhymebook import rhyme_dictionary
+    from lyrics.data.rhymebook import rhyme_dictionary
+    from lyrics.training.chartok import build_char_tokenizer
 
     chars = []
     for lang in ("cmn", "yue"):
@@ -71,7 +71,7 @@ def data_dir(tmp_path_factory):
     """A small real corpus built by `tianci data build`'s code: 300 Song ci (cmn) and 300 Tang poems (yue)."""
     import itertools
 
-    from lyrics.data import build, poetry_source
+    from lyrics.data.works import build, poetry_source
 
     path = tmp_path_factory.mktemp("data")
     build([itertools.islice(poetry_source("songci", "cmn"), 300), itertools.islice(poetry_source("tang", "yue"), 300)],

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lyrics.assets import ASSETS, AssetError, asset_dir
+from lyrics.data.assets import ASSETS, AssetError, asset_dir
 
 
 @pytest.mark.parametrize("name", sorted(ASSETS))

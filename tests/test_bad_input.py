@@ -80,7 +80,7 @@ def test_analyze_reads_bytes_that_are_not_utf8(tmp_path):
 
     for args, data in ((["analyze", "--json", "-"], b"\xff\xfe\xe6\x9c\x88\xe5\x85\x89\n"),
                        (["analyze", "--json", b"\xff\xfe\xe6\x9c\x88".decode("utf-8", "surrogateescape")], None)):
-        out = subprocess.run([sys.executable, "-m", "lyrics.cli", *args], input=data, capture_output=True,
+        out = subprocess.run([sys.executable, "-m", "tianci.cli", *args], input=data, capture_output=True,
                              cwd=ROOT, timeout=120, check=False)
         assert out.returncode == 0 and b"Traceback" not in out.stderr, out.stderr
         assert "月" in out.stdout.decode("utf-8")

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from lyrics import generation
-from lyrics.batch import finished_ids, run_batch
-from lyrics.spec import LyricSpec
+from lyrics.decoding.spec import LyricSpec
+from scorer.batch import finished_ids, run_batch
 
 from .conftest import ROOT
 
@@ -80,7 +80,7 @@ def test_a_partial_last_line_is_cut_on_resume(tmp_path):
 
 def test_resume_after_a_kill_loses_and_repeats_nothing(tmp_path, model_dir, char_model, char_tokenizer):
     specs, out = _specs(tmp_path / "specs.jsonl", count=40), tmp_path / "out.jsonl"
-    proc = subprocess.Popen([sys.executable, "-m", "lyrics.cli", "batch", str(specs), str(out), "--model",
+    proc = subprocess.Popen([sys.executable, "-m", "tianci.cli", "batch", str(specs), str(out), "--model",
                              str(model_dir), "-n", "2", "--batch-size", "2"], cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240

@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from lyrics import generate
-from lyrics.chartok import build_char_tokenizer
-from lyrics.constraints import LyricsConstraint, RowState, UnsatisfiableSpec
+from lyrics.decoding.constraints import LyricsConstraint, RowState, UnsatisfiableSpec
+from lyrics.decoding.spec import LyricSpec
 from lyrics.generation import compile_constraint, token_table
-from lyrics.spec import LyricSpec
+from lyrics.training.chartok import build_char_tokenizer
 
 SPECS = [
     {"lang": "cmn", "scheme": "13zhe", "structure": "7A 7A 7B 7A", "rhymes": {"A": "光"}},

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from lyrics.data import (
+from lyrics.data.works import (
     DataError,
     build,
     hkcancor_source,

@@ -4,7 +4,8 @@ import doctest
 
 import pytest
 
-from lyrics import keyword_bias, keywords
+from lyrics.data import keywords
+from lyrics.decoding import keyword_bias
 
 
 @pytest.mark.parametrize("module", [keywords, keyword_bias])

@@ -8,10 +8,10 @@ import string
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lyrics.batch import read_specs
-from lyrics.melody import MelodyError, parse_numbered
-from lyrics.spec import LyricSpec, SpecError
+from lyrics.decoding.melody import MelodyError, parse_numbered
+from lyrics.decoding.spec import LyricSpec, SpecError
 from phonetics import PhoneticsError, analyze
+from scorer.batch import read_specs
 
 FUZZ = settings(max_examples=10_000, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])

@@ -7,16 +7,16 @@ import pytest
 import yaml
 
 from lyrics import generate
-from lyrics.checks import check_lyrics
-from lyrics.constraints import LyricsConstraint, RowState, UnsatisfiableSpec
-from lyrics.data import Record, sample_works
+from lyrics.data.keywords import KeywordTable, build_keywords, keyword_line, load_tables
+from lyrics.data.works import Record, sample_works
+from lyrics.decoding.checks import check_lyrics
+from lyrics.decoding.constraints import LyricsConstraint, RowState, UnsatisfiableSpec
+from lyrics.decoding.prompt import brief
+from lyrics.decoding.spec import LyricSpec, SpecError
 from lyrics.generation import compile_constraint, plan_keywords, token_table
-from lyrics.keywords import KeywordTable, build_keywords, keyword_line, load_tables
-from lyrics.knowledge import spec_of_record, utilisation
 from lyrics.models import load_model
-from lyrics.prompt import brief
-from lyrics.spec import LyricSpec, SpecError
-from lyrics.train import train
+from lyrics.training.generator import train
+from lyrics.training.knowledge import spec_of_record, utilisation
 
 from .test_train import write_config
 

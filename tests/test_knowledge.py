@@ -6,11 +6,11 @@ import random
 import pytest
 
 from lyrics import generate
-from lyrics.data import make_record, poetry_source
+from lyrics.data.works import make_record, poetry_source
+from lyrics.decoding.prompt import hint
+from lyrics.decoding.spec import LyricSpec
 from lyrics.generation import compile_constraint, pin_rhymes
-from lyrics.knowledge import is_held_out, memorisation, spec_of_record, understanding, utilisation
-from lyrics.prompt import hint
-from lyrics.spec import LyricSpec
+from lyrics.training.knowledge import is_held_out, memorisation, spec_of_record, understanding, utilisation
 
 JINGYESI = make_record("test", "cmn", "静夜思", "李白", ["床前明月光，疑是地上霜。举头望明月，低头思故乡。"])
 
@@ -40,7 +40,7 @@ def test_understanding_answers_are_true_and_held_out_is_marked():
 
 
 def test_spec_of_a_work_is_satisfied_by_the_work():
-    from lyrics.checks import check_lyrics
+    from lyrics.decoding.checks import check_lyrics
 
     spec, hints = spec_of_record(JINGYESI, random.Random(0))
     assert spec.structure == "5A 5A 5 5A" and spec.rhymes == {"A": "江阳"}

@@ -6,7 +6,7 @@ import mido
 import pytest
 
 from lyrics import generate
-from lyrics.melody import Melody, MelodyError, levels_0243, melody_fit, parse_numbered, read_midi
+from lyrics.decoding.melody import Melody, MelodyError, levels_0243, melody_fit, parse_numbered, read_midi
 
 
 def test_numbered_notation_notes_octaves_holds_rests_and_line_ends():

@@ -29,7 +29,7 @@ def test_cantonese_dictionary_is_in_traditional_script():
 
 
 def test_shipped_corpus_dictionary_orders_by_frequency():
-    from lyrics.rhymebook import rhyme_dictionary
+    from lyrics.data.rhymebook import rhyme_dictionary
 
     book = rhyme_dictionary("cmn")
     ranked = book.members("江阳", limit=50)

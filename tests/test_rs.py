@@ -9,9 +9,9 @@ import time
 
 import yaml
 
-from lyrics.expansion import build_lexicon, expand_topic
-from lyrics.rs import distinct, eval_metrics
+from lyrics.data.expansion import build_lexicon, expand_topic
 from scorer.model import new_scorer
+from scorer.rs import distinct, eval_metrics
 
 from .conftest import ROOT, run_cli
 
@@ -47,7 +47,7 @@ def test_two_rounds_resume_after_a_kill_without_loss_or_duplicates(tmp_path, dat
     run = tmp_path / "run"
 
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    proc = subprocess.Popen([sys.executable, "-m", "lyrics.cli", "rs", "--config", str(config)], cwd=ROOT, env=env,
+    proc = subprocess.Popen([sys.executable, "-m", "tianci.cli", "rs", "--config", str(config)], cwd=ROOT, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     samples = run / "round_1" / "samples.jsonl"
     deadline = time.time() + 240

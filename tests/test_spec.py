@@ -2,7 +2,7 @@
 
 import pytest
 
-from lyrics.spec import LyricSpec, SpecError, parse_rhymes_option
+from lyrics.decoding.spec import LyricSpec, SpecError, parse_rhymes_option
 
 
 def spec(**fields):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lyrics.tokentable import NEWLINE, OTHER, SPECIAL, TEXT, TokenTable, parse_token
+from lyrics.decoding.tokentable import NEWLINE, OTHER, SPECIAL, TEXT, TokenTable, parse_token
 
 
 @pytest.mark.parametrize(("data", "kind", "lead", "chars", "tail"), [
@@ -42,7 +42,7 @@ def test_qwen3_table(qwen_tokenizer, tmp_path):
 def test_character_tokenizer_table(char_tokenizer, tmp_path):
     table = TokenTable.for_tokenizer(char_tokenizer, cache_dir=tmp_path)
     text = table.kinds == TEXT
-    from lyrics.chartok import BASE_SYMBOLS
+    from lyrics.training.chartok import BASE_SYMBOLS
     from phonetics import is_cjk
 
     others = 5 + sum(not is_cjk(c) for c in BASE_SYMBOLS)  # 4 special tokens, \n, symbols (平仄 are text)

@@ -13,7 +13,7 @@ from safetensors.torch import load_file
 
 from lyrics import generate
 from lyrics.models import load_model
-from lyrics.train import read_log, train
+from lyrics.training.generator import read_log, train
 
 from .conftest import ROOT, run_cli
 
@@ -77,7 +77,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, data_dir):
     long = {"steps": 200, "save_every": 20, "eval_every": 100, "log_every": 10}
     whole = train(write_config(tmp_path / "whole", data_dir, knowledge=long), "knowledge", progress=False)
     config = write_config(tmp_path / "killed", data_dir, knowledge=long)
-    proc = subprocess.Popen([sys.executable, "-m", "lyrics.cli", "train", "--config", str(config),
+    proc = subprocess.Popen([sys.executable, "-m", "tianci.cli", "train", "--config", str(config),
                              "--stage", "knowledge"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, env=os.environ)
     checkpoint = tmp_path / "killed" / "run" / "knowledge" / "checkpoints" / "step-20" / "state.json"
@@ -120,7 +120,7 @@ def test_ddp_dry_run_on_cpu(tmp_path, data_dir):
     config = write_config(tmp_path, data_dir, knowledge={"steps": 4, "save_every": 2, "eval_every": 4})
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
                 str(ROOT / "configs" / "accelerate" / "ddp.yaml"), "--num_processes", "2"]
-    out = subprocess.run([*launcher, "-m", "lyrics.cli", "train", "--config", str(config), "--stage", "knowledge"],
+    out = subprocess.run([*launcher, "-m", "tianci.cli", "train", "--config", str(config), "--stage", "knowledge"],
                          cwd=ROOT, capture_output=True, text=True, timeout=600,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert out.returncode == 0, out.stderr[-2000:]

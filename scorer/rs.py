@@ -7,7 +7,7 @@ Round 0 evaluates the starting generator. Each round r = 1..R then
    the rest by overall score is kept when it reaches ``threshold``   -> ``round_r/samples.jsonl``
 2. **data**: the kept samples as hinted exchanges, mixed with a replay of the original sft data
    (``replay`` exchanges per kept sample)                             -> ``round_r/train.jsonl``
-3. **finetune**: LoRA sft on them (``lyrics.train``, resumable), merged into the round's generator
+3. **finetune**: LoRA sft on them (``lyrics.training.generator``, resumable), merged into the round's generator
                                                                       -> ``round_r/sft/final``, ``round_r/model``
 4. **evaluate** on held-out prompts: mean score per aspect, distinct-1/2, the share of candidates with a line
    written twice, the checks' pass rate, validation perplexity     -> ``round_r/eval.jsonl``, ``metrics.json``
@@ -21,7 +21,7 @@ its checkpoint, and a round with ``metrics.json`` is done. A kill at any point l
 nothing.
 
 Query expansion (``prompts.expand: true``): the topic given to the generator is enriched with imagery mined
-from the corpus (:mod:`lyrics.expansion`); the scorer still judges against the user's topic. Round 0 then
+from the corpus (:mod:`lyrics.data.expansion`); the scorer still judges against the user's topic. Round 0 then
 evaluates both, to measure its effect.
 """
 
@@ -38,14 +38,14 @@ from pathlib import Path
 
 import yaml
 
-from .batch import finished_ids
-from .files import read_jsonl, write_atomic, write_json, write_jsonl
-from .keywords import load_tables
-from .modelbuild import _data_dir
-from .models import DEFAULT_MODEL
-from .prompt import hint, user_message
-from .spec import LyricSpec
-from .trainconfig import ConfigError, StageConfig, load_config, stage_config
+from lyrics.data.keywords import load_tables
+from lyrics.decoding.prompt import hint, user_message
+from lyrics.decoding.spec import LyricSpec
+from lyrics.files import read_jsonl, write_atomic, write_json, write_jsonl
+from lyrics.models import DEFAULT_MODEL
+from lyrics.training.config import ConfigError, StageConfig, load_config, stage_config
+from lyrics.training.start import _data_dir
+from scorer.batch import finished_ids
 
 DEFAULT_STRUCTURES = ("7A 7A 7B 7A", "5A 5A 5B 5A", "7A 7A 7A 7A", "4 4A 7 7A")
 
@@ -97,7 +97,7 @@ def read_config(path: Path) -> RSConfig:
 def make_prompts(cfg: RSConfig, split: str, count: int, exclude: frozenset[str] = frozenset()) -> list[dict]:
     """``count`` specs, languages in turn: titles of distinct works of ``split`` (none of ``exclude``: a tune
     name such as 浣溪沙 titles works in every split), structures in turn."""
-    from .data import read_split
+    from lyrics.data.works import read_split
 
     langs = cfg.raw.get("data", {}).get("langs", ["cmn", "yue"])
     per_lang = {lang: math.ceil(count / len(langs)) for lang in langs}
@@ -132,9 +132,9 @@ def sample_prompts(model, tokenizer, scorer, prompts: list[dict], out: Path, k: 
     among candidates passing every check (None when none passes)."""
     from tqdm import tqdm
 
-    from .constraints import UnsatisfiableSpec
-    from .expansion import expand_topic
-    from .generation import generate_many, pin_rhymes, plan_keywords
+    from lyrics.data.expansion import expand_topic
+    from lyrics.decoding.constraints import UnsatisfiableSpec
+    from lyrics.generation import generate_many, pin_rhymes, plan_keywords
 
     done = finished_ids(out)
     todo = [p for p in prompts if p["id"] not in done]
@@ -196,8 +196,8 @@ def training_data(cfg: RSConfig, samples: list[dict], round_index: int,
     their briefs with keyword plans when the generator was trained with them (``keywords``: its tables)."""
     from itertools import islice
 
-    from .data import read_split
-    from .knowledge import utilisation
+    from lyrics.data.works import read_split
+    from lyrics.training.knowledge import utilisation
 
     kept = []
     for record in samples:
@@ -251,8 +251,8 @@ def validation_ppl(model, tokenizer, cfg: RSConfig) -> float:
     """Perplexity of the generator on the held-out sft exchanges (valid split), as the sft stage measures it."""
     import torch
 
-    from .modelbuild import stage_examples
-    from .train import evaluate
+    from lyrics.training.generator import evaluate
+    from lyrics.training.start import stage_examples
 
     config = {**cfg.raw, "data": {**cfg.raw.get("data", {}), "examples": None, "max_works": 200}}
     _, valid = stage_examples(config, "sft", tokenizer, cfg.sft.seq_len, cfg.seed)
@@ -264,11 +264,10 @@ def validation_ppl(model, tokenizer, cfg: RSConfig) -> float:
 
 def run_rounds(config_path: Path) -> Path:
     """Run (or continue) every round of the config; returns ``report.md``."""
+    from lyrics.data.expansion import build_lexicon
+    from lyrics.models import export_model, load_model
+    from lyrics.training.generator import train
     from scorer.model import Scorer
-
-    from .expansion import build_lexicon
-    from .models import export_model, load_model
-    from .train import train
 
     cfg = read_config(config_path)
     cfg.out_dir.mkdir(parents=True, exist_ok=True)

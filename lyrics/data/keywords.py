@@ -34,10 +34,9 @@ from pathlib import Path
 
 import numpy as np
 
+from lyrics.files import write_atomic
 from phonetics import is_cjk
 from phonetics.script import to_lang_script
-
-from .files import write_atomic
 
 MIN_DF = 3  # a bigram in fewer works ...
 MIN_COUNT = 8  # ... or with fewer occurrences is a chance juxtaposition, not a word
@@ -50,7 +49,7 @@ ASSOC_WORDS = 12000  # ... and keywords
 CHUNK = 2000  # works per co-occurrence product
 SEPARATOR = "、"
 KEYWORDS_FILE = "keywords.json"
-# The decoding pull towards a plan (lyrics.keyword_bias), chosen on bench/quality.py (models/tiny/README.md):
+# The decoding pull towards a plan (lyrics.decoding.keyword_bias), chosen on bench/quality.py (models/tiny/README.md):
 # strength 2 lifted the topic 0.25, 4 about 0.37.
 KEYWORD_PULL = 4.0
 

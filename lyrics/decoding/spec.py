@@ -55,7 +55,7 @@ class LyricSpec:
     id: str | None = None
     genre: str | None = None
     structure: str = ""
-    keywords: tuple[str, ...] = ()  # the keyword plan: the user's, else filled from the topic (lyrics.keywords)
+    keywords: tuple[str, ...] = ()  # the keyword plan: the user's, else filled from the topic (lyrics.data.keywords)
 
     @property
     def labels(self) -> tuple[str, ...]:

@@ -41,11 +41,10 @@ from functools import cache
 import torch
 from transformers import LogitsProcessor
 
+from lyrics.decoding.spec import FREE, LyricSpec, SpecError
+from lyrics.decoding.tokentable import NEWLINE, SPECIAL, TEXT, TokenTable, utf8_length
 from phonetics import is_cjk, reading_sets, scheme, split_romanization, tone_class
 from phonetics.script import to_lang_script
-
-from .spec import FREE, LyricSpec, SpecError
-from .tokentable import NEWLINE, SPECIAL, TEXT, TokenTable, utf8_length
 
 _BIAS_CACHE_BYTES = 128 << 20  # additive bias rows kept process-wide: ~210 rows at Qwen's vocabulary
 _biases: OrderedDict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()

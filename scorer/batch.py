@@ -1,6 +1,6 @@
 """``tianci batch SPECS.jsonl OUT.jsonl``: many specs through one model, resumable.
 
-Each input line is a spec (the contract of ``lyrics.spec`` plus ``id``; without an id, ``line-N``). Each
+Each input line is a spec (the contract of ``lyrics.decoding.spec`` plus ``id``; without an id, ``line-N``). Each
 output line is ``{"id", "lyrics", "candidates": [{"lyrics", "checks", "tokens", "scores"}, ...]}`` (``scores``:
 the quality scorer's 1-5 per aspect, when a scorer is given; ``lyrics``: the passing candidate with the best
 overall score, else the best), or ``{"id", "error"}`` for a spec that cannot be
@@ -18,8 +18,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .constraints import UnsatisfiableSpec
-from .spec import LyricSpec, SpecError
+from lyrics.decoding.constraints import UnsatisfiableSpec
+from lyrics.decoding.spec import LyricSpec, SpecError
 
 
 @dataclass
@@ -87,7 +87,7 @@ def run_batch(model, tokenizer, specs_path: Path, out: Path, n: int = 4, batch_s
     candidate with the best overall score."""
     from tqdm import tqdm
 
-    from .generation import compile_constraint, generate_many
+    from lyrics.generation import compile_constraint, generate_many
 
     began = time.perf_counter()
     summary = Summary()

@@ -29,10 +29,9 @@ from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from lyrics.data.corpus import COLLECTIONS, hkcancor_utterances, poetry
 from phonetics import LANGS, is_cjk, split_lines
 from phonetics.script import to_lang_script
-
-from .corpus import COLLECTIONS, hkcancor_utterances, poetry
 
 SPLITS = ("train", "valid", "test")
 _NOTE = re.compile(r"（[^（）]*）|\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]|〔[^〔〕]*〕")

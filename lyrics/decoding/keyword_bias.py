@@ -6,7 +6,7 @@ in the row's text, and twice that to its second character right after its first,
 written whole; a keyword already written pulls no more. It only adds: the constraint's mask, applied after
 it, still decides what may be written, so structure, rhyme and tone stay exact. ``strength`` 0 turns it off.
 
->>> from lyrics.chartok import build_char_tokenizer
+>>> from lyrics.training.chartok import build_char_tokenizer
 >>> tokenizer = build_char_tokenizer("城市夜晚月光")
 >>> bias = KeywordBias([["城市"]], tokenizer, strength=2.0, prompt_length=0)
 >>> scores = bias(torch.tensor([[tokenizer.convert_tokens_to_ids("月")]]), torch.zeros(1, len(tokenizer)))
@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from transformers import LogitsProcessor
 
-from .keywords import KEYWORD_PULL
+from lyrics.data.keywords import KEYWORD_PULL
 
 
 def _single_token(tokenizer, text: str) -> int | None:

@@ -19,14 +19,13 @@ import hashlib
 import random
 from collections.abc import Iterable, Iterator
 
+from lyrics.data.corpus import cedict
+from lyrics.data.keywords import KeywordTable, plan_size
+from lyrics.data.rhymebook import rhyme_dictionary
+from lyrics.data.works import Record, topical_title
+from lyrics.decoding.prompt import HINT_RATE_WITH_TONES, LANG_NAMES, hint, user_message
+from lyrics.decoding.spec import LineSpec, LyricSpec
 from phonetics import analyze, annotate, scheme
-
-from .corpus import cedict
-from .data import Record, topical_title
-from .keywords import KeywordTable, plan_size
-from .prompt import HINT_RATE_WITH_TONES, LANG_NAMES, hint, user_message
-from .rhymebook import rhyme_dictionary
-from .spec import LineSpec, LyricSpec
 
 TOP_CHARS = 3000  # characters per language that stages 1-2 cover, commonest first
 HELD_OUT = 10  # one character in HELD_OUT is kept out of stage-2 training questions

@@ -167,10 +167,10 @@ def melody_tones(melody: Melody, lang: str) -> list[str] | None:
 
 def with_melody(fields: dict, *, text: str | None = None, midi: Path | None = None,
                 structure_given: bool = False) -> tuple[dict, Melody]:
-    """Spec fields (``lyrics.spec``) completed from a melody: its lines as the structure, all rhyming with
+    """Spec fields (``lyrics.decoding.spec``) completed from a melody: its lines as the structure, all rhyming with
     label A, unless a structure was given (its syllable counts then cut the notes and must match them),
     and for Cantonese its 0243 levels as the tones."""
-    from .spec import LyricSpec
+    from lyrics.decoding.spec import LyricSpec
 
     if fields.get("tones"):
         raise MelodyError("give --tones or a melody, not both: the melody sets the tones")

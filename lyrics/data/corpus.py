@@ -8,7 +8,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from .assets import asset_dir
+from lyrics.data.assets import asset_dir
 
 
 @dataclass(frozen=True)

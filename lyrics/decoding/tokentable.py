@@ -31,9 +31,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from lyrics.data.assets import tianci_home
 from phonetics import is_cjk
-
-from .assets import tianci_home
 
 OTHER, TEXT, NEWLINE, SPECIAL = 0, 1, 2, 3
 KIND_NAMES = ("OTHER", "TEXT", "NEWLINE", "SPECIAL")

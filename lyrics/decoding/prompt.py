@@ -13,8 +13,8 @@ decoder.
 
 from __future__ import annotations
 
-from .keywords import keyword_line
-from .spec import LyricSpec
+from lyrics.data.keywords import keyword_line
+from lyrics.decoding.spec import LyricSpec
 
 LANG_NAMES = {"cmn": "普通话", "yue": "粤语"}
 

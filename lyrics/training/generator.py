@@ -1,7 +1,7 @@
 """``tianci train --config configs/NAME.yaml --stage knowledge|sft [--resume]``: the training loop.
 
 Read it top to bottom in :func:`train`. Stage ``knowledge`` trains on phonetic knowledge (stages 1-2 of
-``lyrics.knowledge``) mixed with plain corpus text: all parameters of a model built from scratch, or
+``lyrics.training.knowledge``) mixed with plain corpus text: all parameters of a model built from scratch, or
 LoRA/all of a pretrained one. Stage ``sft`` trains LoRA adapters (peft) on hinted lyric exchanges
 (stage 3), starting from the knowledge stage's result when there is one. 4/8-bit QLoRA goes through
 bitsandbytes and needs CUDA.
@@ -31,9 +31,9 @@ from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
 from tqdm import tqdm
 
-from .keywords import KEYWORDS_FILE
-from .models import write_settings
-from .trainconfig import STAGES, ConfigError, StageConfig, load_config, stage_config
+from lyrics.data.keywords import KEYWORDS_FILE
+from lyrics.models import write_settings
+from lyrics.training.config import STAGES, ConfigError, StageConfig, load_config, stage_config
 
 IGNORE = -100
 
@@ -151,7 +151,7 @@ def evaluate(model, examples, cfg: StageConfig, seed: int, pad_id: int, device: 
 
 def train(config_path: Path, stage: str, resume: bool = False, progress: bool = True) -> Path:
     """Run one stage; returns its ``final`` folder."""
-    from .modelbuild import build_or_load, stage_examples
+    from lyrics.training.start import build_or_load, stage_examples
 
     config = load_config(config_path)
     if stage not in STAGES:
@@ -230,7 +230,7 @@ def train(config_path: Path, stage: str, resume: bool = False, progress: bool = 
             model = model.merge_and_unload()  # the sft stage starts from full weights, not an adapter
         model.save_pretrained(tmp, safe_serialization=True, state_dict=weights)
         tokenizer.save_pretrained(tmp)
-        write_settings(tmp, hints=stage == "sft")  # sft taught the hint lines of lyrics.prompt.hint
+        write_settings(tmp, hints=stage == "sft")  # sft taught the hint lines of lyrics.decoding.prompt.hint
         if (stage_dir / KEYWORDS_FILE).is_file():  # the tables its keyword plans come from, at inference too
             shutil.copy2(stage_dir / KEYWORDS_FILE, tmp / KEYWORDS_FILE)
         if final.exists():

@@ -1,7 +1,7 @@
 """The corpus-backed rhyme dictionary of each language, built once into ``TIANCI_HOME`` and reused.
 
 Mandarin counts come from the Song ci; Cantonese counts from HKCanCor's colloquial speech plus the
-Song ci read in Cantonese (literary vocabulary). ``python -m lyrics.rhymebook`` builds both (``make
+Song ci read in Cantonese (literary vocabulary). ``python -m lyrics.data.rhymebook`` builds both (``make
 setup`` runs it); :func:`rhyme_dictionary` builds a missing one on first use.
 """
 
@@ -14,10 +14,9 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from lyrics.data.assets import tianci_home
+from lyrics.data.corpus import hkcancor_utterances, songci
 from phonetics import LANGS, RhymeDictionary
-
-from .assets import tianci_home
-from .corpus import hkcancor_utterances, songci
 
 VERSION = 2  # bump when readings change, so stale dictionaries are rebuilt
 

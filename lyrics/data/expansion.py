@@ -17,9 +17,8 @@ from collections import Counter
 from itertools import islice
 from pathlib import Path
 
+from lyrics.data.works import read_split
 from phonetics import is_cjk
-
-from .data import read_split
 
 MIN_WORKS = 3  # a title-body pair seen in fewer works is noise
 MIN_BODY_WORKS = 20  # imagery: a character the corpus uses, in at most a quarter of its works

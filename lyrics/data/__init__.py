@@ -1,0 +1,1 @@
+"""Lyric data: offline assets, corpora, works and splits, keyword tables, rhyme dictionaries."""

@@ -1,0 +1,1 @@
+"""Training the generator: typed configs, the knowledge and sft data, the starting model, the loop."""

@@ -1,0 +1,1 @@
+"""Tianci's entry points: the command line (``tianci``)."""
