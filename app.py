@@ -23,7 +23,7 @@ from lyrics.decoding.melody import MelodyError, melody_fit, melody_tones, with_m
 from lyrics.decoding.spec import LyricSpec, SpecError, parse_rhymes_option
 from lyrics.generation import Candidate, generate, plan_keywords
 from lyrics.models import DEFAULT_MODEL, ModelLoadError, check_local, load_model, set_cpu_threads
-from phonetics import SCHEMES, PhoneticsError, analyze, scheme
+from phonetics import SCHEMES, PhoneticsError, analyze, language, scheme
 from scorer.model import DEFAULT_SCORER, Scorer, is_scorer
 from scorer.ratings import ASPECTS, RatingsError, RatingsStore
 
@@ -102,7 +102,7 @@ def render_candidates(candidates: list[Candidate], spec: LyricSpec, melody=None,
             asked.append(("tone", checks.tone))
         badges = "".join(f'<span class="tc-badge {"tc-ok" if ok else "tc-bad"}">{name} {"✓" if ok else "✗"}</span>'
                          for name, ok in asked)
-        if melody is not None and spec.lang == "yue" and checks.structure:
+        if melody is not None and language(spec.lang).melody_levels and checks.structure:
             fit = melody_fit(candidate.lyrics, melody)["fit"]
             badges += f'<span class="tc-badge {"tc-ok" if fit >= 0.999 else "tc-bad"}">melody fit {fit:.0%}</span>'
         if scores:

@@ -46,7 +46,7 @@ from lyrics.generation import compile_constraint, generate, pin_rhymes, plan_key
 from lyrics.models import DEFAULT_MODEL, load_model
 from lyrics.training.generator import IGNORE, encode_example
 from lyrics.training.knowledge import spec_of_record, stanzas, utilisation
-from phonetics.script import to_lang_script
+from phonetics import to_lang_script
 from scorer.rs import distinct
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -6,6 +6,7 @@ No torch here: everything later (training data, logit processors, the scorer, th
 from .analysis import Analysis, Line, analyze, split_lines
 from .annotate import Syllable, annotate, reading_sets, split_romanization
 from .errors import PhoneticsError
+from .languages import LANGUAGES, Language, language, to_lang_script
 from .rhyme import DEFAULT_SCHEME, LANGS, SCHEMES, RhymeScheme, scheme, tone_class, tone_classes
 from .rhymedict import RhymeDictionary
 from .script import is_cjk
@@ -13,8 +14,10 @@ from .script import is_cjk
 __all__ = [
     "DEFAULT_SCHEME",
     "LANGS",
+    "LANGUAGES",
     "SCHEMES",
     "Analysis",
+    "Language",
     "Line",
     "PhoneticsError",
     "RhymeDictionary",
@@ -23,10 +26,12 @@ __all__ = [
     "analyze",
     "annotate",
     "is_cjk",
+    "language",
     "reading_sets",
     "scheme",
     "split_lines",
     "split_romanization",
+    "to_lang_script",
     "tone_class",
     "tone_classes",
 ]

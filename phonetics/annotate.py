@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass
 from functools import cache, lru_cache
 from typing import Any
 
-from . import cantonese, mandarin
 from .errors import PhoneticsError
-from .rhyme import RhymeScheme, check_lang, scheme, tone_class
+from .languages import language
+from .rhyme import RhymeScheme, scheme
 from .script import is_cjk
 
 MAX_CHARS = 1_000_000
@@ -47,27 +47,26 @@ def annotate(text: str, lang: str, scheme_name: str | None = None) -> list[Sylla
     >>> [s.tone_class for s in annotate("長大", "yue")]
     ['3', '2']
     """
-    check_lang(lang)
+    spoken = language(lang)
     rhymes = scheme(lang, scheme_name)
     if not isinstance(text, str):
         raise PhoneticsError(f"text must be a string, not {type(text).__name__}")
     if len(text) > MAX_CHARS:
         raise PhoneticsError(f"text has {len(text):,} characters; at most {MAX_CHARS:,} per call: split it")
-    found = mandarin.readings(text) if lang == "cmn" else cantonese.readings(text)
+    found = spoken.readings(text)
     return [_syllable(char, reading, rhymes) for char, reading in zip(text, found, strict=True)]
 
 
 def split_romanization(lang: str, romanization: str) -> tuple[str | None, str, int]:
     """(initial, final, tone) of a pinyin (``cmn``) or jyutping (``yue``) syllable."""
-    return (mandarin.split if lang == "cmn" else cantonese.split)(romanization)
+    return language(lang).split(romanization)
 
 
 @cache
 def reading_sets(lang: str) -> dict[str, frozenset[str]]:
     """Per character, every reading ``annotate`` can give it in some context (Mandarin keys in
     simplified script, Cantonese in traditional)."""
-    check_lang(lang)
-    return mandarin.reading_sets() if lang == "cmn" else cantonese.reading_sets()
+    return language(lang).reading_sets()
 
 
 @lru_cache(maxsize=1 << 16)
@@ -75,5 +74,6 @@ def _syllable(char: str, reading: str | None, rhymes: RhymeScheme) -> Syllable:
     """Syllables are immutable, so one instance serves every occurrence of a (char, reading)."""
     if reading is None:
         return Syllable(char, is_syllable=is_cjk(char))
-    initial, final, tone = split_romanization(rhymes.lang, reading)
-    return Syllable(char, reading, initial, final, tone, rhymes.group(final), tone_class(rhymes.lang, tone), True)
+    spoken = language(rhymes.lang)
+    initial, final, tone = spoken.split(reading)
+    return Syllable(char, reading, initial, final, tone, rhymes.group(final), spoken.tone_class(tone), True)

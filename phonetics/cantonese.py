@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -27,6 +27,7 @@ from .script import CJK_RUN, convert
 from .tables import load_table
 
 _TABLE = load_table("cantonese")
+_LOOSE_PAIRS: dict[str, str] = _TABLE["loose_coda_pairs"]
 _FOLDS: dict[str, int] = _TABLE["entering_tone_folds"]
 _SYLLABLE = re.compile(
     "({onsets})?({nuclei})({codas})?([1-9])".format(
@@ -185,3 +186,27 @@ def nucleus_and_coda(final: str) -> tuple[str, str]:
     if match is None:
         return final, ""
     return match.group(1), match.group(2) or ""
+
+
+def rhyme_groups(scheme_name: str) -> tuple[tuple[str, ...], Callable[[str], str | None]]:
+    """(groups, final → group): ``strict`` rhymes on the same final; ``loose`` on the same nucleus, a stop coda
+    counting as its homorganic nasal (-p~-m, -t~-n, -k~-ng). Groups in the order of the dictionary's finals."""
+    def group(final: str) -> str:
+        if scheme_name == "strict":
+            return final
+        nucleus, coda = nucleus_and_coda(final)
+        return nucleus + _LOOSE_PAIRS.get(coda, coda)
+
+    return tuple(dict.fromkeys(group(f) for f in _finals())), group
+
+
+@cache
+def _finals() -> tuple[str, ...]:
+    """Every final in the dictionary, sorted by nucleus then coda."""
+    finals = set()
+    for reading in lexicon().chars.values():
+        try:
+            finals.add(split(reading)[1])
+        except ValueError:
+            continue
+    return tuple(sorted(finals, key=nucleus_and_coda))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Callable
 from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
@@ -107,3 +108,10 @@ def split(syllable: str) -> tuple[str | None, str, int]:
     elif initial in _APICAL and rest == "i":
         rest = "-i"
     return initial, rest, tone
+
+
+def rhyme_groups(scheme_name: str) -> tuple[tuple[str, ...], Callable[[str], str | None]]:
+    """(groups, final → group) of the rhyme table ``phonetics/data/rhyme_<scheme_name>.json``."""
+    table = load_table(f"rhyme_{scheme_name}")
+    final_to_group = {final: group for group, finals in table["groups"].items() for final in finals}
+    return tuple(table["groups"]), final_to_group.get

@@ -19,8 +19,9 @@ from pathlib import Path
 
 from .annotate import annotate, split_romanization
 from .errors import PhoneticsError
-from .rhyme import check_lang, scheme
-from .script import is_cjk, to_lang_script
+from .languages import language, to_lang_script
+from .rhyme import scheme
+from .script import is_cjk
 
 
 @dataclass
@@ -31,7 +32,7 @@ class RhymeDictionary:
 
     @classmethod
     def from_texts(cls, texts: Iterable[str], lang: str) -> RhymeDictionary:
-        check_lang(lang)
+        language(lang)
         counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
         for text in texts:
             for syllable in annotate(to_lang_script(text, lang), lang):

@@ -18,15 +18,6 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _SURROGATES = re.compile("([\ud800-\udfff]+)")
 
 
-# The OpenCC conversion into the script each language is written in here: Mandarin simplified,
-# Cantonese Hong Kong traditional (the readers convert their input the same way).
-TO_LANG_SCRIPT = {"cmn": "t2s", "yue": "s2hk"}
-
-
-def to_lang_script(text: str, lang: str) -> str:
-    return convert(text, TO_LANG_SCRIPT[lang])
-
-
 def is_cjk(char: str) -> bool:
     return CJK_CHAR.fullmatch(char) is not None
 

@@ -1,14 +1,24 @@
-"""The runnable examples in the docstrings of the keyword modules run as doctests."""
+"""The runnable examples in the docstrings of phonetics/ and of the decoding modules run as doctests."""
 
 import doctest
+import importlib
+import pkgutil
 
 import pytest
 
+import phonetics
+from lyrics import generation
 from lyrics.data import keywords
-from lyrics.decoding import keyword_bias
+from lyrics.decoding import constraints, keyword_bias
+
+MODULES = [importlib.import_module(f"phonetics.{m.name}") for m in pkgutil.iter_modules(phonetics.__path__)]
+MODULES += [keywords, constraints, keyword_bias, generation]
+WITH_EXAMPLES = ["phonetics.analysis", "phonetics.annotate", "phonetics.languages", "phonetics.rhyme",
+                 "lyrics.data.keywords", "lyrics.decoding.constraints", "lyrics.decoding.keyword_bias"]
 
 
-@pytest.mark.parametrize("module", [keywords, keyword_bias])
+@pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
-    result = doctest.testmod(module)
-    assert result.attempted > 0 and result.failed == 0
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.failed == 0
+    assert (result.attempted > 0) == (module.__name__ in WITH_EXAMPLES)

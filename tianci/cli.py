@@ -33,7 +33,7 @@ from lyrics.decoding.melody import MelodyError, melody_fit, with_melody
 from lyrics.decoding.spec import SpecError
 from lyrics.models import ModelLoadError
 from lyrics.training.config import ConfigError
-from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, PhoneticsError, analyze
+from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, PhoneticsError, analyze, language
 from scorer.ratings import RatingsError
 
 ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
@@ -206,7 +206,7 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     scheme_name = _scheme_for(args)
     melody = None
     if args.melody is not None or args.midi is not None:
-        if args.lang != "yue":
+        if not language(args.lang).melody_levels:
             raise UsageError("melody fit is measured in Cantonese 0243 levels: add --lang yue")
         melody = _melody(args)
     for text in _inputs(args.text):
@@ -230,7 +230,7 @@ def _print_analysis(analysis: Analysis) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    class_name = "平仄" if analysis.lang == "cmn" else "0243"
+    class_name = language(analysis.lang).tone_class_name
     table = Table(title=f"{analysis.lang} · scheme {analysis.scheme}", title_justify="left")
     # Short columns keep their width; the line and its pattern fold onto more rows rather than lose characters.
     table.add_column("#", no_wrap=True, min_width=2)
@@ -307,7 +307,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         return
     if spec.keywords:
         print(f"keywords: {'、'.join(spec.keywords)}\n")
-    if melody is not None and spec.lang == "yue":
+    if melody is not None and language(spec.lang).melody_levels:
         print(f"melody asks 0243 levels: {' / '.join(line.tones for line in spec.lines if line.tones)}\n")
     for i, candidate in enumerate(candidates, 1):
         checks = candidate.checks
@@ -315,7 +315,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         if any(line.tones for line in spec.lines):  # a tone mark only where tones were asked
             asked.append(("tone", checks.tone))
         marks = " ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in asked)
-        if melody is not None and spec.lang == "yue" and checks.structure:
+        if melody is not None and language(spec.lang).melody_levels and checks.structure:
             marks += f" · melody fit {melody_fit(candidate.lyrics, melody)['fit']:.2f}"
         print(f"— candidate {i} · {marks}")
         for line, check in zip(candidate.lyrics.split("\n"), checks.lines, strict=False):

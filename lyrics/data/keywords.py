@@ -35,8 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from lyrics.files import write_atomic
-from phonetics import is_cjk
-from phonetics.script import to_lang_script
+from phonetics import is_cjk, to_lang_script
 
 MIN_DF = 3  # a bigram in fewer works ...
 MIN_COUNT = 8  # ... or with fewer occurrences is a chance juxtaposition, not a word

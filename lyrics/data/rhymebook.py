@@ -8,7 +8,7 @@ setup`` runs it); :func:`rhyme_dictionary` builds a missing one on first use.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
 
@@ -25,10 +25,18 @@ def path_for(lang: str) -> Path:
     return tianci_home() / "rhymedict" / f"{lang}-v{VERSION}.json"
 
 
+def _colloquial_texts() -> Iterator[str]:
+    return ("".join(word for word, _ in tokens) for tokens in hkcancor_utterances())
+
+
+# Per language, the texts its character counts come from besides the Song ci every language reads.
+EXTRA_TEXTS: dict[str, Callable[[], Iterator[str]]] = {"yue": _colloquial_texts}
+
+
 def _texts(lang: str) -> Iterator[str]:
     yield from (work.text for work in songci())
-    if lang == "yue":
-        yield from ("".join(word for word, _ in tokens) for tokens in hkcancor_utterances())
+    if lang in EXTRA_TEXTS:
+        yield from EXTRA_TEXTS[lang]()
 
 
 @cache

@@ -30,8 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lyrics.data.corpus import COLLECTIONS, hkcancor_utterances, poetry
-from phonetics import LANGS, is_cjk, split_lines
-from phonetics.script import to_lang_script
+from phonetics import LANGS, is_cjk, split_lines, to_lang_script
 
 SPLITS = ("train", "valid", "test")
 _NOTE = re.compile(r"（[^（）]*）|\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]|〔[^〔〕]*〕")

@@ -26,10 +26,25 @@ If a row reaches a state with no allowed token (possible only when a chosen rhym
 pattern short of characters), the line's tone pattern is dropped, then its rhyme; structure never is.
 Each relaxation is recorded in the row's state and reported with the candidate.
 
->>> from transformers import AutoTokenizer, LogitsProcessorList  # doctest: +SKIP
+A whole run on a tiny random Qwen3 with a character tokenizer (any Hugging Face causal LM and tokenizer work
+the same way; ``lyrics.generation.generate`` does this for you):
+
+>>> import torch
+>>> from transformers import LogitsProcessorList, Qwen3Config, Qwen3ForCausalLM
+>>> from lyrics.training.chartok import build_char_tokenizer
+>>> from phonetics import annotate
+>>> tokenizer = build_char_tokenizer("床前明月光疑是地上霜举头望低思故乡")
 >>> spec = LyricSpec.from_dict({"lang": "cmn", "topic": "月", "structure": "5A 5A", "rhymes": {"A": "光"}})
 >>> constraint = LyricsConstraint(spec, TokenTable.for_tokenizer(tokenizer), eos_ids=[tokenizer.eos_token_id])
->>> model.generate(**inputs, logits_processor=LogitsProcessorList([constraint.processor()]))  # doctest: +SKIP
+>>> _ = torch.manual_seed(0)
+>>> model = Qwen3ForCausalLM(Qwen3Config(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
+...     num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1, head_dim=16))
+>>> prompt = tokenizer("月", return_tensors="pt")
+>>> out = model.generate(**prompt, logits_processor=LogitsProcessorList([constraint.processor()]), do_sample=True,
+...     max_new_tokens=16, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id)
+>>> lines = tokenizer.decode(out[0, 1:], skip_special_tokens=True).split("\\n")
+>>> [len(line) for line in lines], [annotate(line[-1], "cmn")[0].rhyme for line in lines]
+([5, 5], ['江阳', '江阳'])
 """
 
 from __future__ import annotations
@@ -43,8 +58,7 @@ from transformers import LogitsProcessor
 
 from lyrics.decoding.spec import FREE, LyricSpec, SpecError
 from lyrics.decoding.tokentable import NEWLINE, SPECIAL, TEXT, TokenTable, utf8_length
-from phonetics import is_cjk, reading_sets, scheme, split_romanization, tone_class
-from phonetics.script import to_lang_script
+from phonetics import is_cjk, reading_sets, scheme, split_romanization, to_lang_script, tone_class
 
 _BIAS_CACHE_BYTES = 128 << 20  # additive bias rows kept process-wide: ~210 rows at Qwen's vocabulary
 _biases: OrderedDict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()

@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from phonetics import analyze, tone_classes
+from phonetics import analyze, language, tone_classes
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)  # semitones of degrees 1-7 above the tonic
 LEAP = 5  # semitones: a fourth or more between neighbouring pitches skips a level
@@ -162,7 +162,7 @@ def levels_0243(pitches: tuple[int, ...]) -> str:
 
 def melody_tones(melody: Melody, lang: str) -> list[str] | None:
     """Per line, the spec's tone pattern: exact 0243 levels for Cantonese; None for Mandarin (free)."""
-    return [levels_0243(line) for line in melody.lines] if lang == "yue" else None
+    return [levels_0243(line) for line in melody.lines] if language(lang).melody_levels else None
 
 
 def with_melody(fields: dict, *, text: str | None = None, midi: Path | None = None,

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 from lyrics.data.keywords import keyword_line
 from lyrics.decoding.spec import LyricSpec
+from phonetics import LANGUAGES
 
-LANG_NAMES = {"cmn": "普通话", "yue": "粤语"}
+LANG_NAMES = {code: spoken.native_name for code, spoken in LANGUAGES.items()}  # as training briefs write them
 
 
 def brief(spec: LyricSpec) -> str:

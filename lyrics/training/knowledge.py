@@ -25,7 +25,7 @@ from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.data.works import Record, topical_title
 from lyrics.decoding.prompt import HINT_RATE_WITH_TONES, LANG_NAMES, hint, user_message
 from lyrics.decoding.spec import LineSpec, LyricSpec
-from phonetics import analyze, annotate, scheme
+from phonetics import analyze, annotate, language, scheme
 
 TOP_CHARS = 3000  # characters per language that stages 1-2 cover, commonest first
 HELD_OUT = 10  # one character in HELD_OUT is kept out of stage-2 training questions
@@ -36,10 +36,6 @@ def is_held_out(text: str) -> bool:
     return int(hashlib.sha1(text.encode("utf-8")).hexdigest()[:6], 16) % HELD_OUT == 0
 
 
-def _schemes(lang: str) -> tuple[str, ...]:
-    return ("13zhe", "14yun") if lang == "cmn" else ("strict", "loose")
-
-
 def top_chars(lang: str, limit: int = TOP_CHARS) -> list[str]:
     counts = rhyme_dictionary(lang).counts
     return sorted(counts, key=lambda c: -sum(counts[c].values()))[:limit]
@@ -48,13 +44,13 @@ def top_chars(lang: str, limit: int = TOP_CHARS) -> list[str]:
 def _describe(char: str, lang: str) -> str:
     """One character's phonetics as a sentence, under every scheme of the language."""
     parts = []
-    for name in _schemes(lang):
+    for name in language(lang).schemes:
         s = annotate(char, lang, name)[0]
         if s.romanization is None:
             return ""
         parts.append(f"{scheme(lang, name).title or name}{s.rhyme}")
     s = annotate(char, lang)[0]
-    tone_word = "平仄" if lang == "cmn" else "0243音高"
+    tone_word = language(lang).tone_class_word
     return (f"{char}：{LANG_NAMES[lang]}读{s.romanization}，声母{s.initial or '零'}，韵母{s.final}，"
             f"第{s.tone}声，{tone_word}{s.tone_class}，" + "，".join(parts) + "。")
 
@@ -66,7 +62,7 @@ def memorisation(lang: str, limit: int = TOP_CHARS) -> Iterator[dict]:
         if text := _describe(char, lang):
             yield {"stage": 1, "lang": lang, "text": text}
     book = rhyme_dictionary(lang)
-    for name in _schemes(lang):
+    for name in language(lang).schemes:
         title = scheme(lang, name).title or name
         for group in scheme(lang, name).groups:
             members = book.members(group, name, limit=40)
@@ -79,7 +75,7 @@ def understanding(lang: str, seed: int = 0, per_char: int = 2, limit: int = TOP_
     """Stage 2: question-answer pairs; ``held_out`` marks questions about held-out characters."""
     rng = random.Random(f"{seed}-{lang}")
     chars = top_chars(lang, limit)
-    name = _schemes(lang)[0]
+    name = language(lang).schemes[0]
     rhyme_of = {c: annotate(c, lang, name)[0] for c in chars}
     known = [c for c in chars if rhyme_of[c].rhyme]
     by_group: dict[str, list[str]] = {}
@@ -102,7 +98,7 @@ def understanding(lang: str, seed: int = 0, per_char: int = 2, limit: int = TOP_
             answer = next(c for c in choices if rhyme_of[c].rhyme == s.rhyme)
             asks.append((f"{LANG_NAMES[lang]}里下列哪个字与「{char}」押韵：{'、'.join(choices)}？",
                          f"{answer}。{char}和{answer}同属{title}{s.rhyme}。"))
-        tone_word = "平仄" if lang == "cmn" else "0243音高"
+        tone_word = language(lang).tone_class_word
         asks.append((f"「{char}」的{LANG_NAMES[lang]}读音和声调是什么？",
                      f"{s.romanization}，第{s.tone}声，{tone_word}为{s.tone_class}。"))
         if len(mates) >= 3:
@@ -180,7 +176,7 @@ def word_readings(lang: str, chars: set[str], limit: int = 40000, seed: int = 0)
     of CC-CEDICT's 2-4 character words written with ``chars`` only (a seeded sample, names left out), read
     by Tianci's annotator in context (the readings the hints and the constraint use): modern vocabulary
     with its sounds, for mixing into sft."""
-    words = dict.fromkeys(entry.simplified if lang == "cmn" else entry.traditional for entry in cedict()
+    words = dict.fromkeys(getattr(entry, language(lang).script) for entry in cedict()
                           if not entry.pinyin[:1].isupper())  # capitalised pinyin: a name, no vocabulary
     words = [w for w in words if 2 <= len(w) <= 4 and set(w) <= chars]
     random.Random(f"{seed}-{lang}-words").shuffle(words)
