@@ -9,23 +9,26 @@ Bound to 127.0.0.1 unless ``--host`` says otherwise. API endpoints: ``/generate`
 from __future__ import annotations
 
 import argparse
+import functools
 import html
 import json
+import logging
 import random
 import sys
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
 
-from lyrics.decoding.constraints import UnsatisfiableSpec
-from lyrics.decoding.melody import MelodyError, melody_fit, melody_tones, with_melody
-from lyrics.decoding.spec import LyricSpec, SpecError, parse_rhymes_option
+from lyrics.decoding.melody import melody_fit, melody_tones, with_melody
+from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
 from lyrics.generation import Candidate, generate, plan_keywords
 from lyrics.models import DEFAULT_MODEL, ModelLoadError, check_local, load_model, set_cpu_threads
-from phonetics import SCHEMES, PhoneticsError, analyze, language, scheme
+from phonetics import SCHEMES, TianciError, analyze, language, scheme
+from scorer.candidates import ranked, write_candidates
 from scorer.model import DEFAULT_SCORER, Scorer, is_scorer
-from scorer.ratings import ASPECTS, RatingsError, RatingsStore
+from scorer.ratings import ASPECTS, RatingsStore, default_ratings_db
 
 ROOT = Path(__file__).resolve().parent
 MAX_TEXT = 5000  # characters the Analyze tab reads
@@ -39,7 +42,7 @@ PRESETS = {
 }
 GENRES = ("", "pop", "ballad", "shi", "ci", "qu", "folk")
 PALETTE = ("#d1495b", "#00798c", "#edae49", "#66a182", "#8d5fd3", "#2e4057", "#e07a5f", "#3d5a80")
-ERRORS = (SpecError, MelodyError, UnsatisfiableSpec, ModelLoadError, PhoneticsError, RatingsError, ValueError)
+LOG = logging.getLogger("tianci.app")
 
 CSS = """
 .tc-card {border: 1px solid var(--border-color-primary); border-radius: 12px; padding: 14px 18px; margin: 10px 0;
@@ -116,6 +119,24 @@ def render_candidates(candidates: list[Candidate], spec: LyricSpec, melody=None,
 
 # ---- the app ----------------------------------------------------------------------------------------
 
+def user_errors(handler: Callable) -> Callable:
+    """The demo's one boundary for user mistakes: a ``TianciError`` (or a number that is not one) becomes the
+    one-line message shown beside the control that caused it, and one line in the server log, not a traceback."""
+    @functools.wraps(handler)
+    def wrapped(*args, **kwargs):
+        try:
+            return handler(*args, **kwargs)
+        except (TianciError, ValueError) as err:
+            message = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
+            LOG.warning("%s: %s", handler.__name__, message)
+            raise gr.Error(message) from None
+        except gr.Error as err:
+            LOG.warning("%s: %s", handler.__name__, err.message)
+            raise
+
+    return wrapped
+
+
 class Demo:
     def __init__(self, models: dict[str, str], db: Path, scorer: str | None = None):
         """``models``: the operator's list, name → folder; the page names them and loads nothing else."""
@@ -162,23 +183,22 @@ class Demo:
                                          structure_given=typed)
         return LyricSpec.from_dict(fields), fields, melody
 
+    @user_errors
     def generate(self, lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name,
                  keywords=""):
-        try:
-            spec, fields, tune = self.spec_of(lang, topic, genre, structure, rhymes, tones, melody, midi, n, seed,
-                                              keywords)
-            model, tokenizer = self.model(model_name or self.names[0])
-            spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
-            if spec.keywords:
-                fields["keywords"] = list(spec.keywords)
-            candidates = generate(model, tokenizer, spec, temperature=float(temperature))
-        except ERRORS as err:
-            raise gr.Error(str(err).splitlines()[0]) from None
+        spec, fields, tune = self.spec_of(lang, topic, genre, structure, rhymes, tones, melody, midi, n, seed,
+                                          keywords)
+        model, tokenizer = self.model(model_name or self.names[0])
+        spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
+        if spec.keywords:
+            fields["keywords"] = list(spec.keywords)
         scorer = self.scorer()
-        scores = scorer.score([(fields, c.lyrics) for c in candidates]) if scorer else [{} for _ in candidates]
-        order = sorted(range(len(candidates)), key=lambda i: (not candidates[i].checks.ok,  # passing first, then
-                       -sum(line.rhyme_ok for line in candidates[i].checks.lines), -scores[i].get("overall", 0)))
-        candidates, scores = [candidates[i] for i in order], [scores[i] for i in order]
+        results = write_candidates(model, tokenizer, [spec], spec.n, scorer, seed=spec.seed,
+                                   temperature=float(temperature))
+        if isinstance(results, str):
+            raise gr.Error(results)
+        best_first = ranked(results[0])
+        candidates, scores = [s.candidate for s in best_first], [s.scores for s in best_first]
         state = {"prompt": json.dumps(fields, ensure_ascii=False), "model": model_name or self.names[0],
                  "candidates": [c.lyrics for c in candidates]}
         plain = "\n\n".join(f"#{i}\n{c.lyrics}" for i, c in enumerate(candidates, 1))
@@ -188,49 +208,47 @@ class Demo:
         return (render_candidates(candidates, spec, tune, scores if scorer else None), plain, state,
                 gr.update(choices=choices, value=choices[0] if choices else None))
 
+    @user_errors
     def rate(self, state, which, rater, *scores):
         if not state or not state.get("candidates"):
             raise gr.Error("generate candidates first, then rate one")
         try:
             lyrics = state["candidates"][int(which) - 1]
-            row = self.store.add(state["prompt"], lyrics, dict(zip(ASPECTS, scores, strict=True)),
-                                 rater=rater or "", model=state["model"])
-        except (*ERRORS, IndexError, TypeError) as err:
-            raise gr.Error(f"cannot save the rating: {str(err).splitlines()[0]}") from None
+        except (ValueError, IndexError, TypeError):
+            raise gr.Error(f"cannot save the rating: there is no candidate {which!r}") from None
+        row = self.store.add(state["prompt"], lyrics, dict(zip(ASPECTS, scores, strict=True)), rater=rater or "",
+                             model=state["model"])
         return f"Saved rating #{row} for candidate {which}."
 
+    @user_errors
     def analyze(self, text: str, lang: str):
         if not text or not text.strip():
             raise gr.Error("paste some lyrics to analyze")
         if len(text) > MAX_TEXT:
             raise gr.Error(f"{len(text)} characters; the Analyze tab reads at most {MAX_TEXT}")
-        try:
-            analysis = analyze(text, lang)
-        except ERRORS as err:
-            raise gr.Error(str(err).splitlines()[0]) from None
+        analysis = analyze(text, lang)
         rate = analysis.rhyme_rate
         summary = (f"**rhyme scheme** `{analysis.rhyme_letters or '—'}` · **rhyme rate** "
                    f"{'n/a' if rate is None else f'{rate:.2f}'} · {len(analysis.lines)} lines")
         return render_lines(text, lang), summary, analysis.to_dict()
 
+    @user_errors
     def compare(self, lang, topic, structure, model_a, model_b, seed):
         """One prompt through both models; sides shown in random order, unlabeled."""
         if model_a == model_b:
             raise gr.Error("choose two different models: a model compared with itself only records ties")
-        try:
-            spec = LyricSpec.from_dict({"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A"})
-            sides = []
-            for name in (model_a, model_b):
-                model, tokenizer = self.model(name)
-                sides.append((name, generate(model, tokenizer, spec, n=1, seed=int(seed or 0))[0].lyrics))
-        except ERRORS as err:
-            raise gr.Error(str(err).splitlines()[0]) from None
+        spec = LyricSpec.from_dict({"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A"})
+        sides = []
+        for name in (model_a, model_b):
+            model, tokenizer = self.model(name)
+            sides.append((name, generate(model, tokenizer, spec, n=1, seed=int(seed or 0))[0].lyrics))
         random.shuffle(sides)
         state = {"prompt": json.dumps({"lang": lang, "topic": topic, "structure": spec.structure},
                                       ensure_ascii=False), "sides": sides}
         return (f'<div class="tc-card">{render_lines(sides[0][1], lang)}</div>',
                 f'<div class="tc-card">{render_lines(sides[1][1], lang)}</div>', state)
 
+    @user_errors
     def submit_comparison(self, state, left, right, rater):
         if not state or not state.get("sides"):
             raise gr.Error("make a pair first")
@@ -365,8 +383,6 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit("app.py: error: --auth must be USER:PASS")
         auth = (user, password)
     models = listed_models(args.models)
-    from tianci.cli import default_ratings_db
-
     scorer = None if args.scorer == "none" else args.scorer or (
         str(DEFAULT_SCORER) if (DEFAULT_SCORER / "model.safetensors").is_file() else None)
     demo = Demo(models, args.db or default_ratings_db(), scorer)

@@ -127,7 +127,7 @@ def held_out_specs(model, data_dir: Path, lang: str, count: int, seed: int) -> l
     for record in sample_works(data_dir, lang, "test", None, seed):
         for piece in stanzas(record, 4):
             if len(piece.lines) == 4 and {len(x) for x in piece.lines} <= {5, 7}:
-                spec, _ = spec_of_record(piece, rng, table)
+                spec = spec_of_record(piece, rng, table)
                 if spec.labels:
                     specs.append(spec)
                 break

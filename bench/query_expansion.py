@@ -18,10 +18,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from lyrics.data.expansion import build_lexicon
 from lyrics.files import read_jsonl
 from lyrics.models import DEFAULT_MODEL, load_model
-from lyrics.training.start import _data_dir
+from lyrics.training.config import load_config
+from scorer.config import RSConfig
 from scorer.model import Scorer
 from scorer.ratings import mean_interval
-from scorer.rs import eval_metrics, make_prompts, read_config, sample_prompts
+from scorer.rs import eval_metrics, make_prompts, sample_prompts
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -31,9 +32,9 @@ def main() -> None:
     parser.add_argument("--prompts", type=int, default=100)
     parser.add_argument("--k", type=int, default=4)
     args = parser.parse_args()
-    cfg = read_config(ROOT / "configs" / "rs_tiny.yaml")
+    cfg = load_config(ROOT / "configs" / "rs_tiny.yaml", RSConfig)
     prompts = make_prompts(cfg, "valid", args.prompts)
-    lexicon = build_lexicon(_data_dir(cfg.raw), ["cmn", "yue"])
+    lexicon = build_lexicon(cfg.data.works_dir, cfg.data.langs)
     model, tokenizer = load_model(DEFAULT_MODEL, device="cpu")
     scorer = Scorer.load()
     rows = {}

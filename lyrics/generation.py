@@ -22,7 +22,7 @@ from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.decoding.checks import Checks, check_lyrics
 from lyrics.decoding.constraints import LyricsConstraint, UnsatisfiableSpec
 from lyrics.decoding.keyword_bias import KeywordBias
-from lyrics.decoding.prompt import build_prompt, hint
+from lyrics.decoding.prompt import build_prompt, spec_hints
 from lyrics.decoding.spec import LyricSpec
 from lyrics.decoding.tokentable import NEWLINE, TEXT, TokenTable
 
@@ -75,7 +75,7 @@ def compile_constraint(spec: LyricSpec, tokenizer, hints: bool = False) -> Lyric
     if hints:
         if set(spec.labels) - set(spec.rhymes):
             raise ValueError("hints need every rhyme label pinned: call pin_rhymes(spec) first")
-        texts = [hint(line.syllables, spec.rhymes.get(line.label), line.tones) + "\n" for line in spec.lines]
+        texts = [text + "\n" for text in spec_hints(spec)]
         hint_ids = [tokenizer.encode(text, add_special_tokens=False) for text in texts]
         for text, ids in zip(texts, hint_ids, strict=True):
             if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
@@ -159,7 +159,8 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
     if seed is not None:
         torch.manual_seed(seed)
     if not constrained:
-        return [_generate_free(model, tokenizer, spec, n, hints, options) for spec in specs]
+        return [_generate_free(model, tokenizer, spec, text, n, hints, options)
+                for spec, text in zip(specs, texts, strict=True)]
     results: list[list[Candidate]] = [[] for _ in specs]
     groups: dict[tuple, list[int]] = {}
     for i, spec in enumerate(specs):
@@ -188,15 +189,15 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
     return results
 
 
-def _generate_free(model, tokenizer, spec: LyricSpec, n: int, hints: bool, options: dict) -> list[Candidate]:
-    """Unconstrained sampling. With hints, line by line: the line's hint goes into the text, the model
-    writes until its newline; without, one pass until the end token, hint-like lines dropped."""
+def _generate_free(model, tokenizer, spec: LyricSpec, prompt: str, n: int, hints: bool,
+                   options: dict) -> list[Candidate]:
+    """Unconstrained sampling after ``prompt``. With hints, line by line: the line's hint goes into the text,
+    the model writes until its newline; without, one pass until the end token, hint-like lines dropped."""
     eos = end_token_ids(tokenizer)
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
-    prompt = build_prompt(spec, tokenizer)
     written: list[list[str]] = [[] for _ in range(n)]
     counts = [0] * n
-    steps = ([(line, hint(line.syllables, spec.rhymes.get(line.label), line.tones)) for line in spec.lines]
+    steps = (list(zip(spec.lines, spec_hints(spec), strict=True))
              if hints else [(None, "")])
     texts = [prompt] * n
     newline = tokenizer.encode("\n", add_special_tokens=False)

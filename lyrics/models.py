@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 from pathlib import Path
 
 from lyrics.data.keywords import KEYWORDS_FILE, load_tables
+from lyrics.files import replacing_dir
+from phonetics import TianciError
 
 # The embedded default: configs/tiny.yaml trained and exported (see its README.md).
 DEFAULT_MODEL = Path(__file__).resolve().parent.parent / "models" / "tiny"
 SETTINGS_FILE = "tianci.json"
 
 
-class ModelLoadError(RuntimeError):
+class ModelLoadError(TianciError, RuntimeError):
     """A model or tokenizer that cannot be loaded; the message is one line naming the path."""
 
 
@@ -43,14 +46,14 @@ def load_model(path_or_id: str, device: str | None = None, adapter: str | None =
         tokenizer = AutoTokenizer.from_pretrained(path_or_id, trust_remote_code=False)
         model = AutoModelForCausalLM.from_pretrained(path_or_id, trust_remote_code=False, use_safetensors=True)
     except (OSError, ValueError) as err:
-        raise ModelLoadError(f"cannot load model {path_or_id!r}: {_reason(err)}") from None
+        raise ModelLoadError(f"cannot load model {path_or_id!r}: {one_line(err)}") from None
     if adapter is not None:
         from peft import PeftModel
 
         try:
             model = PeftModel.from_pretrained(model, adapter).merge_and_unload()
         except (OSError, ValueError) as err:
-            raise ModelLoadError(f"cannot load adapter {adapter!r}: {_reason(err)}") from None
+            raise ModelLoadError(f"cannot load adapter {adapter!r}: {one_line(err)}") from None
     for folder in (path_or_id, adapter):
         settings = Path(folder or "") / SETTINGS_FILE
         if folder and settings.is_file():
@@ -126,32 +129,34 @@ def write_settings(folder: Path, **settings) -> None:
 def export_model(base: str, adapter: str | None, out: Path) -> Path:
     """``base`` with ``adapter`` merged, saved as one self-contained folder (safetensors, tokenizer, config,
     ``tianci.json``), written beside ``out`` and renamed into place."""
-    import shutil
-    import tempfile
-
     model, tokenizer = load_model(base, device="cpu", adapter=adapter)
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-"))
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    write_settings(tmp, hints=bool(getattr(model.config, "tianci_hints", False)))
-    for folder in (adapter, base):  # the keyword tables travel with the weights
-        if folder and (Path(folder) / KEYWORDS_FILE).is_file():
-            shutil.copy2(Path(folder) / KEYWORDS_FILE, tmp / KEYWORDS_FILE)
-            break
-    if out.exists():
-        keep = [p for p in out.iterdir() if p.suffix in (".md", ".png", ".json") and not (tmp / p.name).exists()]
-        for extra in keep:  # the model card and figures stay
-            shutil.copy2(extra, tmp / extra.name)
-        shutil.rmtree(out)
-    for path in tmp.iterdir():
-        path.chmod(0o644)
-    tmp.chmod(0o755)  # mkdtemp made it private
-    os.replace(tmp, out)
+    with replacing_dir(out) as tmp:
+        save_model_folder(tmp, model, tokenizer, hints=bool(getattr(model.config, "tianci_hints", False)),
+                          keywords_from=[Path(f) for f in (adapter, base) if f])
+        if out.exists():
+            keep = [p for p in out.iterdir() if p.suffix in (".md", ".png", ".json") and not (tmp / p.name).exists()]
+            for extra in keep:  # the model card and figures stay
+                shutil.copy2(extra, tmp / extra.name)
+        for path in tmp.iterdir():
+            path.chmod(0o644)
     return out
 
 
-def _reason(err: Exception) -> str:
+def save_model_folder(folder: Path, model, tokenizer, keywords_from: list[Path] = (), state_dict: dict | None = None,
+                      **settings) -> None:
+    """A self-contained generator (or scorer) folder: safetensors weights (``state_dict``: gathered ones of a
+    sharded model), tokenizer, ``tianci.json`` with ``settings``, and the first ``keywords.json`` found in
+    ``keywords_from`` (keyword tables travel with the weights)."""
+    model.save_pretrained(folder, safe_serialization=True, state_dict=state_dict)
+    tokenizer.save_pretrained(folder)
+    write_settings(folder, **settings)
+    for source in keywords_from:
+        if (source / KEYWORDS_FILE).is_file():
+            shutil.copy2(source / KEYWORDS_FILE, folder / KEYWORDS_FILE)
+            break
+
+
+def one_line(err: Exception) -> str:
     text = str(err).strip()
     return (text.splitlines()[0] if text else type(err).__name__)[:200]

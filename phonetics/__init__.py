@@ -5,7 +5,7 @@ No torch here: everything later (training data, logit processors, the scorer, th
 
 from .analysis import Analysis, Line, analyze, split_lines
 from .annotate import Syllable, annotate, reading_sets, split_romanization
-from .errors import PhoneticsError
+from .errors import PhoneticsError, TianciError
 from .languages import LANGUAGES, Language, language, to_lang_script
 from .rhyme import DEFAULT_SCHEME, LANGS, SCHEMES, RhymeScheme, scheme, tone_class, tone_classes
 from .rhymedict import RhymeDictionary
@@ -23,6 +23,7 @@ __all__ = [
     "RhymeDictionary",
     "RhymeScheme",
     "Syllable",
+    "TianciError",
     "analyze",
     "annotate",
     "is_cjk",

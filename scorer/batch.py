@@ -2,8 +2,8 @@
 
 Each input line is a spec (the contract of ``lyrics.decoding.spec`` plus ``id``; without an id, ``line-N``). Each
 output line is ``{"id", "lyrics", "candidates": [{"lyrics", "checks", "tokens", "scores"}, ...]}`` (``scores``:
-the quality scorer's 1-5 per aspect, when a scorer is given; ``lyrics``: the passing candidate with the best
-overall score, else the best), or ``{"id", "error"}`` for a spec that cannot be
+the quality scorer's 1-5 per aspect, when a scorer is given; ``lyrics``: the best candidate by the one rule
+of ``scorer.candidates``), or ``{"id", "error"}`` for a spec that cannot be
 read or met; the batch goes on. Lines are appended whole and flushed to disk one item at a time; a re-run
 skips the ids already in OUT and first cuts off a last line left incomplete by a kill, so nothing finished
 is lost and nothing is written twice. Specs of one shape are generated together (``generate_many``).
@@ -18,8 +18,14 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from lyrics.decoding.constraints import UnsatisfiableSpec
 from lyrics.decoding.spec import LyricSpec, SpecError
+from lyrics.generation import compile_constraint
+
+from .candidates import ranked, write_candidates
+from .model import Scorer
 
 
 @dataclass
@@ -82,13 +88,9 @@ def read_specs(path: Path, default_n: int) -> list[tuple[str, LyricSpec | str]]:
 
 
 def run_batch(model, tokenizer, specs_path: Path, out: Path, n: int = 4, batch_size: int = 16,
-              seed: int | None = None, progress: bool = True, scorer=None) -> Summary:
-    """With a ``scorer`` (``scorer.model.Scorer``) each candidate gets ``scores`` and ``lyrics`` is the passing
-    candidate with the best overall score."""
-    from tqdm import tqdm
-
-    from lyrics.generation import compile_constraint, generate_many
-
+              seed: int | None = None, progress: bool = True, scorer: Scorer | None = None) -> Summary:
+    """Candidates through the one pipeline (``scorer.candidates``): with a ``scorer`` each gets ``scores``;
+    ``lyrics`` is the best by the one rule."""
     began = time.perf_counter()
     summary = Summary()
     done = finished_ids(out)
@@ -105,44 +107,37 @@ def run_batch(model, tokenizer, specs_path: Path, out: Path, n: int = 4, batch_s
             os.fsync(handle.fileno())
             bar.update(1)
 
+        def fail(item_id: str, message: str) -> None:
+            write({"id": item_id, "error": message})
+            summary.errors += 1
+
         for start in range(0, len(pending), batch_size):
             chunk = pending[start:start + batch_size]
             good: list[tuple[str, LyricSpec]] = []
             for item_id, spec in chunk:
                 if isinstance(spec, str):
-                    write({"id": item_id, "error": spec})
-                    summary.errors += 1
+                    fail(item_id, spec)
                     continue
                 try:
                     compile_constraint(spec, tokenizer)
                     good.append((item_id, spec))
                 except UnsatisfiableSpec as err:
-                    write({"id": item_id, "error": str(err)})
-                    summary.errors += 1
+                    fail(item_id, str(err))
             by_n: dict[int, list[tuple[str, LyricSpec]]] = {}
             for item_id, spec in good:
                 by_n.setdefault(spec.n, []).append((item_id, spec))
             for count, group in by_n.items():
-                try:
-                    results = generate_many(model, tokenizer, [spec for _, spec in group], count,
-                                            seed=None if seed is None else seed + start)
-                except UnsatisfiableSpec as err:  # a hint the tokenizer cannot write
-                    results = [str(err)] * len(group)
-                for (item_id, spec), candidates in zip(group, results, strict=True):
-                    if isinstance(candidates, str):
-                        write({"id": item_id, "error": candidates})
-                        summary.errors += 1
-                        continue
-                    rows = [c.to_dict() for c in candidates]
-                    if scorer is not None:
-                        prompt = {"topic": spec.topic, "lang": spec.lang, "genre": spec.genre}
-                        values = scorer.score([(prompt, c.lyrics) for c in candidates])
-                        for row, value in zip(rows, values, strict=True):
-                            row["scores"] = value
-                    best = max(rows, key=lambda r: (r["checks"]["ok"], r.get("scores", {}).get("overall", 0)))
-                    write({"id": item_id, "lyrics": best["lyrics"], "candidates": rows})
-                    summary.candidates += len(candidates)
-                    passing = sum(c.checks.ok for c in candidates)
+                results = write_candidates(model, tokenizer, [spec for _, spec in group], count, scorer,
+                                           seed=None if seed is None else seed + start)
+                if isinstance(results, str):  # a hint the tokenizer cannot write
+                    for item_id, _ in group:
+                        fail(item_id, results)
+                    continue
+                for (item_id, _), scored in zip(group, results, strict=True):
+                    write({"id": item_id, "lyrics": ranked(scored)[0].lyrics,
+                           "candidates": [s.to_dict() for s in scored]})
+                    summary.candidates += len(scored)
+                    passing = sum(s.candidate.checks.ok for s in scored)
                     summary.passed += passing
                     summary.items_passed += passing > 0
     bar.close()

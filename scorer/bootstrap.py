@@ -26,10 +26,16 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
+from tqdm import tqdm
+
 from lyrics.data.works import Record, read_split
-from lyrics.training.knowledge import stanzas
+from lyrics.decoding.constraints import UnsatisfiableSpec
+from lyrics.decoding.spec import LineSpec
+from lyrics.generation import generate
+from lyrics.training.knowledge import spec_of_record, stanzas
 
 from .ratings import ASPECTS
 
@@ -112,18 +118,9 @@ def corruption_pairs(works: list[Record], seed: int) -> Iterator[dict]:
 def model_pairs(works: list[Record], model, tokenizer, seed: int, progress: bool = True) -> Iterator[dict]:
     """Real lyrics over the generator's sample for the spec the real lyrics meet (structure and rhymes; its
     tone patterns are left free)."""
-    from dataclasses import replace
-
-    from tqdm import tqdm
-
-    from lyrics.decoding.constraints import UnsatisfiableSpec
-    from lyrics.decoding.spec import LineSpec
-    from lyrics.generation import generate
-    from lyrics.training.knowledge import spec_of_record
-
     rng = random.Random(seed)
     for work in tqdm(works, desc="model samples", unit="work", disable=not progress or None):
-        spec, _ = spec_of_record(work, rng)
+        spec = spec_of_record(work, rng)
         spec = replace(spec, lines=tuple(LineSpec(x.syllables, x.label, x.section, None) for x in spec.lines))
         try:
             sample = generate(model, tokenizer, spec, n=1, seed=rng.randrange(2**31))[0]

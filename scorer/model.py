@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from lyrics.decoding.prompt import LANG_NAMES
-from lyrics.models import SETTINGS_FILE, ModelLoadError, _reason
+from lyrics.models import SETTINGS_FILE, ModelLoadError, one_line
 
 from .ratings import ASPECTS
 
@@ -44,6 +44,11 @@ def scorer_text(prompt: dict, lyrics: str) -> str:
     if prompt.get("genre"):
         head.append(f"风格：{prompt['genre']}")
     return "\n".join(head) + "\n歌词：\n" + lyrics.strip()
+
+
+def scorer_prompt(spec) -> dict:
+    """The request a candidate is judged against (``scorer_text`` reads it): a spec's topic, language, genre."""
+    return {"topic": spec.topic, "lang": spec.lang, **({"genre": spec.genre} if spec.genre else {})}
 
 
 def to_scale(logits: torch.Tensor) -> torch.Tensor:
@@ -148,7 +153,7 @@ def new_scorer(backbone: str | Path):
             label2id={a: i for i, a in enumerate(ASPECTS)}, problem_type="regression",
             trust_remote_code=False, use_safetensors=True)
     except (OSError, ValueError) as err:
-        raise ModelLoadError(f"cannot build a scorer on {str(backbone)!r}: {_reason(err)}") from None
+        raise ModelLoadError(f"cannot build a scorer on {str(backbone)!r}: {one_line(err)}") from None
     torch.nn.init.normal_(model.score.weight, std=0.02)
     return attach_fluency(model), tokenizer
 
@@ -172,7 +177,7 @@ class Scorer:
             tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
             model = load_scorer_model(path)
         except (OSError, ValueError) as err:
-            raise ModelLoadError(f"cannot load scorer {path!r}: {_reason(err)}") from None
+            raise ModelLoadError(f"cannot load scorer {path!r}: {one_line(err)}") from None
         if model.config.num_labels != len(ASPECTS):
             raise ModelLoadError(f"{path!r} is not a Tianci scorer: it has {model.config.num_labels} heads, "
                                  f"not {len(ASPECTS)} ({', '.join(ASPECTS)})")

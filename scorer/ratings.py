@@ -18,6 +18,10 @@ from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
+from lyrics.data.assets import tianci_home
+from lyrics.files import replacing_file
+from phonetics import TianciError
+
 ASPECTS = ("overall", "language", "relevance", "content")  # 1-5: overall, language quality, topic, substance
 FIELDS = ("prompt", "lyrics", *ASPECTS, "rater", "model", "created")
 
@@ -34,7 +38,12 @@ CREATE TABLE IF NOT EXISTS comparisons (
 """
 
 
-class RatingsError(ValueError):
+
+def default_ratings_db() -> Path:
+    """``$TIANCI_HOME/ratings.sqlite``: where the demo stores ratings and ``tianci ratings`` reads them."""
+    return tianci_home() / "ratings.sqlite"
+
+class RatingsError(TianciError, ValueError):
     """A rating or file that cannot be stored; one line saying what to change."""
 
 
@@ -126,15 +135,13 @@ class RatingsStore:
 
     def export_file(self, path: Path) -> int:
         rows = self.ratings()
-        tmp = path.with_name(f".{path.name}.tmp")
-        with tmp.open("w", encoding="utf-8", newline="") as handle:
+        with replacing_file(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as handle:
             if path.suffix == ".csv":
                 writer = csv.DictWriter(handle, fieldnames=["id", *FIELDS])
                 writer.writeheader()
                 writer.writerows(rows)
             else:
                 handle.writelines(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
-        tmp.replace(path)
         return len(rows)
 
 

@@ -7,7 +7,7 @@ Round 0 evaluates the starting generator. Each round r = 1..R then
    the rest by overall score is kept when it reaches ``threshold``   -> ``round_r/samples.jsonl``
 2. **data**: the kept samples as hinted exchanges, mixed with a replay of the original sft data
    (``replay`` exchanges per kept sample)                             -> ``round_r/train.jsonl``
-3. **finetune**: LoRA sft on them (``lyrics.training.generator``, resumable), merged into the round's generator
+3. **finetune**: LoRA sft on them (``lyrics.training.generator``, its config built in memory), merged
                                                                       -> ``round_r/sft/final``, ``round_r/model``
 4. **evaluate** on held-out prompts: mean score per aspect, distinct-1/2, the share of candidates with a line
    written twice, the checks' pass rate, validation perplexity     -> ``round_r/eval.jsonl``, ``metrics.json``
@@ -27,83 +27,48 @@ evaluates both, to measure its effect.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
 import random
 import sys
 from collections import Counter
-from dataclasses import dataclass
+from itertools import islice
 from pathlib import Path
 
-import yaml
+import torch
+from tqdm import tqdm
 
+from lyrics.data.expansion import build_lexicon, expand_topic
 from lyrics.data.keywords import load_tables
-from lyrics.decoding.prompt import hint, user_message
+from lyrics.data.works import read_split
+from lyrics.decoding.prompt import exchange
 from lyrics.decoding.spec import LyricSpec
-from lyrics.files import read_jsonl, write_atomic, write_json, write_jsonl
-from lyrics.models import DEFAULT_MODEL
-from lyrics.training.config import ConfigError, StageConfig, load_config, stage_config
-from lyrics.training.start import _data_dir
-from scorer.batch import finished_ids
+from lyrics.files import read_jsonl, save_figure, write_atomic, write_json, write_jsonl
+from lyrics.generation import pin_rhymes, plan_keywords
+from lyrics.models import DEFAULT_MODEL, export_model, load_model
+from lyrics.training.config import ConfigError, GeneratorConfig, ModelConfig
+from lyrics.training.examples import stage_examples
+from lyrics.training.generator import evaluate, pad_id_of, train
+from lyrics.training.knowledge import utilisation
 
-DEFAULT_STRUCTURES = ("7A 7A 7B 7A", "5A 5A 5B 5A", "7A 7A 7A 7A", "4 4A 7 7A")
-
-
-@dataclass
-class RSConfig:
-    name: str
-    out_dir: Path
-    seed: int
-    generator: str
-    scorer: str | None
-    rounds: int
-    k: int
-    eval_k: int
-    threshold: float
-    replay: float
-    temperature: float
-    train_prompts: int
-    eval_prompts: int
-    structures: tuple[str, ...]
-    expand: bool
-    repetition_gate: bool
-    sft: StageConfig
-    raw: dict
-
-
-def read_config(path: Path) -> RSConfig:
-    raw = load_config(path)
-    prompts = raw.get("prompts") or {}
-    cfg = RSConfig(
-        name=raw["name"], out_dir=Path(raw.get("out_dir") or Path("runs") / raw["name"]), seed=int(raw.get("seed", 0)),
-        generator=str(raw["model"].get("generator") or DEFAULT_MODEL), scorer=raw["model"].get("scorer"),
-        rounds=int(raw.get("rounds", 2)), k=int(raw.get("k", 8)), eval_k=int(raw.get("eval_k", 4)),
-        threshold=float(raw.get("threshold", 3.0)), replay=float(raw.get("replay", 1.0)),
-        temperature=float(raw.get("temperature", 1.0)), train_prompts=int(prompts.get("train", 200)),
-        eval_prompts=int(prompts.get("eval", 40)), structures=tuple(prompts.get("structures") or DEFAULT_STRUCTURES),
-        expand=bool(prompts.get("expand", False)), repetition_gate=bool(raw.get("repetition_gate", False)),
-        sft=stage_config(raw, "sft", path), raw=raw)
-    for name in ("rounds", "k", "eval_k", "train_prompts", "eval_prompts"):
-        if getattr(cfg, name) < 1:
-            raise ConfigError(f"{path}: {name} must be at least 1")
-    if not cfg.sft.lora:
-        raise ConfigError(f"{path}: stages.sft.lora is missing: rejection sampling finetunes LoRA adapters")
-    return cfg
-
+from .batch import finished_ids
+from .candidates import best, write_candidates
+from .config import RSConfig
+from .model import Scorer
+from .ratings import ASPECTS
 
 # ---- prompts --------------------------------------------------------------------------------------
 
 def make_prompts(cfg: RSConfig, split: str, count: int, exclude: frozenset[str] = frozenset()) -> list[dict]:
     """``count`` specs, languages in turn: titles of distinct works of ``split`` (none of ``exclude``: a tune
     name such as 浣溪沙 titles works in every split), structures in turn."""
-    from lyrics.data.works import read_split
-
-    langs = cfg.raw.get("data", {}).get("langs", ["cmn", "yue"])
+    langs = cfg.data.langs
     per_lang = {lang: math.ceil(count / len(langs)) for lang in langs}
     prompts = []
     for lang in langs:
-        works = list(read_split(_data_dir(cfg.raw), lang, split))
+        works = list(read_split(cfg.data.works_dir, lang, split))
         random.Random(f"{cfg.seed}-rs-{lang}-{split}").shuffle(works)
         titles: dict[str, None] = {}
         for work in works:
@@ -113,29 +78,23 @@ def make_prompts(cfg: RSConfig, split: str, count: int, exclude: frozenset[str] 
                 break
         for i, title in enumerate(titles):
             prompts.append({"id": f"{split}-{lang}-{i}", "lang": lang, "topic": title,
-                            "structure": cfg.structures[i % len(cfg.structures)]})
+                            "structure": cfg.prompts.structures[i % len(cfg.prompts.structures)]})
     order = sorted(prompts, key=lambda p: (int(p["id"].rsplit("-", 1)[1]), p["lang"]))
     return order[:count]
 
 
 # ---- sampling and selection -----------------------------------------------------------------------
 
-def sample_prompts(model, tokenizer, scorer, prompts: list[dict], out: Path, k: int, seed: int,
+def sample_prompts(model, tokenizer, scorer: Scorer, prompts: list[dict], out: Path, k: int, seed: int,
                    temperature: float, lexicon=None, desc: str = "samples", chunk: int = 32,
                    repetition_gate: bool = False) -> None:
-    """K candidates per prompt, scored, one line per prompt appended to ``out`` (ids already there skipped).
-    Prompts of one chunk with the same language and structure get the same rhyme groups (one seed), so they
-    share a compiled constraint and a ``model.generate`` call. With ``repetition_gate``, a candidate also
-    has to repeat characters no more than the prompt's median candidate (its own distinct-1 at least theirs)
-    to be chosen: a guard against the scorer's taste for the commonest characters.
-    A candidate is ``{"lyrics", "checks", "scores"}``; ``best`` is the index of the highest overall score
-    among candidates passing every check (None when none passes)."""
-    from tqdm import tqdm
-
-    from lyrics.data.expansion import expand_topic
-    from lyrics.decoding.constraints import UnsatisfiableSpec
-    from lyrics.generation import generate_many, pin_rhymes, plan_keywords
-
+    """K candidates per prompt through the candidate pipeline (``scorer.candidates``), one line per prompt
+    appended to ``out`` (ids already there skipped). Prompts of one chunk with the same language and
+    structure get the same rhyme groups (one seed), so they share a compiled constraint and a
+    ``model.generate`` call. With ``repetition_gate``, a candidate also has to repeat characters no more than
+    the prompt's median candidate (its own distinct-1 at least theirs) to be chosen: a guard against the
+    scorer's taste for the commonest characters. A candidate is ``{"lyrics", "checks", "scores"}``;
+    ``best`` is the index of the best by the one rule among candidates passing every check (None: none)."""
     done = finished_ids(out)
     todo = [p for p in prompts if p["id"] not in done]
     bar = tqdm(total=len(prompts), initial=len(prompts) - len(todo), desc=desc, unit="prompt", file=sys.stderr,
@@ -144,34 +103,28 @@ def sample_prompts(model, tokenizer, scorer, prompts: list[dict], out: Path, k: 
         for start in range(0, len(todo), chunk):
             group = todo[start:start + chunk]
             chunk_seed = seed + int(group[0]["id"].rsplit("-", 1)[1]) * 7919 + len(group[0]["lang"])
-            specs, asked = [], []
-            for p in group:
-                topic = expand_topic(p["topic"], p["lang"], lexicon) if lexicon is not None else p["topic"]
-                spec = LyricSpec.from_dict({k: v for k, v in {**p, "topic": topic}.items() if k != "id"})
+            asked = [LyricSpec.from_dict({key: v for key, v in p.items() if key != "id"}) for p in group]
+            specs = []
+            for spec in asked:  # the generator may see an expanded topic; the scorer judges the asked one
+                if lexicon is not None:
+                    spec = dataclasses.replace(spec, topic=expand_topic(spec.topic, spec.lang, lexicon))
                 spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
                 specs.append(pin_rhymes(spec, tokenizer, chunk_seed))
-                asked.append(topic)
-            try:
-                results = generate_many(model, tokenizer, specs, k, seed=chunk_seed, temperature=temperature)
-            except UnsatisfiableSpec as err:
-                results = [str(err)] * len(group)
-            flat = [(p, c) for p, cands in zip(group, results, strict=True) if not isinstance(cands, str)
-                    for c in cands]
-            scores = scorer.score([({"topic": p["topic"], "lang": p["lang"]}, c.lyrics) for p, c in flat])
-            scored = iter(scores)
-            for p, spec, topic, cands in zip(group, specs, asked, results, strict=True):
-                if isinstance(cands, str):
-                    record = {"id": p["id"], "prompt": p, "error": cands}
+            results = write_candidates(model, tokenizer, specs, k, scorer, seed=chunk_seed, judged=asked,
+                                       temperature=temperature)
+            for i, (p, spec) in enumerate(zip(group, specs, strict=True)):
+                if isinstance(results, str):
+                    record = {"id": p["id"], "prompt": p, "error": results}
                 else:
-                    rows = [{**c.to_dict(), "scores": next(scored)} for c in cands]
-                    passing = [i for i, r in enumerate(rows) if r["checks"]["ok"]]
+                    scored = results[i]
+                    eligible = None
                     if repetition_gate:
-                        own = [distinct([r["lyrics"]], 1) for r in rows]
+                        own = [distinct([s.lyrics], 1) for s in scored]
                         median = sorted(own)[len(own) // 2]
-                        passing = [i for i in passing if own[i] >= median]
-                    best = max(passing, key=lambda i: rows[i]["scores"]["overall"], default=None)
-                    record = {"id": p["id"], "prompt": p, "asked_topic": topic, "rhymes": dict(spec.rhymes),
-                              "keywords": list(spec.keywords), "candidates": rows, "best": best}
+                        eligible = {j for j, value in enumerate(own) if value >= median}
+                    record = {"id": p["id"], "prompt": p, "asked_topic": spec.topic, "rhymes": dict(spec.rhymes),
+                              "keywords": list(spec.keywords), "candidates": [s.to_dict() for s in scored],
+                              "best": best(scored, eligible)}
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -179,39 +132,31 @@ def sample_prompts(model, tokenizer, scorer, prompts: list[dict], out: Path, k: 
     bar.close()
 
 
-def exchange(record: dict, lyrics: str) -> dict:
-    """A kept sample as a hinted sft exchange: the prompt the generator saw, a hint before each line."""
-    spec = LyricSpec.from_dict({k: v for k, v in {**record["prompt"], "topic": record.get("asked_topic") or
+def sample_spec(record: dict) -> LyricSpec:
+    """The spec a sample was written to: its prompt, with the topic, rhymes and keywords the generator saw."""
+    return LyricSpec.from_dict({k: v for k, v in {**record["prompt"], "topic": record.get("asked_topic") or
                                                   record["prompt"]["topic"], "rhymes": record["rhymes"],
                                                   "keywords": record.get("keywords") or None}.items()
                                 if k != "id"})
-    answer = "\n".join(f"{hint(line.syllables, spec.rhymes.get(line.label), line.tones)}\n{text}"
-                       for line, text in zip(spec.lines, lyrics.split("\n"), strict=True))
-    return {"messages": [{"role": "user", "content": user_message(spec)}, {"role": "assistant", "content": answer}]}
 
 
 def training_data(cfg: RSConfig, samples: list[dict], round_index: int,
                   keywords: dict | None = None) -> tuple[list[dict], dict]:
     """Kept samples (best passing candidate at or above the threshold) plus replayed original exchanges,
     their briefs with keyword plans when the generator was trained with them (``keywords``: its tables)."""
-    from itertools import islice
-
-    from lyrics.data.works import read_split
-    from lyrics.training.knowledge import utilisation
-
     kept = []
     for record in samples:
-        best = record.get("best")
-        if best is not None and record["candidates"][best]["scores"]["overall"] >= cfg.threshold:
-            kept.append(exchange(record, record["candidates"][best]["lyrics"]))
-    data_cfg = cfg.raw.get("data", {})
-    langs = data_cfg.get("langs", ["cmn", "yue"])
+        chosen = record.get("best")
+        if chosen is not None and record["candidates"][chosen]["scores"]["overall"] >= cfg.threshold:
+            lines = record["candidates"][chosen]["lyrics"].split("\n")
+            kept.append({"messages": exchange(sample_spec(record), lines)})
+    langs = cfg.data.langs
     wanted = round(cfg.replay * len(kept))
     pool = []
     for lang in langs:
-        works = list(islice(read_split(_data_dir(cfg.raw), lang, "train"), 20000))
+        works = list(islice(read_split(cfg.data.works_dir, lang, "train"), 20000))
         random.Random(f"{cfg.seed}-replay-{round_index}-{lang}").shuffle(works)
-        pool += list(islice(utilisation(works, cfg.seed + round_index, data_cfg.get("sft_max_lines", 8), keywords),
+        pool += list(islice(utilisation(works, cfg.seed + round_index, cfg.data.sft_max_lines, keywords),
                             math.ceil(wanted / len(langs))))
     replay = pool[:wanted]
     rows = kept + replay
@@ -228,8 +173,6 @@ def distinct(texts: list[str], n: int) -> float:
 
 
 def eval_metrics(records: list[dict], ppl: float) -> dict:
-    from scorer.ratings import ASPECTS
-
     cands = [c for r in records if "candidates" in r for c in r["candidates"]]
     texts = [c["lyrics"] for c in cands]
     chars = Counter(ch for text in texts for ch in text if ch != "\n")
@@ -247,40 +190,37 @@ def eval_metrics(records: list[dict], ppl: float) -> dict:
     }
 
 
+def round_config(cfg: RSConfig, r: int, generator: str, folder: Path) -> GeneratorConfig:
+    """The finetune of round ``r``: LoRA sft of ``generator`` on the round's kept samples (``train.jsonl``)."""
+    return GeneratorConfig(name=f"{cfg.name}-round{r}", seed=cfg.seed + r, out_dir=str(folder),
+                           model=ModelConfig(base=str(generator)),
+                           data=dataclasses.replace(cfg.data, examples=str(folder / "train.jsonl")),
+                           stages={"sft": cfg.sft}, source=f"{cfg.source} (round {r})")
+
+
 def validation_ppl(model, tokenizer, cfg: RSConfig) -> float:
     """Perplexity of the generator on the held-out sft exchanges (valid split), as the sft stage measures it."""
-    import torch
-
-    from lyrics.training.generator import evaluate
-    from lyrics.training.start import stage_examples
-
-    config = {**cfg.raw, "data": {**cfg.raw.get("data", {}), "examples": None, "max_works": 200}}
-    _, valid = stage_examples(config, "sft", tokenizer, cfg.sft.seq_len, cfg.seed)
-    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-    return math.exp(evaluate(model, valid, cfg.sft, cfg.seed, pad, torch.device(model.device)))
+    config = GeneratorConfig(name=cfg.name, seed=cfg.seed, stages={"sft": cfg.sft},
+                             data=dataclasses.replace(cfg.data, examples=None, max_works=200))
+    _, valid = stage_examples(config, "sft", tokenizer, cfg.sft.seq_len)
+    return math.exp(evaluate(model, valid, cfg.sft, cfg.seed, pad_id_of(tokenizer), torch.device(model.device)))
 
 
 # ---- the rounds -----------------------------------------------------------------------------------
 
-def run_rounds(config_path: Path) -> Path:
+def run_rounds(cfg: RSConfig) -> Path:
     """Run (or continue) every round of the config; returns ``report.md``."""
-    from lyrics.data.expansion import build_lexicon
-    from lyrics.models import export_model, load_model
-    from lyrics.training.generator import train
-    from scorer.model import Scorer
+    out_dir = cfg.run_dir
+    out_dir.mkdir(parents=True, exist_ok=True)
+    scorer = Scorer.load(cfg.model.scorer)
+    eval_prompts = make_prompts(cfg, "valid", cfg.prompts.eval)
+    train_prompts = make_prompts(cfg, "train", cfg.prompts.train, frozenset(p["topic"] for p in eval_prompts))
+    write_json(out_dir / "prompts.json", {"train": train_prompts, "eval": eval_prompts})
+    lexicon = build_lexicon(cfg.data.works_dir, cfg.data.langs) if cfg.prompts.expand else None
 
-    cfg = read_config(config_path)
-    cfg.out_dir.mkdir(parents=True, exist_ok=True)
-    scorer = Scorer.load(cfg.scorer)
-    eval_prompts = make_prompts(cfg, "valid", cfg.eval_prompts)
-    train_prompts = make_prompts(cfg, "train", cfg.train_prompts, frozenset(p["topic"] for p in eval_prompts))
-    write_json(cfg.out_dir / "prompts.json", {"train": train_prompts, "eval": eval_prompts})
-    langs = cfg.raw.get("data", {}).get("langs", ["cmn", "yue"])
-    lexicon = build_lexicon(_data_dir(cfg.raw), langs) if cfg.expand else None
-
-    generator = cfg.generator
+    generator = str(cfg.model.generator or DEFAULT_MODEL)
     for r in range(cfg.rounds + 1):
-        folder = cfg.out_dir / f"round_{r}"
+        folder = out_dir / f"round_{r}"
         folder.mkdir(exist_ok=True)
         if r > 0:
             model_dir = folder / "model"
@@ -299,21 +239,16 @@ def run_rounds(config_path: Path) -> Path:
                                               "threshold in the config")
                         write_jsonl(folder / "train.jsonl", rows)
                         write_json(folder / "selection.json", counts)
-                    round_config = {"name": f"{cfg.name}-round{r}", "seed": cfg.seed + r, "out_dir": str(folder),
-                                    "model": {"base": str(generator)},
-                                    "data": {**cfg.raw.get("data", {}), "examples": str(folder / "train.jsonl")},
-                                    "stages": {"sft": dict(cfg.raw["stages"]["sft"])}}
-                    (folder / "train.yaml").write_text(yaml.safe_dump(round_config, allow_unicode=True), "utf-8")
-                    train(folder / "train.yaml", "sft", resume=True)
-                export_model(str(generator), str(folder / "sft" / "final"), model_dir)
+                    train(round_config(cfg, r, generator, folder), "sft", resume=True)
+                export_model(generator, str(folder / "sft" / "final"), model_dir)
             generator = str(model_dir)
         if (folder / "metrics.json").is_file():
             continue
         model, tokenizer = load_model(generator, device="cpu")
         sample_prompts(model, tokenizer, scorer, eval_prompts, folder / "eval.jsonl", cfg.eval_k, cfg.seed,
                        cfg.temperature, lexicon, desc=f"round {r} eval")
-        metrics = {"round": r, "generator": str(generator), **eval_metrics(read_jsonl(folder / "eval.jsonl"),
-                                                                          validation_ppl(model, tokenizer, cfg))}
+        metrics = {"round": r, "generator": generator, **eval_metrics(read_jsonl(folder / "eval.jsonl"),
+                                                                     validation_ppl(model, tokenizer, cfg))}
         if r > 0:
             metrics["selection"] = json.loads((folder / "selection.json").read_text("utf-8"))
         if r == 0 and lexicon is not None:  # the same generator without expansion: its effect
@@ -328,12 +263,12 @@ def run_rounds(config_path: Path) -> Path:
 
 def write_report(cfg: RSConfig) -> Path:
     """``report.md`` (a table of every finished round) and ``metrics.png``."""
-    rows = [json.loads(p.read_text("utf-8")) for p in sorted(cfg.out_dir.glob("round_*/metrics.json"),
+    rows = [json.loads(p.read_text("utf-8")) for p in sorted(cfg.run_dir.glob("round_*/metrics.json"),
                                                               key=lambda p: int(p.parent.name.split("_")[1]))]
     lines = [f"# Rejection sampling: {cfg.name}", "",
-             f"{cfg.train_prompts} training prompts x K = {cfg.k}; threshold {cfg.threshold} (overall, 1-5) after "
-             f"the checks' gate; replay {cfg.replay} per kept sample; {cfg.eval_prompts} held-out prompts x "
-             f"{cfg.eval_k} for evaluation; query expansion {'on' if cfg.expand else 'off'}; repetition gate "
+             f"{cfg.prompts.train} training prompts x K = {cfg.k}; threshold {cfg.threshold} (overall, 1-5) after "
+             f"the checks' gate; replay {cfg.replay} per kept sample; {cfg.prompts.eval} held-out prompts x "
+             f"{cfg.eval_k} for evaluation; query expansion {'on' if cfg.prompts.expand else 'off'}; repetition gate "
              f"{'on' if cfg.repetition_gate else 'off'}.", "",
              "| round | kept | overall | language | relevance | content | best overall | distinct-1 | distinct-2 "
              "| line repeated | commonest characters | checks pass | valid ppl |", "|" + "---|" * 13]
@@ -350,10 +285,10 @@ def write_report(cfg: RSConfig) -> Path:
         lines += ["", "Query expansion, round 0 (same generator and prompts): "
                   + ", ".join(f"{a} {plain['scores'][a]:.3f} -> {rows[0]['scores'][a]:.3f}"
                               for a in ("relevance", "content", "overall")) + "."]
-    report = cfg.out_dir / "report.md"
+    report = cfg.run_dir / "report.md"
     write_atomic(report, "\n".join(lines) + "\n")
     if rows:
-        plot_rounds(rows, cfg.out_dir / "metrics.png", cfg.name)
+        plot_rounds(rows, cfg.run_dir / "metrics.png", cfg.name)
     return report
 
 
@@ -378,8 +313,6 @@ def plot_rounds(rows: list[dict], png: Path, title: str) -> None:
         ax.legend(fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    tmp = png.with_name(f".{png.stem}.tmp.png")
-    fig.savefig(tmp)
+    save_figure(fig, png)
     plt.close(fig)
-    os.replace(tmp, png)
 

@@ -17,13 +17,11 @@ renamed into place, the batch at step k a function of (seed, k).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -32,20 +30,24 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from lyrics.files import read_jsonl, write_json, write_jsonl
-from lyrics.models import DEFAULT_MODEL, write_settings
-from lyrics.training.config import ConfigError, load_config, stage_config
-from lyrics.training.generator import (
+from lyrics.models import DEFAULT_MODEL, load_model, write_settings
+from lyrics.training.config import ConfigError
+from lyrics.training.knowledge import is_held_out
+from lyrics.training.loop import (
+    RunLog,
+    due,
     indices_at,
-    last_checkpoint,
     load_optimizer_state,
     lr_at,
     plot_losses,
+    prepare_run,
+    publish,
     read_log,
     save_checkpoint,
 )
-from lyrics.training.knowledge import is_held_out
-from lyrics.training.start import _data_dir
 
+from .bootstrap import corruption_pairs, model_pairs, sample_works
+from .config import ScorerConfig
 from .model import encode_texts, head_logits, load_scorer_model, new_scorer, scorer_text, to_scale
 from .ratings import ASPECTS, RatingsStore
 
@@ -55,29 +57,24 @@ FLUENCY_LR_SCALE = 20.0
 
 # ---- data -----------------------------------------------------------------------------------------
 
-def build_data(config: dict, data_dir: Path, seed: int, progress: bool) -> None:
+def build_data(config: ScorerConfig, data_dir: Path, progress: bool) -> None:
     """``train.jsonl`` and ``eval.jsonl`` of pairs and rated items, each written whole then renamed."""
-    from .bootstrap import corruption_pairs, model_pairs, sample_works
-
-    data_cfg = config.get("data", {})
-    works_dir = _data_dir(config)
-    max_lines = int(data_cfg.get("max_lines", 8))
-    counts = {"train": int(data_cfg.get("train_works", 2000)), "eval": int(data_cfg.get("eval_works", 200))}
-    samples = {"train": int(data_cfg.get("model_samples", 0)), "eval": int(data_cfg.get("eval_model_samples", 0))}
+    data, seed = config.data, config.seed
+    works_dir = data.works_dir
+    counts = {"train": data.train_works, "eval": data.eval_works}
+    samples = {"train": data.model_samples, "eval": data.eval_model_samples}
     generator = None
     if any(samples.values()):
-        from lyrics.models import load_model
-
-        generator = load_model(str(config["model"].get("generator") or DEFAULT_MODEL), device="cpu")
-    human = _human_ratings(data_cfg.get("ratings_db"))
+        generator = load_model(str(config.model.generator or DEFAULT_MODEL), device="cpu")
+    human = _human_ratings(data.ratings_db)
     data_dir.mkdir(parents=True, exist_ok=True)
     for part, split in (("train", "train"), ("eval", "valid")):
         path = data_dir / f"{part}.jsonl"
         if path.is_file():
             continue
         rows: list[dict] = []
-        for lang in data_cfg.get("langs", ["cmn", "yue"]):
-            works = sample_works(works_dir, lang, split, counts[part], max_lines, seed)
+        for lang in data.langs:
+            works = sample_works(works_dir, lang, split, counts[part], data.max_lines, seed)
             if not works:
                 raise ConfigError(f"no {lang} {split} works under {works_dir}: run `tianci data build`")
             rows += corruption_pairs(works, seed)
@@ -222,33 +219,25 @@ def _mean(values: list[bool]) -> float:
 
 # ---- the loop -------------------------------------------------------------------------------------
 
-def train_scorer(config_path: Path, resume: bool = False, progress: bool = True) -> Path:
+def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train the scorer a config describes; returns its ``final`` folder (weights, tokenizer, eval.json)."""
-    from transformers import AutoTokenizer
+    from transformers import AutoTokenizer  # heavy: only when a scorer trains
 
-    config = load_config(config_path)
-    cfg = stage_config(config, STAGE, config_path)
-    seed = int(config.get("seed", 0))
-    out_dir = Path(config.get("out_dir") or Path("runs") / config["name"])
-    checkpoint = last_checkpoint(out_dir) if resume else None
-    recipe = {"seed": seed, "data": config.get("data", {}), "generator": config["model"].get("generator")}
-    if not resume and out_dir.exists():  # a fresh run: nothing of an older one is mixed in, but its data
-        for path in out_dir.iterdir():  # is kept when it was built by the same recipe (it takes minutes)
-            if not (path.name == "data" and _same_recipe(path, recipe)):
-                shutil.rmtree(path) if path.is_dir() else path.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    cfg, seed, run = config.stage, config.seed, config.run_dir
+    recipe = {"seed": seed, "data": dataclasses.asdict(config.data), "generator": config.model.generator}
+    # a fresh run keeps the data an older run built by the same recipe (it takes minutes)
+    checkpoint = prepare_run(run, resume, keep=lambda path: path.name == "data" and _same_recipe(path, recipe))
     torch.manual_seed(seed)
-    pointwise_weight = float(config.get("pointwise_weight", 1.0))
 
-    build_data(config, out_dir / "data", seed, progress)
-    write_json(out_dir / "data" / "recipe.json", recipe)
-    train_rows, eval_rows = read_jsonl(out_dir / "data" / "train.jsonl"), read_jsonl(out_dir / "data" / "eval.jsonl")
+    build_data(config, run / "data", progress)
+    write_json(run / "data" / "recipe.json", recipe)
+    train_rows, eval_rows = read_jsonl(run / "data" / "train.jsonl"), read_jsonl(run / "data" / "eval.jsonl")
     if checkpoint is not None:
         model = load_scorer_model(checkpoint / "model")
-        tokenizer = AutoTokenizer.from_pretrained(out_dir / "tokenizer")
+        tokenizer = AutoTokenizer.from_pretrained(run / "tokenizer")
     else:
-        model, tokenizer = new_scorer(config["model"].get("base") or DEFAULT_MODEL)
-        tokenizer.save_pretrained(out_dir / "tokenizer")
+        model, tokenizer = new_scorer(config.model.base or DEFAULT_MODEL)
+        tokenizer.save_pretrained(run / "tokenizer")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).train()
     fluency = list(model.fluency.parameters()) if hasattr(model, "fluency") else []
@@ -258,13 +247,9 @@ def train_scorer(config_path: Path, resume: bool = False, progress: bool = True)
         groups.append({"params": fluency, "lr_scale": FLUENCY_LR_SCALE, "weight_decay": 0.0})
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.95))
     start = load_optimizer_state(checkpoint, optimizer) if checkpoint else 0
-    log_path = out_dir / "log.jsonl"
-    if log_path.is_file():  # resuming: what was logged after the checkpoint is redone
-        kept = [json.dumps(r) for r in read_log(log_path) if r["step"] <= start]
-        log_path.write_text("".join(line + "\n" for line in kept), encoding="utf-8")
-    log = log_path.open("a", encoding="utf-8")
+    log = RunLog(run / "log.jsonl", start)
 
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"{config['name']}/{STAGE}",
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"{config.name}/{STAGE}",
                file=sys.stderr, disable=not progress or None)
     began = time.perf_counter()
     for step in bar:
@@ -272,37 +257,32 @@ def train_scorer(config_path: Path, resume: bool = False, progress: bool = True)
             group["lr"] = lr_at(step, cfg) * group["lr_scale"]
         rows = [train_rows[i] for i in indices_at(len(train_rows), step, cfg.batch_size, seed)]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-            loss, parts = batch_loss(model, tokenizer, rows, cfg.seq_len, pointwise_weight, device)
+            loss, parts = batch_loss(model, tokenizer, rows, cfg.seq_len, config.pointwise_weight, device)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
         done = step + 1
-        if done % cfg.log_every == 0 or done == cfg.steps:
-            log.write(json.dumps({"step": done, "loss": round(loss.item(), 5),
-                                  **{k: round(v, 5) for k, v in parts.items()}, "lr": lr_at(step, cfg),
-                                  "seconds": round(time.perf_counter() - began, 2)}) + "\n")
-            log.flush()
+        if due(done, cfg.log_every, cfg.steps):
+            log.write({"step": done, "loss": round(loss.item(), 5), **{k: round(v, 5) for k, v in parts.items()},
+                       "lr": lr_at(step, cfg), "seconds": round(time.perf_counter() - began, 2)})
             bar.set_postfix(loss=f"{loss.item():.3f}")
-        if done % cfg.eval_every == 0 or done == cfg.steps:
+        if due(done, cfg.eval_every, cfg.steps):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
                 metrics = evaluate(model, tokenizer, eval_rows, cfg.seq_len, device)
-            log.write(json.dumps({"step": done, "eval_loss": round(1 - metrics["pairwise_accuracy"], 5),
-                                  "eval": metrics}, ensure_ascii=False) + "\n")
-            log.flush()
+            log.write({"step": done, "eval_loss": round(1 - metrics["pairwise_accuracy"], 5), "eval": metrics})
         if done % cfg.save_every == 0 and done < cfg.steps:
-            save_checkpoint(out_dir / "checkpoints" / f"step-{done}", model, optimizer, done, seed)
+            save_checkpoint(run / "checkpoints" / f"step-{done}", model, optimizer, done, seed)
     log.close()
 
-    final = out_dir / "final"
-    tmp = Path(tempfile.mkdtemp(dir=out_dir, prefix=".final-"))
-    model.save_pretrained(tmp, safe_serialization=True)
-    tokenizer.save_pretrained(tmp)
-    evals = [r for r in read_log(log_path) if "eval" in r]
-    write_json(tmp / "eval.json", {"step": evals[-1]["step"], **evals[-1]["eval"]})
-    write_settings(tmp, scorer=True, seq_len=cfg.seq_len)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    plot_losses(log_path, out_dir / "loss.png", f"{config['name']} · loss (eval: 1 - pairwise accuracy)")
+    evals = [r for r in read_log(run / "log.jsonl") if "eval" in r]
+
+    def write(folder: Path) -> None:
+        model.save_pretrained(folder, safe_serialization=True)
+        tokenizer.save_pretrained(folder)
+        write_json(folder / "eval.json", {"step": evals[-1]["step"], **evals[-1]["eval"]})
+        write_settings(folder, scorer=True, seq_len=cfg.seq_len)
+
+    final = publish(run, write)
+    plot_losses(run / "log.jsonl", run / "loss.png", f"{config.name} · loss (eval: 1 - pairwise accuracy)")
     return final

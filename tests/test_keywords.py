@@ -18,7 +18,7 @@ from lyrics.models import load_model
 from lyrics.training.generator import train
 from lyrics.training.knowledge import spec_of_record, utilisation
 
-from .test_train import write_config
+from .test_train import generator_config, write_config
 
 # A corpus where 明月 and 春风 are words (they recur) and the other bigrams are chance neighbours.
 CORPUS = [[f"明月{a}照春风", f"{b}{c}春风{a}"] for a, b, c in zip("山水花草木石云雨烟霞", "江河湖海天地日星辰露",
@@ -58,7 +58,7 @@ def test_training_brief_equals_the_inference_brief(data_dir):
     works = sample_works(data_dir, "cmn", "train", 200, 0)
     table = build_keywords((w.lines for w in works), "cmn")
     record = next(w for w in works if len(table.extract(w.lines, 2)) == 2)
-    trained, _ = spec_of_record(record, random.Random(0), table)
+    trained = spec_of_record(record, random.Random(0), table)
     assert trained.keywords and trained.topic != record.title  # a Song ci's title is its tune: not the topic
     asked = LyricSpec.from_dict({
         "lang": "cmn", "topic": trained.topic, "structure": trained.structure, "genre": trained.genre,
@@ -73,8 +73,8 @@ def test_titles_are_topics_only_where_they_name_the_work():
     table = _table()
     tang = Record("x", "tang", "cmn", "静夜思", "李白", lines, "train", "shi")
     ci = Record("y", "songci", "cmn", "如梦令", "", lines, "train", "ci")
-    assert spec_of_record(tang, random.Random(0), table)[0].topic == "静夜思"
-    assert spec_of_record(ci, random.Random(0), table)[0].topic == "春风"  # the plan's most salient keyword
+    assert spec_of_record(tang, random.Random(0), table).topic == "静夜思"
+    assert spec_of_record(ci, random.Random(0), table).topic == "春风"  # the plan's most salient keyword
 
 
 def test_sampled_works_are_balanced_across_sources_and_seeded(data_dir):
@@ -163,7 +163,7 @@ def test_a_model_trained_with_plans_ships_its_tables_and_the_topic_steers_it(tmp
     raw["data"]["keywords"] = True
     raw["data"]["knowledge_mix"] = 0.2
     config.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
-    final = train(config, "sft", progress=False)
+    final = train(generator_config(config), "sft", progress=False)
     assert set(load_tables(final)) == {"cmn", "yue"}
     model, tokenizer = load_model(str(final), device="cpu")
     assert set(model.tianci_keywords) == {"cmn", "yue"}

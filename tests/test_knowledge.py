@@ -7,7 +7,7 @@ import pytest
 
 from lyrics import generate
 from lyrics.data.works import make_record, poetry_source
-from lyrics.decoding.prompt import hint
+from lyrics.decoding.prompt import hint, spec_hints
 from lyrics.decoding.spec import LyricSpec
 from lyrics.generation import compile_constraint, pin_rhymes
 from lyrics.training.knowledge import is_held_out, memorisation, spec_of_record, understanding, utilisation
@@ -42,7 +42,8 @@ def test_understanding_answers_are_true_and_held_out_is_marked():
 def test_spec_of_a_work_is_satisfied_by_the_work():
     from lyrics.decoding.checks import check_lyrics
 
-    spec, hints = spec_of_record(JINGYESI, random.Random(0))
+    spec = spec_of_record(JINGYESI, random.Random(0))
+    hints = spec_hints(spec)
     assert spec.structure == "5A 5A 5 5A" and spec.rhymes == {"A": "江阳"}
     assert hints[0].startswith("〔5|江阳|") and hints[2].startswith("〔5|-|")
     assert check_lyrics(JINGYESI.text, spec).ok

@@ -9,7 +9,9 @@ import yaml
 from safetensors.torch import load_file
 
 from lyrics.files import read_jsonl
+from lyrics.training.config import load_config
 from scorer.bootstrap import DAMAGES, corruption_pairs, sample_works
+from scorer.config import ScorerConfig
 from scorer.model import DEFAULT_SCORER, Scorer
 from scorer.ratings import ASPECTS
 from scorer.train import train_scorer
@@ -53,7 +55,7 @@ def test_bootstrap_pairs_damage_what_they_say(data_dir):
 
 def test_scorer_trains_a_few_steps_and_resumes_bitwise(tmp_path, data_dir, char_generator_dir):
     config = scorer_config(tmp_path / "a", data_dir, char_generator_dir)
-    final = train_scorer(config, progress=False)
+    final = train_scorer(load_config(config, ScorerConfig), progress=False)
     run = final.parent
     log = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
     assert [r["step"] for r in log if "loss" in r] == [1, 2, 3, 4]
@@ -74,7 +76,7 @@ def test_scorer_trains_a_few_steps_and_resumes_bitwise(tmp_path, data_dir, char_
     killed.mkdir(parents=True)
     for part in ("data", "tokenizer", "checkpoints/step-2"):
         shutil.copytree(run / part, killed / part)
-    resumed = train_scorer(config_b, resume=True, progress=False)
+    resumed = train_scorer(load_config(config_b, ScorerConfig), resume=True, progress=False)
     a, b = load_file(final / "model.safetensors"), load_file(resumed / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 

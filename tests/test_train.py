@@ -13,12 +13,18 @@ from safetensors.torch import load_file
 
 from lyrics import generate
 from lyrics.models import load_model
-from lyrics.training.generator import read_log, train
+from lyrics.training.config import GeneratorConfig, load_config
+from lyrics.training.generator import train
+from lyrics.training.loop import read_log
 
 from .conftest import ROOT, run_cli
 
 TINY = {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2, "num_attention_heads": 2,
         "num_key_value_heads": 1, "head_dim": 16, "max_position_embeddings": 512}
+
+
+def generator_config(path):
+    return load_config(path, GeneratorConfig)
 
 
 def write_config(folder, data_dir, knowledge=None, sft=None, **model):
@@ -41,8 +47,8 @@ def write_config(folder, data_dir, knowledge=None, sft=None, **model):
 
 def test_both_stages_then_generate_with_the_adapter(tmp_path, data_dir):
     config = write_config(tmp_path, data_dir, sft={"precision": "bf16"})  # fp32 then bf16 autocast
-    knowledge = train(config, "knowledge", progress=False)
-    sft = train(config, "sft", progress=False)
+    knowledge = train(generator_config(config), "knowledge", progress=False)
+    sft = train(generator_config(config), "sft", progress=False)
     log = read_log(knowledge.parent / "log.jsonl")
     assert [r["step"] for r in log if "loss" in r] == [1, 2, 3, 4, 5, 6]
     assert [r["step"] for r in log if "eval_loss" in r] == [3, 6]
@@ -68,14 +74,15 @@ def test_both_stages_then_generate_with_the_adapter(tmp_path, data_dir):
 def test_a_lora_knowledge_stage_ends_in_full_weights_for_sft(tmp_path, data_dir):
     config = write_config(tmp_path, data_dir, knowledge={"steps": 2, "lora": {"r": 4, "alpha": 8, "dropout": 0.0}},
                           sft={"steps": 2})
-    knowledge = train(config, "knowledge", progress=False)
+    knowledge = train(generator_config(config), "knowledge", progress=False)
     assert (knowledge / "model.safetensors").is_file() and not (knowledge / "adapter_config.json").exists()
-    assert (train(config, "sft", progress=False) / "adapter_model.safetensors").is_file()
+    assert (train(generator_config(config), "sft", progress=False) / "adapter_model.safetensors").is_file()
 
 
 def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, data_dir):
     long = {"steps": 200, "save_every": 20, "eval_every": 100, "log_every": 10}
-    whole = train(write_config(tmp_path / "whole", data_dir, knowledge=long), "knowledge", progress=False)
+    whole = train(generator_config(write_config(tmp_path / "whole", data_dir, knowledge=long)), "knowledge",
+                  progress=False)
     config = write_config(tmp_path / "killed", data_dir, knowledge=long)
     proc = subprocess.Popen([sys.executable, "-m", "tianci.cli", "train", "--config", str(config),
                              "--stage", "knowledge"], cwd=ROOT, stdout=subprocess.DEVNULL,
@@ -87,7 +94,7 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, data_dir):
     proc.send_signal(signal.SIGKILL)
     assert proc.wait() == -signal.SIGKILL, "the run ended before it could be killed"
     assert not (tmp_path / "killed" / "run" / "knowledge" / "final").exists()
-    resumed = train(config, "knowledge", resume=True, progress=False)
+    resumed = train(generator_config(config), "knowledge", resume=True, progress=False)
     a, b = load_file(whole / "model.safetensors"), load_file(resumed / "model.safetensors")
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     steps = [r["step"] for r in read_log(resumed.parent / "log.jsonl") if "loss" in r]

@@ -26,20 +26,17 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from lyrics.data.assets import AssetError
 from lyrics.data.keywords import KEYWORD_PULL
-from lyrics.data.works import DEFAULT_SOURCES, SOURCE_LANGS, DataError
-from lyrics.decoding.melody import MelodyError, melody_fit, with_melody
-from lyrics.decoding.spec import SpecError
-from lyrics.models import ModelLoadError
-from lyrics.training.config import ConfigError
-from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, PhoneticsError, analyze, language
-from scorer.ratings import RatingsError
+from lyrics.data.works import DEFAULT_SOURCES, SOURCE_LANGS
+from lyrics.decoding.melody import melody_fit, with_melody
+from lyrics.training.config import GeneratorConfig, load_config
+from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, TianciError, analyze, language
+from scorer.config import RSConfig, ScorerConfig
 
 ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
 
 
-class UsageError(Exception):
+class UsageError(TianciError):
     """Bad command-line input; the message is the whole one-line explanation."""
 
 
@@ -326,7 +323,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
 def cmd_train(args: argparse.Namespace) -> None:
     from lyrics.training.generator import train
 
-    final = train(args.config, args.stage, resume=args.resume)
+    final = train(load_config(args.config, GeneratorConfig), args.stage, resume=args.resume)
     print(f"{args.stage}: {final} (log and loss.png beside it)")
 
 
@@ -384,14 +381,8 @@ def _check_writable(out: Path) -> None:
         raise UsageError(f"{out}: not a regular file; give a file path for the results")
 
 
-def default_ratings_db() -> Path:
-    from lyrics.data.assets import tianci_home
-
-    return tianci_home() / "ratings.sqlite"
-
-
 def cmd_ratings(args: argparse.Namespace) -> None:
-    from scorer.ratings import RatingsStore, mos_report
+    from scorer.ratings import RatingsStore, default_ratings_db, mos_report
 
     store = RatingsStore(args.db or default_ratings_db())
     if args.ratings_command == "import":
@@ -415,7 +406,7 @@ def cmd_ratings(args: argparse.Namespace) -> None:
 def cmd_scorer_train(args: argparse.Namespace) -> None:
     from scorer.train import train_scorer
 
-    final = train_scorer(args.config, resume=args.resume)
+    final = train_scorer(load_config(args.config, ScorerConfig), resume=args.resume)
     summary = json.loads((final / "eval.json").read_text("utf-8"))
     print(f"scorer: {final} (held-out pairwise accuracy {summary['pairwise_accuracy']:.3f}, "
           f"real vs corrupted {summary['real_vs_corrupted_accuracy']:.3f}; eval.json and loss.png beside it)")
@@ -441,23 +432,22 @@ def cmd_score(args: argparse.Namespace) -> None:
 def cmd_rs(args: argparse.Namespace) -> None:
     from scorer.rs import run_rounds
 
-    report = run_rounds(args.config)
+    report = run_rounds(load_config(args.config, RSConfig))
     print(f"rejection sampling: {report} (metrics.png and round_*/ beside it)")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
     from lyrics.models import export_model
-    from lyrics.training.config import load_config
 
-    config = load_config(args.config)
-    run = Path(config.get("out_dir") or Path("runs") / config["name"])
+    config = load_config(args.config, GeneratorConfig)
+    run = config.run_dir
     knowledge, sft = run / "knowledge" / "final", run / "sft" / "final"
     if not sft.is_dir():
         raise UsageError(f"no finished sft stage under {run}: run `tianci train --config {args.config} --stage sft`")
     if knowledge.is_dir():
         base, adapter = knowledge, sft
     elif (sft / "adapter_config.json").is_file():
-        base, adapter = config["model"]["base"], sft
+        base, adapter = config.model.base, sft
     else:
         base, adapter = sft, None  # trained with all parameters: nothing to merge
     print(export_model(str(base), str(adapter) if adapter else None, args.out))
@@ -490,8 +480,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         args.run(args)
-    except (UsageError, PhoneticsError, AssetError, DataError, SpecError, ModelLoadError, ConfigError,
-            MelodyError, RatingsError) as err:
+    except TianciError as err:  # every domain error: one line, exit 2
         print(f"tianci: error: {err}", file=sys.stderr)
         return 2
     except BrokenPipeError:  # output piped into head and the like

@@ -19,10 +19,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from phonetics import TianciError
+
 STAMP = ".complete.json"
 
 
-class AssetError(RuntimeError):
+class AssetError(TianciError, RuntimeError):
     """A missing or unfetchable asset; the message says what to do."""
 
 

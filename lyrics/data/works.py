@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lyrics.data.corpus import COLLECTIONS, hkcancor_utterances, poetry
-from phonetics import LANGS, is_cjk, split_lines, to_lang_script
+from phonetics import LANGS, TianciError, is_cjk, split_lines, to_lang_script
 
 SPLITS = ("train", "valid", "test")
 _NOTE = re.compile(r"（[^（）]*）|\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]|〔[^〔〕]*〕")
@@ -38,7 +38,7 @@ MIN_LINES = 2
 HKCANCOR_LINES_PER_WORK = 8  # consecutive utterances grouped into one "work"
 
 
-class DataError(ValueError):
+class DataError(TianciError, ValueError):
     """Bad input data; the message is one line naming the file, the line and the fix."""
 
 

@@ -35,7 +35,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from phonetics import analyze, language, tone_classes
+from phonetics import TianciError, analyze, language, tone_classes
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)  # semitones of degrees 1-7 above the tonic
 LEAP = 5  # semitones: a fourth or more between neighbouring pitches skips a level
@@ -43,7 +43,7 @@ _TOKEN = re.compile(r"([#b]?)([0-7])([',]*)|(-)|(\|)|(/|\n)|(\s+)")
 MAX_NOTES = 2000
 
 
-class MelodyError(ValueError):
+class MelodyError(TianciError, ValueError):
     """A melody that cannot be read; one line saying what to change."""
 
 

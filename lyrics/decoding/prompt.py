@@ -42,6 +42,22 @@ def hint(syllables: int, group: str | None, tones: str | None) -> str:
     return f"〔{syllables}|{group or '-'}|{tones or '*' * syllables}〕"
 
 
+def spec_hints(spec: LyricSpec) -> list[str]:
+    """Each line's hint: its syllables, its label's pinned group (``-`` unlabelled or unpinned), its tones."""
+    return [hint(line.syllables, spec.rhymes.get(line.label), line.tones) for line in spec.lines]
+
+
+def hinted_answer(spec: LyricSpec, lines: list[str]) -> str:
+    """The assistant's side of a training exchange: each lyric line after its hint line."""
+    return "\n".join(f"{h}\n{text}" for h, text in zip(spec_hints(spec), lines, strict=True))
+
+
+def exchange(spec: LyricSpec, lines: list[str]) -> list[dict[str, str]]:
+    """A hinted sft exchange (chat ``messages``): the brief, then the lines under their hints."""
+    return [{"role": "user", "content": user_message(spec)},
+            {"role": "assistant", "content": hinted_answer(spec, lines)}]
+
+
 def user_message(spec: LyricSpec) -> str:
     return f"请按要求填词。\n{brief(spec)}"
 

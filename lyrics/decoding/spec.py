@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from phonetics import LANGS, SCHEMES, PhoneticsError, is_cjk, scheme, tone_classes
+from phonetics import LANGS, SCHEMES, PhoneticsError, TianciError, is_cjk, scheme, tone_classes
 
 MAX_SYLLABLES = 30
 MAX_LINES = 64
@@ -31,7 +31,7 @@ _FIELDS = {"lang", "topic", "structure", "rhymes", "tones", "scheme", "n", "seed
 _KEYWORD_SPLIT = re.compile(r"[\s,，、;；]+")
 
 
-class SpecError(ValueError):
+class SpecError(TianciError, ValueError):
     """An invalid spec; the message is one line naming the field and what is allowed."""
 
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from functools import cache, cached_property
 from itertools import pairwise
@@ -32,6 +30,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from lyrics.data.assets import tianci_home
+from lyrics.files import replacing_file
 from phonetics import is_cjk
 
 OTHER, TEXT, NEWLINE, SPECIAL = 0, 1, 2, 3
@@ -225,11 +224,8 @@ class TokenTable:
                     "char_list": json.dumps(self.char_list, ensure_ascii=False),
                     "prefixes": json.dumps([p.hex() for p in self.prefixes]),
                     "special_ids": json.dumps(self.special_ids)}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-        os.close(fd)
-        save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, path)
+        with replacing_file(path) as tmp:
+            save_file(tensors, str(tmp), metadata=metadata)
 
     @classmethod
     def load(cls, path: Path) -> TokenTable:

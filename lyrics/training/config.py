@@ -1,22 +1,62 @@
-"""Training configs: plain data read from YAML, checked field by field with one-line errors."""
+"""Training configs as typed, frozen data: one dataclass per trainer, read from YAML by one loader.
+
+:func:`load_config` reads a YAML file into a config class (:class:`GeneratorConfig` here; the scorer's and
+rejection sampling's live in ``scorer.config``), field by field and recursively: an unknown key, a missing
+field or a value of the wrong type is a one-line :class:`ConfigError` naming the file and the field. Code
+builds configs in memory the same way (``from_mapping``, or ``dataclasses.replace``).
+
+>>> cfg = from_mapping(GeneratorConfig, {"name": "t", "stages": {"sft": {"steps": 2, "batch_size": 2,
+...                                      "seq_len": 64, "lr": 1e-3}}})
+>>> cfg.stage("sft").lora, cfg.data.langs, cfg.run_dir.as_posix()
+(None, ('cmn', 'yue'), 'runs/t')
+>>> from_mapping(GeneratorConfig, {"name": "t", "stages": {}, "data": {"lang": ["cmn"]}})
+Traceback (most recent call last):
+...
+lyrics.training.config.ConfigError: config: data.lang is not a field; use dir, examples, keywords, ...
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar, Union
 
 import yaml
 
+from lyrics.data.assets import tianci_home
+from phonetics import LANGS, TianciError
+
 STAGES = ("knowledge", "sft")
 PRECISIONS = ("fp32", "bf16")
+QUANTIZATIONS = ("4bit", "8bit")
+Config = TypeVar("Config")
 
 
-class ConfigError(ValueError):
+class ConfigError(TianciError, ValueError):
     """A bad config; one line naming the file and field."""
 
 
-@dataclass
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class LoraConfig:
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+
+    def __post_init__(self):
+        _check(self.r >= 1 and self.alpha >= 1, "r and alpha must be at least 1")
+        _check(0 <= self.dropout < 1, "dropout must be at least 0 and below 1")
+
+
+@dataclass(frozen=True)
 class StageConfig:
     steps: int
     batch_size: int
@@ -27,44 +67,153 @@ class StageConfig:
     save_every: int = 100
     log_every: int = 10
     eval_batches: int = 4
-    lora: dict | None = None  # {"r", "alpha", "dropout", "targets"}; None: all parameters
+    lora: LoraConfig | None = None  # None: all parameters
     corpus_ratio: float = 0.5  # knowledge stage: share of plain corpus text in the mix
     precision: str = "fp32"  # or "bf16": matrix products under bfloat16 autocast (about 2x on an AVX-512 CPU)
 
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "seq_len", "eval_every", "save_every", "log_every", "eval_batches"):
+            _check(getattr(self, name) >= 1, f"{name} must be a positive integer, not {getattr(self, name)!r}")
+        _check(self.lr > 0, "lr must be a positive number")
+        _check(self.warmup >= 0, "warmup must be at least 0")
+        _check(0 <= self.corpus_ratio < 1, "corpus_ratio must be at least 0 and below 1")
+        _check(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}")
 
-def load_config(path: Path) -> dict[str, Any]:
+
+@dataclass(frozen=True)
+class ModelConfig:
+    base: str | None = None  # a local folder or hub id; None: a Qwen3 from scratch with a character tokenizer
+    vocab_chars: int = 6000  # from scratch: the commonest characters, split over the languages
+    architecture: dict[str, Any] = field(default_factory=dict)  # from scratch: Qwen3Config fields
+    quantization: str | None = None  # 4bit / 8bit QLoRA (CUDA and bitsandbytes)
+
+    def __post_init__(self):
+        _check(self.vocab_chars >= 1, "vocab_chars must be at least 1")
+        _check(self.quantization in (None, *QUANTIZATIONS),
+               f"quantization must be one of {', '.join(QUANTIZATIONS)} or null")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dir: str | None = None  # the built datasets (`tianci data build`); None: $TIANCI_HOME/data
+    langs: tuple[str, ...] = LANGS
+    max_works: int | None = None  # per language, sampled (seeded) with an equal share per source
+    knowledge_chars: int = 3000  # characters per language the knowledge texts and vocabulary start from
+    sft_max_lines: int | None = None  # works cut into stanzas of at most this many lines
+    keywords: bool = False  # each sft brief carries its stanza's keyword plan
+    knowledge_mix: float = 0.0  # share of word readings and character facts mixed into sft
+    examples: str | None = None  # sft on these exchanges (JSON Lines of "messages") instead of the works
+
+    def __post_init__(self):
+        unknown = [lang for lang in self.langs if lang not in LANGS]
+        _check(not unknown and bool(self.langs), f"langs must be some of {', '.join(LANGS)}")
+        _check(0 <= self.knowledge_mix < 1, f"knowledge_mix must be at least 0 and below 1, not {self.knowledge_mix}")
+        for name in ("max_works", "sft_max_lines"):
+            value = getattr(self, name)
+            _check(value is None or value >= 1, f"{name} must be at least 1 or null")
+
+    @property
+    def works_dir(self) -> Path:
+        return Path(self.dir) if self.dir else tianci_home() / "data"
+
+
+@dataclass(frozen=True)
+class GeneratorConfig:
+    """``tianci train``: a generator's model, data and stages (``knowledge``, ``sft``)."""
+
+    name: str
+    stages: dict[str, StageConfig]
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+    seed: int = 0
+    out_dir: str | None = None  # default runs/<name>
+    source: str = field(default="config", metadata={"yaml": False})  # where it was read from, for messages
+
+    def __post_init__(self):
+        unknown = sorted(set(self.stages) - set(STAGES))
+        _check(not unknown, f"stages.{unknown[0] if unknown else ''} is not a stage; use {', '.join(STAGES)}")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir or Path("runs") / self.name)
+
+    def stage(self, name: str) -> StageConfig:
+        if name not in self.stages:
+            raise ConfigError(f"{self.source}: stages.{name} is missing")
+        return self.stages[name]
+
+
+# ---- the loader -----------------------------------------------------------------------------------
+
+def load_config(path: Path, kind: type[Config]) -> Config:
+    """The config of class ``kind`` in the YAML file ``path``."""
+    path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config; see configs/ for examples")
     try:
-        config = yaml.safe_load(path.read_text("utf-8"))
+        raw = yaml.safe_load(path.read_text("utf-8"))
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML ({str(err).splitlines()[0]})") from None
-    if not isinstance(config, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping")
-    for key in ("name", "model", "stages"):
-        if key not in config:
-            raise ConfigError(f"{path}: missing field {key!r}")
+    return from_mapping(kind, raw, str(path))
+
+
+def from_mapping(kind: type[Config], raw: Any, source: str = "config") -> Config:
+    """``raw`` (plain data, as YAML gives it) as a ``kind``, checked field by field."""
+    config = _build(kind, raw, source, "")
+    if any(f.name == "source" for f in dataclasses.fields(kind)):
+        config = dataclasses.replace(config, source=source)
     return config
 
 
-def stage_config(config: dict, stage: str, path: Path) -> StageConfig:
-    raw = (config.get("stages") or {}).get(stage)
+def _build(kind: type, raw: Any, source: str, where: str):
+    what = where.rstrip(".") or "the top level"
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: stages.{stage} is missing")
-    allowed = set(StageConfig.__dataclass_fields__)
-    unknown = sorted(set(raw) - allowed)
+        raise ConfigError(f"{source}: {what} must be a mapping")
+    fields = {f.name: f for f in dataclasses.fields(kind) if f.metadata.get("yaml", True)}
+    unknown = sorted(set(raw) - set(fields))
     if unknown:
-        raise ConfigError(f"{path}: stages.{stage}.{unknown[0]} is not a field; use {', '.join(sorted(allowed))}")
+        raise ConfigError(f"{source}: {where}{unknown[0]} is not a field; use {', '.join(sorted(fields))}")
+    hints = typing.get_type_hints(kind)
+    values = {}
+    for name, spec in fields.items():
+        if name not in raw:
+            if spec.default is dataclasses.MISSING and spec.default_factory is dataclasses.MISSING:
+                raise ConfigError(f"{source}: missing field {where}{name}")
+            continue
+        values[name] = _value(hints[name], raw[name], source, f"{where}{name}")
     try:
-        stage_cfg = StageConfig(**raw)
-    except TypeError as err:
-        raise ConfigError(f"{path}: stages.{stage}: {err}") from None
-    for name in ("steps", "batch_size", "seq_len"):
-        value = getattr(stage_cfg, name)
-        if not isinstance(value, int) or value < 1:
-            raise ConfigError(f"{path}: stages.{stage}.{name} must be a positive integer, not {value!r}")
-    if stage_cfg.precision not in PRECISIONS:
-        raise ConfigError(f"{path}: stages.{stage}.precision must be one of {', '.join(PRECISIONS)}")
-    if not isinstance(stage_cfg.lr, (int, float)) or stage_cfg.lr <= 0:
-        raise ConfigError(f"{path}: stages.{stage}.lr must be a positive number")
-    return stage_cfg
+        return kind(**values)
+    except ConfigError as err:
+        raise ConfigError(f"{source}: {where}{err}") from None
+
+
+def _value(hint: Any, value: Any, source: str, where: str):
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        (hint,) = [a for a in args if a is not type(None)]
+        return _value(hint, value, source, where)
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, source, f"{where}.")
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{source}: {where} must be a list")
+        return tuple(_value(args[0], item, source, f"{where}[{i}]") for i, item in enumerate(value))
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: {where} must be a mapping")
+        return {str(k): _value(args[1], v, source, f"{where}.{k}") for k, v in value.items()}
+    if hint is Any:
+        return value
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if hint is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    if not isinstance(value, hint) or (hint is int and isinstance(value, bool)):
+        raise ConfigError(f"{source}: {where} must be {_kind_name(hint)}, not {value!r}")
+    return value
+
+
+def _kind_name(hint: type) -> str:
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(hint, hint.__name__)

@@ -23,7 +23,7 @@ from lyrics.data.corpus import cedict
 from lyrics.data.keywords import KeywordTable, plan_size
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.data.works import Record, topical_title
-from lyrics.decoding.prompt import HINT_RATE_WITH_TONES, LANG_NAMES, hint, user_message
+from lyrics.decoding.prompt import HINT_RATE_WITH_TONES, LANG_NAMES, exchange
 from lyrics.decoding.spec import LineSpec, LyricSpec
 from phonetics import analyze, annotate, language, scheme
 
@@ -112,23 +112,22 @@ def understanding(lang: str, seed: int = 0, per_char: int = 2, limit: int = TOP_
 
 
 def spec_of_record(record: Record, rng: random.Random,
-                   keywords: KeywordTable | None = None) -> tuple[LyricSpec, list[str]]:
-    """The spec a work satisfies (its lines' syllables, rhyme labels for recurring groups, its tone
-    patterns on a random share of lines) and the hint for each line. With a keyword table, the spec
+                   keywords: KeywordTable | None = None) -> LyricSpec:
+    """The spec a work satisfies: its lines' syllables, rhyme labels (pinned to their groups) for recurring
+    groups, its tone patterns on a random share of lines. With a keyword table, the spec
     carries the work's keyword plan, and its topic is the title where the title is topical, else the
     plan's most salient keyword (a Song ci's title is its tune, never its topic)."""
     analysis = analyze(record.text, record.lang)
     groups = [line.rhyme for line in analysis.lines]
     recurring = {g for g in groups if g and groups.count(g) > 1}
     labels: dict[str, str] = {}
-    lines, hints = [], []
+    lines = []
     for line, group in zip(analysis.lines, groups, strict=True):
         label = None
         if group in recurring:
             label = labels.setdefault(group, chr(ord("A") + len(labels))) if len(labels) < 26 else None
         tones = line.tone_pattern if rng.random() < HINT_RATE_WITH_TONES and "*" not in line.tone_pattern else None
         lines.append(LineSpec(line.syllable_count, label, None, tones))
-        hints.append(hint(line.syllable_count, group if label else None, tones))
     structure = " ".join(f"{line.syllables}{line.label or ''}" for line in lines)
     topic, plan = record.title or "无题", ()
     if keywords is not None:
@@ -138,7 +137,7 @@ def spec_of_record(record: Record, rng: random.Random,
     spec = LyricSpec(record.lang, topic, tuple(lines), analysis.scheme,
                      {label: group for group, label in labels.items()}, genre=record.genre, structure=structure,
                      keywords=plan)
-    return spec, hints
+    return spec
 
 
 def stanzas(record: Record, max_lines: int | None) -> Iterator[Record]:
@@ -162,10 +161,9 @@ def utilisation(records: Iterable[Record], seed: int = 0, max_lines: int | None 
         for record in stanzas(whole, max_lines):
             if any(len(line) > 30 for line in record.lines) or len(record.lines) > 64:
                 continue  # outside what a spec can ask for
-            spec, hints = spec_of_record(record, rng, (keywords or {}).get(record.lang))
-            answer = "\n".join(f"{h}\n{line}" for h, line in zip(hints, record.lines, strict=True))
-            yield {"stage": 3, "lang": record.lang, "id": record.id, "split": record.split, "messages": [
-                {"role": "user", "content": user_message(spec)}, {"role": "assistant", "content": answer}]}
+            spec = spec_of_record(record, rng, (keywords or {}).get(record.lang))
+            yield {"stage": 3, "lang": record.lang, "id": record.id, "split": record.split,
+                   "messages": exchange(spec, list(record.lines))}
 
 
 WORDS_PER_TEXT = 12  # word readings per training text

@@ -1,0 +1,126 @@
+"""Typed configs of the scorer's trainer and of rejection sampling (the generator's: ``lyrics.training.config``),
+read by the same loader: ``load_config(path, ScorerConfig)``, ``load_config(path, RSConfig)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lyrics.training.config import ConfigError, DataConfig, StageConfig
+from phonetics import LANGS
+
+DEFAULT_STRUCTURES = ("7A 7A 7B 7A", "5A 5A 5B 5A", "7A 7A 7A 7A", "4 4A 7 7A")
+
+
+def _check(ok: bool, message: str) -> None:
+    if not ok:
+        raise ConfigError(message)
+
+
+@dataclass(frozen=True)
+class ScorerModelConfig:
+    base: str | None = None  # the backbone: a causal LM folder or hub id; None: the default generator
+    generator: str | None = None  # writes the "model" negatives; None: the default generator
+
+
+@dataclass(frozen=True)
+class ScorerDataConfig:
+    dir: str | None = None  # the built datasets; None: $TIANCI_HOME/data
+    langs: tuple[str, ...] = LANGS
+    max_lines: int = 8  # works are cut to their first stanza of at most this many lines
+    train_works: int = 2000  # per language, from the train split
+    eval_works: int = 200  # per language, from the valid split (held out)
+    model_samples: int = 0  # per language: real work vs the generator's sample for its spec
+    eval_model_samples: int = 0
+    ratings_db: str | None = None  # a ratings SQLite file to train on human ratings too
+
+    def __post_init__(self):
+        _check(bool(self.langs) and set(self.langs) <= set(LANGS), f"langs must be some of {', '.join(LANGS)}")
+        for name in ("max_lines", "train_works", "eval_works"):
+            _check(getattr(self, name) >= 1, f"{name} must be at least 1")
+
+    @property
+    def works_dir(self) -> Path:
+        return DataConfig(dir=self.dir).works_dir
+
+
+@dataclass(frozen=True)
+class ScorerConfig:
+    """``tianci scorer train``: the backbone, the bootstrap data, the one stage ``scorer``."""
+
+    name: str
+    stages: dict[str, StageConfig]
+    model: ScorerModelConfig = ScorerModelConfig()
+    data: ScorerDataConfig = ScorerDataConfig()
+    seed: int = 0
+    out_dir: str | None = None
+    pointwise_weight: float = 1.0  # the pointwise (1-5 ratings) term beside the pairwise one
+    source: str = field(default="config", metadata={"yaml": False})
+
+    def __post_init__(self):
+        _check("scorer" in self.stages, "stages.scorer is missing")
+        _check(set(self.stages) == {"scorer"}, "stages holds one stage, scorer")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir or Path("runs") / self.name)
+
+    @property
+    def stage(self) -> StageConfig:
+        return self.stages["scorer"]
+
+
+@dataclass(frozen=True)
+class RSModelConfig:
+    generator: str | None = None  # round 0's generator; None: models/tiny
+    scorer: str | None = None  # None: models/scorer-tiny
+
+
+@dataclass(frozen=True)
+class PromptsConfig:
+    train: int = 200  # titles of train-split works, languages in turn
+    eval: int = 40  # titles of valid-split works: held out
+    structures: tuple[str, ...] = DEFAULT_STRUCTURES
+    expand: bool = False  # query expansion: imagery from the corpus added to the topic
+
+    def __post_init__(self):
+        _check(self.train >= 1 and self.eval >= 1, "train and eval must be at least 1")
+        _check(bool(self.structures), "structures must name at least one structure")
+
+
+@dataclass(frozen=True)
+class RSConfig:
+    """``tianci rs``: rounds of sample K → keep the best → finetune (LoRA) → evaluate."""
+
+    name: str
+    stages: dict[str, StageConfig]  # sft: the finetune of every round
+    model: RSModelConfig = RSModelConfig()
+    data: DataConfig = field(default_factory=DataConfig)
+    prompts: PromptsConfig = PromptsConfig()
+    seed: int = 0
+    out_dir: str | None = None
+    rounds: int = 2
+    k: int = 8  # candidates per training prompt
+    eval_k: int = 4  # candidates per held-out prompt
+    threshold: float = 3.0  # the best passing candidate is kept when its overall score (1-5) reaches this
+    replay: float = 1.0  # original sft exchanges replayed per kept sample
+    temperature: float = 1.0
+    repetition_gate: bool = False  # a kept candidate repeats characters no more than its prompt's median one
+    source: str = field(default="config", metadata={"yaml": False})
+
+    def __post_init__(self):
+        for name in ("rounds", "k", "eval_k"):
+            _check(getattr(self, name) >= 1, f"{name} must be at least 1")
+        _check(self.replay >= 0 and self.temperature > 0, "replay must be at least 0 and temperature above 0")
+        _check("sft" in self.stages, "stages.sft is missing")
+        _check(set(self.stages) == {"sft"}, "stages holds one stage, sft")
+        _check(self.stages["sft"].lora is not None, "stages.sft.lora is missing: rejection sampling finetunes "
+                                                    "LoRA adapters")
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir or Path("runs") / self.name)
+
+    @property
+    def sft(self) -> StageConfig:
+        return self.stages["sft"]
