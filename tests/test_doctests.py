@@ -1,4 +1,5 @@
-"""The runnable examples in the docstrings of phonetics/ and of the decoding modules run as doctests."""
+"""The runnable examples in the docstrings of phonetics/, the decoding modules, the configs and the candidate
+pipeline run as doctests."""
 
 import doctest
 import importlib
@@ -10,15 +11,18 @@ import phonetics
 from lyrics import generation
 from lyrics.data import keywords
 from lyrics.decoding import constraints, keyword_bias
+from lyrics.training import config
+from scorer import candidates
 
 MODULES = [importlib.import_module(f"phonetics.{m.name}") for m in pkgutil.iter_modules(phonetics.__path__)]
-MODULES += [keywords, constraints, keyword_bias, generation]
+MODULES += [keywords, constraints, keyword_bias, generation, config, candidates]
 WITH_EXAMPLES = ["phonetics.analysis", "phonetics.annotate", "phonetics.languages", "phonetics.rhyme",
-                 "lyrics.data.keywords", "lyrics.decoding.constraints", "lyrics.decoding.keyword_bias"]
+                 "lyrics.data.keywords", "lyrics.decoding.constraints", "lyrics.decoding.keyword_bias",
+                 "lyrics.training.config", "scorer.candidates"]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
-    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+    result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
     assert result.failed == 0
     assert (result.attempted > 0) == (module.__name__ in WITH_EXAMPLES)

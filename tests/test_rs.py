@@ -7,7 +7,9 @@ import subprocess
 import sys
 import time
 
+import pytest
 import yaml
+from transformers import AutoTokenizer
 
 from lyrics.data.expansion import build_lexicon, expand_topic
 from scorer.model import new_scorer
@@ -75,14 +77,31 @@ def test_two_rounds_resume_after_a_kill_without_loss_or_duplicates(tmp_path, dat
         assert all(set(c["scores"]) == {"overall", "language", "relevance", "content"} for x in records
                    for c in x["candidates"])
         kept = json.loads((folder / "selection.json").read_text())
-        assert kept["prompts"] == 6 and 1 <= kept["kept"] <= 6
-        assert len(lines_of(folder / "train.jsonl")) == kept["kept"] + kept["replayed"]
+        chosen = {x["id"]: x["candidates"][x["best"]]["lyrics"] for x in records if x["best"] is not None}
+        for x in records:  # best: the passing candidate first by the rule (lines rhyming, then overall score)
+            cands = x["candidates"]
+            passing = [i for i, c in enumerate(cands) if c["checks"]["ok"]]
+            expected = max(passing, key=lambda i, cands=cands: (sum(line["rhyme_ok"] for line in cands[i]["checks"][
+                "lines"]), cands[i]["scores"]["overall"], -i), default=None)
+            assert x["best"] == expected
+        assert kept["prompts"] == 6 and kept["kept"] == len(chosen)  # threshold 1.0: every best is kept
+        rows = lines_of(folder / "train.jsonl")
+        assert len(rows) == kept["kept"] + kept["replayed"] and kept["replayed"] == kept["kept"]  # replay 1.0
+        answers = ["\n".join(line for line in row["messages"][-1]["content"].split("\n") if not line.startswith("〔"))
+                   for row in rows]
+        assert sorted(a for a in answers if a in chosen.values()) == sorted(chosen.values())
+        assert not (folder / "train.yaml").exists()  # the round's config is built in memory
         assert (folder / "sft" / "final" / "adapter_model.safetensors").is_file()
         assert (folder / "model" / "model.safetensors").is_file()
+    ppl = []
     for r in (0, 1, 2):
         metrics = json.loads((run / f"round_{r}" / "metrics.json").read_text())
         assert sorted(x["id"] for x in lines_of(run / f"round_{r}" / "eval.jsonl")) == eval_ids
-        assert metrics["round"] == r and metrics["candidates"] == 4 and metrics["valid_ppl"] > 1
+        assert metrics["round"] == r and metrics["candidates"] == 4
+        ppl.append(metrics["valid_ppl"])
+    vocab = len(AutoTokenizer.from_pretrained(char_generator_dir))
+    assert 0.8 * vocab < ppl[0] < 1.2 * vocab  # round 0 is a random model: about uniform over the vocabulary
+    assert ppl[1] != ppl[0] and ppl[2] != ppl[1]  # each round's finetune changed the generator
     round2 = json.loads((run / "round_2" / "metrics.json").read_text())
     assert round2["generator"].endswith("round_2/model")
     report = (run / "report.md").read_text("utf-8")
@@ -116,7 +135,13 @@ def test_query_expansion_adds_corpus_imagery(data_dir):
     assert expand_topic("𠀀", "yue", lexicon) == "𠀀"  # nothing known: the topic as given
 
 
-def test_bad_rs_config_is_one_line(tmp_path, data_dir, char_generator_dir):
-    config = rs_config(tmp_path, data_dir, char_generator_dir, tmp_path / "no-scorer", k=0)
+@pytest.mark.parametrize(("extra", "message"), [
+    ({"k": 0}, "k must be at least 1"),
+    ({"kk": 3}, "kk is not a field"),
+    ({"prompts": {"trian": 3}}, "prompts.trian is not a field"),
+    ({"threshold": "high"}, "threshold must be a number"),
+])
+def test_bad_rs_config_is_one_line(tmp_path, data_dir, char_generator_dir, extra, message):
+    config = rs_config(tmp_path, data_dir, char_generator_dir, tmp_path / "no-scorer", **extra)
     result = run_cli("rs", "--config", str(config))
-    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "k must be at least 1" in result.stderr
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and message in result.stderr, result.stderr

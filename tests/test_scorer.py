@@ -62,7 +62,13 @@ def test_scorer_trains_a_few_steps_and_resumes_bitwise(tmp_path, data_dir, char_
     evals = [r for r in log if "eval" in r]
     assert [r["step"] for r in evals] == [2, 4]
     summary = json.loads((final / "eval.json").read_text())
-    assert 0.0 <= summary["pairwise_accuracy"] <= 1.0 and summary["pairs"] > 20
+    # the reported accuracy is what the saved scorer does on the held-out pairs, recomputed here
+    pairs = [r for r in read_jsonl(run / "data" / "eval.jsonl") if "better" in r]
+    scores = Scorer.load(final, device="cpu").score([(side["prompt"], side["lyrics"]) for r in pairs
+                                                     for side in (r["better"], r["worse"])])
+    wins = [better["overall"] > worse["overall"] for better, worse in zip(scores[::2], scores[1::2], strict=True)]
+    assert summary["pairs"] == len(pairs) > 20
+    assert abs(summary["pairwise_accuracy"] - sum(wins) / len(wins)) <= 2 / len(wins)  # scores rounded: ties
     assert set(summary["by_kind"]) == {"shuffled", "substituted", "repeated", "wrong_topic", "model"}
     assert set(summary["spearman_bootstrap"]) == set(ASPECTS)
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -10,8 +10,10 @@ import pytest
 import torch
 import yaml
 from safetensors.torch import load_file
+from transformers import AutoTokenizer
 
 from lyrics import generate
+from lyrics.generation import end_token_ids
 from lyrics.models import load_model
 from lyrics.training.config import GeneratorConfig, load_config
 from lyrics.training.generator import train
@@ -61,7 +63,16 @@ def test_both_stages_then_generate_with_the_adapter(tmp_path, data_dir):
     for candidate in generate(model, tokenizer, spec, n=2, seed=0):
         assert candidate.checks.ok, candidate.checks.to_dict()
     free = generate(model, tokenizer, spec, n=2, seed=0, constrained=False)  # hints written, no processor
-    assert len(free) == 2 and all(c.tokens > 0 for c in free)
+    assert len(free) == 2 and all(len(c.lyrics.split("\n")) == 2 for c in free)  # one line after each hint
+    # without hints, free generation continues the prompt it is given, token for token
+    prompt = "月光照"
+    [own] = generate(model, tokenizer, spec, n=1, prompt=prompt, hints=False, constrained=False, do_sample=False)
+    ids = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)["input_ids"]
+    budget = 4 * 10 + 64 * 2
+    direct = model.generate(ids, do_sample=False, max_new_tokens=budget, eos_token_id=end_token_ids(tokenizer),
+                            pad_token_id=tokenizer.pad_token_id)[0, ids.shape[1]:]
+    text = tokenizer.decode(direct, skip_special_tokens=True)
+    assert own.lyrics and own.lyrics == "\n".join(x for x in text.split("\n") if x.strip() and not x.startswith("〔"))
 
     out = run_cli("export", "--config", str(config), "--out", str(tmp_path / "exported"))
     assert out.returncode == 0, out.stderr
@@ -136,5 +147,6 @@ def test_ddp_dry_run_on_cpu(tmp_path, data_dir):
     assert [r["step"] for r in log if "loss" in r] == [1, 2, 3, 4]  # logged once, not once per process
     assert {r["processes"] for r in log if "loss" in r} == {2}
     assert (final.parent / "checkpoints" / "step-2" / "state.json").is_file()
-    model, _ = load_model(str(final), device="cpu")
-    assert model.config.vocab_size > 100
+    model, tokenizer = load_model(str(final), device="cpu")
+    run_tokenizer = AutoTokenizer.from_pretrained(tmp_path / "run" / "tokenizer")
+    assert model.config.vocab_size == len(tokenizer) == len(run_tokenizer)

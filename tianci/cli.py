@@ -13,7 +13,9 @@
     tianci data fetch
     tianci data build [--sources songci,tang,...] [--input FILE ...] [--lang cmn|yue] [--out DIR]
 
-Bad input ends with one line on standard error (``tianci: error: ...``) and exit status 2.
+Bad input ends with one line on standard error (``tianci: error: ...``) and exit status 2: every domain error
+is a ``TianciError``, caught once, in :func:`main`. The commands that decode, train or score import those
+modules (and with them torch) inside themselves, so ``tianci analyze`` starts without torch.
 """
 
 from __future__ import annotations
@@ -26,12 +28,21 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+from tqdm import tqdm
+
+from lyrics.data.assets import fetch_all, tianci_home
 from lyrics.data.keywords import KEYWORD_PULL
-from lyrics.data.works import DEFAULT_SOURCES, SOURCE_LANGS
-from lyrics.decoding.melody import melody_fit, with_melody
+from lyrics.data.rhymebook import rhyme_dictionary
+from lyrics.data.works import DEFAULT_SOURCES, SOURCE_LANGS, build, builtin_sources, user_source
+from lyrics.decoding.melody import melody_fit, parse_numbered, read_midi, with_melody
+from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
+from lyrics.models import DEFAULT_MODEL, export_model, load_model, set_cpu_threads
 from lyrics.training.config import GeneratorConfig, load_config
 from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, TianciError, analyze, language
 from scorer.config import RSConfig, ScorerConfig
+from scorer.ratings import RatingsStore, default_ratings_db, mos_report
 
 ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
 
@@ -61,7 +72,6 @@ def _add_melody(parser: argparse.ArgumentParser, what: str) -> None:
 
 
 def _melody(args: argparse.Namespace, counts: list[int] | None = None):
-    from lyrics.decoding.melody import parse_numbered, read_midi
 
     if args.midi is not None:
         if not args.midi.is_file():
@@ -224,8 +234,6 @@ def cmd_analyze(args: argparse.Namespace) -> None:
 
 
 def _print_analysis(analysis: Analysis) -> None:
-    from rich.console import Console
-    from rich.table import Table
 
     class_name = language(analysis.lang).tone_class_name
     table = Table(title=f"{analysis.lang} · scheme {analysis.scheme}", title_justify="left")
@@ -250,7 +258,6 @@ def _print_analysis(analysis: Analysis) -> None:
 
 
 def cmd_rhymes(args: argparse.Namespace) -> None:
-    from lyrics.data.rhymebook import rhyme_dictionary
 
     scheme_name = _scheme_for(args)
     if args.limit < 1:
@@ -265,7 +272,6 @@ def cmd_rhymes(args: argparse.Namespace) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> None:
-    from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
 
     structure = "7A 7A 7B 7A" if args.structure is None else args.structure  # "" is an error, not the default
     fields = {"lang": args.lang, "topic": args.topic, "structure": structure, "n": args.n}
@@ -328,7 +334,6 @@ def cmd_train(args: argparse.Namespace) -> None:
 
 
 def _load_generator(model: str | None, adapter: str | None):
-    from lyrics.models import DEFAULT_MODEL, load_model, set_cpu_threads
 
     if model is None and not (DEFAULT_MODEL / "model.safetensors").is_file():
         raise UsageError(f"the default model is missing from {DEFAULT_MODEL}: restore it with git, or pass --model")
@@ -382,7 +387,6 @@ def _check_writable(out: Path) -> None:
 
 
 def cmd_ratings(args: argparse.Namespace) -> None:
-    from scorer.ratings import RatingsStore, default_ratings_db, mos_report
 
     store = RatingsStore(args.db or default_ratings_db())
     if args.ratings_command == "import":
@@ -437,7 +441,6 @@ def cmd_rs(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from lyrics.models import export_model
 
     config = load_config(args.config, GeneratorConfig)
     run = config.run_dir
@@ -454,16 +457,12 @@ def cmd_export(args: argparse.Namespace) -> None:
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> None:
-    from lyrics.data.assets import fetch_all
 
     fetch_all()
 
 
 def cmd_data_build(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
 
-    from lyrics.data.assets import tianci_home
-    from lyrics.data.works import build, builtin_sources, user_source
 
     names = [n.strip() for n in args.sources.split(",") if n.strip()]
     sources = builtin_sources(names) + [user_source(path, args.lang) for path in args.input]
