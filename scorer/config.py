@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lyrics.training.config import ConfigError, DataConfig, StageConfig
+from lyrics.training.config import ConfigError, DataConfig, RunConfig, StageConfig
 from phonetics import LANGS
 
 DEFAULT_STRUCTURES = ("7A 7A 7B 7A", "5A 5A 5B 5A", "7A 7A 7A 7A", "4 4A 7 7A")
@@ -45,29 +45,15 @@ class ScorerDataConfig:
 
 
 @dataclass(frozen=True)
-class ScorerConfig:
+class ScorerConfig(RunConfig):
     """``tianci scorer train``: the backbone, the bootstrap data, the one stage ``scorer``."""
 
-    name: str
-    stages: dict[str, StageConfig]
     model: ScorerModelConfig = ScorerModelConfig()
     data: ScorerDataConfig = ScorerDataConfig()
-    seed: int = 0
-    out_dir: str | None = None
     pointwise_weight: float = 1.0  # the pointwise (1-5 ratings) term beside the pairwise one
-    source: str = field(default="config", metadata={"yaml": False})
 
     def __post_init__(self):
-        _check("scorer" in self.stages, "stages.scorer is missing")
-        _check(set(self.stages) == {"scorer"}, "stages holds one stage, scorer")
-
-    @property
-    def run_dir(self) -> Path:
-        return Path(self.out_dir or Path("runs") / self.name)
-
-    @property
-    def stage(self) -> StageConfig:
-        return self.stages["scorer"]
+        self.only_stage("scorer")
 
 
 @dataclass(frozen=True)
@@ -89,16 +75,13 @@ class PromptsConfig:
 
 
 @dataclass(frozen=True)
-class RSConfig:
-    """``tianci rs``: rounds of sample K → keep the best → finetune (LoRA) → evaluate."""
+class RSConfig(RunConfig):
+    """``tianci rs``: rounds of sample K → keep the best → finetune (LoRA) → evaluate (stages: sft, the
+    finetune of every round)."""
 
-    name: str
-    stages: dict[str, StageConfig]  # sft: the finetune of every round
     model: RSModelConfig = RSModelConfig()
     data: DataConfig = field(default_factory=DataConfig)
     prompts: PromptsConfig = PromptsConfig()
-    seed: int = 0
-    out_dir: str | None = None
     rounds: int = 2
     k: int = 8  # candidates per training prompt
     eval_k: int = 4  # candidates per held-out prompt
@@ -106,21 +89,15 @@ class RSConfig:
     replay: float = 1.0  # original sft exchanges replayed per kept sample
     temperature: float = 1.0
     repetition_gate: bool = False  # a kept candidate repeats characters no more than its prompt's median one
-    source: str = field(default="config", metadata={"yaml": False})
 
     def __post_init__(self):
         for name in ("rounds", "k", "eval_k"):
             _check(getattr(self, name) >= 1, f"{name} must be at least 1")
         _check(self.replay >= 0 and self.temperature > 0, "replay must be at least 0 and temperature above 0")
-        _check("sft" in self.stages, "stages.sft is missing")
-        _check(set(self.stages) == {"sft"}, "stages holds one stage, sft")
+        self.only_stage("sft")
         _check(self.stages["sft"].lora is not None, "stages.sft.lora is missing: rejection sampling finetunes "
                                                     "LoRA adapters")
 
     @property
-    def run_dir(self) -> Path:
-        return Path(self.out_dir or Path("runs") / self.name)
-
-    @property
     def sft(self) -> StageConfig:
-        return self.stages["sft"]
+        return self.stage("sft")

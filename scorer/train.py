@@ -223,7 +223,7 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
     """Train the scorer a config describes; returns its ``final`` folder (weights, tokenizer, eval.json)."""
     from transformers import AutoTokenizer  # heavy: only when a scorer trains
 
-    cfg, seed, run = config.stage, config.seed, config.run_dir
+    cfg, seed, run = config.stage("scorer"), config.seed, config.run_dir
     recipe = {"seed": seed, "data": dataclasses.asdict(config.data), "generator": config.model.generator}
     # a fresh run keeps the data an older run built by the same recipe (it takes minutes)
     checkpoint = prepare_run(run, resume, keep=lambda path: path.name == "data" and _same_recipe(path, recipe))

@@ -80,6 +80,12 @@ def _melody(args: argparse.Namespace, counts: list[int] | None = None):
     return parse_numbered(args.melody, counts)
 
 
+def _add_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default=None,
+                        help="a local model folder or hub id (safetensors weights; default: the shipped models/tiny)")
+    parser.add_argument("--adapter", default=None, help="a LoRA adapter directory to merge into --model")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tianci", description="Controllable Mandarin and Cantonese lyrics.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -115,9 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--temperature", type=float, default=0.9)
     p.add_argument("--top-p", type=float, default=0.95)
-    p.add_argument("--model", default=None,
-                   help="a local model directory or hub id (safetensors weights; default: the shipped models/tiny)")
-    p.add_argument("--adapter", default=None, help="a LoRA adapter directory to merge into --model")
+    _add_model(p)
     p.add_argument("--hints", action=argparse.BooleanOptionalAction, default=None,
                    help="write a hint line before each lyric line (default: as the model was trained, tianci.json)")
     p.add_argument("--json", action="store_true", help='one JSON object {"spec": ..., "candidates": [...]}')
@@ -126,8 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("batch", help="many specs (JSON Lines) to candidates (JSON Lines), resumable")
     p.add_argument("specs", type=Path, help="one spec a line: the spec contract plus id")
     p.add_argument("out", type=Path, help="one result a line; ids already there are skipped")
-    p.add_argument("--model", default=None, help="a local model directory or hub id (default: models/tiny)")
-    p.add_argument("--adapter", default=None, help="a LoRA adapter directory to merge into --model")
+    _add_model(p)
     p.add_argument("-n", type=int, default=4, help="candidates per spec without its own n (default 4)")
     p.add_argument("--batch-size", type=int, default=16, help="specs per model call (default 16)")
     p.add_argument("--seed", type=int, default=None)

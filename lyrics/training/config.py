@@ -118,20 +118,14 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-class GeneratorConfig:
-    """``tianci train``: a generator's model, data and stages (``knowledge``, ``sft``)."""
+class RunConfig:
+    """What every trainer's config has: a name, its stages, a seed and the run folder."""
 
     name: str
     stages: dict[str, StageConfig]
-    model: ModelConfig = ModelConfig()
-    data: DataConfig = DataConfig()
     seed: int = 0
     out_dir: str | None = None  # default runs/<name>
     source: str = field(default="config", metadata={"yaml": False})  # where it was read from, for messages
-
-    def __post_init__(self):
-        unknown = sorted(set(self.stages) - set(STAGES))
-        _check(not unknown, f"stages.{unknown[0] if unknown else ''} is not a stage; use {', '.join(STAGES)}")
 
     @property
     def run_dir(self) -> Path:
@@ -141,6 +135,23 @@ class GeneratorConfig:
         if name not in self.stages:
             raise ConfigError(f"{self.source}: stages.{name} is missing")
         return self.stages[name]
+
+    def only_stage(self, name: str) -> None:
+        """For a trainer of one stage: ``stages`` holds exactly ``name``."""
+        _check(name in self.stages, f"stages.{name} is missing")
+        _check(set(self.stages) == {name}, f"stages holds one stage, {name}")
+
+
+@dataclass(frozen=True)
+class GeneratorConfig(RunConfig):
+    """``tianci train``: a generator's model, data and stages (``knowledge``, ``sft``)."""
+
+    model: ModelConfig = ModelConfig()
+    data: DataConfig = DataConfig()
+
+    def __post_init__(self):
+        unknown = sorted(set(self.stages) - set(STAGES))
+        _check(not unknown, f"stages.{unknown[0] if unknown else ''} is not a stage; use {', '.join(STAGES)}")
 
 
 # ---- the loader -----------------------------------------------------------------------------------
