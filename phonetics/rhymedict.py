@@ -10,8 +10,6 @@ Cantonese; texts and queries in the other script are converted.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -40,12 +38,9 @@ class RhymeDictionary:
                     counts[syllable.char][syllable.romanization] += 1
         return cls(lang, {c: dict(r) for c, r in counts.items()})
 
-    def save(self, path: Path) -> None:
-        """Written to a temporary file and renamed, so a reader never sees half a dictionary."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, delete=False, encoding="utf-8") as f:
-            json.dump({"lang": self.lang, "counts": self.counts}, f, ensure_ascii=False)
-        os.replace(f.name, path)
+    def to_json(self) -> str:
+        """The dictionary as JSON text, as :meth:`load` reads it back."""
+        return json.dumps({"lang": self.lang, "counts": self.counts}, ensure_ascii=False)
 
     @classmethod
     def load(cls, path: Path) -> RhymeDictionary:

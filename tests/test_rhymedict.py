@@ -18,7 +18,7 @@ def test_counts_follow_the_text_and_polyphones_split_by_reading(tmp_path):
     assert groups["江阳"]["上"] == 2 and groups["江阳"]["光"] == 1
     assert set(book.members("江阳")[:2]) == {"上", "行"} and "光" in book.members("江阳")[2:]
     path = tmp_path / "book.json"
-    book.save(path)
+    path.write_text(book.to_json(), encoding="utf-8")
     assert RhymeDictionary.load(path).counts == book.counts
 
 

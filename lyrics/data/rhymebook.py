@@ -16,6 +16,7 @@ from tqdm import tqdm
 
 from lyrics.data.assets import tianci_home
 from lyrics.data.corpus import hkcancor_utterances, songci
+from lyrics.files import write_atomic
 from phonetics import LANGS, RhymeDictionary
 
 VERSION = 2  # bump when readings change, so stale dictionaries are rebuilt
@@ -47,7 +48,7 @@ def rhyme_dictionary(lang: str) -> RhymeDictionary:
     texts = tqdm(_texts(lang), desc=f"building the {lang} rhyme dictionary", unit=" texts",
                  file=sys.stderr, disable=None)
     book = RhymeDictionary.from_texts(texts, lang)
-    book.save(path)
+    write_atomic(path, book.to_json())  # a reader never sees half a dictionary
     return book
 
 
