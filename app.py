@@ -57,6 +57,7 @@ CSS = """
 .tc-meta {font-size: 0.8em; color: var(--body-text-color-subdued); margin-left: 14px; font-family: monospace;}
 .tc-miss {text-decoration: underline wavy #d1495b;}
 .tc-empty {color: var(--body-text-color-subdued); padding: 20px;}
+.tc-error {color: #9b1c1c; font-weight: 600;}
 """
 
 
@@ -119,6 +120,13 @@ def render_candidates(candidates: list[Candidate], spec: LyricSpec, melody=None,
 
 # ---- the app ----------------------------------------------------------------------------------------
 
+class Mistake(gr.Error):
+    """A user mistake: shown as its one line, and not printed with a traceback (``user_errors`` logs one line)."""
+
+    def __init__(self, message: str):
+        super().__init__(message, print_exception=False)
+
+
 def user_errors(handler: Callable) -> Callable:
     """The demo's one boundary for user mistakes: a ``TianciError`` (or a number that is not one) becomes the
     one-line message shown beside the control that caused it, and one line in the server log, not a traceback."""
@@ -129,12 +137,27 @@ def user_errors(handler: Callable) -> Callable:
         except (TianciError, ValueError) as err:
             message = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
             LOG.warning("%s: %s", handler.__name__, message)
-            raise gr.Error(message) from None
+            raise Mistake(message) from None
         except gr.Error as err:
             LOG.warning("%s: %s", handler.__name__, err.message)
             raise
 
     return wrapped
+
+
+def shown_beside(handler: Callable, outputs: int) -> Callable:
+    """``handler`` for a page button: its ``outputs`` and then a status line beside the button, empty on success;
+    a user mistake leaves the outputs as they were and says in that line what to change. With ``outputs`` 0 the
+    handler's one output is that line. (The API endpoints call the handler itself: errors come back as errors.)"""
+    def run(*args):
+        try:
+            result = handler(*args)
+        except gr.Error as err:
+            message = f'<span class="tc-error">⚠ {html.escape(str(err.message))}</span>'
+            return message if outputs == 0 else (*[gr.update()] * outputs, message)
+        return result if outputs == 0 else (*result, "")
+
+    return run
 
 
 class Demo:
@@ -196,7 +219,7 @@ class Demo:
         results = write_candidates(model, tokenizer, [spec], spec.n, scorer, seed=spec.seed,
                                    temperature=float(temperature))
         if isinstance(results, str):
-            raise gr.Error(results)
+            raise Mistake(results)
         best_first = ranked(results[0])
         candidates, scores = [s.candidate for s in best_first], [s.scores for s in best_first]
         state = {"prompt": json.dumps(fields, ensure_ascii=False), "model": model_name or self.names[0],
@@ -211,11 +234,11 @@ class Demo:
     @user_errors
     def rate(self, state, which, rater, *scores):
         if not state or not state.get("candidates"):
-            raise gr.Error("generate candidates first, then rate one")
+            raise Mistake("generate candidates first, then rate one")
         try:
             lyrics = state["candidates"][int(which) - 1]
         except (ValueError, IndexError, TypeError):
-            raise gr.Error(f"cannot save the rating: there is no candidate {which!r}") from None
+            raise Mistake(f"cannot save the rating: there is no candidate {which!r}") from None
         row = self.store.add(state["prompt"], lyrics, dict(zip(ASPECTS, scores, strict=True)), rater=rater or "",
                              model=state["model"])
         return f"Saved rating #{row} for candidate {which}."
@@ -223,9 +246,9 @@ class Demo:
     @user_errors
     def analyze(self, text: str, lang: str):
         if not text or not text.strip():
-            raise gr.Error("paste some lyrics to analyze")
+            raise Mistake("paste some lyrics to analyze")
         if len(text) > MAX_TEXT:
-            raise gr.Error(f"{len(text)} characters; the Analyze tab reads at most {MAX_TEXT}")
+            raise Mistake(f"{len(text)} characters; the Analyze tab reads at most {MAX_TEXT}")
         analysis = analyze(text, lang)
         rate = analysis.rhyme_rate
         summary = (f"**rhyme scheme** `{analysis.rhyme_letters or '—'}` · **rhyme rate** "
@@ -236,7 +259,7 @@ class Demo:
     def compare(self, lang, topic, structure, model_a, model_b, seed):
         """One prompt through both models; sides shown in random order, unlabeled."""
         if model_a == model_b:
-            raise gr.Error("choose two different models: a model compared with itself only records ties")
+            raise Mistake("choose two different models: a model compared with itself only records ties")
         spec = LyricSpec.from_dict({"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A"})
         sides = []
         for name in (model_a, model_b):
@@ -251,7 +274,7 @@ class Demo:
     @user_errors
     def submit_comparison(self, state, left, right, rater):
         if not state or not state.get("sides"):
-            raise gr.Error("make a pair first")
+            raise Mistake("make a pair first")
         (name_l, lyrics_l), (name_r, lyrics_r) = state["sides"]
         row = self.store.compare(state["prompt"], (name_l, lyrics_l, left), (name_r, lyrics_r, right), rater or "")
         return f"Saved comparison #{row}. The models stay hidden; `tianci ratings mos` reports them."
@@ -271,6 +294,7 @@ def build(demo: Demo) -> gr.Blocks:
                                           info="words the lyrics should use; the rest of the plan comes from the topic",
                                           elem_id="keywords")
                     go = gr.Button("Write lyrics", variant="primary", elem_id="generate-btn")  # above the fold
+                    write_status = gr.Markdown(elem_id="write-status")
                     genre = gr.Dropdown(list(GENRES), value="", label="Genre")
                     preset = gr.Dropdown(list(PRESETS), value=next(iter(PRESETS)), label="Structure preset")
                     structure = gr.Textbox(value=next(iter(PRESETS.values())), label="Structure",
@@ -288,7 +312,9 @@ def build(demo: Demo) -> gr.Blocks:
                         n = gr.Slider(1, MAX_CANDIDATES, value=4, step=1, label="Candidates")
                         temperature = gr.Slider(0.1, 1.5, value=0.9, step=0.05, label="Temperature")
                         seed = gr.Number(value=1, precision=0, label="Seed")
-                    model = gr.Dropdown(demo.names, value=demo.names[0], label="Model")
+                    # any name reaches Demo.model, which refuses unlisted ones in one log line (gradio's own
+                    # choice check would print a traceback)
+                    model = gr.Dropdown(demo.names, value=demo.names[0], label="Model", allow_custom_value=True)
                 with gr.Column(scale=3):
                     cards = gr.HTML('<div class="tc-empty">Candidates appear here, best first.</div>',
                                     elem_id="candidates")
@@ -304,17 +330,24 @@ def build(demo: Demo) -> gr.Blocks:
             preset.change(lambda p: PRESETS[p], preset, structure, api_name=False)
             lang.change(lambda lg: gr.update(choices=groups[lg], value=None), lang, group_list, api_name=False)
             group_list.change(lambda g: f"A={g}" if g else "", group_list, rhymes, api_name=False)
-            go.click(demo.generate, [lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed,
-                                     model, keywords], [cards, plain, state, which], api_name="generate")
-            rate_btn.click(demo.rate, [state, which, rater, *sliders], rate_status, api_name=False)
+            form = [lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model, keywords]
+            written = [cards, plain, state, which]
+            go.click(shown_beside(demo.generate, len(written)), form, [*written, write_status], api_name=False)
+            api_generate = gr.Button(visible=False)  # the /generate endpoint: errors come back as errors
+            api_generate.click(demo.generate, form, written, api_name="generate")
+            rate_btn.click(shown_beside(demo.rate, 0), [state, which, rater, *sliders], rate_status, api_name=False)
         with gr.Tab("Analyze"):
             text = gr.Textbox(label="Lyrics", lines=8, max_length=MAX_TEXT, placeholder="床前明月光，疑是地上霜。")
             a_lang = gr.Radio([("Mandarin", "cmn"), ("Cantonese", "yue")], value="cmn", label="Language")
-            a_go = gr.Button("Analyze", variant="primary")
+            a_go = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
+            a_status = gr.Markdown(elem_id="analyze-status")
             a_summary = gr.Markdown()
             a_html = gr.HTML()
             a_json = gr.JSON(label="Annotation")
-            a_go.click(demo.analyze, [text, a_lang], [a_html, a_summary, a_json], api_name="analyze")
+            analysed = [a_html, a_summary, a_json]
+            a_go.click(shown_beside(demo.analyze, len(analysed)), [text, a_lang], [*analysed, a_status], api_name=False)
+            api_analyze = gr.Button(visible=False)
+            api_analyze.click(demo.analyze, [text, a_lang], analysed, api_name="analyze")
         with gr.Tab("Compare"):
             gr.Markdown("Blind comparison: one prompt through two models, shown in random order without names. "
                         "Rate each side 1-5; `tianci ratings mos` reports each model's mean opinion score.")
@@ -324,9 +357,10 @@ def build(demo: Demo) -> gr.Blocks:
                 c_structure = gr.Textbox(label="Structure", value="7A 7A 7B 7A")
                 c_seed = gr.Number(value=1, precision=0, label="Seed")
             with gr.Row():
-                model_a = gr.Dropdown(demo.names, value=demo.names[0], label="Current model")
-                model_b = gr.Dropdown(demo.names, value=demo.names[-1], label="New model")
-            c_go = gr.Button("Make a pair", variant="primary")
+                model_a = gr.Dropdown(demo.names, value=demo.names[0], label="Current model", allow_custom_value=True)
+                model_b = gr.Dropdown(demo.names, value=demo.names[-1], label="New model", allow_custom_value=True)
+            c_go = gr.Button("Make a pair", variant="primary", elem_id="compare-btn")
+            c_pair_status = gr.Markdown(elem_id="compare-status")
             with gr.Row():
                 with gr.Column():
                     left = gr.HTML()
@@ -338,10 +372,10 @@ def build(demo: Demo) -> gr.Blocks:
             c_submit = gr.Button("Submit comparison")
             c_status = gr.Markdown()
             c_state = gr.State()
-            c_go.click(demo.compare, [c_lang, c_topic, c_structure, model_a, model_b, c_seed], [left, right, c_state],
-                       api_name=False)
-            c_submit.click(demo.submit_comparison, [c_state, left_score, right_score, c_rater], c_status,
-                           api_name=False)
+            c_go.click(shown_beside(demo.compare, 3), [c_lang, c_topic, c_structure, model_a, model_b, c_seed],
+                       [left, right, c_state, c_pair_status], api_name=False)
+            c_submit.click(shown_beside(demo.submit_comparison, 0), [c_state, left_score, right_score, c_rater],
+                           c_status, api_name=False)
     return blocks
 
 

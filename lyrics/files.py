@@ -1,5 +1,6 @@
 """Files and folders written whole: to a temporary name beside the target, then renamed, so a kill never leaves
-half of one. Every atomic write of lyrics/ and scorer/ goes through here."""
+half of one. Every atomic write of lyrics/ and scorer/ goes through here (files through
+``phonetics.cache.replacing_file``, which phonetics' own caches use too)."""
 
 from __future__ import annotations
 
@@ -11,21 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from phonetics.cache import replacing_file
 
-@contextmanager
-def replacing_file(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write; renamed onto ``path`` when the block ends without error."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.chmod(tmp, 0o644)  # mkstemp made it private
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+__all__ = ["read_jsonl", "replacing_dir", "replacing_file", "save_figure", "write_atomic", "write_json", "write_jsonl"]
 
 
 @contextmanager

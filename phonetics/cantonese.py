@@ -14,15 +14,18 @@ that the accuracy bench (``bench/phonetics_accuracy.py``) measures against plain
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cache, lru_cache
+from pathlib import Path
 
 import pycantonese
 from pycantonese.data.rime_cantonese import CHARS_TO_JYUTPING
 
+from .cache import replacing_file, tianci_home
 from .script import CJK_RUN, convert
 from .tables import load_table
 
@@ -82,9 +85,31 @@ def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
 _lexicon_override: Lexicon | None = None
 
 
+LEXICON_VERSION = 1  # bump when build_lexicon changes, so cached lexicons are rebuilt
+
+
+def lexicon_cache() -> Path:
+    """Where the default lexicon is kept once built (it depends on pycantonese's bundled data only)."""
+    return tianci_home() / "phonetics" / f"yue-lexicon-v{LEXICON_VERSION}-pycantonese-{pycantonese.__version__}.json"
+
+
 @cache
 def _default_lexicon() -> Lexicon:
-    return build_lexicon((t.word, t.jyutping) for t in pycantonese.hkcancor().tokens())
+    """HKCanCor and rime-cantonese as a lexicon; built once (about 1.5 s) and then read from the disk cache."""
+    path = lexicon_cache()
+    try:
+        data = json.loads(path.read_text("utf-8"))
+        return Lexicon({w: tuple(s.split()) for w, s in data["words"].items()}, data["chars"])
+    except (OSError, ValueError, KeyError, AttributeError):  # none yet, or damaged: build it
+        pass
+    built = build_lexicon((t.word, t.jyutping) for t in pycantonese.hkcancor().tokens())
+    try:
+        with replacing_file(path) as tmp:
+            tmp.write_text(json.dumps({"words": {w: " ".join(s) for w, s in built.words.items()},
+                                       "chars": built.chars}, ensure_ascii=False), encoding="utf-8")
+    except OSError:  # a read-only home: read without a cache
+        pass
+    return built
 
 
 def lexicon() -> Lexicon:

