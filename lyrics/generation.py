@@ -81,7 +81,8 @@ def compile_constraint(spec: LyricSpec, tokenizer, hints: bool = False) -> Lyric
             if tokenizer.unk_token_id is not None and tokenizer.unk_token_id in ids:
                 raise UnsatisfiableSpec(f"the tokenizer cannot write the hint {text.strip()!r}: "
                                         "part of it has no token")
-    _compiled[key] = LyricsConstraint(spec, table, eos, hint_ids)
+    kept = {i: tokenizer.encode(text, add_special_tokens=False) for i, text in spec.keep}
+    _compiled[key] = LyricsConstraint(spec, table, eos, hint_ids, kept)
     if len(_compiled) > 32:
         _compiled.popitem(last=False)
     return _compiled[key]
@@ -90,7 +91,7 @@ def compile_constraint(spec: LyricSpec, tokenizer, hints: bool = False) -> Lyric
 def _shape(spec: LyricSpec, tokenizer, hints: bool) -> tuple:
     """What a compiled constraint depends on: specs of one shape share it (and a batch)."""
     return (token_table(tokenizer).content_hash, spec.lang, spec.scheme, spec.lines,
-            tuple(sorted(spec.rhymes.items())), tuple(end_token_ids(tokenizer)), hints)
+            tuple(sorted(spec.rhymes.items())), tuple(end_token_ids(tokenizer)), hints, spec.keep)
 
 
 def pin_rhymes(spec: LyricSpec, tokenizer, seed: int | None = None) -> LyricSpec:

@@ -2,7 +2,7 @@
 
     tianci analyze [--lang cmn|yue] [--scheme S] [--json] [TEXT | -]
     tianci rhymes CHAR [--lang cmn|yue] [--scheme S] [--limit N] [--json]
-    tianci generate --topic T [--lang] [--structure S] [--rhymes A=光] [--tones P,P] [-n N] --model PATH [--json]
+    tianci generate --topic T [--lang] [--structure S] [--rhymes A=光] [--tones P,P] [--keep 1=...] [-n N] [--json]
     tianci batch SPECS.jsonl OUT.jsonl [--model PATH] [-n N] [--batch-size N] [--seed N] [--scorer DIR|none]
     tianci score IN.jsonl OUT.jsonl [--scorer DIR]
     tianci train --config configs/NAME.yaml --stage knowledge|sft [--resume]
@@ -112,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help='lines as <syllables><label?> (default "7A 7A 7B 7A"; with a melody, its lines, all rhyming)')
     p.add_argument("--rhymes", default="", help="pinned rhymes, e.g. A=光,B=江阳")
     p.add_argument("--tones", default="", help="tone patterns per line, comma-separated, e.g. 平平仄仄平,*****")
+    p.add_argument("--keep", default="",
+                   help="lines to keep as given, the rest written around them, e.g. 1=床前明月光,3=举头望明月")
     p.add_argument("--keywords", default="",
                    help="the keyword plan's first words, e.g. 海浪,夏天 (default: planned from the topic)")
     p.add_argument("--keyword-bias", type=float, default=KEYWORD_PULL,
@@ -282,6 +284,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
         fields["tones"] = args.tones.split(",")
     if args.keywords:
         fields["keywords"] = args.keywords
+    if args.keep:
+        fields["keep"] = args.keep
     melody = None
     if args.melody is not None or args.midi is not None:
         if args.midi is not None and not args.midi.is_file():
@@ -294,6 +298,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if args.seed is not None:
         fields["seed"] = args.seed
     spec = LyricSpec.from_dict(fields)  # a bad spec fails here, before any model is loaded
+    if spec.keep:
+        fields["keep"] = spec.keep_dict()
     if not math.isfinite(args.temperature) or args.temperature <= 0:
         raise UsageError("--temperature must be a number above 0, e.g. 0.9")
     if not math.isfinite(args.top_p) or not 0 < args.top_p <= 1:

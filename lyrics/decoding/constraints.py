@@ -215,6 +215,7 @@ class RowState:
     finals: tuple[tuple[str, str], ...] = ()  # (label, character) each finished labelled line ended on
     relaxed: tuple[tuple[int, str], ...] = ()  # (line, "tone" | "rhyme")
     hint: int = 0  # tokens of the current line's forced hint written so far
+    kept: int = 0  # tokens of the current kept line written so far
     done: bool = False
     off_plan: bool = False  # a token the plan forbids was forced in (by a caller's own processor)
 
@@ -223,12 +224,16 @@ class LyricsConstraint:
     """A spec compiled against one tokenizer's table: slots, rule checks and the mask cache."""
 
     def __init__(self, spec: LyricSpec, table: TokenTable, eos_ids: list[int],
-                 hints: list[list[int]] | None = None):
+                 hints: list[list[int]] | None = None, kept: dict[int, list[int]] | None = None):
         """``hints``: per line, token ids forced before its first syllable (``prompt.hint`` and a newline,
-        tokenized), for a generator trained with hint lines; None for none."""
+        tokenized), for a generator trained with hint lines; None for none. ``kept``: per kept line of the spec
+        (``spec.keep``), the token ids that write its text, forced in place of choosing its syllables."""
         if hints is not None and len(hints) != len(spec.lines):
             raise ValueError(f"{len(hints)} hints for {len(spec.lines)} lines")
         self.spec, self.table, self.hints = spec, table, hints
+        self.kept = self._check_kept(spec, table, kept or {})
+        # characters kept lines end on, per label: no other line of the label may end on one (no 重韵)
+        self.kept_finals = {(spec.lines[i].label, text[-1]) for i, text in spec.keep if spec.lines[i].label}
         self.rules = char_rules(spec.lang, spec.scheme, table)
         self.eos_ids = sorted({i for i in eos_ids if i is not None and 0 <= i < table.vocab_size})
         if not self.eos_ids:
@@ -252,6 +257,17 @@ class LyricsConstraint:
 
     # ---- the plan ----------------------------------------------------------------------------------
 
+    @staticmethod
+    def _check_kept(spec: LyricSpec, table: TokenTable, kept: dict[int, list[int]]) -> dict[int, list[int]]:
+        if set(kept) != {i for i, _ in spec.keep}:
+            raise ValueError("kept: give the token ids of every kept line of the spec, and only those")
+        for i, text in spec.keep:
+            ids = kept[i]
+            written = b"".join(table.data[t] for t in ids if 0 <= t < table.vocab_size)
+            if written != text.encode("utf-8") or any(int(table.kinds[t]) != TEXT for t in ids):
+                raise UnsatisfiableSpec(f"line {i + 1} (kept, {text!r}): the tokenizer cannot write it as lyric text")
+        return kept
+
     def slot(self, state: RowState, line: int, pos: int) -> Slot:
         spec_line = self.spec.lines[line]
         relaxed = {what for i, what in state.relaxed if i == line}
@@ -261,7 +277,7 @@ class LyricsConstraint:
         if pos != spec_line.syllables - 1 or not spec_line.label or "rhyme" in relaxed:
             return Slot(tone=tone)
         label = spec_line.label
-        avoid = frozenset(char for other, char in state.finals if other == label)
+        avoid = frozenset(char for other, char in (*state.finals, *self.kept_finals) if other == label)
         group = self.spec.rhymes.get(label) or dict(state.chosen).get(label)
         if group:
             return Slot(tone=tone, rhyme=group, avoid=avoid)
@@ -272,8 +288,10 @@ class LyricsConstraint:
         group needs as many fitting characters as the label has lines); checks pinned ones too."""
         out = {}
         all_groups = frozenset(g for gs in self.rules.groups.values() for g in gs if g)
-        for label in self.spec.labels:
-            lines = [i for i, line in enumerate(self.spec.lines) if line.label == label]
+        for label in self.spec.labels:  # kept lines are written as given: only the others need characters
+            lines = [i for i, line in enumerate(self.spec.lines) if line.label == label and i not in self.kept]
+            if not lines:
+                continue
             candidates = [self.spec.rhymes[label]] if label in self.spec.rhymes else sorted(all_groups)
             viable = []
             for group in candidates:
@@ -296,6 +314,8 @@ class LyricsConstraint:
                     "character")
             out[label] = frozenset(viable)
         for i, line in enumerate(self.spec.lines):
+            if i in self.kept:
+                continue
             for pos in range(line.syllables - (1 if line.label else 0)):
                 slot = Slot(tone=line.tones[pos] if line.tones and line.tones[pos] != FREE else None)
                 if not self.rules.any_allowed(slot):
@@ -331,9 +351,13 @@ class LyricsConstraint:
             expected = self.hints[state.line][state.hint]
             return replace(state, hint=state.hint + 1) if token == expected else replace(state, off_plan=True)
         if kind == NEWLINE and line and state.pos == line.syllables and not state.pending:
-            return replace(state, line=state.line + 1, pos=0, hint=0)
+            return replace(state, line=state.line + 1, pos=0, hint=0, kept=0)
         if kind != TEXT or line is None:
             return replace(state, off_plan=True)
+        if (kept := self.kept.get(state.line)) is not None:  # a kept line: its own tokens, in order
+            if state.kept >= len(kept) or token != kept[state.kept]:
+                return replace(state, off_plan=True)
+            state = replace(state, kept=state.kept + 1)
         data, pos, chosen = state.pending + self.table.data[token], state.pos, dict(state.chosen)
         finals = state.finals
         i = 0
@@ -382,7 +406,7 @@ class LyricsConstraint:
         """The complement of :meth:`allowed`, which is what the processor applies (no inversion per step).
         Cached per state on its plain fields, so the per-step cost is one small tuple hash."""
         key = (state.line, state.pos, state.pending, state.chosen, state.finals, state.relaxed, state.hint,
-               state.done or state.off_plan)
+               state.kept, state.done or state.off_plan)
         hit = self._by_state.get(key)
         if hit is None:
             resolved, forbidden = state, self._forbidden(state)
@@ -407,6 +431,9 @@ class LyricsConstraint:
             if state.line == len(self.spec.lines) - 1:
                 return self._ids_mask(("eos",), self.eos_ids)
             return self._ids_mask(("newline",), self.newline_ids)
+        if (kept := self.kept.get(state.line)) is not None:
+            token = kept[state.kept]  # the kept text has exactly the line's syllables: it ends with them
+            return self._ids_mask(("kept", token), [token])
         slots = tuple(self.slot(state, state.line, p) for p in range(state.pos, line.syllables))
         key = (slots, state.pending)
         if key not in self._masks:

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from phonetics import LANGS, SCHEMES, PhoneticsError, TianciError, is_cjk, scheme, tone_classes
+from phonetics import LANGS, SCHEMES, PhoneticsError, TianciError, analyze, is_cjk, scheme, tone_classes
 
 MAX_SYLLABLES = 30
 MAX_LINES = 64
@@ -27,7 +27,7 @@ _LINE = re.compile(r"(\d+)([A-Z]?)")
 _SECTION = re.compile(r"\[([A-Za-z][\w-]*)\]")
 MAX_KEYWORDS = 8
 MAX_SEED = 2**63 - 1  # torch's generator takes a 64-bit seed
-_FIELDS = {"lang", "topic", "structure", "rhymes", "tones", "scheme", "n", "seed", "id", "genre", "keywords"}
+_FIELDS = {"lang", "topic", "structure", "rhymes", "tones", "scheme", "n", "seed", "id", "genre", "keywords", "keep"}
 _KEYWORD_SPLIT = re.compile(r"[\s,，、;；]+")
 
 
@@ -56,6 +56,7 @@ class LyricSpec:
     genre: str | None = None
     structure: str = ""
     keywords: tuple[str, ...] = ()  # the keyword plan: the user's, else filled from the topic (lyrics.data.keywords)
+    keep: tuple[tuple[int, str], ...] = ()  # (line index, its fixed text): lines given, the decoder writes the rest
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -97,6 +98,7 @@ class LyricSpec:
                 resolved[label] = rhymes.resolve(anchor.strip())
             except PhoneticsError as err:
                 raise SpecError(f"rhymes.{label}: {err}") from None
+        keep = _keep(data.get("keep"), lines, lang, rhymes, resolved)
         n = _int_field(data, "n", 1, 1, MAX_CANDIDATES)
         seed = data.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED):
@@ -105,7 +107,65 @@ class LyricSpec:
         if spec_id is not None and not isinstance(spec_id, str):
             raise SpecError("id: give a string")
         return cls(lang, topic.strip(), tuple(lines), rhymes.name, resolved, n, seed, spec_id,
-                   data.get("genre"), data.get("structure"), _keywords(data.get("keywords")))
+                   data.get("genre"), data.get("structure"), _keywords(data.get("keywords")), keep)
+
+    def keep_dict(self) -> dict[str, str]:
+        """The kept lines as the spec field writes them: 1-based line number → text."""
+        return {str(i + 1): text for i, text in self.keep}
+
+
+def _keep(value: Any, lines: list[LineSpec], lang: str, rhymes, pinned: dict[str, str]) -> tuple[tuple[int, str], ...]:
+    """Kept lines from ``{"1": "床前明月光"}`` or ``"1=床前明月光,3=..."`` (1-based). Each must have its line's
+    syllables (nothing else) and tones; its rhyme group pins its label in ``pinned`` (updated in place), and two
+    kept lines of one label must rhyme, on characters of their own."""
+    if value is None or value == "" or value == {}:
+        return ()
+    if isinstance(value, str):
+        items = {}
+        for part in filter(None, (p.strip() for p in re.split(r"[,，]", value))):
+            number, sep, text = part.partition("=")
+            if not sep or not number.strip().isdigit():
+                raise SpecError(f"keep: {part!r} should look like 1=床前明月光")
+            items[number.strip()] = text
+        value = items
+    if not isinstance(value, dict):
+        raise SpecError('keep: give an object of line number → text, e.g. {"1": "床前明月光"}, or "1=床前明月光"')
+    kept: dict[int, str] = {}
+    finals: dict[str, tuple[int, str]] = {}
+    for key, text in sorted(value.items(), key=lambda item: int(item[0]) if str(item[0]).isdigit() else -1):
+        if not str(key).isdigit() or not 1 <= int(key) <= len(lines):
+            raise SpecError(f"keep: line {key!r} is not a line of the structure (1 to {len(lines)})")
+        i = int(key) - 1
+        if not isinstance(text, str) or not text.strip():
+            raise SpecError(f"keep: line {i + 1}: give its text")
+        text, line = text.strip(), lines[i]
+        analysis = analyze(text, lang, rhymes.name)
+        if not all(map(is_cjk, text)) or len(analysis.lines) != 1:
+            raise SpecError(f"keep: line {i + 1} ({text!r}) must be one line of Chinese characters only")
+        got = analysis.lines[0]
+        if got.syllable_count != line.syllables:
+            raise SpecError(f"keep: line {i + 1} ({text!r}) has {got.syllable_count} syllables; the structure asks "
+                            f"for {line.syllables}")
+        if line.tones and any(want not in (FREE, have) for want, have in zip(line.tones, got.tone_pattern,
+                                                                               strict=True)):
+            raise SpecError(f"keep: line {i + 1} ({text!r}) has tones {got.tone_pattern}; the line asks for "
+                            f"{line.tones}")
+        if line.label:
+            if got.rhyme is None:
+                raise SpecError(f"keep: line {i + 1} ({text!r}) ends on {text[-1]!r}, whose rhyme is not known; "
+                                "drop its label or keep another line")
+            if pinned.get(line.label, got.rhyme) != got.rhyme:
+                source = (f"line {finals[line.label][0] + 1} (kept)" if line.label in finals
+                          else f"rhymes.{line.label}")
+                raise SpecError(f"keep: line {i + 1} ({text!r}) ends in {got.rhyme}, but {source} puts label "
+                                f"{line.label} in {pinned[line.label]}")
+            if line.label in finals and finals[line.label][1] == text[-1]:
+                raise SpecError(f"keep: lines {finals[line.label][0] + 1} and {i + 1} both end on {text[-1]!r} "
+                                f"(label {line.label}): an identical rhyme; keep another line")
+            pinned[line.label] = got.rhyme
+            finals.setdefault(line.label, (i, text[-1]))
+        kept[i] = text
+    return tuple(sorted(kept.items()))
 
 
 def _keywords(value: Any) -> tuple[str, ...]:
