@@ -44,7 +44,7 @@ from lyrics.decoding.prompt import build_prompt
 from lyrics.decoding.spec import LyricSpec
 from lyrics.generation import compile_constraint, generate, pin_rhymes, plan_keywords
 from lyrics.models import DEFAULT_MODEL, load_model
-from lyrics.training.generator import IGNORE, encode_example
+from lyrics.training.examples import IGNORE, encode_example
 from lyrics.training.knowledge import spec_of_record, stanzas, utilisation
 from phonetics import to_lang_script
 from scorer.rs import distinct

@@ -22,9 +22,12 @@ from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.decoding.checks import Checks, check_lyrics
 from lyrics.decoding.constraints import LyricsConstraint, UnsatisfiableSpec
 from lyrics.decoding.keyword_bias import KeywordBias
+from lyrics.decoding.melody import MELODY_PULL, Melody
+from lyrics.decoding.melody_bias import MelodyBias
 from lyrics.decoding.prompt import build_prompt, spec_hints
 from lyrics.decoding.spec import LyricSpec
 from lyrics.decoding.tokentable import NEWLINE, TEXT, TokenTable
+from phonetics import language
 
 DEFAULT_SAMPLING = {"do_sample": True, "temperature": 0.9, "top_p": 0.95}
 _END_TOKENS = ("<|im_end|>", "<|endoftext|>")
@@ -141,12 +144,15 @@ def generate(model, tokenizer, spec: LyricSpec | dict, n: int | None = None, *, 
 
 def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int | None = None,
                   prompts: list[str] | None = None, hints: bool | None = None, constrained: bool = True,
-                  max_rows: int = 64, keyword_bias: float = KEYWORD_PULL,
+                  max_rows: int = 64, keyword_bias: float = KEYWORD_PULL, melody: Melody | None = None,
+                  melody_bias: float = MELODY_PULL,
                   **sampling: Any) -> list[list[Candidate]]:
     """``n`` candidates for each spec, as :func:`generate`. Specs of one shape (language, scheme, lines and
     rhymes, after pinning) share one compiled constraint and go through ``model.generate`` together, their
     prompts left-padded, at most ``max_rows`` rows (specs x n) a call. The seed seeds the whole call.
-    ``keyword_bias``: the pull towards each spec's keyword plan (``lyrics.decoding.keyword_bias``; 0: none)."""
+    ``keyword_bias``: the pull towards each spec's keyword plan (``lyrics.decoding.keyword_bias``; 0: none).
+    ``melody``: the tune every spec is written to; in a language whose melody does not fix tones (Mandarin)
+    ``melody_bias`` pulls syllables towards the tones its notes suit (``lyrics.decoding.melody_bias``; 0: none)."""
     if hints is None:
         hints = bool(getattr(model.config, "tianci_hints", False))
     specs = [plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer) for spec in specs]
@@ -181,7 +187,11 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
             with torch.inference_mode():
                 pull = KeywordBias([list(specs[i].keywords) for i in chunk], tokenizer, keyword_bias, rows_per_plan=n)
-                out = model.generate(**inputs, logits_processor=LogitsProcessorList([pull, constraint.processor()]),
+                processors = [pull]
+                if melody is not None and melody_bias and not language(spec.lang).melody_levels:
+                    processors.append(MelodyBias(constraint, melody, melody_bias))
+                out = model.generate(**inputs, logits_processor=LogitsProcessorList([*processors,
+                                                                                     constraint.processor()]),
                                      max_new_tokens=budget, num_return_sequences=n, eos_token_id=eos,
                                      pad_token_id=pad, **options)
             rows = out[:, inputs["input_ids"].shape[1]:]

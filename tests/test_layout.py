@@ -125,3 +125,18 @@ def test_no_private_name_is_imported_from_another_module():
                for path in source_files() for target, names, line in imports_of(path)
                for n in names if n.startswith("_") and not n.startswith("__")]
     assert private == []
+
+
+def test_every_bench_script_imports():
+    """The benches are run by hand and by `make bench`, not by the tests: at least their imports stay right."""
+    import importlib.util
+    import sys
+
+    sys.path.insert(0, str(ROOT))
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        spec = importlib.util.spec_from_file_location(f"bench_{path.stem}", path)
+        module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # dataclasses look it up
+        try:
+            spec.loader.exec_module(module)  # module level only: main() is not run
+        finally:
+            del sys.modules[spec.name]

@@ -73,9 +73,9 @@ def test_a_midi_file_gives_its_melody_track(tmp_path):
 
 def test_fit_counts_transitions_that_follow_the_melody():
     melody = Melody(((0, 0, 7),))
-    assert melody_fit("三三三", melody)["fit"] == 0.5  # 三 saam1 ×3: same, same (a rise is wanted)
-    assert melody_fit("三三九", melody)["fit"] == 0.5  # 九 gau2 is at level 3 like 三: still no rise
-    assert melody_fit("時時三", melody)["fit"] == 1.0  # 時 si4 (0), 時, then 三 (3): same, up
+    assert melody_fit("三三三", melody, "yue")["fit"] == 0.5  # 三 saam1 ×3: same, same (a rise is wanted)
+    assert melody_fit("三三九", melody, "yue")["fit"] == 0.5  # 九 gau2 is at level 3 like 三: still no rise
+    assert melody_fit("時時三", melody, "yue")["fit"] == 1.0  # 時 si4 (0), 時, then 三 (3): same, up
 
 
 def test_generation_from_a_melody_fits_it(char_model, char_tokenizer):
@@ -84,7 +84,7 @@ def test_generation_from_a_melody_fits_it(char_model, char_tokenizer):
             "tones": [levels_0243(line) for line in melody.lines]}
     for candidate in generate(char_model, char_tokenizer, spec, n=3, seed=0):
         assert candidate.checks.ok, candidate.checks.to_dict()
-        assert melody_fit(candidate.lyrics, melody)["fit"] == 1.0
+        assert melody_fit(candidate.lyrics, melody, "yue")["fit"] == 1.0
 
 
 def test_cli_generate_and_analyze_with_a_melody(cli, tmp_path, char_model, char_tokenizer):
@@ -109,10 +109,47 @@ def test_cli_generate_and_analyze_with_a_melody(cli, tmp_path, char_model, char_
     (["generate", "--topic", "月", "--melody", "1 2 3", "--tones", "平平仄"], "give --tones or a melody, not both"),
     (["generate", "--topic", "月", "--melody", "1 2 3", "--structure", "4A"], "3 notes but the structure asks for 4"),
     (["generate", "--topic", "月", "--midi", "/nonexistent.mid"], "--midi /nonexistent.mid: no such file"),
-    (["analyze", "--melody", "1 2", "月光"], "add --lang yue"),
+    (["analyze", "--melody", "1 2 3", "月光"], "line '月光': 2 syllables for 3 notes"),  # Mandarin too
+    (["generate", "--topic", "月", "--melody", "1 2 3", "--melody-bias", "nan"], "--melody-bias must be from 0"),
     (["analyze", "--lang", "yue", "--melody", "1 2 3", "月光"], "line '月光': 2 syllables for 3 notes"),
 ])
 def test_melody_bad_input_is_one_line(cli, args, message):
     out = cli(*args)
     assert out.returncode == 2 and message in out.stderr, out.stderr
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+# ---- Mandarin: cues from the tune, a soft pull, and the fit -------------------------------------------
+
+def test_mandarin_cues_and_fit():
+    from lyrics.decoding.melody import note_cues
+
+    assert note_cues((0, 4, 9, 5, 2)) == [("low",), ("rise",), ("rise", "high"), ("fall",), ("fall", "low")]
+    tune = Melody(((0, 4, 9, 5, 2),))
+    # 好 hao3 low ✓, 玩 wan2 rise ✓, 天 tian1 rise (no say) + high ✓, 去 qu4 fall ✓, 海 hai3 fall (-) + low ✓
+    fit = melody_fit("好玩天去海", tune, "cmn")
+    assert fit["cued"] == 5 and fit["fit"] == 1.0 and fit["lines"][0]["tones"] == "32143"
+    assert melody_fit("天去好玩天", tune, "cmn")["fit"] == 0.0  # every cue clashes: 1 low, 4 up, 3 high, 2 down, 1 low
+    with pytest.raises(MelodyError, match="4 syllables for 5 notes"):
+        melody_fit("好玩天去", tune, "cmn")
+
+
+def test_the_mandarin_melody_pull_raises_the_fit_and_every_check_holds(char_model, char_tokenizer):
+    tunes = [parse_numbered("1 3 5 1' 6 / 5 3 2 1 3 / 6 5 3 5 1' / 2 3 5 3 1"),
+             parse_numbered("5 5 6 5 1' / 7 6 5 3 2 / 1 2 3 5 6 / 5 3 2 2 1")]
+    fits = {}
+    for strength in (0.0, 4.0):
+        scores = []
+        for k, tune in enumerate(tunes):
+            spec = {"lang": "cmn", "topic": "月光", "structure": "5A 5A 5B 5A"}
+            for c in generate(char_model, char_tokenizer, spec, n=4, seed=k, melody=tune, melody_bias=strength):
+                assert c.checks.ok, c.checks.to_dict()
+                scores.append(melody_fit(c.lyrics, tune, "cmn")["fit"])
+        fits[strength] = sum(scores) / len(scores)
+    assert fits[4.0] > fits[0.0] + 0.2, fits
+
+
+def test_analyze_reports_the_mandarin_melody_fit(cli):
+    out = cli("analyze", "--json", "--lang", "cmn", "--melody", "1 3 6 4 2", "好玩天去海")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["melody"]["fit"] == 1.0

@@ -36,7 +36,7 @@ from lyrics.data.assets import fetch_all, tianci_home
 from lyrics.data.keywords import KEYWORD_PULL
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.data.works import DEFAULT_SOURCES, SOURCE_LANGS, build, builtin_sources, user_source
-from lyrics.decoding.melody import melody_fit, parse_numbered, read_midi, with_melody
+from lyrics.decoding.melody import MELODY_PULL, melody_fit, parse_numbered, read_midi, with_melody
 from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
 from lyrics.models import DEFAULT_MODEL, export_model, load_model, set_cpu_threads
 from lyrics.training.config import GeneratorConfig, load_config
@@ -93,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("analyze", help="romanization, rhyme and tones of lyrics, line by line")
     _add_lang_scheme(p)
     p.add_argument("--json", action="store_true", help="JSON Lines, one object per input")
-    _add_melody(p, "Cantonese: also report how well the lyrics follow this melody")
+    _add_melody(p, "also report how well the lyrics follow this melody (Cantonese 0243 levels, Mandarin tones)")
     p.add_argument("text", nargs="?", help="lyrics (lines end at newlines, / or clause punctuation); "
                                             "- reads standard input, one analysis per input line")
     p.set_defaults(run=cmd_analyze)
@@ -118,7 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the keyword plan's first words, e.g. 海浪,夏天 (default: planned from the topic)")
     p.add_argument("--keyword-bias", type=float, default=KEYWORD_PULL,
                    help=f"pull towards the plan's keywords while decoding (default {KEYWORD_PULL}; 0: off)")
-    _add_melody(p, "one syllable per note; Cantonese lines follow its contour in 0243 levels")
+    _add_melody(p, "one syllable per note; Cantonese lines follow its contour in 0243 levels, Mandarin tones are "
+                   "pulled towards it (--melody-bias)")
+    p.add_argument("--melody-bias", type=float, default=MELODY_PULL,
+                   help=f"Mandarin: pull towards tones that suit the melody (default {MELODY_PULL}; 0: off)")
     p.add_argument("-n", type=int, default=4, help="candidates (default 4)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--temperature", type=float, default=0.9)
@@ -218,24 +221,27 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     scheme_name = _scheme_for(args)
     melody = None
     if args.melody is not None or args.midi is not None:
-        if not language(args.lang).melody_levels:
-            raise UsageError("melody fit is measured in Cantonese 0243 levels: add --lang yue")
         melody = _melody(args)
     for text in _inputs(args.text):
         analysis = analyze(text, args.lang, scheme_name)
         fit = None
         if melody is not None:
-            fit = melody_fit(text, melody)
+            fit = melody_fit(text, melody, args.lang)
         if args.json:
             print(json.dumps({**analysis.to_dict(), **({"melody": fit} if fit else {})}, ensure_ascii=False),
                   flush=True)
         else:
             _print_analysis(analysis)
-            if fit:
+            if fit and "transitions" in fit:  # Cantonese: 0243 levels against the melody's
                 for i, line in enumerate(fit["lines"], 1):
                     print(f"  {i}. {line['text']}  levels {line['levels']} · melody asks {line['melody']} · "
                           f"fit {line['fit']:.2f}")
                 print(f"melody fit {fit['fit']:.2f} ({fit['transitions']} transitions)\n")
+            elif fit:  # Mandarin: tones against each note's cues
+                for i, line in enumerate(fit["lines"], 1):
+                    cues = " ".join("+".join(c) or "·" for c in line["cues"])
+                    print(f"  {i}. {line['text']}  tones {line['tones']} · cues {cues} · fit {line['fit']:.2f}")
+                print(f"melody fit {fit['fit']:.2f} ({fit['cued']} syllables with a cue)\n")
 
 
 def _print_analysis(analysis: Analysis) -> None:
@@ -306,12 +312,14 @@ def cmd_generate(args: argparse.Namespace) -> None:
         raise UsageError("--top-p must be above 0 and at most 1, e.g. 0.95")
     if not math.isfinite(args.keyword_bias) or not 0 <= args.keyword_bias <= 100:
         raise UsageError("--keyword-bias must be from 0 (off) to 100, e.g. 4")
+    if not math.isfinite(args.melody_bias) or not 0 <= args.melody_bias <= 100:
+        raise UsageError("--melody-bias must be from 0 (off) to 100, e.g. 2")
     from lyrics.generation import generate, plan_keywords
 
     model, tokenizer = _load_generator(args.model, args.adapter)
     spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
     candidates = generate(model, tokenizer, spec, temperature=args.temperature, top_p=args.top_p, hints=args.hints,
-                          keyword_bias=args.keyword_bias)
+                          keyword_bias=args.keyword_bias, melody=melody, melody_bias=args.melody_bias)
     if spec.keywords:
         fields["keywords"] = list(spec.keywords)
     if args.json:
@@ -327,8 +335,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
         if any(line.tones for line in spec.lines):  # a tone mark only where tones were asked
             asked.append(("tone", checks.tone))
         marks = " ".join(f"{name} {'✓' if ok else '✗'}" for name, ok in asked)
-        if melody is not None and language(spec.lang).melody_levels and checks.structure:
-            marks += f" · melody fit {melody_fit(candidate.lyrics, melody)['fit']:.2f}"
+        if melody is not None and checks.structure:
+            marks += f" · melody fit {melody_fit(candidate.lyrics, melody, spec.lang)['fit']:.2f}"
         print(f"— candidate {i} · {marks}")
         for line, check in zip(candidate.lyrics.split("\n"), checks.lines, strict=False):
             print(f"  {line}    {check.rhyme or ''}")

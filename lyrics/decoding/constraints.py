@@ -374,6 +374,14 @@ class LyricsConstraint:
             pos, i = pos + 1, i + size
         return replace(state, pos=pos, pending=data[i:], chosen=tuple(sorted(chosen.items())), finals=finals)
 
+    def choosing(self, state: RowState) -> bool:
+        """Whether the next token starts a syllable the decoder chooses: inside a line, at a character boundary,
+        not in a forced hint nor in a kept line."""
+        if state.done or state.off_plan or state.line >= len(self.spec.lines) or state.pending:
+            return False
+        return (state.pos < self.spec.lines[state.line].syllables and not self._in_hint(state)
+                and state.line not in self.kept)
+
     def _in_hint(self, state: RowState) -> bool:
         return (self.hints is not None and state.pos == 0 and not state.pending
                 and state.hint < len(self.hints[state.line]))
@@ -504,26 +512,41 @@ class LyricsConstraint:
         return LyricsLogitsProcessor(self)
 
 
-class LyricsLogitsProcessor(LogitsProcessor):
-    """Applies a :class:`LyricsConstraint` during ``model.generate``; one instance per generate call."""
+class RowTracker:
+    """Where each row of a ``model.generate`` call stands in a constraint's plan, kept incrementally: a row's
+    state is its parent's (the row one token shorter, from the previous step) advanced by one token."""
 
     def __init__(self, constraint: LyricsConstraint):
         self.constraint = constraint
         self._prompt_length: int | None = None
         self._states: dict[tuple[int, ...], RowState] = {(): RowState()}
 
-    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+    def states(self, input_ids: torch.LongTensor) -> list[RowState]:
         if self._prompt_length is None:
             self._prompt_length = input_ids.shape[1]  # everything before the first call is prompt
-        states = {}
-        for i, row in enumerate(input_ids[:, self._prompt_length:].tolist()):
+        states: dict[tuple[int, ...], RowState] = {}
+        out = []
+        for row in input_ids[:, self._prompt_length:].tolist():
             key = tuple(row)
             state = states.get(key) or self._states.get(key)
             if state is None:
                 parent = self._states.get(key[:-1])
                 state = self.constraint.advance(parent, key[-1]) if parent else self.constraint.replay(row)
-            state, forbidden = self.constraint.forbidden(state)
+            state = self.constraint.forbidden(state)[0]  # with the relaxations its mask needed
             states[key] = state
-            scores[i].add_(additive_bias(forbidden, scores.device))
+            out.append(state)
         self._states = states  # only the current step's rows are parents of the next
+        return out
+
+
+class LyricsLogitsProcessor(LogitsProcessor):
+    """Applies a :class:`LyricsConstraint` during ``model.generate``; one instance per generate call."""
+
+    def __init__(self, constraint: LyricsConstraint):
+        self.constraint = constraint
+        self.tracker = RowTracker(constraint)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        for i, state in enumerate(self.tracker.states(input_ids)):
+            scores[i].add_(additive_bias(self.constraint.forbidden(state)[1], scores.device))
         return scores

@@ -22,11 +22,15 @@ see ``phonetics.tone_classes``) following the lyricists' practice:
    a semitone or tone then asks for the same level: the usual compromise, so a few transitions of such
    lines cannot follow the melody).
 
-Mandarin gets softer guidance: the melody sets syllable counts and line breaks only; its contour is not
-turned into 平仄 (Mandarin singing overrides lexical tone far more than Cantonese does).
+Mandarin gets softer guidance (singing overrides lexical tone far more than in Cantonese): the melody sets
+syllable counts and line breaks, and each note gives cues from the tone-melody rules of sung Mandarin
+(``melody_cues`` in ``phonetics/data/mandarin.json``: a rise suits tone 2, a fall tone 4, a high note tone 1,
+a low one tone 3), which :class:`lyrics.decoding.melody_bias.MelodyBias` turns into a soft pull while
+decoding, at a strength the user sets.
 
-:func:`melody_fit` measures how well lyrics follow a melody: the share of within-line transitions whose
-direction (same, up, down) the syllables' 0243 levels share.
+:func:`melody_fit` measures how well lyrics follow a melody. Cantonese: the share of within-line transitions
+whose direction (same, up, down) the syllables' 0243 levels share. Mandarin: over the syllables with a cue,
+the share whose tone suits it (a clash counts 0, a tone the cue says nothing about 1/2).
 """
 
 from __future__ import annotations
@@ -36,11 +40,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from phonetics import TianciError, analyze, language, tone_classes
+from phonetics.tables import load_table
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)  # semitones of degrees 1-7 above the tonic
 LEAP = 5  # semitones: a fourth or more between neighbouring pitches skips a level
 _TOKEN = re.compile(r"([#b]?)([0-7])([',]*)|(-)|(\|)|(/|\n)|(\s+)")
 MAX_NOTES = 2000
+MELODY_PULL = 2.0  # Mandarin's default pull (bench/melody_fit.py: fit 0.49 off, 0.92 at 2, checks all passing)
+CUES: dict[str, dict[str, list[int]]] = load_table("mandarin")["melody_cues"]
 
 
 class MelodyError(TianciError, ValueError):
@@ -50,10 +57,19 @@ class MelodyError(TianciError, ValueError):
 @dataclass(frozen=True)
 class Melody:
     lines: tuple[tuple[int, ...], ...]  # per lyric line, one pitch (semitones from the tonic) per syllable
+    beats: tuple[tuple[float, ...], ...] | None = None  # per note, its length in beats (None: one beat each)
 
     @property
     def structure(self) -> str:
         return " ".join(str(len(line)) for line in self.lines)
+
+    def durations(self) -> tuple[tuple[float, ...], ...]:
+        return self.beats or tuple(tuple(1.0 for _ in line) for line in self.lines)
+
+
+def _melody(lines: list[list[tuple[int, float]]]) -> Melody:
+    kept = [line for line in lines if line]
+    return Melody(tuple(tuple(p for p, _ in line) for line in kept), tuple(tuple(b for _, b in line) for line in kept))
 
 
 def parse_numbered(text: str, structure: list[int] | None = None) -> Melody:
@@ -62,7 +78,8 @@ def parse_numbered(text: str, structure: list[int] | None = None) -> Melody:
         raise MelodyError('melody: give notes in numbered notation, e.g. "3 5 6 1\' | 6 5 3 -"')
     explicit = "/" in text or "\n" in text.strip()
     by_bars = not explicit and not structure
-    lines: list[list[int]] = [[]]
+    lines: list[list[tuple[int, float]]] = [[]]  # (pitch, beats)
+    last: list[tuple[int, float]] | None = None  # the line holding the last note, which a hold lengthens
     bars_in_line = 0
     position = 0
     while position < len(text):
@@ -71,10 +88,13 @@ def parse_numbered(text: str, structure: list[int] | None = None) -> Melody:
             raise MelodyError(f"melody: cannot read {text[position:position + 8]!r} at character {position + 1}; "
                               "use notes 1-7 with ' or , for octaves, 0 rests, - holds, | bars, / line ends")
         position = match.end()
-        accidental, degree, octaves, _hold, bar, line_end, _space = match.groups()
+        accidental, degree, octaves, hold, bar, line_end, _space = match.groups()
         if degree is not None and degree != "0":  # a rest (0) or a hold (-) adds no syllable
             pitch = MAJOR[int(degree) - 1] + 12 * (octaves.count("'") - octaves.count(","))
-            lines[-1].append(pitch + {"#": 1, "b": -1}.get(accidental, 0))
+            lines[-1].append((pitch + {"#": 1, "b": -1}.get(accidental, 0), 1.0))
+            last = lines[-1]
+        elif hold and last:
+            last[-1] = (last[-1][0], last[-1][1] + 1.0)
         elif bar and by_bars:
             bars_in_line += 1
             if bars_in_line == 2:
@@ -82,25 +102,25 @@ def parse_numbered(text: str, structure: list[int] | None = None) -> Melody:
                 bars_in_line = 0
         elif line_end and explicit:
             lines.append([])
-    notes = [pitch for line in lines for pitch in line]
+    notes = [note for line in lines for note in line]
     if not notes:
         raise MelodyError("melody: no notes (only rests, holds or bar lines); give notes 1-7")
     if len(notes) > MAX_NOTES:
         raise MelodyError(f"melody: {len(notes)} notes; at most {MAX_NOTES}")
     if structure and not explicit:
-        return Melody(_cut(notes, structure))
-    return Melody(tuple(tuple(line) for line in lines if line))
+        return _melody(_cut(notes, structure))
+    return _melody(lines)
 
 
-def _cut(notes: list[int], structure: list[int]) -> tuple[tuple[int, ...], ...]:
+def _cut(notes: list, structure: list[int]) -> list[list]:
     if sum(structure) != len(notes):
         raise MelodyError(f"melody: {len(notes)} notes but the structure asks for {sum(structure)} syllables; "
                           "make them equal or mark line ends with /")
     out, start = [], 0
     for count in structure:
-        out.append(tuple(notes[start:start + count]))
+        out.append(list(notes[start:start + count]))
         start += count
-    return tuple(out)
+    return out
 
 
 def read_midi(path: Path, structure: list[int] | None = None) -> Melody:
@@ -129,14 +149,14 @@ def read_midi(path: Path, structure: list[int] | None = None) -> Melody:
     best.sort(key=lambda n: (n[0], -n[2]))
     melody = [n for i, n in enumerate(best) if i == 0 or n[0] != best[i - 1][0]]  # highest at each onset
     tonic = min(n[2] for n in melody)
-    lines: list[list[int]] = [[]]
-    for i, (start, _, note) in enumerate(melody):
+    lines: list[list[tuple[int, float]]] = [[]]
+    for i, (start, end, note) in enumerate(melody):
         if i and start - melody[i - 1][1] >= midi.ticks_per_beat and not structure:
             lines.append([])
-        lines[-1].append(note - tonic)
+        lines[-1].append((note - tonic, round((end - start) / midi.ticks_per_beat, 3)))
     if structure:
-        return Melody(_cut([p for line in lines for p in line], structure))
-    return Melody(tuple(tuple(line) for line in lines if line))
+        return _melody(_cut([n for line in lines for n in line], structure))
+    return _melody(lines)
 
 
 def levels_0243(pitches: tuple[int, ...]) -> str:
@@ -187,19 +207,68 @@ def with_melody(fields: dict, *, text: str | None = None, midi: Path | None = No
     return fields, melody
 
 
-def melody_fit(text: str, melody: Melody) -> dict:
-    """How well Cantonese lyrics follow a melody: per line and overall, the share of transitions between
-    successive syllables whose direction (same, up, down) their 0243 levels share with the notes."""
-    rank = {level: i for i, level in enumerate(tone_classes("yue"))}
-    analysis = analyze(text, "yue")
+def note_cues(notes: tuple[int, ...]) -> list[tuple[str, ...]]:
+    """Per note of a line, its Mandarin cues: ``rise`` / ``fall`` from the previous note, ``high`` / ``low``
+    when it lies in the top or bottom third of a line spanning at least a third (3 semitones)."""
+    low, high = min(notes), max(notes)
+    span = high - low
+    out = []
+    for i, pitch in enumerate(notes):
+        cues = []
+        if i and pitch != notes[i - 1]:
+            cues.append("rise" if pitch > notes[i - 1] else "fall")
+        if span >= 3 and pitch >= high - span / 3:
+            cues.append("high")
+        elif span >= 3 and pitch <= low + span / 3:
+            cues.append("low")
+        out.append(tuple(cues))
+    return out
+
+
+def cue_score(tone: int | None, cues: tuple[str, ...]) -> float:
+    """How well a Mandarin tone suits a note's cues: +1 per cue it suits, -1 per cue it clashes with."""
+    if tone is None:
+        return 0.0
+    return float(sum((tone in CUES[c]["suits"]) - (tone in CUES[c]["clashes"]) for c in cues))
+
+
+def melody_fit(text: str, melody: Melody, lang: str) -> dict:
+    """How well lyrics follow a melody, per line and overall (the module docstring says how, per language)."""
+    if language(lang).melody_levels:
+        return _levels_fit(text, melody)
+    analysis = analyze(text, lang)
+    _same_shape(analysis, melody)
+    scored = total = 0.0
+    lines = []
+    for line, notes in zip(analysis.lines, melody.lines, strict=True):
+        cues = note_cues(notes)
+        tones = [s.tone for s in line.syllables if s.is_syllable]
+        marks = [cue_score(t, c) for t, c in zip(tones, cues, strict=True) if c]
+        good = sum(1.0 if m > 0 else 0.5 if m == 0 else 0.0 for m in marks)
+        lines.append({"text": line.text, "tones": "".join(str(t or "?") for t in tones),
+                      "cues": [list(c) for c in cues], "fit": good / len(marks) if marks else 1.0})
+        scored, total = scored + good, total + len(marks)
+    return {"fit": scored / total if total else 1.0, "cued": int(total), "lines": lines}
+
+
+def _same_shape(analysis, melody: Melody) -> None:
     if len(analysis.lines) != len(melody.lines):
         raise MelodyError(f"the lyrics have {len(analysis.lines)} lines and the melody {len(melody.lines)}")
+    for line, notes in zip(analysis.lines, melody.lines, strict=True):
+        if line.syllable_count != len(notes):
+            raise MelodyError(f"line {line.text!r}: {line.syllable_count} syllables for {len(notes)} notes")
+
+
+def _levels_fit(text: str, melody: Melody) -> dict:
+    """Cantonese: per line and overall, the share of transitions between successive syllables whose direction
+    (same, up, down) their 0243 levels share with the notes."""
+    rank = {level: i for i, level in enumerate(tone_classes("yue"))}
+    analysis = analyze(text, "yue")
+    _same_shape(analysis, melody)
     matched = total = 0
     lines = []
     for line, notes in zip(analysis.lines, melody.lines, strict=True):
         pattern = line.tone_pattern
-        if len(pattern) != len(notes):
-            raise MelodyError(f"line {line.text!r}: {len(pattern)} syllables for {len(notes)} notes")
         good = 0
         for i in range(1, len(notes)):
             a, b = pattern[i - 1], pattern[i]
