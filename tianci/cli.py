@@ -38,6 +38,7 @@ from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.data.works import DEFAULT_SOURCES, SOURCE_LANGS, build, builtin_sources, user_source
 from lyrics.decoding.melody import MELODY_PULL, melody_fit, parse_numbered, read_midi, with_melody
 from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
+from lyrics.export import export_candidates
 from lyrics.models import DEFAULT_MODEL, export_model, load_model, set_cpu_threads
 from lyrics.training.config import GeneratorConfig, load_config
 from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, TianciError, analyze, language
@@ -130,6 +131,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--hints", action=argparse.BooleanOptionalAction, default=None,
                    help="write a hint line before each lyric line (default: as the model was trained, tianci.json)")
     p.add_argument("--json", action="store_true", help='one JSON object {"spec": ..., "candidates": [...]}')
+    p.add_argument("--export", type=Path, default=None, metavar="DIR",
+                   help="also write each candidate to DIR: JSON and LRC text, and with a melody MIDI (a lyric event "
+                        "per note) and MusicXML (syllables under the notes)")
     p.set_defaults(run=cmd_generate)
 
     p = commands.add_parser("batch", help="many specs (JSON Lines) to candidates (JSON Lines), resumable")
@@ -314,6 +318,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
         raise UsageError("--keyword-bias must be from 0 (off) to 100, e.g. 4")
     if not math.isfinite(args.melody_bias) or not 0 <= args.melody_bias <= 100:
         raise UsageError("--melody-bias must be from 0 (off) to 100, e.g. 2")
+    if args.export is not None:
+        _check_writable_dir(args.export)  # before any model work
     from lyrics.generation import generate, plan_keywords
 
     model, tokenizer = _load_generator(args.model, args.adapter)
@@ -322,6 +328,9 @@ def cmd_generate(args: argparse.Namespace) -> None:
                           keyword_bias=args.keyword_bias, melody=melody, melody_bias=args.melody_bias)
     if spec.keywords:
         fields["keywords"] = list(spec.keywords)
+    if args.export is not None:
+        written = export_candidates(args.export, fields, [c.to_dict() for c in candidates], melody, spec.topic)
+        print(f"exported {len(written)} files to {args.export}", file=sys.stderr)
     if args.json:
         print(json.dumps({"spec": fields, "candidates": [c.to_dict() for c in candidates]}, ensure_ascii=False))
         return
@@ -385,6 +394,18 @@ def cmd_batch(args: argparse.Namespace) -> None:
     summary = run_batch(model, tokenizer, args.specs, args.out, args.n, args.batch_size, args.seed,
                         scorer=_load_scorer(args.scorer))
     print(summary.line(), file=sys.stderr)
+
+
+def _check_writable_dir(folder: Path) -> None:
+    """``--export DIR``: a folder that exists or can be made, and can be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        probe = folder / ".tianci-write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as err:
+        raise UsageError(f"--export {folder}: cannot write there ({err.strerror or type(err).__name__}); "
+                         "give a writable folder") from None
 
 
 def _check_writable(out: Path) -> None:
