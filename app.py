@@ -15,17 +15,20 @@ import json
 import logging
 import random
 import sys
+import tempfile
 import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import gradio as gr
 
+from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.decoding.melody import melody_fit, melody_tones, with_melody
 from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
+from lyrics.export import export_candidates
 from lyrics.generation import Candidate, generate, plan_keywords
 from lyrics.models import DEFAULT_MODEL, ModelLoadError, check_local, load_model, set_cpu_threads
-from phonetics import SCHEMES, TianciError, analyze, language, scheme
+from phonetics import SCHEMES, TianciError, analyze, language, reading_sets, scheme
 from scorer.candidates import ranked, write_candidates
 from scorer.model import DEFAULT_SCORER, Scorer, is_scorer
 from scorer.ratings import ASPECTS, RatingsStore, default_ratings_db
@@ -33,6 +36,7 @@ from scorer.ratings import ASPECTS, RatingsStore, default_ratings_db
 ROOT = Path(__file__).resolve().parent
 MAX_TEXT = 5000  # characters the Analyze tab reads
 MAX_CANDIDATES = 8
+HISTORY = 50  # sets of candidates the page's history keeps
 PRESETS = {
     "七绝 · 7A 7A 7B 7A": "7A 7A 7B 7A",
     "五绝 · 5A 5A 5B 5A": "5A 5A 5B 5A",
@@ -58,6 +62,7 @@ CSS = """
 .tc-miss {text-decoration: underline wavy #d1495b;}
 .tc-empty {color: var(--body-text-color-subdued); padding: 20px;}
 .tc-error {color: #9b1c1c; font-weight: 600;}
+.tc-hist {font-size: 0.9em; padding: 2px 0; border-bottom: 1px dotted var(--border-color-primary);}
 """
 
 
@@ -72,6 +77,7 @@ def render_lines(text: str, lang: str, scheme_name: str | None = None, tones: li
     """Lines as ruby (romanization over every character), the line-final rhyme coloured by group, positions
     whose tone misses the asked pattern underlined."""
     analysis = analyze(text, lang, scheme_name)
+    readings = reading_sets(lang)
     out = []
     for i, line in enumerate(analysis.lines):
         want = (tones[i] if tones and i < len(tones) else None) or ""
@@ -83,13 +89,36 @@ def render_lines(text: str, lang: str, scheme_name: str | None = None, tones: li
             miss = k < len(want) and want[k] not in ("*", syllable.tone_class)
             cls = ' class="tc-miss"' if miss else ""
             reading = html.escape(syllable.romanization or "?")
-            cells.append(f"<ruby{cls}{style}>{html.escape(syllable.char)}<rt>{reading}</rt></ruby>")
+            every = "/".join(sorted(readings.get(syllable.char, ()))) or "?"  # on hover: every reading it can have
+            cells.append(f'<ruby{cls}{style} title="{html.escape(every)}">{html.escape(syllable.char)}'
+                         f"<rt>{reading}</rt></ruby>")
             k += 1
         meta = f"{line.syllable_count} · {line.rhyme or '—'} · {line.tone_pattern}"
         if melody_levels and i < len(melody_levels):
             meta += f" · melody {melody_levels[i]}"
         out.append(f'<div class="tc-line">{"".join(cells)}<span class="tc-meta">{html.escape(meta)}</span></div>')
     return "".join(out)
+
+
+def render_history(history: list[dict]) -> str:
+    """Every set of candidates written since the page opened, newest first."""
+    if not history:
+        return '<div class="tc-empty">Nothing written yet.</div>'
+    items = []
+    for number, entry in reversed(list(enumerate(history, 1))):
+        kept = f" · kept lines {', '.join(entry['kept'])}" if entry["kept"] else ""
+        first = html.escape(entry["candidates"][0].replace("\n", " / ")) if entry["candidates"] else ""
+        items.append(f'<div class="tc-hist"><b>{number}.</b> {html.escape(entry["topic"])} ({entry["lang"]}, '
+                     f'{len(entry["candidates"])} candidates{kept}) · #1 {first}</div>')
+    return "".join(items)
+
+
+def rhyme_book(lang: str, group: str | None) -> str:
+    """The commonest characters of a rhyme group (the rhyme dictionary of ``tianci rhymes``), for the editor."""
+    if not group:
+        return "Pick a rhyme group to see its characters."
+    chars = rhyme_dictionary(lang).members(group, limit=80)
+    return f"**{group}** · {len(chars)} commonest: {' '.join(chars) or '(none in the corpus)'}"
 
 
 def render_candidates(candidates: list[Candidate], spec: LyricSpec, melody=None,
@@ -106,9 +135,10 @@ def render_candidates(candidates: list[Candidate], spec: LyricSpec, melody=None,
             asked.append(("tone", checks.tone))
         badges = "".join(f'<span class="tc-badge {"tc-ok" if ok else "tc-bad"}">{name} {"✓" if ok else "✗"}</span>'
                          for name, ok in asked)
-        if melody is not None and language(spec.lang).melody_levels and checks.structure:
-            fit = melody_fit(candidate.lyrics, melody)["fit"]
-            badges += f'<span class="tc-badge {"tc-ok" if fit >= 0.999 else "tc-bad"}">melody fit {fit:.0%}</span>'
+        if melody is not None and checks.structure:
+            fit = melody_fit(candidate.lyrics, melody, spec.lang)["fit"]
+            kind = ("tc-ok" if fit >= 0.999 else "tc-bad") if language(spec.lang).melody_levels else "tc-score"
+            badges += f'<span class="tc-badge {kind}">melody fit {fit:.0%}</span>'
         if scores:
             badges += "".join(f'<span class="tc-badge tc-score" title="scorer, 1-5">{name} {value:.1f}</span>'
                               for name, value in scores[rank - 1].items())
@@ -186,10 +216,13 @@ class Demo:
             set_cpu_threads(self._loaded[name][0])  # the demo only decodes: threads sized for that
         return self._loaded[name]
 
-    def spec_of(self, lang, topic, genre, structure, rhymes, tones, melody_text, midi_file, n, seed, keywords=""):
-        """The spec (and melody) from the form's fields; errors are one line."""
+    def spec_of(self, lang, topic, genre, structure, rhymes, tones, melody_text, midi_file, n, seed, keywords="",
+                keep: dict[str, str] | None = None):
+        """The spec (and melody) from the form's fields, ``keep`` the lines to keep; errors are one line."""
         fields = {"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A",
                   "n": int(n), "seed": int(seed) if seed not in (None, "") else None}
+        if keep:
+            fields["keep"] = keep
         if keywords and keywords.strip():
             fields["keywords"] = keywords.strip()
         if genre:
@@ -206,30 +239,88 @@ class Demo:
                                          structure_given=typed)
         return LyricSpec.from_dict(fields), fields, melody
 
-    @user_errors
-    def generate(self, lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name,
-                 keywords=""):
+    def _write(self, form: tuple, keep: dict[str, str] | None = None):
+        """Candidates for the form (best first, through the one candidate pipeline) and what they were written to."""
+        lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name, keywords = form
         spec, fields, tune = self.spec_of(lang, topic, genre, structure, rhymes, tones, melody, midi, n, seed,
-                                          keywords)
+                                          keywords, keep)
         model, tokenizer = self.model(model_name or self.names[0])
         spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
         if spec.keywords:
             fields["keywords"] = list(spec.keywords)
         scorer = self.scorer()
         results = write_candidates(model, tokenizer, [spec], spec.n, scorer, seed=spec.seed,
-                                   temperature=float(temperature))
+                                   temperature=float(temperature), melody=tune)
         if isinstance(results, str):
             raise Mistake(results)
         best_first = ranked(results[0])
-        candidates, scores = [s.candidate for s in best_first], [s.scores for s in best_first]
         state = {"prompt": json.dumps(fields, ensure_ascii=False), "model": model_name or self.names[0],
-                 "candidates": [c.lyrics for c in candidates]}
-        plain = "\n\n".join(f"#{i}\n{c.lyrics}" for i, c in enumerate(candidates, 1))
+                 "candidates": [s.lyrics for s in best_first]}
+        html_cards = render_candidates([s.candidate for s in best_first], spec, tune,
+                                       [s.scores for s in best_first] if scorer else None)
+        plain = "\n\n".join(f"#{i}\n{s.lyrics}" for i, s in enumerate(best_first, 1))
         if spec.keywords:
             plain = f"keywords: {'、'.join(spec.keywords)}\n\n{plain}"
-        choices = [str(i) for i in range(1, len(candidates) + 1)]
-        return (render_candidates(candidates, spec, tune, scores if scorer else None), plain, state,
-                gr.update(choices=choices, value=choices[0] if choices else None))
+        return spec, fields, tune, best_first, state, html_cards, plain
+
+    @user_errors
+    def generate(self, lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name,
+                 keywords=""):
+        """The /generate endpoint: the cards, the plain text and the rating state."""
+        *_, best_first, state, html_cards, plain = self._write(
+            (lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name, keywords))
+        choices = [str(i) for i in range(1, len(best_first) + 1)]
+        return html_cards, plain, state, gr.update(choices=choices, value=choices[0] if choices else None)
+
+    @user_errors
+    def write(self, *args):
+        """The Write button: :meth:`generate`'s outputs, then the lock and rewrite controls for candidate 1,
+        the downloads and the page's history. ``args``: the form's 13 fields, then the history."""
+        return self._written(args[:13], args[13], None)
+
+    @user_errors
+    def rewrite_rest(self, *args):
+        """Keep the locked lines of the chosen candidate, write the rest. ``args``: the form, the history, the
+        rating state, the chosen candidate and the locked line numbers."""
+        form, history, state, which, locked = args[:13], args[13], args[14], args[15], args[16]
+        lines = self._chosen(state, which)
+        if not locked:
+            raise Mistake("lock at least one line to keep, or write new lyrics")
+        return self._written(form, history, {str(i): lines[int(i) - 1] for i in locked})
+
+    @user_errors
+    def rewrite_line(self, *args):
+        """Write one line of the chosen candidate again, keeping all the others."""
+        form, history, state, which, line = args[:13], args[13], args[14], args[15], args[16]
+        lines = self._chosen(state, which)
+        if not line:
+            raise Mistake("choose the line to rewrite")
+        return self._written(form, history, {str(i): text for i, text in enumerate(lines, 1) if str(i) != str(line)})
+
+    def _chosen(self, state, which) -> list[str]:
+        if not state or not state.get("candidates"):
+            raise Mistake("write lyrics first, then keep or rewrite their lines")
+        try:
+            return state["candidates"][int(which) - 1].split("\n")
+        except (ValueError, IndexError, TypeError):
+            raise Mistake(f"there is no candidate {which!r}") from None
+
+    def _written(self, form: tuple, history: list | None, keep: dict[str, str] | None):
+        spec, fields, tune, best_first, state, html_cards, plain = self._write(form, keep)
+        folder = Path(tempfile.mkdtemp(prefix="tianci-export-"))
+        files = export_candidates(folder, fields, [s.to_dict() for s in best_first], tune, spec.topic)
+        history = [*[dict(entry) for entry in history or []][-(HISTORY - 1):],
+                   {"topic": spec.topic, "lang": spec.lang, "kept": sorted(keep or {}),
+                    "candidates": [s.lyrics for s in best_first]}]
+        choices = [str(i) for i in range(1, len(best_first) + 1)]
+        return (html_cards, plain, state, gr.update(choices=choices, value=choices[0] if choices else None),
+                *self.line_controls(state, "1"), [str(p) for p in files], history, render_history(history))
+
+    def line_controls(self, state, which):
+        """The lock boxes and the one-line dropdown for the chosen candidate's lines."""
+        lines = self._chosen(state, which) if state and state.get("candidates") and which else []
+        choices = [(f"{i}. {line}", str(i)) for i, line in enumerate(lines, 1)]
+        return gr.update(choices=choices, value=[]), gr.update(choices=choices, value=None)
 
     @user_errors
     def rate(self, state, which, rater, *scores):
@@ -303,7 +394,8 @@ def build(demo: Demo) -> gr.Blocks:
                     rhymes = gr.Textbox(label="Rhymes", placeholder="A=光, B=江阳",
                                         info="per label: an example character, a group or a final")
                     group_list = gr.Dropdown(groups["cmn"], label="Rhyme groups of the language", value=None,
-                                             info="pick one to pin label A")
+                                             info="pick one to pin label A", elem_id="rhyme-group")
+                    book = gr.Markdown(rhyme_book("cmn", None), elem_id="rhyme-book")
                     tones = gr.Textbox(label="Tone patterns", placeholder="平平仄仄平,*****  (Cantonese: 0243 digits)")
                     with gr.Accordion("Melody", open=False):
                         melody = gr.Textbox(label="Numbered notation", placeholder="3 5 6 1' | 6 5 3 - / ...")
@@ -318,7 +410,16 @@ def build(demo: Demo) -> gr.Blocks:
                 with gr.Column(scale=3):
                     cards = gr.HTML('<div class="tc-empty">Candidates appear here, best first.</div>',
                                     elem_id="candidates")
-                    plain = gr.Textbox(label="Plain text", lines=6, buttons=["copy"], interactive=False)
+                    plain = gr.Textbox(label="Plain text", lines=6, buttons=["copy"], interactive=False, elem_id="plain")
+                    with gr.Accordion("Keep lines, rewrite the rest", open=True):
+                        lock = gr.CheckboxGroup([], label="Lock lines of the chosen candidate", elem_id="lock-lines")
+                        with gr.Row():
+                            rest_btn = gr.Button("Rewrite the rest", elem_id="rewrite-rest-btn")
+                            redo_line = gr.Dropdown([], label="Line", elem_id="redo-line")
+                            line_btn = gr.Button("Rewrite this line", elem_id="rewrite-line-btn")
+                        rewrite_status = gr.Markdown(elem_id="rewrite-status")
+                    downloads = gr.File(label="Download (JSON, LRC; with a melody MIDI and MusicXML)",
+                                        file_count="multiple", interactive=False, elem_id="downloads")
                     with gr.Accordion("Rate a candidate", open=True):
                         with gr.Row():
                             which = gr.Dropdown([], label="Candidate", elem_id="rate-which")
@@ -326,13 +427,23 @@ def build(demo: Demo) -> gr.Blocks:
                         sliders = [gr.Slider(1, 5, value=3, step=1, label=a) for a in ASPECTS]
                         rate_btn = gr.Button("Submit rating", elem_id="rate-btn")
                         rate_status = gr.Markdown(elem_id="rate-status")
+            with gr.Accordion("History: everything written since the page opened", open=False):
+                history_html = gr.HTML(render_history([]), elem_id="history")
             state = gr.State()
+            history = gr.State([])
             preset.change(lambda p: PRESETS[p], preset, structure, api_name=False)
             lang.change(lambda lg: gr.update(choices=groups[lg], value=None), lang, group_list, api_name=False)
+            group_list.change(rhyme_book, [lang, group_list], book, api_name=False)
             group_list.change(lambda g: f"A={g}" if g else "", group_list, rhymes, api_name=False)
             form = [lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model, keywords]
             written = [cards, plain, state, which]
-            go.click(shown_beside(demo.generate, len(written)), form, [*written, write_status], api_name=False)
+            page = [*written, lock, redo_line, downloads, history, history_html]
+            go.click(shown_beside(demo.write, len(page)), [*form, history], [*page, write_status], api_name=False)
+            rest_btn.click(shown_beside(demo.rewrite_rest, len(page)), [*form, history, state, which, lock],
+                           [*page, rewrite_status], api_name=False)
+            line_btn.click(shown_beside(demo.rewrite_line, len(page)), [*form, history, state, which, redo_line],
+                           [*page, rewrite_status], api_name=False)
+            which.change(demo.line_controls, [state, which], [lock, redo_line], api_name=False)
             api_generate = gr.Button(visible=False)  # the /generate endpoint: errors come back as errors
             api_generate.click(demo.generate, form, written, api_name="generate")
             rate_btn.click(shown_beside(demo.rate, 0), [state, which, rater, *sliders], rate_status, api_name=False)

@@ -79,6 +79,24 @@ def test_write_rate_and_find_the_rating_in_the_database(app, browser, tmp_path):
     rows = RatingsStore(db).ratings()
     assert len(rows) == 1 and rows[0]["model"] == "tiny" and '"topic": "月光"' in rows[0]["prompt"]
     assert len(rows[0]["lyrics"].split("\n")) == 4 and rows[0]["overall"] == 3
+    # Lock a line of the first candidate, rewrite the rest: every new candidate keeps it, the rest is new.
+    def plain_text():
+        return browser.find_element(By.CSS_SELECTOR, "#plain textarea").get_attribute("value")
+
+    before = plain_text()
+    kept = before.split("#1\n")[1].split("\n")[0]
+    assert "candidate-1\n.json" in browser.find_element(By.CSS_SELECTOR, "#downloads").text  # the exports
+    browser.find_elements(By.CSS_SELECTOR, "#lock-lines input[type=checkbox]")[0].click()
+    browser.find_element(By.CSS_SELECTOR, "#rewrite-rest-btn").click()
+    wait.until(lambda d: plain_text() != before)
+    blocks = [block.split("\n") for block in plain_text().split("\n\n") if block.startswith("#")]
+    assert len(blocks) == 4 and all(lines[1] == kept for lines in blocks)  # "#k", then the kept first line
+    assert any(lines[2:] != before.split("#1\n")[1].split("\n\n")[0].split("\n")[1:] for lines in blocks)
+    # the rhyme book beside the editor shows a group's characters
+    browser.find_element(By.CSS_SELECTOR, "#rhyme-group input").send_keys("江阳\n")
+    wait.until(lambda d: "江阳" in d.find_element(By.CSS_SELECTOR, "#rhyme-book").text)
+    assert "光" in browser.find_element(By.CSS_SELECTOR, "#rhyme-book").text
+
     # A mistake shows beside the button that caused it, leaves what is on the page, and is one server log line.
     structure = browser.find_element(By.CSS_SELECTOR, "#structure textarea, #structure input")
     structure.clear()
@@ -88,7 +106,7 @@ def test_write_rate_and_find_the_rating_in_the_database(app, browser, tmp_path):
     assert "Saved rating" in browser.find_element(By.CSS_SELECTOR, "#rate-status").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "#candidates .tc-card")) == 4  # the candidates stay
     server = log.read_text()
-    assert "generate: structure: '0A' has 0 syllables" in server and "Traceback" not in server
+    assert "write: structure: '0A' has 0 syllables" in server and "Traceback" not in server
     structure.clear()
     structure.send_keys("7A 7A 7B 7A")
     browser.execute_script("window.scrollTo(0, 0)")
@@ -128,3 +146,22 @@ def test_api_endpoints_generate_and_analyze(app):
 def test_app_bad_arguments_are_one_line(args, message):
     out = subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode != 0 and message in out.stderr and "Traceback" not in out.stderr
+
+
+def test_rewrite_one_line_keeps_all_the_others(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    import app as demo_app
+
+    demo = demo_app.Demo({"tiny": str(DEFAULT_MODEL)}, tmp_path / "ratings.sqlite")
+    form = ("cmn", "月光", "", "5A 5A 5B 5A", "", "", "", None, 3, 0.9, 1, "tiny", "")
+    first = demo.write(*form, [])
+    state, history = first[2], first[7]
+    chosen = state["candidates"][1].split("\n")
+    again = demo.rewrite_line(*form, history, state, "2", "3")  # candidate 2, its line 3 written anew
+    assert len(again[7]) == 2 and again[7][-1]["kept"] == ["1", "2", "4"]
+    for lyrics in again[2]["candidates"]:
+        lines = lyrics.split("\n")
+        assert [lines[i] for i in (0, 1, 3)] == [chosen[i] for i in (0, 1, 3)]
+    assert len({lyrics.split("\n")[2] for lyrics in again[2]["candidates"]}) > 1  # line 3 is written, not copied
+    with pytest.raises(demo_app.Mistake, match="lock at least one line"):
+        demo.rewrite_rest(*form, history, state, "1", [])
