@@ -56,6 +56,7 @@ bench: setup
 	$(PY) bench/quality.py
 	$(PY) bench/threads.py
 	$(PY) bench/startup.py
+	$(PY) bench/melody_fit.py
 
 # The default model from scratch (about 80 min on 2 CPU cores): data, the sft stage with keyword plans (all
 # parameters), exported into models/tiny (weights, tokenizer, keywords.json; the card and figures stay).
