@@ -410,7 +410,8 @@ def build(demo: Demo) -> gr.Blocks:
                 with gr.Column(scale=3):
                     cards = gr.HTML('<div class="tc-empty">Candidates appear here, best first.</div>',
                                     elem_id="candidates")
-                    plain = gr.Textbox(label="Plain text", lines=6, buttons=["copy"], interactive=False, elem_id="plain")
+                    plain = gr.Textbox(label="Plain text", lines=6, buttons=["copy"], interactive=False,
+                                       elem_id="plain")
                     with gr.Accordion("Keep lines, rewrite the rest", open=True):
                         lock = gr.CheckboxGroup([], label="Lock lines of the chosen candidate", elem_id="lock-lines")
                         with gr.Row():
