@@ -85,3 +85,16 @@ def test_the_cli_keeps_lines_and_reports_them():
         assert c["checks"]["ok"] and lines[0] == "床前明月光" and lines[2] == "举头望明月"
     bad = run_cli("generate", "--topic", "月光", "--structure", "5A 5A", "--keep", "2=床前明月")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "keep: line 2" in bad.stderr
+
+
+def test_a_batch_spec_keeps_its_lines(tmp_path, char_model, char_tokenizer):
+    from scorer.batch import run_batch
+
+    specs = tmp_path / "specs.jsonl"
+    specs.write_text(json.dumps({**SPEC, "id": "k", "keep": {"4": "低头思故乡"}}, ensure_ascii=False) + "\n"
+                     + json.dumps({**SPEC, "id": "bad", "keep": {"4": "低头思故"}}, ensure_ascii=False) + "\n",
+                     encoding="utf-8")
+    summary = run_batch(char_model, char_tokenizer, specs, tmp_path / "out.jsonl", n=2, seed=0, progress=False)
+    rows = {r["id"]: r for r in map(json.loads, (tmp_path / "out.jsonl").read_text("utf-8").splitlines())}
+    assert summary.errors == 1 and "keep: line 4" in rows["bad"]["error"]
+    assert all(c["lyrics"].split("\n")[3] == "低头思故乡" and c["checks"]["ok"] for c in rows["k"]["candidates"])
