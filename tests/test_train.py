@@ -15,7 +15,7 @@ from transformers import AutoTokenizer
 from lyrics import generate
 from lyrics.generation import end_token_ids
 from lyrics.models import load_model
-from lyrics.training.config import GeneratorConfig, load_config
+from lyrics.training.config import ConfigError, GeneratorConfig, load_config
 from lyrics.training.generator import train
 from lyrics.training.loop import read_log
 
@@ -110,6 +110,25 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, data_dir):
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
     steps = [r["step"] for r in read_log(resumed.parent / "log.jsonl") if "loss" in r]
     assert steps == list(range(10, 201, 10))  # nothing logged twice
+
+
+def test_gradient_accumulation_and_checkpointing_train_the_same_weights(tmp_path, data_dir):
+    """The 7B configs need both: a step's batch in grad_accum slices (each loss weighted by its share of the
+    learned tokens) and recomputed activations give the weights one whole batch gives."""
+    finals = []
+    for name, extra in (("whole", {}), ("accum", {"grad_accum": 2}),
+                        ("accum-ckpt", {"grad_accum": 4, "gradient_checkpointing": True})):
+        config = write_config(tmp_path / name, data_dir, knowledge={"steps": 3, "save_every": 10, "eval_every": 3,
+                                                                    **extra})
+        finals.append(load_file(train(generator_config(config), "knowledge", progress=False) / "model.safetensors"))
+    for other in finals[1:]:
+        assert all(torch.allclose(finals[0][k], other[k], atol=1e-5) for k in finals[0])
+    assert not all(torch.equal(finals[0][k], finals[1][k]) for k in finals[0])  # really another computation
+    lora = write_config(tmp_path / "lora", data_dir, sft={"steps": 2, "gradient_checkpointing": True, "grad_accum": 2})
+    adapter = train(generator_config(lora), "sft", progress=False)  # LoRA on frozen embeddings, recomputed
+    assert (adapter / "adapter_model.safetensors").is_file()
+    with pytest.raises(ConfigError, match="grad_accum must be at least 1 and divide batch_size 4, not 3"):
+        generator_config(write_config(tmp_path / "bad", data_dir, knowledge={"grad_accum": 3}))
 
 
 @pytest.mark.parametrize(("setup", "message"), [

@@ -70,8 +70,12 @@ class StageConfig:
     lora: LoraConfig | None = None  # None: all parameters
     corpus_ratio: float = 0.5  # knowledge stage: share of plain corpus text in the mix
     precision: str = "fp32"  # or "bf16": matrix products under bfloat16 autocast (about 2x on an AVX-512 CPU)
+    grad_accum: int = 1  # micro-batches per step: batch_size rows in grad_accum forward/backward passes
+    gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
 
     def __post_init__(self):
+        _check(isinstance(self.grad_accum, int) and self.grad_accum >= 1 and self.batch_size % self.grad_accum == 0,
+               f"grad_accum must be at least 1 and divide batch_size {self.batch_size}, not {self.grad_accum!r}")
         for name in ("steps", "batch_size", "seq_len", "eval_every", "save_every", "log_every", "eval_batches"):
             _check(getattr(self, name) >= 1, f"{name} must be a positive integer, not {getattr(self, name)!r}")
         _check(self.lr > 0, "lr must be a positive number")

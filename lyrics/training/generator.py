@@ -25,7 +25,7 @@ from tqdm import tqdm
 from lyrics.models import save_model_folder
 
 from .config import STAGES, ConfigError, GeneratorConfig, StageConfig
-from .examples import Encoded, batch_at, stage_examples
+from .examples import IGNORE, Encoded, batch_at, stage_examples
 from .loop import RunLog, due, load_optimizer_state, lr_at, plot_losses, prepare_run, publish, save_checkpoint
 from .start import build_or_load
 
@@ -42,6 +42,26 @@ def evaluate(model, examples: list[Encoded], cfg: StageConfig, seed: int, pad_id
         losses.append(model(**{k: v.to(device) for k, v in batch.items()}).loss.item())
     model.train()
     return sum(losses) / len(losses)
+
+
+def micro_steps(model, batch: dict[str, torch.Tensor], cfg: StageConfig, accelerator: Accelerator) -> torch.Tensor:
+    """Forward and backward over ``grad_accum`` slices of the batch, each loss weighted by its share of the
+    batch's learned tokens, so the gradient is the whole batch's (token-mean loss) whatever ``grad_accum`` is.
+    Returns that loss, detached."""
+    rows = batch["input_ids"].shape[0]
+    size = rows // cfg.grad_accum
+    learned = (batch["labels"][:, 1:] != IGNORE).sum().clamp(min=1)
+    total = torch.zeros((), device=accelerator.device)
+    for start in range(0, rows, size):
+        part = {k: v[start:start + size].to(accelerator.device) for k, v in batch.items()}
+        share = (part["labels"][:, 1:] != IGNORE).sum() / learned
+        if not share:  # nothing learned in these rows: their loss is undefined and adds nothing
+            continue
+        with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+            loss = model(**part).loss
+        accelerator.backward(loss * share)
+        total += loss.detach().float() * share
+    return total
 
 
 def pad_id_of(tokenizer) -> int:
@@ -64,9 +84,16 @@ def train(config: GeneratorConfig, stage: str, resume: bool = False, progress: b
     # One process, or one of several under `accelerate launch` (DDP, FSDP, ZeRO-2: configs/accelerate/).
     accelerator = Accelerator(cpu=not torch.cuda.is_available())  # CPU processes meet over gloo
     rank, world = accelerator.process_index, accelerator.num_processes
-    if cfg.batch_size % world:
+    if cfg.batch_size % (world * cfg.grad_accum):
         raise ConfigError(f"{config.source}: stages.{stage}.batch_size {cfg.batch_size} must be a multiple of the "
-                          f"{world} processes")
+                          f"{world} processes x grad_accum {cfg.grad_accum}")
+    if cfg.gradient_checkpointing:  # activations recomputed in the backward pass (the 7B configs need it)
+        if hasattr(model, "activation_checkpointing_enable"):  # transformers 5's name
+            model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        if hasattr(model, "enable_input_require_grads"):  # LoRA: the frozen embeddings must pass gradients on
+            model.enable_input_require_grads()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.95))
     start = load_optimizer_state(checkpoint, optimizer) if checkpoint else 0
@@ -83,9 +110,7 @@ def train(config: GeneratorConfig, stage: str, resume: bool = False, progress: b
         for group in optimizer.param_groups:
             group["lr"] = lr_at(step, cfg)
         batch = batch_at(train_set, step, cfg.batch_size, seed, pad_id, rank, world)
-        with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-            loss = model(**{k: v.to(accelerator.device) for k, v in batch.items()}).loss
-        accelerator.backward(loss)
+        loss = micro_steps(model, batch, cfg, accelerator)
         accelerator.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
         optimizer.zero_grad(set_to_none=True)
