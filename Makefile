@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.10+"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q torch==2.13.0
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -e '.[dev,ray]'
 	@touch $@
 
 # Offline assets (Qwen3 tokenizer, chinese-poetry, CC-CEDICT) into $$TIANCI_HOME, then the rhyme
@@ -57,6 +57,7 @@ bench: setup
 	$(PY) bench/threads.py
 	$(PY) bench/startup.py
 	$(PY) bench/melody_fit.py
+	$(PY) bench/ray_engine.py
 
 # The default model from scratch (about 80 min on 2 CPU cores): data, the sft stage with keyword plans (all
 # parameters), exported into models/tiny (weights, tokenizer, keywords.json; the card and figures stay).

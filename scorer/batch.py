@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -87,60 +88,89 @@ def read_specs(path: Path, default_n: int) -> list[tuple[str, LyricSpec | str]]:
     return items
 
 
-def run_batch(model, tokenizer, specs_path: Path, out: Path, n: int = 4, batch_size: int = 16,
-              seed: int | None = None, progress: bool = True, scorer: Scorer | None = None) -> Summary:
-    """Candidates through the one pipeline (``scorer.candidates``): with a ``scorer`` each gets ``scores``;
-    ``lyrics`` is the best by the one rule."""
-    began = time.perf_counter()
-    summary = Summary()
+def chunk_records(model, tokenizer, chunk: list[tuple[str, LyricSpec | str]], seed: int | None,
+                  scorer: Scorer | None = None) -> list[dict]:
+    """The output records of one chunk of specs (errors as error records), through the one candidate pipeline;
+    specs of one ``n`` go through the model together. The same chunk and seed give the same records on any
+    engine."""
+    records: list[dict] = []
+    by_n: dict[int, list[tuple[str, LyricSpec]]] = {}
+    for item_id, spec in chunk:
+        if isinstance(spec, str):
+            records.append({"id": item_id, "error": spec})
+            continue
+        try:
+            compile_constraint(spec, tokenizer)
+            by_n.setdefault(spec.n, []).append((item_id, spec))
+        except UnsatisfiableSpec as err:
+            records.append({"id": item_id, "error": str(err)})
+    for count, group in by_n.items():
+        results = write_candidates(model, tokenizer, [spec for _, spec in group], count, scorer, seed=seed)
+        for i, (item_id, _) in enumerate(group):
+            if isinstance(results, str):  # a hint the tokenizer cannot write
+                records.append({"id": item_id, "error": results})
+            else:
+                records.append({"id": item_id, "lyrics": ranked(results[i])[0].lyrics,
+                                "candidates": [s.to_dict() for s in results[i]]})
+    return records
+
+
+def plan_batch(specs_path: Path, out: Path, n: int, batch_size: int,
+               seed: int | None) -> tuple[list, list[tuple[list, int | None]], int]:
+    """(every item, the chunks still to do with their seeds, how many items OUT already holds). A chunk's
+    seed is the batch seed plus the chunk's offset among the items still to do."""
     done = finished_ids(out)
     items = read_specs(specs_path, n)
-    summary.skipped = sum(item_id in done for item_id, _ in items)
     pending = [(item_id, spec) for item_id, spec in items if item_id not in done]
-    out.parent.mkdir(parents=True, exist_ok=True)
-    bar = tqdm(total=len(items), initial=summary.skipped, desc="batch", unit="spec", file=sys.stderr,
+    chunks = [(pending[start:start + batch_size], None if seed is None else seed + start)
+              for start in range(0, len(pending), batch_size)]
+    return items, chunks, len(items) - len(pending)
+
+
+class ResultWriter:
+    """OUT, appended one whole line per record and synced to disk, with the run's summary kept as it goes."""
+
+    def __init__(self, out: Path, summary: Summary, bar):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        self.handle, self.summary, self.bar = out.open("a", encoding="utf-8"), summary, bar
+
+    def write(self, record: dict) -> None:
+        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        if "error" in record:
+            self.summary.errors += 1
+        else:
+            passing = sum(c["checks"]["ok"] for c in record["candidates"])
+            self.summary.candidates += len(record["candidates"])
+            self.summary.passed += passing
+            self.summary.items_passed += passing > 0
+        self.bar.update(1)
+
+    def close(self) -> None:
+        self.handle.close()
+        self.bar.close()
+
+
+def run_batch(model, tokenizer, specs_path: Path, out: Path, n: int = 4, batch_size: int = 16,
+              seed: int | None = None, progress: bool = True, scorer: Scorer | None = None,
+              engine: Callable | None = None) -> Summary:
+    """Candidates through the one pipeline (``scorer.candidates``): with a ``scorer`` each gets ``scores``;
+    ``lyrics`` is the best by the one rule. ``engine``: where the chunks run (``scorer.ray_engine``); by
+    default here, with ``model`` and ``tokenizer``."""
+    began = time.perf_counter()
+    items, chunks, skipped = plan_batch(specs_path, out, n, batch_size, seed)
+    summary = Summary(items=len(items), skipped=skipped)
+    bar = tqdm(total=len(items), initial=skipped, desc="batch", unit="spec", file=sys.stderr,
                disable=not progress or None)
-    with out.open("a", encoding="utf-8") as handle:
-        def write(record: dict) -> None:
-            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-            bar.update(1)
-
-        def fail(item_id: str, message: str) -> None:
-            write({"id": item_id, "error": message})
-            summary.errors += 1
-
-        for start in range(0, len(pending), batch_size):
-            chunk = pending[start:start + batch_size]
-            good: list[tuple[str, LyricSpec]] = []
-            for item_id, spec in chunk:
-                if isinstance(spec, str):
-                    fail(item_id, spec)
-                    continue
-                try:
-                    compile_constraint(spec, tokenizer)
-                    good.append((item_id, spec))
-                except UnsatisfiableSpec as err:
-                    fail(item_id, str(err))
-            by_n: dict[int, list[tuple[str, LyricSpec]]] = {}
-            for item_id, spec in good:
-                by_n.setdefault(spec.n, []).append((item_id, spec))
-            for count, group in by_n.items():
-                results = write_candidates(model, tokenizer, [spec for _, spec in group], count, scorer,
-                                           seed=None if seed is None else seed + start)
-                if isinstance(results, str):  # a hint the tokenizer cannot write
-                    for item_id, _ in group:
-                        fail(item_id, results)
-                    continue
-                for (item_id, _), scored in zip(group, results, strict=True):
-                    write({"id": item_id, "lyrics": ranked(scored)[0].lyrics,
-                           "candidates": [s.to_dict() for s in scored]})
-                    summary.candidates += len(scored)
-                    passing = sum(s.candidate.checks.ok for s in scored)
-                    summary.passed += passing
-                    summary.items_passed += passing > 0
-    bar.close()
-    summary.items = len(items)
+    writer = ResultWriter(out, summary, bar)
+    try:
+        results = engine(chunks) if engine is not None else (
+            chunk_records(model, tokenizer, chunk, chunk_seed, scorer) for chunk, chunk_seed in chunks)
+        for records in results:
+            for record in records:
+                writer.write(record)
+    finally:
+        writer.close()
     summary.seconds = time.perf_counter() - began
     return summary

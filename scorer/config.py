@@ -74,6 +74,24 @@ class PromptsConfig:
         _check(bool(self.structures), "structures must name at least one structure")
 
 
+ENGINES = ("local", "ray")
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Where generation runs: here (``local``) or on Ray (``ray``: a pool of ``actors``, each holding a generator
+    and the scorer, ``num_gpus`` each; ``address`` joins a running cluster, none starts a local Ray)."""
+
+    kind: str = "local"
+    address: str | None = None
+    actors: int = 2
+    num_gpus: float = 0.0
+
+    def __post_init__(self):
+        _check(self.kind in ENGINES, f"kind must be one of {', '.join(ENGINES)}")
+        _check(self.actors >= 1 and self.num_gpus >= 0, "actors must be at least 1 and num_gpus at least 0")
+
+
 @dataclass(frozen=True)
 class RSConfig(RunConfig):
     """``tianci rs``: rounds of sample K → keep the best → finetune (LoRA) → evaluate (stages: sft, the
@@ -89,6 +107,7 @@ class RSConfig(RunConfig):
     replay: float = 1.0  # original sft exchanges replayed per kept sample
     temperature: float = 1.0
     repetition_gate: bool = False  # a kept candidate repeats characters no more than its prompt's median one
+    engine: EngineConfig = EngineConfig()  # where the sampling step runs
 
     def __post_init__(self):
         for name in ("rounds", "k", "eval_k"):

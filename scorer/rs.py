@@ -28,12 +28,14 @@ evaluates both, to measure its effect.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import math
 import os
 import random
 import sys
 from collections import Counter
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
@@ -56,7 +58,7 @@ from lyrics.training.knowledge import utilisation
 from .batch import finished_ids
 from .candidates import best, write_candidates
 from .config import RSConfig
-from .model import Scorer
+from .model import DEFAULT_SCORER, Scorer
 from .ratings import ASPECTS
 
 # ---- prompts --------------------------------------------------------------------------------------
@@ -85,46 +87,58 @@ def make_prompts(cfg: RSConfig, split: str, count: int, exclude: frozenset[str] 
 
 # ---- sampling and selection -----------------------------------------------------------------------
 
+def prompt_records(model, tokenizer, group: list[dict], seed: int, *, scorer: Scorer, k: int, temperature: float,
+                   lexicon=None, repetition_gate: bool = False) -> list[dict]:
+    """The sample records of one chunk of prompts: K candidates each through the candidate pipeline
+    (``scorer.candidates``). The chunk's prompts of one language and structure get the same rhyme groups (one
+    seed), so they share a compiled constraint and a ``model.generate`` call. With ``repetition_gate``, a
+    candidate also has to repeat characters no more than the prompt's median candidate (its own distinct-1 at
+    least theirs) to be chosen: a guard against the scorer's taste for the commonest characters. A candidate is
+    ``{"lyrics", "checks", "scores"}``; ``best`` is the index of the best by the one rule among candidates passing
+    every check (None: none)."""
+    asked = [LyricSpec.from_dict({key: v for key, v in p.items() if key != "id"}) for p in group]
+    specs = []
+    for spec in asked:  # the generator may see an expanded topic; the scorer judges the asked one
+        if lexicon is not None:
+            spec = dataclasses.replace(spec, topic=expand_topic(spec.topic, spec.lang, lexicon))
+        spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
+        specs.append(pin_rhymes(spec, tokenizer, seed))
+    results = write_candidates(model, tokenizer, specs, k, scorer, seed=seed, judged=asked, temperature=temperature)
+    records = []
+    for i, (p, spec) in enumerate(zip(group, specs, strict=True)):
+        if isinstance(results, str):
+            records.append({"id": p["id"], "prompt": p, "error": results})
+            continue
+        scored = results[i]
+        eligible = None
+        if repetition_gate:
+            own = [distinct([s.lyrics], 1) for s in scored]
+            median = sorted(own)[len(own) // 2]
+            eligible = {j for j, value in enumerate(own) if value >= median}
+        records.append({"id": p["id"], "prompt": p, "asked_topic": spec.topic, "rhymes": dict(spec.rhymes),
+                        "keywords": list(spec.keywords), "candidates": [s.to_dict() for s in scored],
+                        "best": best(scored, eligible)})
+    return records
+
+
 def sample_prompts(model, tokenizer, scorer: Scorer, prompts: list[dict], out: Path, k: int, seed: int,
                    temperature: float, lexicon=None, desc: str = "samples", chunk: int = 32,
-                   repetition_gate: bool = False) -> None:
-    """K candidates per prompt through the candidate pipeline (``scorer.candidates``), one line per prompt
-    appended to ``out`` (ids already there skipped). Prompts of one chunk with the same language and
-    structure get the same rhyme groups (one seed), so they share a compiled constraint and a
-    ``model.generate`` call. With ``repetition_gate``, a candidate also has to repeat characters no more than
-    the prompt's median candidate (its own distinct-1 at least theirs) to be chosen: a guard against the
-    scorer's taste for the commonest characters. A candidate is ``{"lyrics", "checks", "scores"}``;
-    ``best`` is the index of the best by the one rule among candidates passing every check (None: none)."""
+                   repetition_gate: bool = False, engine: Callable | None = None) -> None:
+    """:func:`prompt_records` for every prompt, one line per prompt appended to ``out`` and synced (ids already
+    there skipped), in chunks of ``chunk`` prompts; ``engine`` runs the chunks elsewhere (``scorer.ray_engine``:
+    the records are the same)."""
     done = finished_ids(out)
     todo = [p for p in prompts if p["id"] not in done]
+    tasks = [(group, seed + int(group[0]["id"].rsplit("-", 1)[1]) * 7919 + len(group[0]["lang"]))
+             for group in (todo[start:start + chunk] for start in range(0, len(todo), chunk))]
     bar = tqdm(total=len(prompts), initial=len(prompts) - len(todo), desc=desc, unit="prompt", file=sys.stderr,
                disable=None)
+    job = functools.partial(prompt_records, k=k, temperature=temperature, lexicon=lexicon,
+                            repetition_gate=repetition_gate)
+    results = engine(tasks) if engine is not None else (job(model, tokenizer, *task, scorer=scorer) for task in tasks)
     with out.open("a", encoding="utf-8") as handle:
-        for start in range(0, len(todo), chunk):
-            group = todo[start:start + chunk]
-            chunk_seed = seed + int(group[0]["id"].rsplit("-", 1)[1]) * 7919 + len(group[0]["lang"])
-            asked = [LyricSpec.from_dict({key: v for key, v in p.items() if key != "id"}) for p in group]
-            specs = []
-            for spec in asked:  # the generator may see an expanded topic; the scorer judges the asked one
-                if lexicon is not None:
-                    spec = dataclasses.replace(spec, topic=expand_topic(spec.topic, spec.lang, lexicon))
-                spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
-                specs.append(pin_rhymes(spec, tokenizer, chunk_seed))
-            results = write_candidates(model, tokenizer, specs, k, scorer, seed=chunk_seed, judged=asked,
-                                       temperature=temperature)
-            for i, (p, spec) in enumerate(zip(group, specs, strict=True)):
-                if isinstance(results, str):
-                    record = {"id": p["id"], "prompt": p, "error": results}
-                else:
-                    scored = results[i]
-                    eligible = None
-                    if repetition_gate:
-                        own = [distinct([s.lyrics], 1) for s in scored]
-                        median = sorted(own)[len(own) // 2]
-                        eligible = {j for j, value in enumerate(own) if value >= median}
-                    record = {"id": p["id"], "prompt": p, "asked_topic": spec.topic, "rhymes": dict(spec.rhymes),
-                              "keywords": list(spec.keywords), "candidates": [s.to_dict() for s in scored],
-                              "best": best(scored, eligible)}
+        for records in results:
+            for record in records:
                 handle.write(json.dumps(record, ensure_ascii=False) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
@@ -198,6 +212,17 @@ def round_config(cfg: RSConfig, r: int, generator: str, folder: Path) -> Generat
                            stages={"sft": cfg.sft}, source=f"{cfg.source} (round {r})")
 
 
+def sampling_engine(cfg: RSConfig, generator: str, lexicon) -> Callable | None:
+    """Where the training prompts' sampling runs: None (here) or Ray (``engine.kind: ray``)."""
+    if cfg.engine.kind != "ray":
+        return None
+    from .ray_engine import ray_engine  # ray: an optional dependency, imported only when asked for
+
+    job = functools.partial(prompt_records, k=cfg.k, temperature=cfg.temperature, lexicon=lexicon,
+                            repetition_gate=cfg.repetition_gate)
+    return ray_engine(cfg.engine, generator, None, str(cfg.model.scorer or DEFAULT_SCORER), job)
+
+
 def validation_ppl(model, tokenizer, cfg: RSConfig) -> float:
     """Perplexity of the generator on the held-out sft exchanges (valid split), as the sft stage measures it."""
     config = GeneratorConfig(name=cfg.name, seed=cfg.seed, stages={"sft": cfg.sft},
@@ -226,10 +251,11 @@ def run_rounds(cfg: RSConfig) -> Path:
             model_dir = folder / "model"
             if not (folder / "metrics.json").is_file() and not model_dir.is_dir():
                 if not (folder / "sft" / "final").is_dir():
-                    model, tokenizer = load_model(generator, device="cpu")
+                    engine = sampling_engine(cfg, generator, lexicon)  # None: here, with the model loaded now
+                    model, tokenizer = load_model(generator, device="cpu") if engine is None else (None, None)
                     sample_prompts(model, tokenizer, scorer, train_prompts, folder / "samples.jsonl", cfg.k,
                                    cfg.seed + 1000 * r, cfg.temperature, lexicon, desc=f"round {r} samples",
-                                   repetition_gate=cfg.repetition_gate)
+                                   repetition_gate=cfg.repetition_gate, engine=engine)
                     del model
                     if not (folder / "train.jsonl").is_file():
                         rows, counts = training_data(cfg, read_jsonl(folder / "samples.jsonl"), r,

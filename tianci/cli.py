@@ -3,7 +3,7 @@
     tianci analyze [--lang cmn|yue] [--scheme S] [--json] [TEXT | -]
     tianci rhymes CHAR [--lang cmn|yue] [--scheme S] [--limit N] [--json]
     tianci generate --topic T [--lang] [--structure S] [--rhymes A=光] [--tones P,P] [--keep 1=...] [-n N] [--json]
-    tianci batch SPECS.jsonl OUT.jsonl [--model PATH] [-n N] [--batch-size N] [--seed N] [--scorer DIR|none]
+    tianci batch SPECS.jsonl OUT.jsonl [--model PATH] [-n N] [--batch-size N] [--seed N] [--scorer DIR|none] [--engine ray]
     tianci score IN.jsonl OUT.jsonl [--scorer DIR]
     tianci train --config configs/NAME.yaml --stage knowledge|sft [--resume]
     tianci export --config configs/NAME.yaml --out DIR
@@ -39,10 +39,10 @@ from lyrics.data.works import DEFAULT_SOURCES, SOURCE_LANGS, build, builtin_sour
 from lyrics.decoding.melody import MELODY_PULL, melody_fit, parse_numbered, read_midi, with_melody
 from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
 from lyrics.export import export_candidates
-from lyrics.models import DEFAULT_MODEL, export_model, load_model, set_cpu_threads
+from lyrics.models import DEFAULT_MODEL, check_local, export_model, load_model, set_cpu_threads
 from lyrics.training.config import GeneratorConfig, load_config
 from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, TianciError, analyze, language
-from scorer.config import RSConfig, ScorerConfig
+from scorer.config import EngineConfig, RSConfig, ScorerConfig
 from scorer.ratings import RatingsStore, default_ratings_db, mos_report
 
 ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--scorer", default=None,
                    help="scorer giving each candidate scores (default: the shipped models/scorer-tiny; 'none': off)")
+    p.add_argument("--engine", choices=("local", "ray"), default="local",
+                   help="local: this process; ray: a pool of Ray actors (pip install 'tianci[ray]')")
+    p.add_argument("--address", default=None, help="--engine ray: a running cluster to join (default: start one here)")
+    p.add_argument("--actors", type=int, default=2, help="--engine ray: actors, each with a generator (default 2)")
+    p.add_argument("--num-gpus", type=float, default=0.0, help="--engine ray: GPUs per actor (default 0)")
     p.set_defaults(run=cmd_batch)
 
     ratings = commands.add_parser("ratings", help="the SQLite ratings store: import, export, MOS report")
@@ -385,15 +390,41 @@ def cmd_batch(args: argparse.Namespace) -> None:
         raise UsageError(f"{args.specs}: is a folder; give a JSON Lines file of specs")
     if not args.specs.is_file():
         raise UsageError(f"{args.specs}: no such file; give a JSON Lines file of specs")
-    if args.n < 1 or args.batch_size < 1:
-        raise UsageError("-n and --batch-size must be at least 1")
+    if args.n < 1 or args.batch_size < 1 or args.actors < 1:
+        raise UsageError("-n, --batch-size and --actors must be at least 1")
     if args.out.resolve() == args.specs.resolve():
         raise UsageError("OUT must be another file than SPECS")
     _check_writable(args.out)  # before any model work
-    model, tokenizer = _load_generator(args.model, args.adapter)
-    summary = run_batch(model, tokenizer, args.specs, args.out, args.n, args.batch_size, args.seed,
-                        scorer=_load_scorer(args.scorer))
+    if args.engine == "ray":
+        engine_config = EngineConfig(kind="ray", address=args.address, actors=args.actors, num_gpus=args.num_gpus)
+        summary = run_batch(None, None, args.specs, args.out, args.n, args.batch_size, args.seed,
+                            engine=_ray_engine(engine_config, args.model, args.adapter, args.scorer))
+    else:
+        model, tokenizer = _load_generator(args.model, args.adapter)
+        summary = run_batch(model, tokenizer, args.specs, args.out, args.n, args.batch_size, args.seed,
+                            scorer=_load_scorer(args.scorer))
     print(summary.line(), file=sys.stderr)
+
+
+def _ray_engine(config, model: str | None, adapter: str | None, scorer: str | None):
+    """The batch job on Ray; the folders are checked here, the models load in the actors."""
+    try:
+        from scorer.ray_engine import ray_engine
+    except ImportError:
+        raise UsageError("--engine ray needs Ray: pip install 'tianci[ray]' (make setup installs it)") from None
+    from scorer.batch import chunk_records
+    from scorer.model import DEFAULT_SCORER
+
+    if model is None and not (DEFAULT_MODEL / "model.safetensors").is_file():
+        raise UsageError(f"the default model is missing from {DEFAULT_MODEL}: restore it with git, or pass --model")
+    check_local(str(model or DEFAULT_MODEL))
+    if scorer is None:
+        scorer = str(DEFAULT_SCORER) if (DEFAULT_SCORER / "model.safetensors").is_file() else None
+    elif scorer == "none":
+        scorer = None
+    else:
+        check_local(scorer)
+    return ray_engine(config, str(model or DEFAULT_MODEL), adapter, scorer, chunk_records)
 
 
 def _check_writable_dir(folder: Path) -> None:

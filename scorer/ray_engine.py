@@ -1,0 +1,68 @@
+"""Generation at scale on Ray: ``tianci batch --engine ray`` and the sampling step of ``tianci rs``
+(``engine: {kind: ray}``).
+
+Ray Data spreads the work (one row per chunk of specs or prompts) over a pool of actors, each holding one
+generator and the scorer, loaded once (``num_gpus`` per actor on a GPU cluster). A chunk is computed by the same
+function the local engine runs (``scorer.batch.chunk_records``, ``scorer.rs.prompt_records``) with the same seed,
+so the records are the local engine's; the driver writes them as they come (one whole line each, synced), which
+keeps the local engine's contract: a kill loses only unfinished chunks, a resume skips the ids already written,
+nothing is written twice. ``address`` joins a running cluster (``ray start --head``); without one a local Ray
+starts on the cores this process may use. ``ray`` is the optional extra ``pip install tianci[ray]``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+
+import ray
+import ray.data
+
+from lyrics.models import load_model, set_cpu_threads, usable_cores
+
+from .config import EngineConfig
+from .model import Scorer
+
+
+class ChunkWorker:
+    """One Ray actor: a generator and a scorer, and the job that turns a task into records."""
+
+    def __init__(self, generator: str, adapter: str | None, scorer: str | None, job: Callable, tasks: Sequence):
+        self.model, self.tokenizer = load_model(generator, adapter=adapter)
+        if self.model.device.type == "cpu":
+            set_cpu_threads(self.model)
+        self.scorer = Scorer.load(scorer) if scorer else None
+        self.job, self.tasks = job, tasks
+
+    def __call__(self, batch: dict) -> dict:
+        return {"records": [json.dumps(self.job(self.model, self.tokenizer, *self.tasks[int(i)], scorer=self.scorer),
+                                       ensure_ascii=False) for i in batch["id"]]}
+
+
+def start(config: EngineConfig) -> None:
+    """Join the cluster at ``config.address``, or start a local Ray on the usable cores (once a process)."""
+    if not ray.is_initialized():
+        if config.address:
+            ray.init(address=config.address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=usable_cores(), include_dashboard=False, log_to_driver=False)
+    ray.data.DataContext.get_current().execution_options.preserve_order = True  # the local engine's order
+
+
+def ray_engine(config: EngineConfig, generator: str, adapter: str | None, scorer: str | None,
+               job: Callable) -> Callable[[Sequence], Iterator[list[dict]]]:
+    """An engine for ``run_batch`` / ``sample_prompts``: tasks in, each task's records out, computed on Ray."""
+    def run(tasks: Sequence) -> Iterator[list[dict]]:
+        if not tasks:
+            return
+        start(config)
+        # rows from the driver (no read tasks to compete with the actors for the cores), one block a task
+        rows = ray.data.from_items([{"id": i} for i in range(len(tasks))], override_num_blocks=len(tasks)).map_batches(
+            ChunkWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(config.actors, len(tasks))),
+            num_cpus=1, num_gpus=config.num_gpus,
+            fn_constructor_kwargs={"generator": generator, "adapter": adapter, "scorer": scorer, "job": job,
+                                   "tasks": list(tasks)})
+        for row in rows.iter_rows():
+            yield json.loads(row["records"])
+
+    return run
