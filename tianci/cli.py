@@ -3,7 +3,7 @@
     tianci analyze [--lang cmn|yue] [--scheme S] [--json] [TEXT | -]
     tianci rhymes CHAR [--lang cmn|yue] [--scheme S] [--limit N] [--json]
     tianci generate --topic T [--lang] [--structure S] [--rhymes A=光] [--tones P,P] [--keep 1=...] [-n N] [--json]
-    tianci batch SPECS.jsonl OUT.jsonl [--model PATH] [-n N] [--batch-size N] [--seed N] [--scorer DIR|none] [--engine ray]
+    tianci batch SPECS.jsonl OUT.jsonl [--model PATH] [-n N] [--batch-size N] [--scorer DIR|none] [--engine ray]
     tianci score IN.jsonl OUT.jsonl [--scorer DIR]
     tianci train --config configs/NAME.yaml --stage knowledge|sft [--resume]
     tianci export --config configs/NAME.yaml --out DIR
