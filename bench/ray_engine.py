@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import ray
 
 from lyrics.models import DEFAULT_MODEL, load_model, set_cpu_threads
-from scorer.batch import chunk_records, run_batch
+from scorer.batch import run_batch
 from scorer.config import EngineConfig
 from scorer.ray_engine import ray_engine
 
@@ -43,7 +43,7 @@ def main() -> None:
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     startup = time.perf_counter() - began
     for actors in (1, 2):
-        engine = ray_engine(EngineConfig(kind="ray", actors=actors), str(DEFAULT_MODEL), None, None, chunk_records)
+        engine = ray_engine(EngineConfig(kind="ray", actors=actors), str(DEFAULT_MODEL), None, None)
         summary = run_batch(None, None, specs, folder / f"ray{actors}.jsonl", n=4, batch_size=8, seed=0,
                             progress=False, engine=engine)
         results[f"ray, {actors} actor{'s' if actors > 1 else ''}"] = (summary.seconds, args.specs / summary.seconds)

@@ -187,11 +187,10 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
             with torch.inference_mode():
                 pull = KeywordBias([list(specs[i].keywords) for i in chunk], tokenizer, keyword_bias, rows_per_plan=n)
-                processors = [pull]
+                processors, masks = [pull], constraint.processor()
                 if melody is not None and melody_bias and not language(spec.lang).melody_levels:
-                    processors.append(MelodyBias(constraint, melody, melody_bias))
-                out = model.generate(**inputs, logits_processor=LogitsProcessorList([*processors,
-                                                                                     constraint.processor()]),
+                    processors.append(MelodyBias(constraint, melody, melody_bias, masks.tracker))
+                out = model.generate(**inputs, logits_processor=LogitsProcessorList([*processors, masks]),
                                      max_new_tokens=budget, num_return_sequences=n, eos_token_id=eos,
                                      pad_token_id=pad, **options)
             rows = out[:, inputs["input_ids"].shape[1]:]

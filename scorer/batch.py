@@ -165,8 +165,8 @@ def run_batch(model, tokenizer, specs_path: Path, out: Path, n: int = 4, batch_s
                disable=not progress or None)
     writer = ResultWriter(out, summary, bar)
     try:
-        results = engine(chunks) if engine is not None else (
-            chunk_records(model, tokenizer, chunk, chunk_seed, scorer) for chunk, chunk_seed in chunks)
+        results = engine(chunk_records, chunks) if engine is not None else (
+            chunk_records(model, tokenizer, chunk, chunk_seed, scorer=scorer) for chunk, chunk_seed in chunks)
         for records in results:
             for record in records:
                 writer.write(record)

@@ -6,15 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lyrics.training.config import ConfigError, DataConfig, RunConfig, StageConfig
+from lyrics.training.config import DataConfig, RunConfig, StageConfig, require
 from phonetics import LANGS
 
 DEFAULT_STRUCTURES = ("7A 7A 7B 7A", "5A 5A 5B 5A", "7A 7A 7A 7A", "4 4A 7 7A")
-
-
-def _check(ok: bool, message: str) -> None:
-    if not ok:
-        raise ConfigError(message)
 
 
 @dataclass(frozen=True)
@@ -35,9 +30,9 @@ class ScorerDataConfig:
     ratings_db: str | None = None  # a ratings SQLite file to train on human ratings too
 
     def __post_init__(self):
-        _check(bool(self.langs) and set(self.langs) <= set(LANGS), f"langs must be some of {', '.join(LANGS)}")
+        require(bool(self.langs) and set(self.langs) <= set(LANGS), f"langs must be some of {', '.join(LANGS)}")
         for name in ("max_lines", "train_works", "eval_works"):
-            _check(getattr(self, name) >= 1, f"{name} must be at least 1")
+            require(getattr(self, name) >= 1, f"{name} must be at least 1")
 
     @property
     def works_dir(self) -> Path:
@@ -70,8 +65,8 @@ class PromptsConfig:
     expand: bool = False  # query expansion: imagery from the corpus added to the topic
 
     def __post_init__(self):
-        _check(self.train >= 1 and self.eval >= 1, "train and eval must be at least 1")
-        _check(bool(self.structures), "structures must name at least one structure")
+        require(self.train >= 1 and self.eval >= 1, "train and eval must be at least 1")
+        require(bool(self.structures), "structures must name at least one structure")
 
 
 ENGINES = ("local", "ray")
@@ -88,8 +83,8 @@ class EngineConfig:
     num_gpus: float = 0.0
 
     def __post_init__(self):
-        _check(self.kind in ENGINES, f"kind must be one of {', '.join(ENGINES)}")
-        _check(self.actors >= 1 and self.num_gpus >= 0, "actors must be at least 1 and num_gpus at least 0")
+        require(self.kind in ENGINES, f"kind must be one of {', '.join(ENGINES)}")
+        require(self.actors >= 1 and self.num_gpus >= 0, "actors must be at least 1 and num_gpus at least 0")
 
 
 @dataclass(frozen=True)
@@ -111,10 +106,10 @@ class RSConfig(RunConfig):
 
     def __post_init__(self):
         for name in ("rounds", "k", "eval_k"):
-            _check(getattr(self, name) >= 1, f"{name} must be at least 1")
-        _check(self.replay >= 0 and self.temperature > 0, "replay must be at least 0 and temperature above 0")
+            require(getattr(self, name) >= 1, f"{name} must be at least 1")
+        require(self.replay >= 0 and self.temperature > 0, "replay must be at least 0 and temperature above 0")
         self.only_stage("sft")
-        _check(self.stages["sft"].lora is not None, "stages.sft.lora is missing: rejection sampling finetunes "
+        require(self.stages["sft"].lora is not None, "stages.sft.lora is missing: rejection sampling finetunes "
                                                     "LoRA adapters")
 
     @property

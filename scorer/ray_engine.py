@@ -49,10 +49,11 @@ def start(config: EngineConfig) -> None:
     ray.data.DataContext.get_current().execution_options.preserve_order = True  # the local engine's order
 
 
-def ray_engine(config: EngineConfig, generator: str, adapter: str | None, scorer: str | None,
-               job: Callable) -> Callable[[Sequence], Iterator[list[dict]]]:
-    """An engine for ``run_batch`` / ``sample_prompts``: tasks in, each task's records out, computed on Ray."""
-    def run(tasks: Sequence) -> Iterator[list[dict]]:
+def ray_engine(config: EngineConfig, generator: str, adapter: str | None,
+               scorer: str | None) -> Callable[[Callable, Sequence], Iterator[list[dict]]]:
+    """An engine for ``run_batch`` / ``sample_prompts``: a job and its tasks in, each task's records out, the job
+    run on Ray actors holding ``generator`` (with ``adapter``) and ``scorer``."""
+    def run(job: Callable, tasks: Sequence) -> Iterator[list[dict]]:
         if not tasks:
             return
         start(config)

@@ -135,7 +135,8 @@ def sample_prompts(model, tokenizer, scorer: Scorer, prompts: list[dict], out: P
                disable=None)
     job = functools.partial(prompt_records, k=k, temperature=temperature, lexicon=lexicon,
                             repetition_gate=repetition_gate)
-    results = engine(tasks) if engine is not None else (job(model, tokenizer, *task, scorer=scorer) for task in tasks)
+    results = engine(job, tasks) if engine is not None else (job(model, tokenizer, *task, scorer=scorer)
+                                                             for task in tasks)
     with out.open("a", encoding="utf-8") as handle:
         for records in results:
             for record in records:
@@ -212,15 +213,13 @@ def round_config(cfg: RSConfig, r: int, generator: str, folder: Path) -> Generat
                            stages={"sft": cfg.sft}, source=f"{cfg.source} (round {r})")
 
 
-def sampling_engine(cfg: RSConfig, generator: str, lexicon) -> Callable | None:
+def sampling_engine(cfg: RSConfig, generator: str) -> Callable | None:
     """Where the training prompts' sampling runs: None (here) or Ray (``engine.kind: ray``)."""
     if cfg.engine.kind != "ray":
         return None
     from .ray_engine import ray_engine  # ray: an optional dependency, imported only when asked for
 
-    job = functools.partial(prompt_records, k=cfg.k, temperature=cfg.temperature, lexicon=lexicon,
-                            repetition_gate=cfg.repetition_gate)
-    return ray_engine(cfg.engine, generator, None, str(cfg.model.scorer or DEFAULT_SCORER), job)
+    return ray_engine(cfg.engine, generator, None, str(cfg.model.scorer or DEFAULT_SCORER))
 
 
 def validation_ppl(model, tokenizer, cfg: RSConfig) -> float:
@@ -251,7 +250,7 @@ def run_rounds(cfg: RSConfig) -> Path:
             model_dir = folder / "model"
             if not (folder / "metrics.json").is_file() and not model_dir.is_dir():
                 if not (folder / "sft" / "final").is_dir():
-                    engine = sampling_engine(cfg, generator, lexicon)  # None: here, with the model loaded now
+                    engine = sampling_engine(cfg, generator)  # None: here, with the model loaded now
                     model, tokenizer = load_model(generator, device="cpu") if engine is None else (None, None)
                     sample_prompts(model, tokenizer, scorer, train_prompts, folder / "samples.jsonl", cfg.k,
                                    cfg.seed + 1000 * r, cfg.temperature, lexicon, desc=f"round {r} samples",

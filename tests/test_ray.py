@@ -14,7 +14,7 @@ import torch
 
 from lyrics.models import load_model, set_cpu_threads
 from lyrics.training.config import from_mapping
-from scorer.batch import chunk_records, run_batch
+from scorer.batch import run_batch
 from scorer.config import EngineConfig, RSConfig
 from scorer.model import new_scorer
 from scorer.ray_engine import ray_engine
@@ -55,8 +55,7 @@ def test_ray_writes_what_the_local_engine_writes(cluster, tmp_path, char_generat
                           progress=False)
     finally:
         torch.set_num_threads(threads)
-    engine = ray_engine(EngineConfig(kind="ray", address=cluster, actors=2), str(char_generator_dir), None, None,
-                        chunk_records)
+    engine = ray_engine(EngineConfig(kind="ray", address=cluster, actors=2), str(char_generator_dir), None, None)
     remote = run_batch(None, None, specs, tmp_path / "ray.jsonl", n=2, batch_size=2, seed=5, progress=False,
                        engine=engine)
     assert rows(tmp_path / "ray.jsonl") == rows(tmp_path / "local.jsonl")

@@ -364,23 +364,34 @@ def cmd_train(args: argparse.Namespace) -> None:
     print(f"{args.stage}: {final} (log and loss.png beside it)")
 
 
-def _load_generator(model: str | None, adapter: str | None):
-
+def _generator_path(model: str | None) -> str:
+    """``--model``, or the shipped default when it is there."""
     if model is None and not (DEFAULT_MODEL / "model.safetensors").is_file():
         raise UsageError(f"the default model is missing from {DEFAULT_MODEL}: restore it with git, or pass --model")
-    loaded = load_model(model or DEFAULT_MODEL, adapter=adapter)
+    return str(model or DEFAULT_MODEL)
+
+
+def _load_generator(model: str | None, adapter: str | None):
+    loaded = load_model(_generator_path(model), adapter=adapter)
     if loaded[0].device.type == "cpu":
         set_cpu_threads(loaded[0])  # generation commands: threads sized for decoding, not for training
     return loaded
 
 
-def _load_scorer(path: str | None):
+def _scorer_path(path: str | None) -> str | None:
     """The scorer ``path`` names; by default the shipped one when it is there; ``none``: no scorer."""
-    from scorer.model import DEFAULT_SCORER, Scorer
+    from scorer.model import DEFAULT_SCORER
 
     if path == "none" or (path is None and not (DEFAULT_SCORER / "model.safetensors").is_file()):
         return None
-    return Scorer.load(path)
+    return path or str(DEFAULT_SCORER)
+
+
+def _load_scorer(path: str | None):
+    from scorer.model import Scorer
+
+    found = _scorer_path(path)
+    return Scorer.load(found) if found else None
 
 
 def cmd_batch(args: argparse.Namespace) -> None:
@@ -412,19 +423,11 @@ def _ray_engine(config, model: str | None, adapter: str | None, scorer: str | No
         from scorer.ray_engine import ray_engine
     except ImportError:
         raise UsageError("--engine ray needs Ray: pip install 'tianci[ray]' (make setup installs it)") from None
-    from scorer.batch import chunk_records
-    from scorer.model import DEFAULT_SCORER
-
-    if model is None and not (DEFAULT_MODEL / "model.safetensors").is_file():
-        raise UsageError(f"the default model is missing from {DEFAULT_MODEL}: restore it with git, or pass --model")
-    check_local(str(model or DEFAULT_MODEL))
-    if scorer is None:
-        scorer = str(DEFAULT_SCORER) if (DEFAULT_SCORER / "model.safetensors").is_file() else None
-    elif scorer == "none":
-        scorer = None
-    else:
+    generator = _generator_path(model)
+    check_local(generator)
+    if scorer := _scorer_path(scorer):
         check_local(scorer)
-    return ray_engine(config, str(model or DEFAULT_MODEL), adapter, scorer, chunk_records)
+    return ray_engine(config, generator, adapter, scorer)
 
 
 def _check_writable_dir(folder: Path) -> None:

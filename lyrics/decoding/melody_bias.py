@@ -55,14 +55,16 @@ def token_tones(constraint: LyricsConstraint) -> torch.Tensor:
 
 
 class MelodyBias(LogitsProcessor):
-    def __init__(self, constraint: LyricsConstraint, melody: Melody, strength: float):
+    def __init__(self, constraint: LyricsConstraint, melody: Melody, strength: float,
+                 tracker: RowTracker | None = None):
+        """``tracker``: the constraint processor's own (it then advances each row once a step, not twice)."""
         spec = constraint.spec
         if [len(line) for line in melody.lines] != [line.syllables for line in spec.lines]:
             raise MelodyError(f"the melody's lines have {melody.structure} notes but the spec asks for "
                               f"{' '.join(str(line.syllables) for line in spec.lines)} syllables")
         self.constraint, self.strength = constraint, float(strength)
         self.cues = [note_cues(line) for line in melody.lines]
-        self.tracker = RowTracker(constraint)
+        self.tracker = tracker or RowTracker(constraint)
         self._tones = token_tones(constraint) if self.strength else None
         self._bias: dict[tuple[int, int], torch.Tensor] = {}
 

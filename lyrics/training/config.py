@@ -39,7 +39,8 @@ class ConfigError(TianciError, ValueError):
     """A bad config; one line naming the file and field."""
 
 
-def _check(ok: bool, message: str) -> None:
+def require(ok: bool, message: str) -> None:
+    """A config class's check: raise the one-line ConfigError (the loader adds the file and field)."""
     if not ok:
         raise ConfigError(message)
 
@@ -52,8 +53,8 @@ class LoraConfig:
     targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
 
     def __post_init__(self):
-        _check(self.r >= 1 and self.alpha >= 1, "r and alpha must be at least 1")
-        _check(0 <= self.dropout < 1, "dropout must be at least 0 and below 1")
+        require(self.r >= 1 and self.alpha >= 1, "r and alpha must be at least 1")
+        require(0 <= self.dropout < 1, "dropout must be at least 0 and below 1")
 
 
 @dataclass(frozen=True)
@@ -74,14 +75,14 @@ class StageConfig:
     gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
 
     def __post_init__(self):
-        _check(isinstance(self.grad_accum, int) and self.grad_accum >= 1 and self.batch_size % self.grad_accum == 0,
+        require(isinstance(self.grad_accum, int) and self.grad_accum >= 1 and self.batch_size % self.grad_accum == 0,
                f"grad_accum must be at least 1 and divide batch_size {self.batch_size}, not {self.grad_accum!r}")
         for name in ("steps", "batch_size", "seq_len", "eval_every", "save_every", "log_every", "eval_batches"):
-            _check(getattr(self, name) >= 1, f"{name} must be a positive integer, not {getattr(self, name)!r}")
-        _check(self.lr > 0, "lr must be a positive number")
-        _check(self.warmup >= 0, "warmup must be at least 0")
-        _check(0 <= self.corpus_ratio < 1, "corpus_ratio must be at least 0 and below 1")
-        _check(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}")
+            require(getattr(self, name) >= 1, f"{name} must be a positive integer, not {getattr(self, name)!r}")
+        require(self.lr > 0, "lr must be a positive number")
+        require(self.warmup >= 0, "warmup must be at least 0")
+        require(0 <= self.corpus_ratio < 1, "corpus_ratio must be at least 0 and below 1")
+        require(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}")
 
 
 @dataclass(frozen=True)
@@ -92,8 +93,8 @@ class ModelConfig:
     quantization: str | None = None  # 4bit / 8bit QLoRA (CUDA and bitsandbytes)
 
     def __post_init__(self):
-        _check(self.vocab_chars >= 1, "vocab_chars must be at least 1")
-        _check(self.quantization in (None, *QUANTIZATIONS),
+        require(self.vocab_chars >= 1, "vocab_chars must be at least 1")
+        require(self.quantization in (None, *QUANTIZATIONS),
                f"quantization must be one of {', '.join(QUANTIZATIONS)} or null")
 
 
@@ -110,11 +111,11 @@ class DataConfig:
 
     def __post_init__(self):
         unknown = [lang for lang in self.langs if lang not in LANGS]
-        _check(not unknown and bool(self.langs), f"langs must be some of {', '.join(LANGS)}")
-        _check(0 <= self.knowledge_mix < 1, f"knowledge_mix must be at least 0 and below 1, not {self.knowledge_mix}")
+        require(not unknown and bool(self.langs), f"langs must be some of {', '.join(LANGS)}")
+        require(0 <= self.knowledge_mix < 1, f"knowledge_mix must be at least 0 and below 1, not {self.knowledge_mix}")
         for name in ("max_works", "sft_max_lines"):
             value = getattr(self, name)
-            _check(value is None or value >= 1, f"{name} must be at least 1 or null")
+            require(value is None or value >= 1, f"{name} must be at least 1 or null")
 
     @property
     def works_dir(self) -> Path:
@@ -142,8 +143,8 @@ class RunConfig:
 
     def only_stage(self, name: str) -> None:
         """For a trainer of one stage: ``stages`` holds exactly ``name``."""
-        _check(name in self.stages, f"stages.{name} is missing")
-        _check(set(self.stages) == {name}, f"stages holds one stage, {name}")
+        require(name in self.stages, f"stages.{name} is missing")
+        require(set(self.stages) == {name}, f"stages holds one stage, {name}")
 
 
 @dataclass(frozen=True)
@@ -155,7 +156,7 @@ class GeneratorConfig(RunConfig):
 
     def __post_init__(self):
         unknown = sorted(set(self.stages) - set(STAGES))
-        _check(not unknown, f"stages.{unknown[0] if unknown else ''} is not a stage; use {', '.join(STAGES)}")
+        require(not unknown, f"stages.{unknown[0] if unknown else ''} is not a stage; use {', '.join(STAGES)}")
 
 
 # ---- the loader -----------------------------------------------------------------------------------
