@@ -75,15 +75,19 @@ bench-quality: setup
 	  $(VENV)/bin/tianci train --config configs/ablation-knowledge-mix.yaml --stage sft
 	$(PY) bench/quality.py
 
-# The default quality scorer (about 35 min on 2 CPU cores): bootstrap pairs (with samples of models/tiny),
-# training, then the result copied into models/scorer-tiny beside its card.
+# The default quality scorer (about 50 min on 2 CPU cores): bootstrap pairs (with samples of models/tiny, and
+# the ratings of $$TIANCI_HOME/ratings.sqlite when there are any), training, the result copied into
+# models/scorer-tiny beside its card; then the modern-lyrics check set (scorer/data/) rebuilt and scored per kind.
 scorer: setup
 	$(VENV)/bin/tianci data build
 	$(VENV)/bin/tianci scorer train --config configs/scorer_tiny.yaml
 	cp runs/scorer-tiny/final/* runs/scorer-tiny/loss.png models/scorer-tiny/
+	$(PY) -m scorer.checkset build
+	$(VENV)/bin/tianci score scorer/data/modern_check.jsonl runs/scorer-tiny/modern_check.scored.jsonl
+	$(PY) -m scorer.checkset report models/scorer-tiny
 
-# Two rejection-sampling rounds on the default model with the default scorer (about 15 min on 2 CPU cores):
-# runs/rs-tiny/report.md and metrics.png.
+# Two rejection-sampling rounds on the default model with the default scorer (about 20 min on 2 CPU cores):
+# runs/rs-tiny/report.md and metrics.png (docs/rejection-sampling.md reads them).
 rs: setup
 	$(VENV)/bin/tianci data build
 	$(VENV)/bin/tianci rs --config configs/rs_tiny.yaml

@@ -1,25 +1,31 @@
 """Bootstrap preference data for the scorer, while few human ratings exist.
 
-A real work (a stanza of at most ``max_lines`` lines, prompt = its title, language and genre) is preferred
-to its own corruptions, each of which damages some aspects:
+A real work (a stanza of at most ``max_lines`` lines, prompt = its title, language and genre, and for every
+other work its keyword plan) is preferred to its own corruptions, each of which damages some aspects; the
+kinds cover what a reader notices:
 
-=============  ==========================================  ==========================
-kind           what is done to the real lyrics             aspects it damages
-=============  ==========================================  ==========================
-shuffled       lines in another order                      overall, language, content
-substituted    a share of characters replaced by corpus    overall, language
-               characters (10%, 25% or 50%)
-repeated       one line replaced by a copy of another      overall, content
-wrong_topic    the lyrics paired with another work's title overall, relevance
-               (neither a ci, whose title names its tune)
-model          a sample of the generator for the same spec overall, language, content
-=============  ==========================================  ==========================
+================  ===============================================  ==========================
+kind              what is done to the real lyrics                  aspects it damages
+================  ===============================================  ==========================
+chars_shuffled    characters shuffled within half the lines        overall, language
+words_swapped     two-character words swapped between lines (x2)   overall, language
+lines_shuffled    lines in another order                           overall, language, content
+line_repeated     one line replaced by a copy of another           overall, content
+neighbour_echo    a line rewritten with its neighbour's            overall, content
+                  characters (rotated by one)
+substituted       a share of characters replaced by corpus         overall, language
+                  characters (10%, 25% or 50%)
+identical_rhyme   the even lines all end in the same character     overall, language
+wrong_topic       the lyrics under another work's title and plan   overall, relevance
+                  (neither a ci, whose title names its tune)
+model             a sample of the generator for the same spec      overall, language, content
+================  ===============================================  ==========================
 
 Lighter substitution is also preferred to heavier. Every side carries bootstrap ratings (1-5): 5 for an
 undamaged aspect, the kind's severity for a damaged one (substituted: 4, 3, 2 by share), used by the
 pointwise loss and, on held-out works, for the Spearman correlation. These are assumptions, not human
-judgements: the scorer they train ranks real verse over damaged verse; whether it agrees with
-lyricists is measured only once human ratings (``tianci ratings import``) exist.
+judgements: the scorer they train ranks real lyrics over damaged ones; whether it agrees with lyricists is
+measured only once human ratings (``tianci ratings import``, the demo's ratings) exist.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from lyrics.data.keywords import KeywordTable, plan_size
 from lyrics.data.works import Record, read_split
 from lyrics.decoding.constraints import UnsatisfiableSpec
 from lyrics.decoding.spec import LineSpec
@@ -40,19 +47,28 @@ from lyrics.training.knowledge import spec_of_record, stanzas
 from .ratings import ASPECTS
 
 DAMAGES = {
-    "shuffled": ("overall", "language", "content"),
+    "chars_shuffled": ("overall", "language"),
+    "words_swapped": ("overall", "language"),
+    "lines_shuffled": ("overall", "language", "content"),
+    "line_repeated": ("overall", "content"),
+    "neighbour_echo": ("overall", "content"),
     "substituted": ("overall", "language"),
-    "repeated": ("overall", "content"),
+    "identical_rhyme": ("overall", "language"),
     "wrong_topic": ("overall", "relevance"),
     "model": ("overall", "language", "content"),
 }
-SEVERITY = {"shuffled": 2.5, "repeated": 3.0, "wrong_topic": 1.5, "model": 2.0}
+SEVERITY = {"chars_shuffled": 1.5, "words_swapped": 3.0, "lines_shuffled": 2.5, "line_repeated": 2.5,
+            "neighbour_echo": 2.5, "identical_rhyme": 3.0, "wrong_topic": 1.5, "model": 2.0}
 TUNE_GENRE = "ci"  # a ci's title is its tune's name, not its topic: no wrong-topic pairs with one
 SUBSTITUTION = {0.1: 4.0, 0.25: 3.0, 0.5: 2.0}  # share of characters replaced: rating of damaged aspects
 
 
-def work_prompt(record: Record) -> dict:
-    return {"topic": record.title or "无题", "lang": record.lang, **({"genre": record.genre} if record.genre else {})}
+def work_prompt(record: Record, table: KeywordTable | None = None) -> dict:
+    """The request a work answers: its title, language and genre; with ``table``, its keyword plan too."""
+    prompt = {"topic": record.title or "无题", "lang": record.lang, **({"genre": record.genre} if record.genre else {})}
+    if table is not None:
+        prompt["keywords"] = table.extract(record.lines, plan_size(len(record.lines)))
+    return prompt
 
 
 def ratings(kind: str | None, severity: float | None = None) -> dict[str, float]:
@@ -76,43 +92,99 @@ def sample_works(data_dir: Path, lang: str, split: str, count: int, max_lines: i
     return picked
 
 
-def _side(prompt: dict, lyrics: str, rating: dict) -> dict:
+def side(prompt: dict, lyrics: str, rating: dict) -> dict:
     return {"prompt": prompt, "lyrics": lyrics, "ratings": rating}
 
 
-def corruption_pairs(works: list[Record], seed: int) -> Iterator[dict]:
-    """Real-vs-corrupted pairs (and light-vs-heavy substitution pairs) for every work."""
+def _shuffled(items: list, rng: random.Random) -> list:
+    """``items`` in another order (the same when every order is)."""
+    order = items[:]
+    for _ in range(20):
+        rng.shuffle(order)
+        if order != items:
+            break
+    return order
+
+
+def damaged(kind: str, lines: list[str], rng: random.Random) -> list[str] | None:
+    """``lines`` damaged as ``kind`` says (one of :data:`LINE_DAMAGES`; None: this stanza cannot show it)."""
+    out = lines[:]
+    if kind == "chars_shuffled":
+        chosen = [i for i in range(len(lines)) if len(set(lines[i])) >= 3]
+        for i in rng.sample(chosen, min(len(chosen), max(1, len(lines) // 2))):
+            out[i] = "".join(_shuffled(list(lines[i]), rng))
+    elif kind == "words_swapped":
+        for _ in range(2):
+            i, j = rng.sample(range(len(out)), 2)
+            if len(out[i]) < 2 or len(out[j]) < 2:
+                continue
+            a, b = rng.randrange(len(out[i]) - 1), rng.randrange(len(out[j]) - 1)
+            wa, wb = out[i][a:a + 2], out[j][b:b + 2]
+            out[i], out[j] = out[i][:a] + wb + out[i][a + 2:], out[j][:b] + wa + out[j][b + 2:]
+    elif kind == "lines_shuffled":
+        out = _shuffled(lines, rng)
+    elif kind == "line_repeated":
+        src, dst = rng.sample(range(len(lines)), 2)
+        out[dst] = lines[src]
+    elif kind == "neighbour_echo":
+        i = rng.randrange(1, len(lines))
+        source = lines[i - 1][1:] + lines[i - 1][:1]
+        out[i] = (source * (len(lines[i]) // max(1, len(source)) + 1))[:len(lines[i])]
+    elif kind == "identical_rhyme":
+        even = list(range(1, len(lines), 2))
+        if len(even) < 2 or any(not lines[i] for i in even):
+            return None
+        end = lines[even[0]][-1]
+        for i in even[1:]:
+            out[i] = lines[i][:-1] + end
+    else:
+        raise ValueError(f"unknown damage {kind!r}")
+    return out if out != lines else None
+
+
+def substituted(lines: list[str], share: float, rng: random.Random, pool: str) -> list[str]:
+    """``share`` of the characters replaced by characters of ``pool``, drawn as often as it uses them."""
+    chars = [list(line) for line in lines]
+    slots = [(i, j) for i, line in enumerate(chars) for j in range(len(line))]
+    for i, j in rng.sample(slots, max(1, round(share * len(slots)))):
+        chars[i][j] = rng.choice(pool)
+    return ["".join(c) for c in chars]
+
+
+LINE_DAMAGES = ("chars_shuffled", "words_swapped", "lines_shuffled", "line_repeated", "neighbour_echo",
+                "identical_rhyme")
+
+
+def corruption_pairs(works: list[Record], seed: int, tables: dict[str, KeywordTable] | None = None,
+                     planned: float = 0.5) -> Iterator[dict]:
+    """Real-vs-damaged pairs of every kind but ``model`` (and light-vs-heavy substitution pairs) for every
+    work; a ``planned`` share of the works' prompts carry their keyword plan (from ``tables``)."""
     rng = random.Random(seed)
+    tables = tables or {}
     pool = "".join("".join(w.lines) for w in works)  # substitutes drawn as often as the corpus uses them
+    prompts = [work_prompt(w, tables.get(w.lang) if rng.random() < planned else None) for w in works]
     for index, work in enumerate(works):
-        prompt, lines = work_prompt(work), list(work.lines)
-        real = _side(prompt, work.text, ratings(None))
+        prompt, lines = prompts[index], list(work.lines)
+        real = side(prompt, work.text, ratings(None))
 
         def pair(kind: str, worse: dict, better: dict = real, aspects=None) -> dict:
             return {"kind": kind, "aspects": list(aspects or DAMAGES[kind]), "better": better, "worse": worse}
 
-        if len(set(lines)) > 1:
-            order = lines[:]
-            while order == lines:
-                rng.shuffle(order)
-            yield pair("shuffled", _side(prompt, "\n".join(order), ratings("shuffled")))
-        sides = []
-        for share, level in SUBSTITUTION.items():
-            chars = [list(line) for line in lines]
-            slots = [(i, j) for i, line in enumerate(chars) for j in range(len(line))]
-            for i, j in rng.sample(slots, max(1, round(share * len(slots)))):
-                chars[i][j] = rng.choice(pool)
-            sides.append(_side(prompt, "\n".join("".join(c) for c in chars), ratings("substituted", level)))
+        for kind in LINE_DAMAGES:
+            out = damaged(kind, lines, rng)
+            if out is not None:
+                yield pair(kind, side(prompt, "\n".join(out), ratings(kind)))
+        sides = [side(prompt, "\n".join(substituted(lines, share, rng, pool)), ratings("substituted", level))
+                 for share, level in SUBSTITUTION.items()]
         yield pair("substituted", sides[1])
         yield pair("substituted", sides[2], better=sides[0])
-        src, dst = rng.sample(range(len(lines)), 2)
-        repeated = lines[:]
-        repeated[dst] = lines[src]
-        if repeated != lines:
-            yield pair("repeated", _side(prompt, "\n".join(repeated), ratings("repeated")))
-        other = works[(index + 1 + rng.randrange(len(works) - 1)) % len(works)]
+        other_index = (index + 1 + rng.randrange(len(works) - 1)) % len(works)
+        other = works[other_index]
         if other.title != work.title and TUNE_GENRE not in (work.genre, other.genre):
-            yield pair("wrong_topic", _side(work_prompt(other), work.text, ratings("wrong_topic")))
+            wrong = {**prompts[other_index], "lang": work.lang}
+            if "keywords" in prompt and "keywords" not in wrong and tables.get(work.lang):
+                wrong["keywords"] = tables[work.lang].extract(other.lines, plan_size(len(other.lines)))
+            yield pair("wrong_topic", side(wrong, work.text, ratings("wrong_topic")))
 
 
 def model_pairs(works: list[Record], model, tokenizer, seed: int, progress: bool = True) -> Iterator[dict]:
@@ -127,5 +199,5 @@ def model_pairs(works: list[Record], model, tokenizer, seed: int, progress: bool
         except UnsatisfiableSpec:
             continue
         prompt = work_prompt(work)
-        yield {"kind": "model", "aspects": list(DAMAGES["model"]), "better": _side(prompt, work.text, ratings(None)),
-               "worse": _side(prompt, sample.lyrics, ratings("model"))}
+        yield {"kind": "model", "aspects": list(DAMAGES["model"]), "better": side(prompt, work.text, ratings(None)),
+               "worse": side(prompt, sample.lyrics, ratings("model"))}

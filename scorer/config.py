@@ -27,7 +27,7 @@ class ScorerDataConfig:
     eval_works: int = 200  # per language, from the valid split (held out)
     model_samples: int = 0  # per language: real work vs the generator's sample for its spec
     eval_model_samples: int = 0
-    ratings_db: str | None = None  # a ratings SQLite file to train on human ratings too
+    ratings_db: str | None = None  # the ratings store trained on; None: the default store, when it exists
 
     def __post_init__(self):
         require(bool(self.langs) and set(self.langs) <= set(LANGS), f"langs must be some of {', '.join(LANGS)}")
@@ -46,9 +46,15 @@ class ScorerConfig(RunConfig):
     model: ScorerModelConfig = ScorerModelConfig()
     data: ScorerDataConfig = ScorerDataConfig()
     pointwise_weight: float = 1.0  # the pointwise (1-5 ratings) term beside the pairwise one
+    human_weight: float = 4.0  # a human rating's (and a human pair's) weight in the loss, a bootstrap one's 1
+    human_share: float = 0.2  # the least share of training draws that are human rows, when there are ratings
+    model_repeat: int = 1  # the generator's samples drawn this many times as often as a bootstrap pair
 
     def __post_init__(self):
         self.only_stage("scorer")
+        require(self.model_repeat >= 1, "model_repeat must be at least 1")
+        require(0 <= self.human_share < 1 and self.human_weight > 0, "human_share must be in [0, 1) and "
+                                                                      "human_weight above 0")
 
 
 @dataclass(frozen=True)
@@ -88,6 +94,22 @@ class EngineConfig:
 
 
 @dataclass(frozen=True)
+class PromotionConfig:
+    min_distinct_2: float = 0.95  # a promoted model's distinct-2 is at least this share of round 0's ...
+    max_top_char: float = 1.5  # ... and its commonest character's share at most this many times round 0's
+    confidence: float = 0.95  # the bootstrap interval of the overall gain
+    resamples: int = 2000
+    enabled: bool = True  # off: every round's model goes on to the next round
+    ratings_db: str | None = None  # blind comparisons that decide instead; None: the default ratings store
+
+    def __post_init__(self):
+        require(0 < self.min_distinct_2 <= 1 and self.max_top_char >= 1, "min_distinct_2 must be in (0, 1] and "
+                                                                          "max_top_char at least 1")
+        require(0.5 <= self.confidence < 1 and self.resamples >= 100, "confidence must be in [0.5, 1) and "
+                                                                       "resamples at least 100")
+
+
+@dataclass(frozen=True)
 class RSConfig(RunConfig):
     """``tianci rs``: rounds of sample K → keep the best → finetune (LoRA) → evaluate (stages: sft, the
     finetune of every round)."""
@@ -101,13 +123,16 @@ class RSConfig(RunConfig):
     threshold: float = 3.0  # the best passing candidate is kept when its overall score (1-5) reaches this
     replay: float = 1.0  # original sft exchanges replayed per kept sample
     temperature: float = 1.0
-    repetition_gate: bool = False  # a kept candidate repeats characters no more than its prompt's median one
+    repetition_gate: bool = True  # a kept candidate repeats characters no more than its prompt's median one
+    diversity: float = 1.0  # selection: overall minus this times the bigram overlap with samples kept before
+    promotion: PromotionConfig = PromotionConfig()  # whether a round's model replaces the current one
     engine: EngineConfig = EngineConfig()  # where the sampling step runs
 
     def __post_init__(self):
         for name in ("rounds", "k", "eval_k"):
             require(getattr(self, name) >= 1, f"{name} must be at least 1")
         require(self.replay >= 0 and self.temperature > 0, "replay must be at least 0 and temperature above 0")
+        require(self.diversity >= 0, "diversity must be at least 0")
         self.only_stage("sft")
         require(self.stages["sft"].lora is not None, "stages.sft.lora is missing: rejection sampling finetunes "
                                                     "LoRA adapters")

@@ -7,11 +7,12 @@
 
 The model is a Hugging Face ``AutoModelForSequenceClassification`` (for the tiny default, a
 ``Qwen3ForSequenceClassification``) with ``num_labels`` = the four aspects of ``scorer.ratings.ASPECTS``,
-read on the last token, plus a fluency term from the backbone's own token log-probabilities
-(:func:`head_logits`; use it, or ``Scorer``: the class's ``forward`` has the first part only). Each
-head gives a logit ``r``; the score on the raters' 1-5 scale is ``1 + 4 sigmoid(r)``, so pairwise
-(Bradley-Terry) training on logits and pointwise training on 1-5 ratings share one scale. Weights load
-from safetensors only, without remote code.
+read on the last token, plus a learned weighting of features (:func:`head_logits`; use it, or ``Scorer``:
+the class's ``forward`` has the first part only): the fluency of the text under the backbone's own token
+log-probabilities, and the repetition and topic evidence of ``scorer.features``. Each head gives a logit
+``r``; the score on the raters' 1-5 scale is ``1 + 4 sigmoid(r)``, so pairwise (Bradley-Terry) training on
+logits and pointwise training on 1-5 ratings share one scale; relevance is then capped where the lyrics
+show no evidence of their topic (:func:`to_scores`). Weights load from safetensors only, without remote code.
 """
 
 from __future__ import annotations
@@ -22,13 +23,17 @@ from pathlib import Path
 
 import torch
 
+from lyrics.data.keywords import KeywordTable, load_tables
 from lyrics.decoding.prompt import LANG_NAMES
 from lyrics.models import SETTINGS_FILE, ModelLoadError, one_line
 
+from .features import FEATURES, NO_EVIDENCE_RELEVANCE, text_features
 from .ratings import ASPECTS
 
 DEFAULT_SCORER = Path(__file__).resolve().parent.parent / "models" / "scorer-tiny"
-FLUENCY_KEY = "fluency.weight"
+FEATURES_KEY = "features.weight"
+FLUENCY = ("logp_mean", "logp_spread", "logp_low")  # the backbone's view, before scorer.features' FEATURES
+LOW_SHARE = 0.2  # logp_low: the mean of a text's lowest fifth of token log-probabilities
 LOW, HIGH = 1.0, 5.0
 
 
@@ -47,13 +52,36 @@ def scorer_text(prompt: dict, lyrics: str) -> str:
 
 
 def scorer_prompt(spec) -> dict:
-    """The request a candidate is judged against (``scorer_text`` reads it): a spec's topic, language, genre."""
-    return {"topic": spec.topic, "lang": spec.lang, **({"genre": spec.genre} if spec.genre else {})}
+    """The request a candidate is judged against: a spec's topic, language, genre (``scorer_text`` reads them)
+    and keyword plan (``scorer.features`` reads it)."""
+    return {"topic": spec.topic, "lang": spec.lang, **({"genre": spec.genre} if spec.genre else {}),
+            **({"keywords": list(spec.keywords)} if spec.keywords else {})}
 
 
 def to_scale(logits: torch.Tensor) -> torch.Tensor:
     """Head logits to the 1-5 rating scale."""
     return LOW + (HIGH - LOW) * torch.sigmoid(logits)
+
+
+def to_scores(logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    """(rows, aspects) 1-5 scores: the heads' scale, relevance capped at ``NO_EVIDENCE_RELEVANCE`` where the
+    lyrics show no evidence of their topic (a candidate that ignores its topic cannot score relevance 5)."""
+    scores = to_scale(logits)
+    relevance = ASPECTS.index("relevance")
+    blind = features[:, FEATURES.index("no_evidence")].to(scores.device) > 0.5
+    scores[:, relevance] = torch.where(blind, scores[:, relevance].clamp(max=NO_EVIDENCE_RELEVANCE),
+                                       scores[:, relevance])
+    return scores
+
+
+def encode_items(tokenizer, items: Sequence[tuple[dict, str]], seq_len: int,
+                 tables: dict[str, KeywordTable]) -> dict[str, torch.Tensor]:
+    """A batch of (prompt, lyrics): ids of :func:`scorer_text` (:func:`encode_texts`) and their
+    ``scorer.features`` as ``features``."""
+    batch = encode_texts(tokenizer, [scorer_text(prompt, lyrics) for prompt, lyrics in items], seq_len)
+    batch["features"] = torch.tensor([text_features(prompt, lyrics, tables) for prompt, lyrics in items],
+                                     dtype=torch.float32).reshape(len(items), len(FEATURES))
+    return batch
 
 
 def encode_texts(tokenizer, texts: Sequence[str], seq_len: int) -> dict[str, torch.Tensor]:
@@ -79,55 +107,67 @@ def token_logprobs(model, input_ids: torch.Tensor, hidden: torch.Tensor) -> torc
 
 
 def fluency_features(model, batch: dict[str, torch.Tensor], hidden: torch.Tensor) -> torch.Tensor:
-    """(rows, 2): mean and spread of the text's token log-probabilities."""
+    """(rows, 3) :data:`FLUENCY`: mean and spread of the text's token log-probabilities, and the mean of its
+    lowest fifth (a garbled line or two sinks it while the mean barely moves)."""
     logp = token_logprobs(model, batch["input_ids"], hidden)
     mask = batch["attention_mask"][:, 1:].float()
     count = mask.sum(dim=1).clamp(min=1)
     mean = (logp * mask).sum(dim=1) / count
     spread = (((logp - mean[:, None]) ** 2 * mask).sum(dim=1) / count).sqrt()
-    return torch.stack([mean, spread], dim=1)
+    ordered = logp.masked_fill(mask == 0, float("inf")).sort(dim=1).values  # lowest first, padding last
+    take = (count * LOW_SHARE).ceil().clamp(min=1)
+    lowest = torch.arange(ordered.shape[1], device=ordered.device)[None, :] < take[:, None]
+    low = ordered.masked_fill(~lowest, 0.0).sum(dim=1) / take
+    return torch.stack([mean, spread, low], dim=1)
 
 
 def head_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(rows, aspects) logits: the heads on each row's last real token (as the class's own ``forward``), plus,
-    when the backbone ties its embeddings, a fluency term: per aspect, a learned weighting of the mean and
-    spread of the text's token log-probabilities under the backbone's own LM head.
+    """(rows, aspects) logits: the heads on each row's last real token (as the class's own ``forward``), plus a
+    feature term: per aspect, a learned weighting of :data:`FLUENCY` (the text's token log-probabilities under
+    the backbone's own, tied, LM head; zeros when it does not tie its embeddings) and of ``batch["features"]``
+    (``scorer.features``).
 
-    Why the fluency term: how expected each character is is a product of a position's state and the next
-    character's embedding, which a linear head on hidden states cannot form; given directly, it lets a
-    small scorer tell a substituted or garbled line at once."""
+    Why features: how expected each character is is a product of a position's state and the next character's
+    embedding, which a linear head on hidden states cannot form; whether a line copies another or the lyrics
+    use their topic's words is a comparison across the text that a 4-layer model trained on CPU learns slowly
+    and poorly. Given directly, a small scorer tells garbled, repetitive and off-topic lyrics at once."""
     backbone = getattr(model, model.base_model_prefix)
     hidden = backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
     last = batch["attention_mask"].sum(dim=1) - 1
     logits = model.score(hidden[torch.arange(len(last), device=last.device), last]).float()
-    if hasattr(model, "fluency"):
-        logits = logits + model.fluency(fluency_features(model, batch, hidden))
-    return logits
+    rows = len(last)
+    fluency = (fluency_features(model, batch, hidden) if ties_embeddings(model)
+               else hidden.new_zeros((rows, len(FLUENCY)), dtype=torch.float32))
+    features = torch.cat([fluency, batch["features"].to(fluency.device, torch.float32)], dim=1)
+    return logits + model.features(features)
 
 
 def ties_embeddings(model) -> bool:
     return bool(getattr(model.config.get_text_config(), "tie_word_embeddings", False))
 
 
-def attach_fluency(model, weight: torch.Tensor | None = None):
-    """Give ``model`` its fluency weights (zeros: a fresh scorer starts from its hidden-state heads alone)."""
-    if ties_embeddings(model):
-        model.fluency = torch.nn.Linear(2, model.config.num_labels, bias=False)
-        torch.nn.init.zeros_(model.fluency.weight)
-        if weight is not None:
-            model.fluency.weight.data.copy_(weight)
+def attach_features(model, weight: torch.Tensor | None = None):
+    """Give ``model`` its feature weights (zeros: a fresh scorer starts from its hidden-state heads alone)."""
+    model.features = torch.nn.Linear(len(FLUENCY) + len(FEATURES), model.config.num_labels, bias=False)
+    torch.nn.init.zeros_(model.features.weight)
+    if weight is not None:
+        if tuple(weight.shape) != tuple(model.features.weight.shape):
+            raise ModelLoadError(f"{FEATURES_KEY} has shape {tuple(weight.shape)}, not "
+                                 f"{tuple(model.features.weight.shape)}: a scorer of another version; retrain it "
+                                 "with `tianci scorer train`")
+        model.features.weight.data.copy_(weight)
     return model
 
 
 def load_scorer_model(path: str | Path):
-    """A saved scorer: the sequence-classification model, and its fluency weights (``fluency.weight`` in the
+    """A saved scorer: the sequence-classification model, and its feature weights (``features.weight`` in the
     same safetensors file, which the class itself does not read)."""
     from safetensors import safe_open
     from transformers import AutoModelForSequenceClassification
     from transformers.utils import logging
 
     verbosity = logging.get_verbosity()
-    logging.set_verbosity_error()  # the class reports fluency.weight as unexpected: it is read below
+    logging.set_verbosity_error()  # the class reports features.weight as unexpected: it is read below
     try:
         model = AutoModelForSequenceClassification.from_pretrained(str(path), trust_remote_code=False,
                                                                    use_safetensors=True)
@@ -137,9 +177,9 @@ def load_scorer_model(path: str | Path):
     weight = None
     if weights.is_file():
         with safe_open(str(weights), framework="pt") as handle:
-            if FLUENCY_KEY in set(handle.keys()):
-                weight = handle.get_tensor(FLUENCY_KEY)
-    return attach_fluency(model, weight)
+            if FEATURES_KEY in set(handle.keys()):
+                weight = handle.get_tensor(FEATURES_KEY)
+    return attach_features(model, weight)
 
 
 def new_scorer(backbone: str | Path):
@@ -155,14 +195,15 @@ def new_scorer(backbone: str | Path):
     except (OSError, ValueError) as err:
         raise ModelLoadError(f"cannot build a scorer on {str(backbone)!r}: {one_line(err)}") from None
     torch.nn.init.normal_(model.score.weight, std=0.02)
-    return attach_fluency(model), tokenizer
+    return attach_features(model), tokenizer
 
 
 class Scorer:
     """Aspect scores (1-5) for (prompt, lyrics) pairs."""
 
-    def __init__(self, model, tokenizer, seq_len: int = 384):
+    def __init__(self, model, tokenizer, seq_len: int = 384, tables: dict[str, KeywordTable] | None = None):
         self.model, self.tokenizer, self.seq_len = model.eval(), tokenizer, seq_len
+        self.tables = tables or {}  # the keyword tables topic evidence is read with (scorer.features)
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | None = None) -> Scorer:
@@ -183,7 +224,7 @@ class Scorer:
                                  f"not {len(ASPECTS)} ({', '.join(ASPECTS)})")
         settings = Path(path) / SETTINGS_FILE
         seq_len = json.loads(settings.read_text("utf-8")).get("seq_len", 384) if settings.is_file() else 384
-        return cls(model.to(device), tokenizer, seq_len)
+        return cls(model.to(device), tokenizer, seq_len, load_tables(Path(path)))
 
     @torch.inference_mode()
     def score(self, items: Sequence[tuple[dict, str]], batch_size: int = 32) -> list[dict[str, float]]:
@@ -192,7 +233,8 @@ class Scorer:
         device = next(self.model.parameters()).device
         for start in range(0, len(items), batch_size):
             chunk = items[start:start + batch_size]
-            batch = encode_texts(self.tokenizer, [scorer_text(p, lyrics) for p, lyrics in chunk], self.seq_len)
-            scores = to_scale(head_logits(self.model, {k: v.to(device) for k, v in batch.items()}))
+            batch = encode_items(self.tokenizer, chunk, self.seq_len, self.tables)
+            scores = to_scores(head_logits(self.model, {k: v.to(device) for k, v in batch.items()}),
+                               batch["features"])
             out += [{a: round(float(v), 3) for a, v in zip(ASPECTS, row, strict=True)} for row in scores.tolist()]
         return out

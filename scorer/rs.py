@@ -3,14 +3,22 @@
 Round 0 evaluates the starting generator. Each round r = 1..R then
 
 1. **samples**: for every training prompt, K constrained candidates from the current generator (batched by
-   shape), scored by the scorer; candidates failing an objective check are out (the gate), and the best of
-   the rest by overall score is kept when it reaches ``threshold``   -> ``round_r/samples.jsonl``
+   shape), scored by the scorer; candidates failing an objective check are out (the gate), and so, with
+   ``repetition_gate``, are those repeating characters more than the prompt's median candidate
+                                                                      -> ``round_r/samples.jsonl``
+   then, prompt by prompt, the candidate reaching ``threshold`` with the best overall score less ``diversity``
+   times its bigram overlap with the samples kept before is kept (``scorer.selection``)
 2. **data**: the kept samples as hinted exchanges, mixed with a replay of the original sft data
    (``replay`` exchanges per kept sample)                             -> ``round_r/train.jsonl``
-3. **finetune**: LoRA sft on them (``lyrics.training.generator``, its config built in memory), merged
+3. **finetune**: LoRA sft on them (``lyrics.training.generator``, its config built in memory; with
+   ``stages.sft.kl_weight``, a KL anchor to the round's starting model), merged
                                                                       -> ``round_r/sft/final``, ``round_r/model``
 4. **evaluate** on held-out prompts: mean score per aspect, distinct-1/2, the share of candidates with a line
    written twice, the checks' pass rate, validation perplexity     -> ``round_r/eval.jsonl``, ``metrics.json``
+5. **promote or not** (``scorer.selection.promotion``): the round's model becomes the current one (the next
+   round's starting point) only if its held-out overall rises beyond a bootstrap interval and the diversity
+   limits hold, or the ratings store's blind comparisons of the two say so; ``metrics.json`` and the report
+   say which model won and why.
 
 then ``report.md`` and ``metrics.png`` are rewritten. Training prompts are titles of train-split works;
 held-out prompts are titles of valid-split works, so they never feed training (nor the scorer, which trains
@@ -59,7 +67,8 @@ from .batch import finished_ids
 from .candidates import best, write_candidates
 from .config import RSConfig
 from .model import DEFAULT_SCORER, Scorer
-from .ratings import ASPECTS
+from .ratings import ASPECTS, RatingsStore, default_ratings_db
+from .selection import mix, mos_decision, promotion, select_samples
 
 # ---- prompts --------------------------------------------------------------------------------------
 
@@ -114,10 +123,10 @@ def prompt_records(model, tokenizer, group: list[dict], seed: int, *, scorer: Sc
         if repetition_gate:
             own = [distinct([s.lyrics], 1) for s in scored]
             median = sorted(own)[len(own) // 2]
-            eligible = {j for j, value in enumerate(own) if value >= median}
+            eligible = sorted(j for j, value in enumerate(own) if value >= median)
         records.append({"id": p["id"], "prompt": p, "asked_topic": spec.topic, "rhymes": dict(spec.rhymes),
                         "keywords": list(spec.keywords), "candidates": [s.to_dict() for s in scored],
-                        "best": best(scored, eligible)})
+                        "best": best(scored, eligible), **({"eligible": eligible} if eligible is not None else {})})
     return records
 
 
@@ -157,14 +166,12 @@ def sample_spec(record: dict) -> LyricSpec:
 
 def training_data(cfg: RSConfig, samples: list[dict], round_index: int,
                   keywords: dict | None = None) -> tuple[list[dict], dict]:
-    """Kept samples (best passing candidate at or above the threshold) plus replayed original exchanges,
-    their briefs with keyword plans when the generator was trained with them (``keywords``: its tables)."""
-    kept = []
-    for record in samples:
-        chosen = record.get("best")
-        if chosen is not None and record["candidates"][chosen]["scores"]["overall"] >= cfg.threshold:
-            lines = record["candidates"][chosen]["lyrics"].split("\n")
-            kept.append({"messages": exchange(sample_spec(record), lines)})
+    """Kept samples (``scorer.selection.select_samples``: passing, at or above the threshold, diversity
+    valued) plus replayed original exchanges, their briefs with keyword plans when the generator was trained
+    with them (``keywords``: its tables)."""
+    picks = select_samples(samples, cfg.threshold, cfg.diversity, [r.get("eligible") for r in samples])
+    kept = [{"messages": exchange(sample_spec(samples[i]), samples[i]["candidates"][j]["lyrics"].split("\n"))}
+            for i, j in picks]
     langs = cfg.data.langs
     wanted = round(cfg.replay * len(kept))
     pool = []
@@ -174,9 +181,9 @@ def training_data(cfg: RSConfig, samples: list[dict], round_index: int,
         pool += list(islice(utilisation(works, cfg.seed + round_index, cfg.data.sft_max_lines, keywords),
                             math.ceil(wanted / len(langs))))
     replay = pool[:wanted]
-    rows = kept + replay
-    random.Random(f"{cfg.seed}-mix-{round_index}").shuffle(rows)
-    return rows, {"prompts": len(samples), "kept": len(kept), "replayed": len(replay)}
+    rows = mix(kept, replay, f"{cfg.seed}-mix-{round_index}")
+    return rows, {"prompts": len(samples), "kept": len(kept), "replayed": len(replay),
+                  "picks": [[samples[i]["id"], j] for i, j in picks]}
 
 
 # ---- evaluation -----------------------------------------------------------------------------------
@@ -242,10 +249,12 @@ def run_rounds(cfg: RSConfig) -> Path:
     write_json(out_dir / "prompts.json", {"train": train_prompts, "eval": eval_prompts})
     lexicon = build_lexicon(cfg.data.works_dir, cfg.data.langs) if cfg.prompts.expand else None
 
-    generator = str(cfg.model.generator or DEFAULT_MODEL)
+    generator = str(cfg.model.generator or DEFAULT_MODEL)  # the current model: each round starts from it
+    current = 0  # ... and the round that made it (0: the starting generator)
     for r in range(cfg.rounds + 1):
         folder = out_dir / f"round_{r}"
         folder.mkdir(exist_ok=True)
+        evaluated = generator
         if r > 0:
             model_dir = folder / "model"
             if not (folder / "metrics.json").is_file() and not model_dir.is_dir():
@@ -266,24 +275,45 @@ def run_rounds(cfg: RSConfig) -> Path:
                         write_json(folder / "selection.json", counts)
                     train(round_config(cfg, r, generator, folder), "sft", resume=True)
                 export_model(generator, str(folder / "sft" / "final"), model_dir)
-            generator = str(model_dir)
-        if (folder / "metrics.json").is_file():
-            continue
-        model, tokenizer = load_model(generator, device="cpu")
-        sample_prompts(model, tokenizer, scorer, eval_prompts, folder / "eval.jsonl", cfg.eval_k, cfg.seed,
-                       cfg.temperature, lexicon, desc=f"round {r} eval")
-        metrics = {"round": r, "generator": generator, **eval_metrics(read_jsonl(folder / "eval.jsonl"),
-                                                                     validation_ppl(model, tokenizer, cfg))}
-        if r > 0:
-            metrics["selection"] = json.loads((folder / "selection.json").read_text("utf-8"))
-        if r == 0 and lexicon is not None:  # the same generator without expansion: its effect
-            sample_prompts(model, tokenizer, scorer, eval_prompts, folder / "eval_plain.jsonl", cfg.eval_k,
-                           cfg.seed, cfg.temperature, None, desc="round 0 eval, no expansion")
-            metrics["without_expansion"] = eval_metrics(read_jsonl(folder / "eval_plain.jsonl"), metrics["valid_ppl"])
-        write_json(folder / "metrics.json", metrics)
-        del model
-        write_report(cfg)
+            evaluated = str(model_dir)
+        if not (folder / "metrics.json").is_file():
+            model, tokenizer = load_model(evaluated, device="cpu")
+            sample_prompts(model, tokenizer, scorer, eval_prompts, folder / "eval.jsonl", cfg.eval_k, cfg.seed,
+                           cfg.temperature, lexicon, desc=f"round {r} eval")
+            metrics = {"round": r, "generator": evaluated, **eval_metrics(read_jsonl(folder / "eval.jsonl"),
+                                                                         validation_ppl(model, tokenizer, cfg))}
+            if r > 0:
+                metrics["selection"] = {k: v for k, v in json.loads((folder / "selection.json").read_text("utf-8"))
+                                        .items() if k != "picks"}
+                metrics["promotion"] = decide(cfg, out_dir, current, generator, r, evaluated, metrics)
+            if r == 0 and lexicon is not None:  # the same generator without expansion: its effect
+                sample_prompts(model, tokenizer, scorer, eval_prompts, folder / "eval_plain.jsonl", cfg.eval_k,
+                               cfg.seed, cfg.temperature, None, desc="round 0 eval, no expansion")
+                metrics["without_expansion"] = eval_metrics(read_jsonl(folder / "eval_plain.jsonl"),
+                                                            metrics["valid_ppl"])
+            write_json(folder / "metrics.json", metrics)
+            del model
+            write_report(cfg)
+        decision = json.loads((folder / "metrics.json").read_text("utf-8")).get("promotion")
+        if decision is not None and decision["promoted"]:
+            generator, current = evaluated, r
     return write_report(cfg)
+
+
+def decide(cfg: RSConfig, out_dir: Path, current: int, current_model: str, r: int, model: str, metrics: dict) -> dict:
+    """Whether round ``r``'s model replaces the current one (``scorer.selection``): the blind comparisons of
+    the ratings store when it holds enough of the two, else the bootstrap gate on the held-out prompts."""
+    if not cfg.promotion.enabled:
+        return {"promoted": True, "by": "off", "reason": "the promotion gate is off: every round's model goes on"}
+    store = Path(cfg.promotion.ratings_db) if cfg.promotion.ratings_db else default_ratings_db()
+    if store.is_file():
+        decision = mos_decision(RatingsStore(store).comparisons(), current_model, model)
+        if decision is not None:
+            return decision
+    round0 = json.loads((out_dir / "round_0" / "metrics.json").read_text("utf-8"))
+    return promotion({"records": read_jsonl(out_dir / f"round_{current}" / "eval.jsonl")},
+                     {"records": read_jsonl(out_dir / f"round_{r}" / "eval.jsonl"), "metrics": metrics},
+                     round0, cfg.promotion) | {"against": f"round {current}"}
 
 
 def write_report(cfg: RSConfig) -> Path:
@@ -292,11 +322,13 @@ def write_report(cfg: RSConfig) -> Path:
                                                               key=lambda p: int(p.parent.name.split("_")[1]))]
     lines = [f"# Rejection sampling: {cfg.name}", "",
              f"{cfg.prompts.train} training prompts x K = {cfg.k}; threshold {cfg.threshold} (overall, 1-5) after "
-             f"the checks' gate; replay {cfg.replay} per kept sample; {cfg.prompts.eval} held-out prompts x "
+             f"the checks' gate, diversity {cfg.diversity} (selection: overall minus it times the bigram overlap "
+             f"with samples kept before); replay {cfg.replay} per kept sample; KL anchor "
+             f"{cfg.sft.kl_weight}; {cfg.prompts.eval} held-out prompts x "
              f"{cfg.eval_k} for evaluation; query expansion {'on' if cfg.prompts.expand else 'off'}; repetition gate "
              f"{'on' if cfg.repetition_gate else 'off'}.", "",
              "| round | kept | overall | language | relevance | content | best overall | distinct-1 | distinct-2 "
-             "| line repeated | commonest characters | checks pass | valid ppl |", "|" + "---|" * 13]
+             "| line repeated | commonest characters | checks pass | valid ppl | promoted |", "|" + "---|" * 14]
     for m in rows:
         s, sel = m["scores"], m.get("selection")
         kept = f"{sel['kept']}/{sel['prompts']}" if sel else "-"
@@ -304,7 +336,21 @@ def write_report(cfg: RSConfig) -> Path:
                      f"{s['content']:.3f} | {m['best_overall'] or 0:.3f} | {m['distinct_1']:.3f} | "
                      f"{m['distinct_2']:.3f} | {m['repeated_line_rate']:.1%} | "
                      + " ".join(f"{c['char']} {c['share']:.1%}" for c in m.get("commonest", []))
-                     + f" | {m['pass_rate']:.1%} | {m['valid_ppl']:.2f} |")
+                     + f" | {m['pass_rate']:.1%} | {m['valid_ppl']:.2f} | "
+                     + ("-" if "promotion" not in m else "yes" if m["promotion"]["promoted"] else "no") + " |")
+    current = 0
+    decisions = []
+    for m in rows[1:]:
+        decision = m["promotion"]
+        decisions.append(f"- round {m['round']} ({decision['by']}): "
+                         + ("promoted" if decision["promoted"] else "not promoted, the current model stays")
+                         + f" — {decision['reason']}.")
+        current = m["round"] if decision["promoted"] else current
+    if decisions:
+        lines += ["", "## Promotion", "", *decisions, "",
+                  f"**The model after {rows[-1]['round']} rounds: "
+                  + (f"round {current}'s, `{rows[current]['generator']}`" if current else
+                     f"the starting generator, `{rows[0]['generator']}`") + "**."]
     plain = rows[0].get("without_expansion") if rows else None
     if plain:
         lines += ["", "Query expansion, round 0 (same generator and prompts): "

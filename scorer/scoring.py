@@ -1,9 +1,11 @@
 """Scores for records: ``tianci score IN.jsonl OUT.jsonl`` and the batch CLI's ``scores``.
 
-A record is ``{"lyrics": str, ...}`` or a batch result ``{"candidates": [{"lyrics"}, ...], ...}``; the prompt
-is its ``prompt`` object, else its ``spec`` object, else its own ``topic``/``lang``/``genre`` fields. Each
-record (and each candidate) gains ``"scores": {aspect: 1-5}``; a line that is not JSON or has no lyrics is
-kept, marked ``"error"``.
+A record is ``{"lyrics": str, ...}``, a batch result ``{"candidates": [{"lyrics"}, ...], ...}``, or a pair
+``{"kind", "better": {"prompt", "lyrics"}, "worse": {...}}`` (``scorer.checkset``'s check set, the scorer's
+training data); the prompt is its ``prompt`` object, else its ``spec`` object, else its own
+``topic``/``lang``/``genre`` fields. Each record (each candidate, each side) gains ``"scores": {aspect: 1-5}``;
+a line that is not JSON or has no lyrics is kept, marked ``"error"``. On pairs, :func:`pair_accuracy` reports
+how often the better side scores higher overall, per kind.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ def score_records(scorer: Scorer, records: list[dict]) -> int:
         if isinstance(record.get("lyrics"), str):
             slots.append((record, prompt, record["lyrics"]))
             found = True
-        for candidate in record.get("candidates") or []:
+        for candidate in [*(record.get("candidates") or []), *(record[k] for k in ("better", "worse") if k in record)]:
             if isinstance(candidate, dict) and isinstance(candidate.get("lyrics"), str):
-                slots.append((candidate, prompt, candidate["lyrics"]))
+                slots.append((candidate, prompt_of(candidate) or prompt, candidate["lyrics"]))
                 found = True
         if not found and "error" not in record:
             record["error"] = 'no "lyrics" to score'
@@ -46,8 +48,23 @@ def score_records(scorer: Scorer, records: list[dict]) -> int:
     return missing
 
 
-def score_file(scorer: Scorer, path: Path, out: Path) -> tuple[int, int]:
-    """(records scored, records marked as errors); OUT is written to a temporary file and renamed."""
+def pair_accuracy(records: list[dict]) -> dict:
+    """Over scored pairs: ``{"pairs", "accuracy", "by_kind": {kind: accuracy}}``, a pair won when its better
+    side scores higher overall (a tie is lost)."""
+    wins: dict[str, list[bool]] = {}
+    for record in records:
+        better, worse = record.get("better"), record.get("worse")
+        if isinstance(better, dict) and isinstance(worse, dict) and "scores" in better and "scores" in worse:
+            wins.setdefault(str(record.get("kind", "pair")), []).append(
+                better["scores"]["overall"] > worse["scores"]["overall"])
+    every = [w for kind in wins.values() for w in kind]
+    return {"pairs": len(every), "accuracy": round(sum(every) / len(every), 4) if every else None,
+            "by_kind": {kind: round(sum(v) / len(v), 4) for kind, v in sorted(wins.items())}}
+
+
+def score_file(scorer: Scorer, path: Path, out: Path) -> tuple[int, int, dict]:
+    """(records scored, records marked as errors, :func:`pair_accuracy` of its pairs); OUT is written to a
+    temporary file and renamed."""
     records, errors = [], 0
     for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
         if not line.strip():
@@ -62,4 +79,4 @@ def score_file(scorer: Scorer, path: Path, out: Path) -> tuple[int, int]:
     errors = sum("error" in r for r in records) + score_records(scorer, [r for r in records if "error" not in r])
     out.parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(out, records)
-    return len(records) - errors, errors
+    return len(records) - errors, errors, pair_accuracy(records)

@@ -2,12 +2,14 @@
 
 Read it top to bottom in :func:`train_scorer`. The data (``out_dir/data/{train,eval}.jsonl``) is built once:
 bootstrap pairs from ``scorer.bootstrap`` (works of the train split for training, of the valid split for
-evaluation, so no evaluated work is trained on), plus human ratings from the ratings store when the config
-names one (a tenth of them, by hash, held out). Each step takes ``batch_size`` pairs and, with the same
-forward pass, their sides' ratings:
+evaluation, so no evaluated work is trained on), plus the human ratings of the ratings store (the config's
+``data.ratings_db``, else the default store when it exists; a tenth of them, by hash, held out), each rating
+an item and every two ratings of one prompt a pair. The bootstrap pairs are the prior; human rows are
+repeated to be at least ``human_share`` of the training draws and weigh ``human_weight`` in the loss. Each
+step takes ``batch_size`` rows and, with the same forward pass, their sides' ratings:
 
-    loss = Bradley-Terry  -log sigmoid(r_better - r_worse)   on the aspects the pair is about
-         + pointwise_weight * mean((1 + 4 sigmoid(r) - rating) / 4)^2   on every rated aspect
+    loss = Bradley-Terry  -w log sigmoid(r_better - r_worse)   on the aspects the pair is about
+         + pointwise_weight * weighted mean((1 + 4 sigmoid(r) - rating) / 4)^2   on every rated aspect
 
 Evaluation: pairwise accuracy of the overall head on held-out real-vs-corrupted pairs (and per kind, and
 per aspect on the pairs about it), Spearman between scores and held-out ratings (bootstrap, and human when
@@ -29,6 +31,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from lyrics.data.keywords import load_tables, save_tables
 from lyrics.files import read_jsonl, write_json, write_jsonl
 from lyrics.models import DEFAULT_MODEL, load_model, write_settings
 from lyrics.training.config import ConfigError
@@ -48,17 +51,19 @@ from lyrics.training.loop import (
 
 from .bootstrap import corruption_pairs, model_pairs, sample_works
 from .config import ScorerConfig
-from .model import encode_texts, head_logits, load_scorer_model, new_scorer, scorer_text, to_scale
-from .ratings import ASPECTS, RatingsStore
+from .model import encode_items, head_logits, load_scorer_model, new_scorer, to_scale, to_scores
+from .ratings import ASPECTS, RatingsStore, default_ratings_db
 
 STAGE = "scorer"
-FLUENCY_LR_SCALE = 20.0
+FEATURES_LR_SCALE = 20.0
+BOOTSTRAP_VERSION = 2  # bumped when scorer.bootstrap's pairs change: a run's data built before is rebuilt
 
 
 # ---- data -----------------------------------------------------------------------------------------
 
-def build_data(config: ScorerConfig, data_dir: Path, progress: bool) -> None:
-    """``train.jsonl`` and ``eval.jsonl`` of pairs and rated items, each written whole then renamed."""
+def build_data(config: ScorerConfig, data_dir: Path, tables: dict, progress: bool) -> int:
+    """``train.jsonl`` and ``eval.jsonl`` of pairs and rated items, each written whole then renamed; returns how
+    many human ratings the store gave."""
     data, seed = config.data, config.seed
     works_dir = data.works_dir
     counts = {"train": data.train_works, "eval": data.eval_works}
@@ -66,7 +71,7 @@ def build_data(config: ScorerConfig, data_dir: Path, progress: bool) -> None:
     generator = None
     if any(samples.values()):
         generator = load_model(str(config.model.generator or DEFAULT_MODEL), device="cpu")
-    human = _human_ratings(data.ratings_db)
+    human = human_rows(_human_ratings(ratings_db_of(config)))
     data_dir.mkdir(parents=True, exist_ok=True)
     for part, split in (("train", "train"), ("eval", "valid")):
         path = data_dir / f"{part}.jsonl"
@@ -77,12 +82,59 @@ def build_data(config: ScorerConfig, data_dir: Path, progress: bool) -> None:
             works = sample_works(works_dir, lang, split, counts[part], data.max_lines, seed)
             if not works:
                 raise ConfigError(f"no {lang} {split} works under {works_dir}: run `tianci data build`")
-            rows += corruption_pairs(works, seed)
+            rows += corruption_pairs(works, seed, tables)
             if samples[part] and generator is not None:
                 rows += model_pairs(works[: samples[part]], *generator, seed, progress)
-        rows += [item for item in human if is_held_out(item["item"]["lyrics"]) == (part == "eval")]
+        rated = [row for row in human if is_held_out(_rated_text(row)) == (part == "eval")]
+        if part == "train" and rated:  # the bootstrap pairs are a prior; ratings are drawn often enough to move it
+            copies = max(1, math.ceil(config.human_share * len(rows) / ((1 - config.human_share) * len(rated))))
+            rated = rated * copies
+        rows += rated
         random.Random(f"{seed}-{part}").shuffle(rows)
         write_jsonl(path, rows)
+    return len([row for row in human if row["kind"] == "human"])
+
+
+def ratings_stamp(db: Path | None) -> dict | None:
+    """What the recipe records of the ratings store: its path and how many ratings it holds (new ratings
+    rebuild the data)."""
+    if db is None or not db.is_file():
+        return None
+    return {"path": str(db), "ratings": len(RatingsStore(db).ratings())}
+
+
+def _rated_text(row: dict) -> str:
+    return (row.get("item") or row["better"])["lyrics"]
+
+
+def ratings_db_of(config: ScorerConfig) -> Path | None:
+    """The ratings store to train on: the config's, else the default store when it exists."""
+    if config.data.ratings_db:
+        return Path(config.data.ratings_db)
+    default = default_ratings_db()
+    return default if default.is_file() else None
+
+
+def human_rows(items: list[dict]) -> list[dict]:
+    """Rated items, plus a ``human`` pair for every two ratings of one prompt whose overall ratings differ
+    (the pairwise loss, on every aspect the two ratings order the same way as overall)."""
+    rows: list[dict] = list(items)
+    by_prompt: dict[str, list[dict]] = {}
+    for row in items:
+        by_prompt.setdefault(json.dumps(row["item"]["prompt"], sort_keys=True, ensure_ascii=False), []).append(row)
+    for group in by_prompt.values():
+        for i, a in enumerate(group):
+            for b in group[i + 1:]:
+                ra, rb = a["item"]["ratings"], b["item"]["ratings"]
+                if ra["overall"] == rb["overall"] or a["item"]["lyrics"] == b["item"]["lyrics"]:
+                    continue
+                better, worse = (a, b) if ra["overall"] > rb["overall"] else (b, a)
+                rbetter, rworse = better["item"]["ratings"], worse["item"]["ratings"]
+                aspects = [x for x in ASPECTS if rbetter.get(x) is not None and rworse.get(x) is not None
+                           and rbetter[x] > rworse[x]]
+                rows.append({"kind": "human_pair", "aspects": aspects, "better": better["item"],
+                             "worse": worse["item"]})
+    return rows
 
 
 def _same_recipe(data_dir: Path, recipe: dict) -> bool:
@@ -90,11 +142,11 @@ def _same_recipe(data_dir: Path, recipe: dict) -> bool:
     return path.is_file() and json.loads(path.read_text("utf-8")) == json.loads(json.dumps(recipe))
 
 
-def _human_ratings(db: str | None) -> list[dict]:
+def _human_ratings(db: Path | None) -> list[dict]:
     """Rated items of the ratings store: a prompt stored as JSON is read as one, else taken as the topic."""
     if not db:
         return []
-    if not Path(db).is_file():
+    if not db.is_file():
         raise ConfigError(f"data.ratings_db {db}: no such file")
     items = []
     for row in RatingsStore(db).ratings():
@@ -122,17 +174,21 @@ def rating_tensor(items: list[dict]) -> torch.Tensor:
 
 # ---- loss and evaluation --------------------------------------------------------------------------
 
-def batch_loss(model, tokenizer, rows: list[dict], seq_len: int, pointwise_weight: float,
-               device: torch.device) -> tuple[torch.Tensor, dict[str, float]]:
+def encode_rows(tokenizer, items: list[dict], seq_len: int, tables: dict) -> dict[str, torch.Tensor]:
+    return encode_items(tokenizer, [(it["prompt"], it["lyrics"]) for it in items], seq_len, tables)
+
+
+def batch_loss(model, tokenizer, rows: list[dict], seq_len: int, pointwise_weight: float, human_weight: float,
+               device: torch.device, tables: dict) -> tuple[torch.Tensor, dict[str, float]]:
     items = [it for row in rows for it in sides(row)]
-    batch = encode_texts(tokenizer, [scorer_text(it["prompt"], it["lyrics"]) for it in items], seq_len)
-    logits = head_logits(model, {k: v.to(device) for k, v in batch.items()})
+    logits = head_logits(model, {k: v.to(device) for k, v in encode_rows(tokenizer, items, seq_len, tables).items()})
     # Bradley-Terry on the aspects each pair is about.
     pair_terms, offset = [], 0
     for row in rows:
         if "better" in row:
             aspects = [ASPECTS.index(a) for a in row["aspects"]]
-            pair_terms.append(-F.logsigmoid(logits[offset, aspects] - logits[offset + 1, aspects]))
+            weight = human_weight if row["kind"].startswith("human") else 1.0
+            pair_terms.append(-weight * F.logsigmoid(logits[offset, aspects] - logits[offset + 1, aspects]))
             offset += 2
         else:
             offset += 1
@@ -140,7 +196,10 @@ def batch_loss(model, tokenizer, rows: list[dict], seq_len: int, pointwise_weigh
     # Pointwise on the 1-5 scale, where rated.
     target = rating_tensor(items).to(device)
     rated = ~torch.isnan(target)
-    point = (((to_scale(logits) - target.nan_to_num()) / 4) ** 2)[rated].mean() if rated.any() else logits.new_zeros(())
+    weights = torch.tensor([human_weight if row["kind"].startswith("human") else 1.0 for row in rows
+                            for _ in sides(row)], device=device)[:, None].expand_as(target)
+    squared = ((to_scale(logits) - target.nan_to_num()) / 4) ** 2
+    point = (squared * weights)[rated].sum() / weights[rated].sum() if rated.any() else logits.new_zeros(())
     return bt + pointwise_weight * point, {"bt": bt.item(), "pointwise": point.item()}
 
 
@@ -165,7 +224,8 @@ def spearman(x: list[float], y: list[float]) -> float:
 
 
 @torch.no_grad()
-def evaluate(model, tokenizer, rows: list[dict], seq_len: int, device: torch.device, batch_size: int = 64) -> dict:
+def evaluate(model, tokenizer, rows: list[dict], seq_len: int, device: torch.device, tables: dict,
+             batch_size: int = 64) -> dict:
     """Pairwise accuracy (overall head: all pairs, real-vs-corrupted, per kind; each aspect's head on the pairs
     about it) and Spearman between scores and held-out ratings."""
     model.eval()
@@ -174,8 +234,9 @@ def evaluate(model, tokenizer, rows: list[dict], seq_len: int, device: torch.dev
     scores = []
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
-        batch = encode_texts(tokenizer, [scorer_text(it["prompt"], it["lyrics"]) for it in chunk], seq_len)
-        scores.append(to_scale(head_logits(model, {k: v.to(device) for k, v in batch.items()})).cpu())
+        batch = encode_rows(tokenizer, chunk, seq_len, tables)
+        scores.append(to_scores(head_logits(model, {k: v.to(device) for k, v in batch.items()}),
+                                batch["features"]).cpu())
     model.train()
     scores_t = torch.cat(scores) if scores else torch.empty(0, len(ASPECTS))
     wins: dict[str, list[bool]] = {}
@@ -201,7 +262,7 @@ def evaluate(model, tokenizer, rows: list[dict], seq_len: int, device: torch.dev
                                   if k.startswith("aspect:")},
                     "pairs": sum(len(v) for k, v in wins.items() if not k.startswith("aspect:"))}
     for source in ("bootstrap", "human"):
-        chosen = [j for j, it in enumerate(items) if (kinds[j] == "human") == (source == "human")]
+        chosen = [j for j, it in enumerate(items) if kinds[j].startswith("human") == (source == "human")]
         per_aspect = {}
         for i, a in enumerate(ASPECTS):
             pairs = [(scores_t[j, i].item(), items[j]["ratings"][a]) for j in chosen
@@ -224,27 +285,35 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
     from transformers import AutoTokenizer  # heavy: only when a scorer trains
 
     cfg, seed, run = config.stage("scorer"), config.seed, config.run_dir
-    recipe = {"seed": seed, "data": dataclasses.asdict(config.data), "generator": config.model.generator}
+    ratings_db = ratings_db_of(config)
+    recipe = {"seed": seed, "data": dataclasses.asdict(config.data), "generator": config.model.generator,
+              "bootstrap": BOOTSTRAP_VERSION, "human_share": config.human_share,
+              "ratings": ratings_stamp(ratings_db)}
     # a fresh run keeps the data an older run built by the same recipe (it takes minutes)
     checkpoint = prepare_run(run, resume, keep=lambda path: path.name == "data" and _same_recipe(path, recipe))
     torch.manual_seed(seed)
 
-    build_data(config, run / "data", progress)
-    write_json(run / "data" / "recipe.json", recipe)
-    train_rows, eval_rows = read_jsonl(run / "data" / "train.jsonl"), read_jsonl(run / "data" / "eval.jsonl")
     if checkpoint is not None:
         model = load_scorer_model(checkpoint / "model")
         tokenizer = AutoTokenizer.from_pretrained(run / "tokenizer")
     else:
-        model, tokenizer = new_scorer(config.model.base or DEFAULT_MODEL)
+        base = config.model.base or DEFAULT_MODEL
+        model, tokenizer = new_scorer(base)
         tokenizer.save_pretrained(run / "tokenizer")
+        save_tables(load_tables(Path(base)), run / "tokenizer")  # topic evidence reads the backbone's plans
+    tables = load_tables(run / "tokenizer")
+    build_data(config, run / "data", tables, progress)
+    write_json(run / "data" / "recipe.json", recipe)
+    train_rows, eval_rows = read_jsonl(run / "data" / "train.jsonl"), read_jsonl(run / "data" / "eval.jsonl")
+    # the generator's samples are few (each is a decode) and the hardest negatives: drawn model_repeat times as often
+    train_rows += [row for row in train_rows if row["kind"] == "model"] * (config.model_repeat - 1)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).train()
-    fluency = list(model.fluency.parameters()) if hasattr(model, "fluency") else []
-    others = [p for p in model.parameters() if all(p is not f for f in fluency)]
-    groups = [{"params": others, "lr_scale": 1.0}]
-    if fluency:  # two weights a head, from zero: a faster rate, or they barely move in a short run
-        groups.append({"params": fluency, "lr_scale": FLUENCY_LR_SCALE, "weight_decay": 0.0})
+    features = list(model.features.parameters())
+    others = [p for p in model.parameters() if all(p is not f for f in features)]
+    # a dozen weights a head, from zero: a faster rate, or they barely move in a short run
+    groups = [{"params": others, "lr_scale": 1.0},
+              {"params": features, "lr_scale": FEATURES_LR_SCALE, "weight_decay": 0.0}]
     optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.95))
     start = load_optimizer_state(checkpoint, optimizer) if checkpoint else 0
     log = RunLog(run / "log.jsonl", start)
@@ -257,7 +326,8 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
             group["lr"] = lr_at(step, cfg) * group["lr_scale"]
         rows = [train_rows[i] for i in indices_at(len(train_rows), step, cfg.batch_size, seed)]
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-            loss, parts = batch_loss(model, tokenizer, rows, cfg.seq_len, config.pointwise_weight, device)
+            loss, parts = batch_loss(model, tokenizer, rows, cfg.seq_len, config.pointwise_weight,
+                                     config.human_weight, device, tables)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
@@ -269,7 +339,7 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
             bar.set_postfix(loss=f"{loss.item():.3f}")
         if due(done, cfg.eval_every, cfg.steps):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-                metrics = evaluate(model, tokenizer, eval_rows, cfg.seq_len, device)
+                metrics = evaluate(model, tokenizer, eval_rows, cfg.seq_len, device, tables)
             log.write({"step": done, "eval_loss": round(1 - metrics["pairwise_accuracy"], 5), "eval": metrics})
         if done % cfg.save_every == 0 and done < cfg.steps:
             save_checkpoint(run / "checkpoints" / f"step-{done}", model, optimizer, done, seed)
@@ -282,6 +352,7 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
         tokenizer.save_pretrained(folder)
         write_json(folder / "eval.json", {"step": evals[-1]["step"], **evals[-1]["eval"]})
         write_settings(folder, scorer=True, seq_len=cfg.seq_len)
+        save_tables(tables, folder)
 
     final = publish(run, write)
     plot_losses(run / "log.jsonl", run / "loss.png", f"{config.name} · loss (eval: 1 - pairwise accuracy)")

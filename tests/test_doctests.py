@@ -1,5 +1,5 @@
 """The runnable examples in the docstrings of phonetics/, the decoding modules, the configs and the candidate
-pipeline run as doctests."""
+pipeline, the scorer's features, rejection sampling's selection and the check set run as doctests."""
 
 import doctest
 import importlib
@@ -12,13 +12,14 @@ from lyrics import generation
 from lyrics.data import keywords
 from lyrics.decoding import constraints, keyword_bias
 from lyrics.training import config
-from scorer import candidates
+from scorer import candidates, checkset, features, selection
 
 MODULES = [importlib.import_module(f"phonetics.{m.name}") for m in pkgutil.iter_modules(phonetics.__path__)]
-MODULES += [keywords, constraints, keyword_bias, generation, config, candidates]
+MODULES += [keywords, constraints, keyword_bias, generation, config, candidates, features, selection, checkset]
 WITH_EXAMPLES = ["phonetics.analysis", "phonetics.annotate", "phonetics.languages", "phonetics.rhyme",
                  "lyrics.data.keywords", "lyrics.decoding.constraints", "lyrics.decoding.keyword_bias",
-                 "lyrics.training.config", "scorer.candidates"]
+                 "lyrics.training.config", "scorer.candidates", "scorer.features", "scorer.selection",
+                 "scorer.checkset"]
 
 
 @pytest.mark.parametrize("module", MODULES, ids=lambda m: m.__name__)

@@ -14,6 +14,7 @@ from transformers import AutoTokenizer
 from lyrics.data.expansion import build_lexicon, expand_topic
 from scorer.model import new_scorer
 from scorer.rs import distinct, eval_metrics
+from scorer.selection import select_samples
 
 from .conftest import ROOT, run_cli
 
@@ -77,14 +78,17 @@ def test_two_rounds_resume_after_a_kill_without_loss_or_duplicates(tmp_path, dat
         assert all(set(c["scores"]) == {"overall", "language", "relevance", "content"} for x in records
                    for c in x["candidates"])
         kept = json.loads((folder / "selection.json").read_text())
-        chosen = {x["id"]: x["candidates"][x["best"]]["lyrics"] for x in records if x["best"] is not None}
         for x in records:  # best: the passing candidate first by the rule (lines rhyming, then overall score)
             cands = x["candidates"]
-            passing = [i for i, c in enumerate(cands) if c["checks"]["ok"]]
+            passing = [i for i, c in enumerate(cands) if c["checks"]["ok"] and i in x.get("eligible", range(9))]
             expected = max(passing, key=lambda i, cands=cands: (sum(line["rhyme_ok"] for line in cands[i]["checks"][
                 "lines"]), cands[i]["scores"]["overall"], -i), default=None)
             assert x["best"] == expected
-        assert kept["prompts"] == 6 and kept["kept"] == len(chosen)  # threshold 1.0: every best is kept
+        # the kept samples are the selection rule's picks, recomputed from the samples (diversity 1.0)
+        picks = select_samples(records, 1.0, 1.0, [x.get("eligible") for x in records])
+        assert kept["picks"] == [[records[i]["id"], j] for i, j in picks]
+        chosen = {records[i]["id"]: records[i]["candidates"][j]["lyrics"] for i, j in picks}
+        assert kept["prompts"] == 6 and kept["kept"] == len(chosen) >= 1
         rows = lines_of(folder / "train.jsonl")
         assert len(rows) == kept["kept"] + kept["replayed"] and kept["replayed"] == kept["kept"]  # replay 1.0
         answers = ["\n".join(line for line in row["messages"][-1]["content"].split("\n") if not line.startswith("〔"))
@@ -104,8 +108,15 @@ def test_two_rounds_resume_after_a_kill_without_loss_or_duplicates(tmp_path, dat
     assert ppl[1] != ppl[0] and ppl[2] != ppl[1]  # each round's finetune changed the generator
     round2 = json.loads((run / "round_2" / "metrics.json").read_text())
     assert round2["generator"].endswith("round_2/model")
+    for r in (1, 2):  # each round's promotion decision is the gate's on its eval against the model it started from
+        metrics = json.loads((run / f"round_{r}" / "metrics.json").read_text())
+        decision = metrics["promotion"]
+        assert decision["by"] == "bootstrap" and decision["reason"]
+        assert decision["promoted"] == (decision["interval"][0] > 0 and "below" not in decision["reason"]
+                                        and "above" not in decision["reason"])
     report = (run / "report.md").read_text("utf-8")
     assert sum(line.startswith("| ") for line in report.splitlines()) == 4  # header and rounds 0-2
+    assert "## Promotion" in report and "The model after 2 rounds" in report
     assert (run / "metrics.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     again = run_cli("rs", "--config", str(config))  # everything done: nothing redone

@@ -10,21 +10,29 @@ from safetensors.torch import load_file
 
 from lyrics.files import read_jsonl
 from lyrics.training.config import load_config
+from lyrics.training.knowledge import is_held_out
 from scorer.bootstrap import DAMAGES, corruption_pairs, sample_works
+from scorer.checkset import CHECK_SET, check_pairs, load_stanzas
 from scorer.config import ScorerConfig
+from scorer.features import NO_EVIDENCE_RELEVANCE
 from scorer.model import DEFAULT_SCORER, Scorer
-from scorer.ratings import ASPECTS
+from scorer.ratings import ASPECTS, RatingsStore
+from scorer.scoring import pair_accuracy
 from scorer.train import train_scorer
 
 from .conftest import run_cli
 
 
-def scorer_config(folder, data_dir, generator_dir, **stage):
+def scorer_config(folder, data_dir, generator_dir, ratings_db=None, model_samples=2, **stage):
+    if ratings_db is None:  # an empty store: not the machine's default one
+        ratings_db = folder / "no-ratings.sqlite"
+        RatingsStore(ratings_db)
     config = {
         "name": "s", "seed": 0, "out_dir": str(folder / "run"),
         "model": {"base": str(generator_dir), "generator": str(generator_dir)},
         "data": {"dir": str(data_dir), "langs": ["cmn", "yue"], "train_works": 20, "eval_works": 6,
-                 "model_samples": 2, "eval_model_samples": 1},
+                 "model_samples": model_samples, "eval_model_samples": min(1, model_samples),
+                 "ratings_db": str(ratings_db)},
         "stages": {"scorer": {"steps": 4, "batch_size": 4, "seq_len": 128, "lr": 1e-3, "eval_every": 2,
                               "save_every": 2, "log_every": 1, **stage}},
     }
@@ -39,7 +47,7 @@ def test_bootstrap_pairs_damage_what_they_say(data_dir):
     assert len(works) == 10 and all(3 <= len(w.lines) <= 8 for w in works)
     pairs = list(corruption_pairs(works, seed=0))
     kinds = {p["kind"] for p in pairs}
-    assert kinds == {"shuffled", "substituted", "repeated", "wrong_topic"}
+    assert kinds == set(DAMAGES) - {"model"}
     for pair in pairs:
         better, worse = pair["better"], pair["worse"]
         assert set(pair["aspects"]) == set(DAMAGES[pair["kind"]])
@@ -48,7 +56,7 @@ def test_bootstrap_pairs_damage_what_they_say(data_dir):
         else:
             assert better["prompt"] == worse["prompt"] and better["lyrics"] != worse["lyrics"]
             assert [len(x) for x in better["lyrics"].split("\n")] == [len(x) for x in worse["lyrics"].split("\n")] \
-                or pair["kind"] in ("shuffled", "repeated")
+                or pair["kind"] in ("lines_shuffled", "line_repeated")
         for aspect in pair["aspects"]:
             assert worse["ratings"][aspect] < better["ratings"][aspect]
 
@@ -67,9 +75,11 @@ def test_scorer_trains_a_few_steps_and_resumes_bitwise(tmp_path, data_dir, char_
     scores = Scorer.load(final, device="cpu").score([(side["prompt"], side["lyrics"]) for r in pairs
                                                      for side in (r["better"], r["worse"])])
     wins = [better["overall"] > worse["overall"] for better, worse in zip(scores[::2], scores[1::2], strict=True)]
+    ties = [better["overall"] == worse["overall"] for better, worse in zip(scores[::2], scores[1::2], strict=True)]
     assert summary["pairs"] == len(pairs) > 20
-    assert abs(summary["pairwise_accuracy"] - sum(wins) / len(wins)) <= 2 / len(wins)  # scores rounded: ties
-    assert set(summary["by_kind"]) == {"shuffled", "substituted", "repeated", "wrong_topic", "model"}
+    # scores are rounded to 3 decimals (and training evaluates in bf16): a tie may have gone either way
+    assert sum(wins) - 2 <= summary["pairwise_accuracy"] * len(wins) <= sum(wins) + sum(ties) + 2
+    assert set(summary["by_kind"]) == set(DAMAGES)
     assert set(summary["spearman_bootstrap"]) == set(ASPECTS)
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     held_out = {r["better"]["lyrics"] for r in read_jsonl(run / "data" / "eval.jsonl") if "better" in r}
@@ -88,6 +98,38 @@ def test_scorer_trains_a_few_steps_and_resumes_bitwise(tmp_path, data_dir, char_
 
     scores = Scorer.load(final).score([({"topic": "月", "lang": "cmn"}, "床前明月光\n疑是地上霜")])
     assert set(scores[0]) == set(ASPECTS) and all(1.0 <= v <= 5.0 for v in scores[0].values())
+
+
+def test_human_ratings_move_the_scores(tmp_path, data_dir, char_generator_dir):
+    # Raters who, against the bootstrap prior, prefer a stanza's lines reversed to the stanza itself.
+    works = [w for w in sample_works(data_dir, "cmn", "train", 40, 8, seed=3)
+             if not is_held_out(w.text) and not is_held_out("\n".join(reversed(w.lines)))][:12]
+    store = RatingsStore(tmp_path / "ratings.sqlite")
+    rated = []
+    for work in works:
+        prompt = json.dumps({"topic": work.title, "lang": "cmn"}, ensure_ascii=False)
+        reversed_text = "\n".join(reversed(work.lines))
+        store.add(prompt, work.text, dict.fromkeys(ASPECTS, 1.0), rater="fixture")
+        store.add(prompt, reversed_text, dict.fromkeys(ASPECTS, 5.0), rater="fixture")
+        rated.append(({"topic": work.title, "lang": "cmn"}, work.text, reversed_text))
+
+    def margin(final):  # mean overall of the preferred (reversed) minus the real stanza, on the rated prompts
+        scores = Scorer.load(final, device="cpu").score([(p, text) for p, real, rev in rated for text in (rev, real)])
+        return sum(a["overall"] - b["overall"] for a, b in zip(scores[::2], scores[1::2], strict=True)) / len(rated)
+
+    stage = {"steps": 40, "eval_every": 40, "save_every": 40, "lr": 3e-3}
+    without = train_scorer(load_config(scorer_config(tmp_path / "a", data_dir, char_generator_dir, model_samples=0,
+                                                     **stage), ScorerConfig), progress=False)
+    config = scorer_config(tmp_path / "b", data_dir, char_generator_dir, ratings_db=tmp_path / "ratings.sqlite",
+                           model_samples=0, **stage)
+    with_ratings = train_scorer(load_config(config, ScorerConfig), progress=False)
+    train_rows = read_jsonl(with_ratings.parent / "data" / "train.jsonl")
+    human = [r for r in train_rows if r["kind"].startswith("human")]
+    assert {r["kind"] for r in human} == {"human", "human_pair"}
+    assert len(human) >= 0.2 * len(train_rows) * 0.9  # repeated to be about human_share of the draws
+    recipe = json.loads((with_ratings.parent / "data" / "recipe.json").read_text())
+    assert recipe["ratings"]["ratings"] == 2 * len(works)
+    assert margin(with_ratings) > margin(without) + 0.05, (margin(with_ratings), margin(without))
 
 
 @pytest.fixture(scope="module")
@@ -113,6 +155,35 @@ def test_the_shipped_scorer_ranks_real_verse_above_its_corruptions(shipped_score
     prompt = {"topic": "静夜思", "lang": "cmn", "genre": "shi"}
     real, *others = shipped_scorer.score([(prompt, jingyesi)] + [(prompt, d) for d in damaged])
     assert all(real["overall"] > other["overall"] for other in others), (real, others)
+
+
+def test_the_modern_check_set_is_its_stanzas_damaged_and_scores_per_kind(tmp_path):
+    shipped = read_jsonl(CHECK_SET)
+    stanzas = load_stanzas()
+    assert all(len(rows) >= 24 for rows in stanzas.values())
+    for lang, rows in stanzas.items():  # the shipped pairs are the builder's (the model samples aside)
+        built = check_pairs(rows, lang)
+        assert [{k: r[k] for k in ("kind", "better", "worse")} for r in shipped
+                if r["lang"] == lang and r["kind"] != "model"] == built
+        assert sum(r["lang"] == lang and r["kind"] == "model" for r in shipped) == len(rows)
+    assert {r["kind"] for r in shipped} == set(DAMAGES)
+    out = tmp_path / "scored.jsonl"
+    result = run_cli("score", str(CHECK_SET), str(out))
+    assert result.returncode == 0, result.stderr
+    scored = read_jsonl(out)
+    assert all("scores" in r["better"] and "scores" in r["worse"] for r in scored)
+    report = pair_accuracy(scored)
+    assert report["pairs"] == len(shipped) and set(report["by_kind"]) == set(DAMAGES)
+    printed = result.stdout.strip().splitlines()[-1]
+    assert printed.startswith(f"pairwise accuracy {report['accuracy']:.3f} on {len(shipped)} pairs")
+    assert all(f"{kind} {value:.3f}" in printed for kind, value in report["by_kind"].items())
+
+
+def test_relevance_is_capped_without_topic_evidence(shipped_scorer):
+    lyrics = "床前明月光\n疑是地上霜\n举头望明月\n低头思故乡"
+    blind, seen = shipped_scorer.score([({"topic": "加班", "lang": "cmn"}, lyrics),
+                                        ({"topic": "月光", "lang": "cmn"}, lyrics)])
+    assert blind["relevance"] <= NO_EVIDENCE_RELEVANCE < seen["relevance"], (blind, seen)
 
 
 def test_score_cli_adds_scores_and_marks_bad_lines(tmp_path):

@@ -73,6 +73,7 @@ class StageConfig:
     precision: str = "fp32"  # or "bf16": matrix products under bfloat16 autocast (about 2x on an AVX-512 CPU)
     grad_accum: int = 1  # micro-batches per step: batch_size rows in grad_accum forward/backward passes
     gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
+    kl_weight: float = 0.0  # LoRA: + this x KL(base || model) on learned tokens, the base being the adapter off
 
     def __post_init__(self):
         require(isinstance(self.grad_accum, int) and self.grad_accum >= 1 and self.batch_size % self.grad_accum == 0,
@@ -83,6 +84,9 @@ class StageConfig:
         require(self.warmup >= 0, "warmup must be at least 0")
         require(0 <= self.corpus_ratio < 1, "corpus_ratio must be at least 0 and below 1")
         require(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}")
+        require(self.kl_weight >= 0, "kl_weight must be at least 0")
+        require(not self.kl_weight or self.lora is not None, "kl_weight needs lora: the anchor is the model with "
+                                                             "its adapter off")
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,22 @@ def evaluate(model, examples: list[Encoded], cfg: StageConfig, seed: int, pad_id
     return sum(losses) / len(losses)
 
 
+def anchor_kl(model, part: dict[str, torch.Tensor], logits: torch.Tensor) -> torch.Tensor:
+    """Mean over learned tokens of KL(base || model), the base being the LoRA model with its adapter off: the
+    finetune may move towards its data but pays for the mass it takes from what the base would write (a
+    rejection-sampling round finetuned on its own samples otherwise sharpens towards its commonest tokens)."""
+    with torch.no_grad(), model.disable_adapter():
+        base = model(input_ids=part["input_ids"], attention_mask=part.get("attention_mask")).logits
+    learned = part["labels"][:, 1:] != IGNORE
+    base_logp = base[:, :-1].float().log_softmax(-1)[learned]
+    logp = logits[:, :-1].float().log_softmax(-1)[learned]
+    return (base_logp.exp() * (base_logp - logp)).sum(-1).mean()
+
+
 def micro_steps(model, batch: dict[str, torch.Tensor], cfg: StageConfig, accelerator: Accelerator) -> torch.Tensor:
     """Forward and backward over ``grad_accum`` slices of the batch, each loss weighted by its share of the
-    batch's learned tokens, so the gradient is the whole batch's (token-mean loss) whatever ``grad_accum`` is.
-    Returns that loss, detached."""
+    batch's learned tokens, so the gradient is the whole batch's (token-mean loss) whatever ``grad_accum`` is;
+    with ``kl_weight``, plus the KL anchor (:func:`anchor_kl`). Returns that loss, detached."""
     rows = batch["input_ids"].shape[0]
     size = rows // cfg.grad_accum
     learned = (batch["labels"][:, 1:] != IGNORE).sum().clamp(min=1)
@@ -58,7 +70,10 @@ def micro_steps(model, batch: dict[str, torch.Tensor], cfg: StageConfig, acceler
         if not share:  # nothing learned in these rows: their loss is undefined and adds nothing
             continue
         with torch.autocast(accelerator.device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-            loss = model(**part).loss
+            out = model(**part)
+            loss = out.loss
+            if cfg.kl_weight:
+                loss = loss + cfg.kl_weight * anchor_kl(accelerator.unwrap_model(model), part, out.logits)
         accelerator.backward(loss * share)
         total += loss.detach().float() * share
     return total
