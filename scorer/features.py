@@ -9,6 +9,10 @@ learned weights (``scorer.model.head_logits``), beside the fluency of the text u
 - ``same_line_end``: share of lines ending in a character another line already ended in (identical rhymes);
 - ``char_repeats``: share of a line's characters that repeat earlier in the same line (a loop);
 - ``bigram_repeats``: 1 - distinct-2 of the whole text;
+- ``even_rhyme``, ``odd_rhyme``: share of the even lines after the second (of the odd lines after the first)
+  that rhyme with the second line by another character, by the language's rhyme groups: verse and lyrics
+  rhyme on the even lines, and lines put out of order break that; a line ending in the second line's own
+  character is no rhyme (an identical rhyme is the cheapest way to rhyme, not a rhyme);
 - ``topic_chars``: share of the topic's content characters the lyrics use;
 - ``plan_cover``: share of the keyword plan's characters the lyrics use (the prompt's ``keywords``; else the
   plan the generator's keyword table makes for the topic: its chunks and the words its characters bring);
@@ -32,10 +36,10 @@ from collections import Counter
 from itertools import pairwise
 
 from lyrics.data.keywords import FUNCTION_CHARS, KeywordTable, plan_size
-from phonetics import is_cjk, to_lang_script
+from phonetics import LANGS, analyze, is_cjk, to_lang_script
 
 FEATURES = ("repeated_lines", "neighbour_echo", "same_line_end", "char_repeats", "bigram_repeats",
-            "topic_chars", "plan_cover", "topic_assoc", "no_evidence")
+            "even_rhyme", "odd_rhyme", "topic_chars", "plan_cover", "topic_assoc", "no_evidence")
 EVIDENCE = ("topic_chars", "plan_cover", "topic_assoc")
 NO_EVIDENCE_RELEVANCE = 3.0  # the highest relevance (1-5) of lyrics with no evidence of their topic
 
@@ -67,6 +71,7 @@ def text_features(prompt: dict, lyrics: str, tables: dict[str, KeywordTable]) ->
     char_repeats = sum(len(line) - len(set(line)) for line in lines) / max(1, len(text))
     grams = [line[i:i + 2] for line in lines for i in range(len(line) - 1)]
     bigram_repeats = 1 - len(set(grams)) / len(grams) if grams else 0.0
+    even_rhyme, odd_rhyme = _rhymes_with_second(lines, lang)
 
     topic = to_lang_script(str(prompt.get("topic") or ""), lang)
     topic_chars = [c for c in dict.fromkeys(topic) if is_cjk(c) and c not in FUNCTION_CHARS]
@@ -80,4 +85,16 @@ def text_features(prompt: dict, lyrics: str, tables: dict[str, KeywordTable]) ->
     total = sum(weights.values())
     assoc = sum(score for word, score in weights.items() if word in text) / total if total else 0.0
     no_evidence = float(not (topic_share or plan_share or assoc))
-    return [repeated, echo, same_end, char_repeats, bigram_repeats, topic_share, plan_share, assoc, no_evidence]
+    return [repeated, echo, same_end, char_repeats, bigram_repeats, even_rhyme, odd_rhyme, topic_share, plan_share,
+            assoc, no_evidence]
+
+
+def _rhymes_with_second(lines: list[str], lang: str) -> tuple[float, float]:
+    if len(lines) < 3 or lang not in LANGS:
+        return 0.0, 0.0
+    groups = [line.rhyme for line in analyze("\n".join(lines), lang).lines]
+    if len(groups) != len(lines) or groups[1] is None:
+        return 0.0, 0.0
+    rhymes = [g == groups[1] and line[-1:] != lines[1][-1:] for g, line in zip(groups, lines, strict=True)]
+    even, odd = rhymes[3::2], rhymes[2::2]
+    return (sum(even) / len(even) if even else 0.0), (sum(odd) / len(odd) if odd else 0.0)

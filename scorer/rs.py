@@ -265,14 +265,14 @@ def run_rounds(cfg: RSConfig) -> Path:
                                    cfg.seed + 1000 * r, cfg.temperature, lexicon, desc=f"round {r} samples",
                                    repetition_gate=cfg.repetition_gate, engine=engine)
                     del model
-                    if not (folder / "train.jsonl").is_file():
+                    if not (folder / "train.jsonl").is_file():  # written last: with it, selection.json is there
                         rows, counts = training_data(cfg, read_jsonl(folder / "samples.jsonl"), r,
                                                      load_tables(Path(generator)))
                         if not counts["kept"]:
                             raise ConfigError(f"round {r}: no sample reached the threshold {cfg.threshold}; lower "
                                               "threshold in the config")
-                        write_jsonl(folder / "train.jsonl", rows)
                         write_json(folder / "selection.json", counts)
+                        write_jsonl(folder / "train.jsonl", rows)
                     train(round_config(cfg, r, generator, folder), "sft", resume=True)
                 export_model(generator, str(folder / "sft" / "final"), model_dir)
             evaluated = str(model_dir)

@@ -1,6 +1,7 @@
 """The quality scorer: training a few steps and resuming, the shipped scorer's ranking, `tianci score`."""
 
 import json
+import random
 import shutil
 
 import pytest
@@ -11,10 +12,10 @@ from safetensors.torch import load_file
 from lyrics.files import read_jsonl
 from lyrics.training.config import load_config
 from lyrics.training.knowledge import is_held_out
-from scorer.bootstrap import DAMAGES, corruption_pairs, sample_works
+from scorer.bootstrap import DAMAGES, corruption_pairs, damaged, sample_works
 from scorer.checkset import CHECK_SET, check_pairs, load_stanzas
 from scorer.config import ScorerConfig
-from scorer.features import NO_EVIDENCE_RELEVANCE
+from scorer.features import FEATURES, NO_EVIDENCE_RELEVANCE, text_features
 from scorer.model import DEFAULT_SCORER, Scorer
 from scorer.ratings import ASPECTS, RatingsStore
 from scorer.scoring import pair_accuracy
@@ -59,6 +60,27 @@ def test_bootstrap_pairs_damage_what_they_say(data_dir):
                 or pair["kind"] in ("lines_shuffled", "line_repeated")
         for aspect in pair["aspects"]:
             assert worse["ratings"][aspect] < better["ratings"][aspect]
+
+
+def test_features_see_the_damage_they_are_for():
+    stanza = load_stanzas()["cmn"][0]  # 加班: 办公室的灯还亮着 / 咖啡凉了一杯又一杯 / 屏幕映着我的疲惫 / 加班的夜…
+    prompt, lines = {"topic": stanza["topic"], "lang": "cmn"}, stanza["lines"]
+    rng = random.Random(0)
+
+    def feature(name, text_lines, prompt=prompt):
+        return text_features(prompt, "\n".join(text_lines), {})[FEATURES.index(name)]
+
+    real = {name: feature(name, lines) for name in FEATURES}
+    assert real["repeated_lines"] == real["same_line_end"] == 0 and real["topic_chars"] == 1.0
+    assert feature("repeated_lines", damaged("line_repeated", lines, rng)) == 0.25
+    assert feature("neighbour_echo", damaged("neighbour_echo", lines, rng)) == 1.0 > real["neighbour_echo"]
+    assert feature("same_line_end", damaged("identical_rhyme", lines, rng)) == 0.25
+    assert real["even_rhyme"] == 1.0 and feature("even_rhyme", damaged("identical_rhyme", lines, rng)) == 0.0  # 杯/杯
+    assert feature("no_evidence", lines, {"topic": "海港", "lang": "cmn"}) == 1.0 and real["no_evidence"] == 0
+    # a classical quatrain rhymes on its even lines; put the rhyming line first and the pattern breaks
+    quatrain = ["白日依山尽", "黄河入海流", "欲穷千里目", "更上一层楼"]
+    assert feature("even_rhyme", quatrain) == 1.0
+    assert feature("even_rhyme", [quatrain[i] for i in (1, 0, 2, 3)]) == 0.0
 
 
 def test_scorer_trains_a_few_steps_and_resumes_bitwise(tmp_path, data_dir, char_generator_dir):
