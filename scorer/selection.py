@@ -115,11 +115,13 @@ def promotion(current: dict, candidate: dict, round0: dict, config: PromotionCon
     top_limit = config.max_top_char * base["commonest"][0]["share"] if base.get("commonest") else 1.0
     top = metrics["commonest"][0]["share"] if metrics.get("commonest") else 0.0
     reasons = []
-    if low <= 0:
+    if high < 0:
+        reasons.append(f"overall falls by {-gain:.3f} ({config.confidence:.0%} interval {low:+.3f} to {high:+.3f})")
+    elif low <= 0:
         reasons.append(f"overall gain {gain:+.3f} is within the noise ({config.confidence:.0%} interval "
                        f"{low:+.3f} to {high:+.3f})")
     if metrics["distinct_2"] < d2_limit:
-        reasons.append(f"distinct-2 {metrics['distinct_2']:.3f} is below {d2_limit:.3f} "
+        reasons.append(f"distinct-2 {metrics['distinct_2']:.4f} is below {d2_limit:.4f} "
                        f"({config.min_distinct_2:.0%} of round 0)")
     if top > top_limit:
         reasons.append(f"the commonest character's share {top:.1%} is above {top_limit:.1%} "

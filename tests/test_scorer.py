@@ -161,7 +161,7 @@ def shipped_scorer():
 
 def test_the_shipped_scorer_ranks_real_verse_above_its_corruptions(shipped_scorer, data_dir):
     # Works of the corpus's test split: the scorer trained on train-split works and was evaluated on valid ones,
-    # where it ranked real over corrupted in 78% of pairs, substituted characters in 95% (its model card).
+    # where it ranked real over damaged in 91% of pairs, substituted characters in 95% (its model card).
     works = sample_works(data_dir, "cmn", "test", 10, 8, seed=1) + sample_works(data_dir, "yue", "test", 10, 8, seed=1)
     assert len(works) == 20
     pairs = [p for p in corruption_pairs(works, seed=1) if p["better"]["ratings"]["overall"] == 5.0]

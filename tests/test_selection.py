@@ -78,8 +78,10 @@ def test_promotion_needs_a_gain_beyond_the_noise_and_diversity():
     noise = promotion(evals(base), evals([m + rng.uniform(-0.1, 0.1) for m in base]), round0, config)
     assert not noise["promoted"] and noise["interval"][0] <= 0 <= noise["interval"][1]
     assert "within the noise" in noise["reason"]
+    worse = promotion(evals(base), evals([m - 0.2 for m in base]), round0, config)
+    assert not worse["promoted"] and worse["reason"].startswith("overall falls by 0.200")
     narrower = promotion(evals(base), evals([m + 0.2 for m in base], distinct_2=0.75), round0, config)
-    assert not narrower["promoted"] and "distinct-2 0.750 is below 0.760" in narrower["reason"]
+    assert not narrower["promoted"] and "distinct-2 0.7500 is below 0.7600" in narrower["reason"]
     collapsed = promotion(evals(base), evals([m + 0.2 for m in base], top=0.05), round0, config)
     assert not collapsed["promoted"] and "commonest character's share 5.0% is above 4.5%" in collapsed["reason"]
     gain, low, high = bootstrap_interval({"a": 1.0, "b": 2.0}, {"a": 1.5, "b": 2.5}, 0.95, 200)
