@@ -500,9 +500,12 @@ def cmd_score(args: argparse.Namespace) -> None:
     if scorer is None:
         raise UsageError(f"no scorer: the default is missing from {DEFAULT_SCORER} (restore it with git); "
                          "or pass --scorer")
-    scored, errors = score_file(scorer, args.input, args.out)
+    scored, errors, pairs = score_file(scorer, args.input, args.out)
     print(f"scored {scored} records into {args.out}; {errors} records without lyrics or not JSON (marked \"error\")",
           file=sys.stderr)
+    if pairs["pairs"]:  # a file of pairs (the check set): how often the better side won, per kind
+        print(f"pairwise accuracy {pairs['accuracy']:.3f} on {pairs['pairs']} pairs: "
+              + ", ".join(f"{kind} {value:.3f}" for kind, value in pairs["by_kind"].items()))
 
 
 def cmd_rs(args: argparse.Namespace) -> None:
