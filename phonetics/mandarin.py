@@ -2,7 +2,11 @@
 
 Readings come from pypinyin's phrase dictionary (polyphones resolved per word: 银行 háng, 行走 xíng),
 run on the simplified form of the text, since that dictionary is keyed on simplified phrases and
-misreads many traditional ones (plain pypinyin reads 重慶 zhòng, 音樂 lè, 銀行 xíng).
+misreads many traditional ones (plain pypinyin reads 重慶 zhòng, 音樂 lè, 銀行 xíng). Then every polyphone
+(a character with two or more readings in its reading set that g2pM knows: ``data/g2pm/choices.json``) is read
+again in its clause by g2pM's BiLSTM (:mod:`phonetics.polyphone`), among its reading set's readings only:
+递交了 le5, 曾经数次 shuò, 应嘉 yìng, where pypinyin gives liǎo, shù, yīng. 一 and 不 keep pypinyin's reading and
+their citation tone (their sandhi is the melody's business).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from pypinyin import Style, lazy_pinyin
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 from pypinyin.contrib.tone_convert import to_tone3
 
+from .polyphone import Disambiguator, load_choices
 from .script import CJK_RUN, convert
 from .tables import load_table
 
@@ -30,22 +35,65 @@ _SYLLABLE = re.compile(r"([a-zê]+)([1-5])")
 _NASAL_SYLLABLES = frozenset({"m", "n", "ng", "hm", "hng"})
 
 
+PHRASE_MAX = 4  # the longest dictionary word looked for around a polyphone
+# Inside a dictionary word the model overrides the word's reading only when this sure of its own: chosen on
+# the training part of the CPP split (bench/phonetics_accuracy.py), where it gains most (0.9736 of polyphones
+# right, against 0.9721 always overriding and 0.9384 never)
+CONFIDENT = 0.9
+CONTEXT = 3  # ... and reads at least this many characters beyond the word
+RUN_CACHE_SIZE = 1 << 19  # the 21k Song ci hold 274k distinct runs
+_RUNS: dict[str, tuple[str | None, ...]] = {}  # readings of runs read before: clauses repeat across a corpus
+
+
 def readings(text: str) -> list[str | None]:
     """Pinyin (tone digit, ``v`` for ü, ``5`` neutral) per character of ``text``; None off CJK or unknown."""
     simplified = convert(text, "t2s")
     out: list[str | None] = [None] * len(text)
-    for run in CJK_RUN.finditer(simplified):
-        out[run.start():run.end()] = _run_readings(run.group())
+    runs = list(CJK_RUN.finditer(simplified))
+    read_runs([run.group() for run in runs])
+    for run in runs:
+        out[run.start():run.end()] = _RUNS[run.group()]
     return out
 
 
-@lru_cache(maxsize=1 << 19)  # the 21k Song ci hold 274k distinct runs
-def _run_readings(run: str) -> tuple[str | None, ...]:
-    """Readings of one run of CJK characters, cached: clauses repeat across a corpus."""
+def read_runs(runs: list[str]) -> None:
+    """Read the runs of CJK characters not read before, the polyphones of all of them in one batch."""
+    todo = list(dict.fromkeys(run for run in runs if run not in _RUNS))
+    if not todo:
+        return
+    if len(_RUNS) + len(todo) > RUN_CACHE_SIZE:
+        _RUNS.clear()
+    choices = load_choices()
+    read = [list(_pypinyin_run(run)) for run in todo]
+    positions = [[i for i, c in enumerate(run) if c in choices] for run in todo]
+    context = [k for k, found in enumerate(positions) if found]
+    if context:
+        chosen = Disambiguator.load().choose([todo[k] for k in context], [positions[k] for k in context],
+                                             [[choices[todo[k][i]] for i in positions[k]] for k in context])
+        for k, picks in zip(context, chosen, strict=True):
+            for i, (reading, probability) in zip(positions[k], picks, strict=True):
+                word = phrase_length(todo[k], i)
+                if not word or (probability >= CONFIDENT and len(todo[k]) >= word + CONTEXT):
+                    read[k][i] = reading
+    for run, syllables in zip(todo, read, strict=True):
+        _RUNS[run] = tuple(_citation(char, syl) for char, syl in zip(run, syllables, strict=True))
+
+
+def phrase_length(run: str, i: int) -> int:
+    """The longest word of pypinyin's phrase dictionary around ``run[i]`` (0: none). The word's reading
+    (银行 háng, 头发 fà, 目的地 dì) is kept unless the clause gives the model :data:`CONTEXT` more characters
+    and it is :data:`CONFIDENT` of another: on a bare word or a short clause the model misreads common words
+    with high confidence."""
+    return max((size for size in range(2, PHRASE_MAX + 1)
+                for start in range(max(0, i - size + 1), min(i, len(run) - size) + 1)
+                if run[start:start + size] in PHRASES_DICT), default=0)
+
+
+def _pypinyin_run(run: str) -> list[str]:
     syllables = _pypinyin(run)
     if len(syllables) != len(run):  # pypinyin kept unreadable characters as one item: go char by char
         syllables = [_pypinyin(c)[0] for c in run]
-    return tuple(_citation(char, syl) for char, syl in zip(run, syllables, strict=True))
+    return syllables
 
 
 def _pypinyin(text: str) -> list[str]:

@@ -1,0 +1,141 @@
+"""Mandarin polyphones read in context by g2pM's BiLSTM (Park & Lee 2020), in numpy, from safetensors.
+
+The model reads a clause (its 5,398 known characters; others are unknown) and, at each polyphone, scores the
+polyphone's readings; :meth:`Disambiguator.read` keeps only the readings a caller allows (``phonetics.mandarin``
+passes each character's reading set, so a constraint that admits a character for all its readings stays
+right). Many clauses are read in one batch: the LSTM steps over the padded batch at once. The weights are
+g2pM 0.1.2.5's, converted once by ``tools/convert_g2pm.py`` into safetensors and JSON
+(``phonetics/data/g2pm/README.md``): no pickle is read at run time.
+
+>>> model = Disambiguator.load()
+>>> model.read(["递交了结案报告", "曾经数次", "银行行长"], [[2], [2], [1, 2]])
+[['le5'], ['shuo4'], ['hang2', 'hang2']]
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Sequence
+from functools import cache
+from importlib import resources
+
+import numpy as np
+from safetensors.numpy import load_file
+
+BOS, EOS, UNKNOWN = "시", "끝", "<UNK>"  # g2pM's clause markers and unknown character
+SANDHI = "一不"  # read by pypinyin and their citation tone, not by the model
+CHOICES = "choices.json"
+
+
+def _folder():
+    return resources.files("phonetics").joinpath("data", "g2pm")
+
+
+@cache
+def load_choices() -> dict[str, frozenset[str]]:
+    """The characters read in context, each with the readings the model may choose among: g2pM's readings
+    that are also in Tianci's reading set (``data/g2pm/choices.json``, written by :func:`build_choices`)."""
+    data = json.loads(_folder().joinpath(CHOICES).read_text("utf-8"))
+    return {char: frozenset(options) for char, options in data.items()}
+
+
+def build_choices(reading_sets: dict[str, frozenset[str]]) -> dict[str, list[str]]:
+    """The table :func:`load_choices` reads, from the model's polyphones and Tianci's reading sets (a test
+    checks the shipped file against it)."""
+    model = Disambiguator.load()
+    table = {}
+    for char in sorted(model.polyphones):
+        options = model.options(char, reading_sets.get(char, ()))
+        if char not in SANDHI and len(options) > 1:
+            table[char] = options
+    return table
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warning for large |x|
+
+
+class Disambiguator:
+    """g2pM's one-layer BiLSTM (64-dimensional embeddings, 32 units a direction) and its two-layer output."""
+
+    def __init__(self, weights: dict[str, np.ndarray], chars: Sequence[str], classes: Sequence[str],
+                 polyphones: dict[str, list[str]]):
+        self.w = weights
+        self.index = {c: i for i, c in enumerate(chars)}
+        self.classes = [c.replace("u:", "v") for c in classes]  # Tianci writes ü as v, as pypinyin does
+        self.class_index = {c: i for i, c in enumerate(self.classes)}
+        self.polyphones = {c: [p.replace("u:", "v") for p in prons] for c, prons in polyphones.items()}
+
+    @classmethod
+    @cache
+    def load(cls) -> Disambiguator:
+        folder = _folder()
+        vocab = json.loads(folder.joinpath("vocab.json").read_text("utf-8"))
+        return cls(load_file(str(folder.joinpath("weights.safetensors"))), vocab["chars"], vocab["classes"],
+                   vocab["polyphones"])
+
+    def options(self, char: str, allowed: Collection[str] | None = None) -> list[str]:
+        """The readings of ``char`` the model scores (among ``allowed``)."""
+        return [o for o in self.polyphones.get(char, ()) if o in self.class_index
+                and (allowed is None or o in allowed)]
+
+    def _lstm(self, x: np.ndarray, suffix: str) -> np.ndarray:
+        """(rows, steps, 32) hidden states of one direction over a batch of (rows, steps, 64) inputs."""
+        w = self.w
+        wh = w[f"lstm.weight_hh_l0{suffix}"]
+        size = wh.shape[1]
+        gates_in = x @ w[f"lstm.weight_ih_l0{suffix}"].T + (w[f"lstm.bias_ih_l0{suffix}"] + w[f"lstm.bias_hh_l0{suffix}"])
+        rows, steps = x.shape[:2]
+        h = np.zeros((rows, size), np.float32)
+        c = np.zeros((rows, size), np.float32)
+        out = np.empty((rows, steps, size), np.float32)
+        for t in range(steps):
+            g = gates_in[:, t] + h @ wh.T
+            c = _sigmoid(g[:, size:2 * size]) * c + _sigmoid(g[:, :size]) * np.tanh(g[:, 2 * size:3 * size])
+            h = _sigmoid(g[:, 3 * size:]) * np.tanh(c)
+            out[:, t] = h
+        return out
+
+    def read(self, texts: Sequence[str], positions: Sequence[Sequence[int]],
+             allowed: Sequence[Sequence[Collection[str] | None]] | None = None) -> list[list[str]]:
+        """Per text, the reading of ``text[p]`` for each of its ``positions`` (polyphones, simplified script),
+        among its readings that ``allowed`` (per text, per position; None: all the model knows) admits."""
+        return [[reading for reading, _ in row] for row in self.choose(texts, positions, allowed)]
+
+    def choose(self, texts: Sequence[str], positions: Sequence[Sequence[int]],
+               allowed: Sequence[Sequence[Collection[str] | None]] | None = None) -> list[list[tuple[str, float]]]:
+        """As :meth:`read`, each reading with the model's probability for it among the options."""
+        if not texts:
+            return []
+        lengths = np.array([len(t) + 2 for t in texts])
+        steps = int(lengths.max())
+        ids = np.full((len(texts), steps), self.index[EOS], dtype=np.int64)
+        for row, text in enumerate(texts):
+            ids[row, :lengths[row]] = [self.index[BOS], *(self.index.get(c, self.index[UNKNOWN]) for c in text),
+                                       self.index[EOS]]
+        # the backward direction reads each row reversed within its own length (padding stays at the end)
+        t = np.arange(steps)[None, :]
+        flip = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
+        rows = np.arange(len(texts))[:, None]
+        x = self.w["embedding.weight"][ids]
+        forward = self._lstm(x, "")
+        backward = self._lstm(x[rows, flip], "_reverse")[rows, flip]
+        hidden = np.concatenate([forward, backward], axis=2)
+        where = [(r, p) for r, row in enumerate(positions) for p in row]
+        if not where:
+            return [[] for _ in texts]
+        picked = hidden[[r for r, _ in where], [p + 1 for _, p in where]]
+        layer = np.maximum(picked @ self.w["logit_layer.0.weight"].T + self.w["logit_layer.0.bias"], 0)
+        logits = layer @ self.w["logit_layer.2.weight"].T + self.w["logit_layer.2.bias"]
+        out: list[list[tuple[str, float]]] = [[] for _ in texts]
+        for k, (r, p) in enumerate(where):
+            limit = allowed[r][len(out[r])] if allowed is not None else None
+            options = self.options(texts[r][p], limit)
+            if not options:
+                raise ValueError(f"{texts[r][p]!r} at {p} has no reading to choose among")
+            scores = logits[k, [self.class_index[o] for o in options]]
+            probability = np.exp(scores - scores.max())
+            probability /= probability.sum()
+            best = int(np.argmax(scores))
+            out[r].append((options[best], float(probability[best])))
+        return out
