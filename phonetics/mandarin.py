@@ -14,7 +14,8 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cache, lru_cache
 
 from pypinyin import Style, lazy_pinyin
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
@@ -36,54 +37,88 @@ _NASAL_SYLLABLES = frozenset({"m", "n", "ng", "hm", "hng"})
 
 
 PHRASE_MAX = 4  # the longest dictionary word looked for around a polyphone
-# Inside a dictionary word the model overrides the word's reading only when this sure of its own: chosen on
-# the training part of the CPP split (bench/phonetics_accuracy.py), where it gains most (0.9736 of polyphones
-# right, against 0.9721 always overriding and 0.9384 never)
+# The model reads a polyphone outside dictionary words when at least this sure: on the CPP training part and
+# the everyday dev sentences (bench/phonetics_accuracy.py) this loses no everyday reading pypinyin gets right
 CONFIDENT = 0.9
-CONTEXT = 3  # ... and reads at least this many characters beyond the word
-RUN_CACHE_SIZE = 1 << 19  # the 21k Song ci hold 274k distinct runs
-_RUNS: dict[str, tuple[str | None, ...]] = {}  # readings of runs read before: clauses repeat across a corpus
+SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")  # the model reads a sentence at a time
+CACHE_SIZE = 1 << 18  # sentences: lyrics and corpora repeat theirs
+_SENTENCES: dict[str, tuple[str | None, ...]] = {}  # readings of sentences read before
+
+
+@dataclass(frozen=True)
+class ContextRule:
+    """A polyphone read one way in one context (``data/context_cmn.json``): the character in the pattern's
+    group ``t`` takes ``reading``."""
+
+    pattern: re.Pattern[str]
+    reading: str
+
+
+@cache
+def context_rules() -> tuple[ContextRule, ...]:
+    return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"])
+                 for rule in load_table("context_cmn")["rules"])
 
 
 def readings(text: str) -> list[str | None]:
     """Pinyin (tone digit, ``v`` for ü, ``5`` neutral) per character of ``text``; None off CJK or unknown."""
     simplified = convert(text, "t2s")
     out: list[str | None] = [None] * len(text)
-    runs = list(CJK_RUN.finditer(simplified))
-    read_runs([run.group() for run in runs])
-    for run in runs:
-        out[run.start():run.end()] = _RUNS[run.group()]
+    sentences = list(SENTENCE.finditer(simplified))
+    read_sentences([match.group() for match in sentences])
+    for match in sentences:
+        out[match.start():match.end()] = _SENTENCES[match.group()]
     return out
 
 
-def read_runs(runs: list[str]) -> None:
-    """Read the runs of CJK characters not read before, the polyphones of all of them in one batch."""
-    todo = list(dict.fromkeys(run for run in runs if run not in _RUNS))
+def read_sentences(sentences: list[str]) -> None:
+    """Read the sentences (simplified script) not read before, the polyphones of all of them in one batch.
+
+    Three sources, later ones winning: pypinyin's word dictionary (with its single-character defaults), run
+    by run of CJK characters; the context model over the whole sentence, for polyphones outside any dictionary
+    word that it is :data:`CONFIDENT` about (inside one the word's reading stands: the model, trained on
+    Wikipedia, reads 头发 fā, 银行 xíng, 中奖 zhōng); and the context rules, for function words neither reads
+    right (慢慢地 de, 跑得快 de, 你得走 děi)."""
+    todo = list(dict.fromkeys(s for s in sentences if s not in _SENTENCES))
     if not todo:
         return
-    if len(_RUNS) + len(todo) > RUN_CACHE_SIZE:
-        _RUNS.clear()
+    if len(_SENTENCES) + len(todo) > CACHE_SIZE:
+        _SENTENCES.clear()
     choices = load_choices()
-    read = [list(_pypinyin_run(run)) for run in todo]
-    positions = [[i for i, c in enumerate(run) if c in choices] for run in todo]
+    read: list[list[str | None]] = []
+    positions: list[list[int]] = []
+    for sentence in todo:
+        syllables: list[str | None] = [None] * len(sentence)
+        found = []
+        for run in CJK_RUN.finditer(sentence):
+            syllables[run.start():run.end()] = _pypinyin_run(run.group())
+            found += [run.start() + i for i, c in enumerate(run.group())
+                      if c in choices and not phrase_length(run.group(), i)]
+        read.append(syllables)
+        positions.append(found)
     context = [k for k, found in enumerate(positions) if found]
     if context:
         chosen = Disambiguator.load().choose([todo[k] for k in context], [positions[k] for k in context],
                                              [[choices[todo[k][i]] for i in positions[k]] for k in context])
         for k, picks in zip(context, chosen, strict=True):
             for i, (reading, probability) in zip(positions[k], picks, strict=True):
-                word = phrase_length(todo[k], i)
-                if not word or (probability >= CONFIDENT and len(todo[k]) >= word + CONTEXT):
+                if probability >= CONFIDENT:
                     read[k][i] = reading
-    for run, syllables in zip(todo, read, strict=True):
-        _RUNS[run] = tuple(_citation(char, syl) for char, syl in zip(run, syllables, strict=True))
+    rules = context_rules()
+    for sentence, syllables in zip(todo, read, strict=True):
+        for run in CJK_RUN.finditer(sentence):
+            ruled: set[int] = set()  # the first rule that matches a character reads it
+            for rule in rules:
+                for match in rule.pattern.finditer(run.group()):
+                    if (where := run.start() + match.start("t")) not in ruled:
+                        syllables[where] = rule.reading
+                        ruled.add(where)
+        _SENTENCES[sentence] = tuple(None if syl is None else _citation(char, syl)
+                                     for char, syl in zip(sentence, syllables, strict=True))
 
 
 def phrase_length(run: str, i: int) -> int:
-    """The longest word of pypinyin's phrase dictionary around ``run[i]`` (0: none). The word's reading
-    (银行 háng, 头发 fà, 目的地 dì) is kept unless the clause gives the model :data:`CONTEXT` more characters
-    and it is :data:`CONFIDENT` of another: on a bare word or a short clause the model misreads common words
-    with high confidence."""
+    """The longest word of pypinyin's phrase dictionary around ``run[i]`` (0: none)."""
     return max((size for size in range(2, PHRASE_MAX + 1)
                 for start in range(max(0, i - size + 1), min(i, len(run) - size) + 1)
                 if run[start:start + size] in PHRASES_DICT), default=0)
