@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .annotate import Syllable, annotate
+from .languages import language
 from .rhyme import scheme
 
 LINE_BREAK = re.compile(r"[\n\r/／，。！？；：、,.!?;:]+")
@@ -72,6 +73,7 @@ class Analysis:
     scheme: str
     syllables: list[Syllable]
     lines: list[Line]
+    register: str | None = None  # the register read in (Cantonese literary / colloquial), asked for or assumed
 
     @property
     def rhyme_letters(self) -> str:
@@ -102,6 +104,7 @@ class Analysis:
             "text": self.text,
             "lang": self.lang,
             "scheme": self.scheme,
+            "register": self.register,
             "syllables": [s.to_dict() for s in self.syllables],
             "lines": [line.to_dict() for line in self.lines],
             "rhyme_scheme": self.rhyme_letters,
@@ -122,14 +125,18 @@ def split_lines(text: str) -> list[tuple[int, int]]:
     return spans
 
 
-def analyze(lyrics: str, lang: str, scheme_name: str | None = None) -> Analysis:
-    """Analyze lyrics line by line.
+def analyze(lyrics: str, lang: str, scheme_name: str | None = None, register: str | None = None) -> Analysis:
+    """Analyze lyrics line by line, in ``register`` (None: the one the lyrics are in, which the analysis reports).
 
     >>> a = analyze("床前明月光，疑是地上霜。举头望明月，低头思故乡。", "cmn")
     >>> a.rhyme_letters, [line.syllable_count for line in a.lines]
     ('AABA', [5, 5, 5, 5])
+    >>> a = analyze("野火燒不盡，春風吹又生", "yue")
+    >>> a.register, a.lines[1].final_syllable.romanization
+    ('literary', 'sang1')
     """
     rhymes = scheme(lang, scheme_name)
-    syllables = annotate(lyrics, lang, rhymes.name)
+    register = register or language(lang).register_of(lyrics)
+    syllables = annotate(lyrics, lang, rhymes.name, register)
     lines = [Line(lyrics[a:b], syllables[a:b]) for a, b in split_lines(lyrics)]
-    return Analysis(lyrics, lang, rhymes.name, syllables, lines)
+    return Analysis(lyrics, lang, rhymes.name, syllables, lines, register)

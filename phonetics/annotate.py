@@ -37,8 +37,9 @@ class Syllable:
         return {**asdict(self), "known": self.known}
 
 
-def annotate(text: str, lang: str, scheme_name: str | None = None) -> list[Syllable]:
-    """Annotate ``text`` as Mandarin (``cmn``) or Cantonese (``yue``) under a rhyme scheme.
+def annotate(text: str, lang: str, scheme_name: str | None = None, register: str | None = None) -> list[Syllable]:
+    """Annotate ``text`` as Mandarin (``cmn``) or Cantonese (``yue``) under a rhyme scheme, in ``register``
+    (Cantonese ``literary`` or ``colloquial``; None: the one the text is in, :meth:`Language.register_of`).
 
     >>> [s.romanization for s in annotate("银行", "cmn")]
     ['yin2', 'hang2']
@@ -53,7 +54,7 @@ def annotate(text: str, lang: str, scheme_name: str | None = None) -> list[Sylla
         raise PhoneticsError(f"text must be a string, not {type(text).__name__}")
     if len(text) > MAX_CHARS:
         raise PhoneticsError(f"text has {len(text):,} characters; at most {MAX_CHARS:,} per call: split it")
-    found = spoken.readings(text)
+    found = spoken.readings(text, register)
     return [_syllable(char, reading, rhymes) for char, reading in zip(text, found, strict=True)]
 
 

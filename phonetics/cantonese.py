@@ -142,44 +142,100 @@ def _split_syllables(jyutping: str) -> list[str] | None:
     return parts if "".join(parts) == jyutping.replace(" ", "") else None
 
 
-def readings(text: str) -> list[str | None]:
-    """Jyutping (tone 1-6) per character of ``text``; None off CJK or where no reading is known."""
+REGISTERS = ("literary", "colloquial")
+_CONTEXT = load_table("context_yue")
+_COLLOQUIAL = re.compile("|".join(_CONTEXT["colloquial_markers"]))
+_LITERARY: dict[str, tuple[str, str]] = {c: (pair[0], pair[1]) for c, pair in _CONTEXT["literary_pairs"].items()}
+
+
+@dataclass(frozen=True)
+class ContextRule:
+    """A polyphone read one way in one context (``data/context_yue.json``): the character in the pattern's
+    group ``t`` takes ``reading``, in ``register`` only when one is given."""
+
+    pattern: re.Pattern[str]
+    reading: str
+    register: str | None
+
+
+@cache
+def context_rules() -> tuple[ContextRule, ...]:
+    return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"], rule.get("register"))
+                 for rule in _CONTEXT["rules"])
+
+
+def register_of(text: str) -> str:
+    """``colloquial`` if ``text`` has a colloquial Cantonese word (嘅, 咗, 佢, 唔 ...), else ``literary``: verse
+    and written-style lyrics are sung with literary readings.
+
+    >>> register_of("佢聽日返工"), register_of("春風吹又生")
+    ('colloquial', 'literary')
+    """
+    return "colloquial" if _COLLOQUIAL.search(convert(text, "s2hk")) else "literary"
+
+
+def readings(text: str, register: str | None = None) -> list[str | None]:
+    """Jyutping (tone 1-6) per character of ``text``; None off CJK or where no reading is known. ``register``
+    (``literary`` or ``colloquial``; None: :func:`register_of` the text) picks between a character's literary
+    and colloquial readings where no dictionary word fixes it: 春風吹又生 sang1, 佢生咗個仔 saang1."""
+    register = register or register_of(text)
+    if register not in REGISTERS:
+        raise ValueError(f"unknown register {register!r}: use one of {', '.join(REGISTERS)}")
     traditional = convert(text, "s2hk")
     out: list[str | None] = [None] * len(text)
     for run in CJK_RUN.finditer(traditional):
         start, end = run.span()
-        found = _run_readings(run.group())
+        found = _run_readings(run.group(), register)
         # A character the conversion changed but still cannot read: try it as typed.
         out[start:end] = [r or _char_reading(text[i]) for i, r in zip(range(start, end), found, strict=True)]
     return out
 
 
 @lru_cache(maxsize=1 << 19)  # the 21k Song ci hold 274k distinct runs
-def _run_readings(run: str) -> tuple[str | None, ...]:
-    """Readings of one run of CJK characters, cached: clauses repeat across a corpus."""
+def _run_readings(run: str, register: str) -> tuple[str | None, ...]:
+    """Readings of one run of CJK characters in one register, cached: clauses repeat across a corpus."""
     out: list[str | None] = []
+    alone: list[bool] = []  # read as a character, outside any dictionary word
     for word in pycantonese.segment(run):
-        out.extend(_word_readings(word))
+        found, single = _word_readings(word)
+        out.extend(found)
+        alone.extend(single)
+    if register == "literary":
+        for i, char in enumerate(run):
+            pair = _LITERARY.get(char)
+            if pair and alone[i] and out[i] == pair[0]:
+                out[i] = pair[1]
+    ruled: set[int] = set()  # the first rule that matches a character reads it
+    for rule in context_rules():
+        if rule.register in (None, register):
+            for match in rule.pattern.finditer(run):
+                if (where := match.start("t")) not in ruled:
+                    out[where] = rule.reading
+                    ruled.add(where)
     return tuple(out)
 
 
 @lru_cache(maxsize=1 << 16)
-def _word_readings(word: str) -> tuple[str | None, ...]:
+def _word_readings(word: str) -> tuple[tuple[str | None, ...], tuple[bool, ...]]:
+    """A segment's readings, and per character whether it was read alone (no dictionary word holds it)."""
     words = lexicon().words
     if len(word) > 1 and word in words:
-        return words[word]
+        return words[word], (False,) * len(word)
     out: list[str | None] = []
+    alone: list[bool] = []
     i = 0
     while i < len(word):  # longest dictionary sub-word first, then a single character
         for size in range(min(_MAX_WORD, len(word) - i), 1, -1):
             if (sub := word[i:i + size]) in words:
                 out.extend(words[sub])
+                alone.extend([False] * size)
                 i += size
                 break
         else:
             out.append(_char_reading(word[i]))
+            alone.append(True)
             i += 1
-    return tuple(out)
+    return tuple(out), tuple(alone)
 
 
 def _char_reading(char: str) -> str | None:

@@ -10,6 +10,8 @@ language code, as pypinyin keeps its styles in a registry.
 (('0', '2', '4', '3'), ('13zhe', '14yun'))
 >>> language("yue").to_script("长")
 '長'
+>>> language("yue").register_of("佢聽日返工"), language("cmn").registers
+('colloquial', ())
 """
 
 from __future__ import annotations
@@ -48,9 +50,22 @@ class Language:
         1/2 → '3')."""
         return self._tone_to_class[tone]
 
-    def readings(self, text: str) -> list[str | None]:
-        """One romanized reading (or None) per character of ``text``, chosen in context."""
-        return self._reader.readings(text)
+    @property
+    def registers(self) -> tuple[str, ...]:
+        """The registers whose readings differ (Cantonese: literary, colloquial); empty for one register."""
+        return self._reader.REGISTERS
+
+    def register_of(self, text: str) -> str | None:
+        """The register ``text`` is read in when none is asked for (None where the language has one)."""
+        return self._reader.register_of(text)
+
+    def readings(self, text: str, register: str | None = None) -> list[str | None]:
+        """One romanized reading (or None) per character of ``text``, chosen in context (and in ``register``,
+        one of :attr:`registers`; None: :meth:`register_of` the text)."""
+        if register is not None and register not in self.registers:
+            have = f"use one of {', '.join(self.registers)}" if self.registers else "it has none: leave it out"
+            raise PhoneticsError(f"{self.name} has no register {register!r}: {have}")
+        return self._reader.readings(text, register)
 
     def split(self, syllable: str) -> tuple[str | None, str, int]:
         """(initial, final, tone) of one romanized syllable."""

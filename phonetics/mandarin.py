@@ -60,8 +60,18 @@ def context_rules() -> tuple[ContextRule, ...]:
                  for rule in load_table("context_cmn")["rules"])
 
 
-def readings(text: str) -> list[str | None]:
+REGISTERS: tuple[str, ...] = ()  # Mandarin reads one way in verse and in speech here
+
+
+def register_of(text: str) -> None:
+    """Mandarin has no literary/colloquial split of readings to choose between."""
+    return None
+
+
+def readings(text: str, register: str | None = None) -> list[str | None]:
     """Pinyin (tone digit, ``v`` for ü, ``5`` neutral) per character of ``text``; None off CJK or unknown."""
+    if register is not None:
+        raise ValueError(f"Mandarin has no register {register!r}: leave it out")
     simplified = convert(text, "t2s")
     out: list[str | None] = [None] * len(text)
     sentences = list(SENTENCE.finditer(simplified))
@@ -124,11 +134,12 @@ def phrase_length(run: str, i: int) -> int:
                 if run[start:start + size] in PHRASES_DICT), default=0)
 
 
-def _pypinyin_run(run: str) -> list[str]:
+@lru_cache(maxsize=1 << 19)  # the 21k Song ci hold 274k distinct runs: clauses repeat across a corpus
+def _pypinyin_run(run: str) -> tuple[str, ...]:
     syllables = _pypinyin(run)
     if len(syllables) != len(run):  # pypinyin kept unreadable characters as one item: go char by char
         syllables = [_pypinyin(c)[0] for c in run]
-    return syllables
+    return tuple(syllables)
 
 
 def _pypinyin(text: str) -> list[str]:

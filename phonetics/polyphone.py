@@ -7,16 +7,23 @@ right). Many clauses are read in one batch: the LSTM steps over the padded batch
 g2pM 0.1.2.5's, converted once by ``tools/convert_g2pm.py`` into safetensors and JSON
 (``phonetics/data/g2pm/README.md``): no pickle is read at run time.
 
+Trained on Wikipedia sentences, it reads them well (0.971 of the polyphones of a held-out fifth of the CPP
+split right, against pypinyin's 0.874) and everyday words badly, confidently: ``phonetics.mandarin`` keeps a
+dictionary word's reading and asks the model only about polyphones outside words.
+
 >>> model = Disambiguator.load()
->>> model.read(["递交了结案报告", "曾经数次", "银行行长"], [[2], [2], [1, 2]])
-[['le5'], ['shuo4'], ['hang2', 'hang2']]
+>>> model.read(["递交了结案报告", "她在银行上班"], [[2], [3]])
+[['le5'], ['xing2']]
+>>> reading, probability = model.choose(["她在银行上班"], [[3]])[0][0]
+>>> reading, round(probability, 2)
+('xing2', 0.97)
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Collection, Sequence
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 
 import numpy as np
@@ -51,6 +58,9 @@ def build_choices(reading_sets: dict[str, frozenset[str]]) -> dict[str, list[str
     return table
 
 
+_GATE_ORDER = (0, 1, 3, 2)  # PyTorch's gate blocks i, f, g, o, taken as i, f, o (sigmoid) and g (tanh)
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # no overflow warning for large |x|
 
@@ -79,22 +89,43 @@ class Disambiguator:
         return [o for o in self.polyphones.get(char, ()) if o in self.class_index
                 and (allowed is None or o in allowed)]
 
-    def _lstm(self, x: np.ndarray, suffix: str) -> np.ndarray:
-        """(rows, steps, 32) hidden states of one direction over a batch of (rows, steps, 64) inputs."""
+    @cached_property
+    def _recurrent(self) -> tuple[np.ndarray, int]:
+        """Both directions' recurrent weights as one block matrix, (64, 256), its columns regrouped by gate:
+        input, forget and output gates of both directions (one sigmoid), then the cell inputs (one tanh)."""
+        forward, backward = self.w["lstm.weight_hh_l0"], self.w["lstm.weight_hh_l0_reverse"]
+        size = forward.shape[1]
+        block = np.zeros((2 * size, 8 * size), np.float32)
+        for slot, gate in enumerate(_GATE_ORDER):
+            rows = slice(gate * size, (gate + 1) * size)  # PyTorch stacks the gates i, f, g, o
+            block[:size, (2 * slot) * size:(2 * slot + 1) * size] = forward[rows].T
+            block[size:, (2 * slot + 1) * size:(2 * slot + 2) * size] = backward[rows].T
+        return block, size
+
+    def _gate_inputs(self, x: np.ndarray, suffix: str) -> np.ndarray:
         w = self.w
-        wh = w[f"lstm.weight_hh_l0{suffix}"]
-        size = wh.shape[1]
-        gates_in = x @ w[f"lstm.weight_ih_l0{suffix}"].T + (w[f"lstm.bias_ih_l0{suffix}"] + w[f"lstm.bias_hh_l0{suffix}"])
+        return x @ w[f"lstm.weight_ih_l0{suffix}"].T + (w[f"lstm.bias_ih_l0{suffix}"] + w[f"lstm.bias_hh_l0{suffix}"])
+
+    def _bilstm(self, x: np.ndarray, x_reversed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, steps, 32) hidden states of each direction, the backward one over ``x_reversed``; both
+        directions advance in one matrix product a step."""
+        block, size = self._recurrent
+        forward, backward = self._gate_inputs(x, ""), self._gate_inputs(x_reversed, "_reverse")
         rows, steps = x.shape[:2]
-        h = np.zeros((rows, size), np.float32)
-        c = np.zeros((rows, size), np.float32)
-        out = np.empty((rows, steps, size), np.float32)
+        gates = np.empty((rows, steps, 8 * size), np.float32)
+        for slot, gate in enumerate(_GATE_ORDER):
+            gates[..., (2 * slot) * size:(2 * slot + 1) * size] = forward[..., gate * size:(gate + 1) * size]
+            gates[..., (2 * slot + 1) * size:(2 * slot + 2) * size] = backward[..., gate * size:(gate + 1) * size]
+        h = np.zeros((rows, 2 * size), np.float32)
+        c = np.zeros((rows, 2 * size), np.float32)
+        out = np.empty((rows, steps, 2 * size), np.float32)
         for t in range(steps):
-            g = gates_in[:, t] + h @ wh.T
-            c = _sigmoid(g[:, size:2 * size]) * c + _sigmoid(g[:, :size]) * np.tanh(g[:, 2 * size:3 * size])
-            h = _sigmoid(g[:, 3 * size:]) * np.tanh(c)
+            g = gates[:, t] + h @ block
+            sig = _sigmoid(g[:, :6 * size])
+            c = sig[:, 2 * size:4 * size] * c + sig[:, :2 * size] * np.tanh(g[:, 6 * size:])
+            h = sig[:, 4 * size:] * np.tanh(c)
             out[:, t] = h
-        return out
+        return out[..., :size], out[..., size:]
 
     def read(self, texts: Sequence[str], positions: Sequence[Sequence[int]],
              allowed: Sequence[Sequence[Collection[str] | None]] | None = None) -> list[list[str]]:
@@ -118,8 +149,8 @@ class Disambiguator:
         flip = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
         rows = np.arange(len(texts))[:, None]
         x = self.w["embedding.weight"][ids]
-        forward = self._lstm(x, "")
-        backward = self._lstm(x[rows, flip], "_reverse")[rows, flip]
+        forward, backward = self._bilstm(x, x[rows, flip])
+        backward = backward[rows, flip]
         hidden = np.concatenate([forward, backward], axis=2)
         where = [(r, p) for r, row in enumerate(positions) for p in row]
         if not where:

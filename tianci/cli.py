@@ -1,6 +1,6 @@
 """``tianci``: the command line.
 
-    tianci analyze [--lang cmn|yue] [--scheme S] [--json] [TEXT | -]
+    tianci analyze [--lang cmn|yue] [--scheme S] [--register literary|colloquial] [--json] [TEXT | -]
     tianci rhymes CHAR [--lang cmn|yue] [--scheme S] [--limit N] [--json]
     tianci generate --topic T [--lang] [--structure S] [--rhymes A=光] [--tones P,P] [--keep 1=...] [-n N] [--json]
     tianci batch SPECS.jsonl OUT.jsonl [--model PATH] [-n N] [--batch-size N] [--scorer DIR|none] [--engine ray]
@@ -93,6 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("analyze", help="romanization, rhyme and tones of lyrics, line by line")
     _add_lang_scheme(p)
+    p.add_argument("--register", choices=("literary", "colloquial"), default=None,
+                   help="Cantonese: read in this register (default: colloquial if the text has colloquial words "
+                        "such as 嘅 咗 佢 唔, else literary, as verse and written lyrics are sung)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one object per input")
     _add_melody(p, "also report how well the lyrics follow this melody (Cantonese 0243 levels, Mandarin tones)")
     p.add_argument("text", nargs="?", help="lyrics (lines end at newlines, / or clause punctuation); "
@@ -228,11 +231,13 @@ def _inputs(text: str | None) -> Iterable[str]:
 
 def cmd_analyze(args: argparse.Namespace) -> None:
     scheme_name = _scheme_for(args)
+    if args.register is not None and args.register not in language(args.lang).registers:
+        raise UsageError(f"--register is for Cantonese; {language(args.lang).name} reads one way: leave it out")
     melody = None
     if args.melody is not None or args.midi is not None:
         melody = _melody(args)
     for text in _inputs(args.text):
-        analysis = analyze(text, args.lang, scheme_name)
+        analysis = analyze(text, args.lang, scheme_name, args.register)
         fit = None
         if melody is not None:
             fit = melody_fit(text, melody, args.lang)
@@ -273,8 +278,9 @@ def _print_analysis(analysis: Analysis) -> None:
     console = Console(soft_wrap=False)
     console.print(table)
     rate = analysis.rhyme_rate
+    register = f" · register {analysis.register}" if analysis.register else ""
     console.print(f"rhyme scheme [bold]{letters or '(no lines)'}[/bold] · rhyme rate "
-                  f"{'n/a' if rate is None else f'{rate:.2f}'}\n")
+                  f"{'n/a' if rate is None else f'{rate:.2f}'}{register}\n")
 
 
 def cmd_rhymes(args: argparse.Namespace) -> None:
