@@ -1,7 +1,8 @@
 """Convert g2pM's published weights (PyPI ``g2pM`` 0.1.2.5, Apache-2.0; Park & Lee, Interspeech 2020) into the
 safetensors and JSON that ``phonetics.polyphone`` reads, so Tianci never unpickles anything at run time.
 
-    pip download g2pM==0.1.2.5 --no-deps -d /tmp/g2pm && python tools/convert_g2pm.py /tmp/g2pm/g2pM-0.1.2.5-py3-none-any.whl
+    pip download g2pM==0.1.2.5 --no-deps -d /tmp/g2pm
+    python tools/convert_g2pm.py /tmp/g2pm/g2pM-0.1.2.5-py3-none-any.whl
 
 The wheel's pickles are read once, here, by an unpickler that admits only numpy arrays, dtypes, dicts and
 lists (anything else, such as a function or a class to call, is refused), from the published wheel.
@@ -37,9 +38,11 @@ def main(wheel: str) -> None:
         def load(name: str):
             return ArraysOnly(io.BytesIO(archive.read(f"g2pM/{name}.pkl"))).load()
 
-        weights, char2idx, class2idx, cedict = (load(n) for n in ("np_ckpt", "char2idx", "class2idx", "digest_cedict"))
+        names = ("np_ckpt", "char2idx", "class2idx", "digest_cedict")
+        weights, char2idx, class2idx, cedict = (load(name) for name in names)
     OUT.mkdir(parents=True, exist_ok=True)
-    save_file({k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}, str(OUT / "weights.safetensors"))
+    arrays = {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in weights.items()}
+    save_file(arrays, str(OUT / "weights.safetensors"))
     chars = sorted(char2idx, key=char2idx.get)
     classes = sorted(class2idx, key=class2idx.get)
     assert [char2idx[c] for c in chars] == list(range(len(chars))) and [class2idx[c] for c in classes] == \

@@ -1,0 +1,201 @@
+"""Polyphones read in their sentence: the commonest function-word polyphones both ways in both languages, the
+Cantonese register, the context model's numpy BiLSTM against PyTorch's, and the tables kept valid."""
+
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from pypinyin import Style, lazy_pinyin
+
+from phonetics import PhoneticsError, analyze, annotate, language, reading_sets
+from phonetics import cantonese as yue
+from phonetics import mandarin as cmn
+from phonetics.polyphone import Disambiguator, build_choices, load_choices
+from phonetics.tables import load_table
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def reading_at(marked: str, lang: str, register: str | None = None) -> str | None:
+    """The reading of the bracketed character of ``marked`` (``我们慢慢[地]走``), read in its sentence."""
+    index = marked.index("[")
+    syllables = annotate(marked.replace("[", "").replace("]", ""), lang, register=register)
+    return syllables[index].romanization
+
+
+# the issue's list: 了 的 地 得 着 为 还 长 行 重 看 要 只 和 都 觉 发 教 少 便 乐 调 数 应 处 好 中 相, each both ways
+MANDARIN = [
+    ("我们说好[了]不分开", "le5"), ("这些痛我受不[了]", "liao3"), ("我[了]解你的沉默", "liao3"),
+    ("这是我[的]歌", "de5"), ("我们的目[的]地很远", "di4"), ("你[的]确变了", "di2"),
+    ("我们慢慢[地]走回家", "de5"), ("她轻轻[地]说再见", "de5"), ("这片土[地]养育了我", "di4"),
+    ("你跑[得]太快了", "de5"), ("她笑[得]很甜", "de5"), ("我终于[得]到了你的爱", "de2"), ("天黑了你[得]走了", "dei3"),
+    ("她笑[着]看我", "zhe5"), ("孩子已经睡[着]了", "zhao2"), ("钥匙找不[着]了", "zhao2"), ("别[着]急慢慢来", "zhao2"),
+    ("[为]你写下这首歌", "wei4"), ("我想成[为]你的依靠", "wei2"),
+    ("我[还]在原地等你", "hai2"), ("借的钱总要[还]", "huan2"), ("[还]我自由", "huan2"),
+    ("我们一起[长]大", "zhang3"), ("这条路很[长]很长", "chang2"),
+    ("她在银[行]上班", "hang2"), ("没有你真的不[行]", "xing2"),
+    ("你对我很[重]要", "zhong4"), ("如果能[重]来一次", "chong2"),
+    ("抬头[看]星星", "kan4"), ("请帮我[看]家", "kan1"),
+    ("请你不[要]走", "yao4"), ("他对自己[要]求很高", "yao1"),
+    ("我[只]有你一个", "zhi3"), ("两[只]老虎跑得快", "zhi1"),
+    ("你[和]我在这里", "he2"), ("他们一唱一[和]", "he4"),
+    ("我们[都]是追梦人", "dou1"), ("北京是中国的首[都]", "du1"),
+    ("我[觉]得很幸福", "jue2"), ("晚上早点睡[觉]", "jiao4"),
+    ("风吹起我的头[发]", "fa4"), ("我[发]现我爱你", "fa1"),
+    ("你[教]我唱歌", "jiao1"), ("[教]育改变命运", "jiao4"),
+    ("你有多[少]心事", "shao3"), ("那年我们都还[少]年", "shao4"),
+    ("这里交通很方[便]", "bian4"), ("这件衣服很[便]宜", "pian2"),
+    ("祝你生日快[乐]", "le4"), ("我爱听音[乐]", "yue4"),
+    ("警察正在[调]查", "diao4"), ("房间里开着空[调]", "tiao2"),
+    ("我[数]着星星等你", "shu3"), ("无[数]个夜晚想你", "shu4"),
+    ("你[应]该知道", "ying1"), ("没有人回[应]我", "ying4"),
+    ("到[处]都是你的影子", "chu4"), ("这件事我来[处]理", "chu3"),
+    ("你是个[好]人", "hao3"), ("唱歌是我的爱[好]", "hao4"),
+    ("你在我心[中]", "zhong1"), ("他终于[中]奖了", "zhong4"),
+    ("我[相]信明天会更好", "xiang1"), ("我们一起去照[相]", "xiang4"),
+]
+
+
+@pytest.mark.parametrize(("marked", "expected"), MANDARIN, ids=[m for m, _ in MANDARIN])
+def test_mandarin_function_word_polyphones_in_context(marked, expected):
+    assert reading_at(marked, "cmn") == expected
+
+
+@pytest.mark.parametrize(("marked", "default", "expected"), [
+    ("睢阳城中粮食已经吃[尽]。", "jin3", "jin4"),  # held-out CPP sentences; no dictionary word holds the character
+    ("全[长]475米，平均宽5米。", "zhang3", "chang2"),
+])
+def test_mandarin_context_model_reads_what_the_dictionary_cannot(marked, default, expected):
+    text, index = marked.replace("[", "").replace("]", ""), marked.index("[")
+    assert not cmn.phrase_length(text, index)
+    assert lazy_pinyin(text[index], style=Style.TONE3)[0] == default
+    assert reading_at(marked, "cmn") == expected
+
+
+CANTONESE = [
+    # literary register: verse and written-style lyrics
+    ("野火燒不盡，春風吹又[生]", "sang1", "literary"), ("夜來風雨[聲]", "sing1", "literary"),
+    ("[輕]舟已過萬重山", "hing1", "literary"), ("輕舟已過萬[重]山", "cung4", "literary"),
+    ("[少]小離家老大回", "siu3", "literary"), ("恨別鳥[驚]心", "ging1", "literary"),
+    ("一[行]白鷺上青天", "hong4", "literary"), ("路上[行]人欲斷魂", "hang4", "literary"),
+    ("停車[坐]愛楓林晚", "zo6", "literary"), ("為你等一[生]", "sang1", "literary"),
+    # colloquial register: Hong Kong speech
+    ("佢[生]咗個仔", "saang1", "colloquial"), ("我聽到佢把[聲]", "seng1", "colloquial"),
+    ("我[聽]到佢把聲", "teng1", "colloquial"), ("佢好[驚]", "geng1", "colloquial"),
+    ("我哋去[行]街", "haang4", "colloquial"), ("呢個袋好[重]", "cung5", "colloquial"),
+    ("呢件事好[重]要", "zung6", "colloquial"), ("我[坐]巴士返工", "co5", "colloquial"),
+    ("我屋企好[近]", "kan5", "colloquial"), ("佢[中]咗六合彩", "zung3", "colloquial"),
+    ("張[相]好靚", "soeng2", "colloquial"), ("我哋要互[相]幫助", "soeng1", "colloquial"),
+    ("你[數]下有幾多個", "sou2", "colloquial"), ("佢[數]學好叻", "sou3", "colloquial"),
+    ("我哋相[處]得好好", "cyu5", "colloquial"), ("到[處]都係人", "cyu3", "colloquial"),
+    ("佢嘅愛[好]係唱歌", "hou3", "colloquial"), ("細路好[好]奇", "hou3", "colloquial"),
+    ("差人[調]查緊", "diu6", "colloquial"), ("開咗冷氣定係空[調]", "tiu4", "colloquial"),
+    ("佢瞓[著]咗", "zoek6", "colloquial"), ("佢[著]咗件新衫", "zoek3", "colloquial"),
+    ("我哋係有緣[分]", "fan6", "colloquial"), ("我哋[分]開咗", "fan1", "colloquial"),
+    ("我[為]咗你咩都肯做", "wai6", "colloquial"), ("我以[為]你唔嚟", "wai4", "colloquial"),
+    ("我[長]大咗", "zoeng2", "colloquial"), ("佢[成]日遲到", "seng4", "colloquial"),
+]
+
+
+@pytest.mark.parametrize(("marked", "expected", "register"), CANTONESE, ids=[m for m, _, _ in CANTONESE])
+def test_cantonese_polyphones_in_context_and_register(marked, expected, register):
+    text = marked.replace("[", "").replace("]", "")
+    assert yue.register_of(text) == register
+    assert reading_at(marked, "yue") == expected
+
+
+def test_simplified_cantonese_reads_as_traditional():
+    assert reading_at("野火烧不尽，春风吹又[生]", "yue") == "sang1"
+    assert reading_at("佢[生]咗个仔", "yue") == "saang1"
+
+
+def test_an_asked_register_overrides_the_guess_only_outside_dictionary_words():
+    assert reading_at("春風吹又[生]", "yue", "colloquial") == "saang1"
+    assert reading_at("佢[生]咗個仔", "yue", "literary") == "sang1"
+    assert reading_at("陳先[生]", "yue", "literary") == "saang1"  # the word 先生 keeps its reading
+    assert reading_at("人[生]", "yue", "colloquial") == "sang1"
+
+
+def test_analyze_reports_the_register_it_read_in():
+    assert analyze("春眠不覺曉，處處聞啼鳥", "yue").register == "literary"
+    assert analyze("佢今日唔返工", "yue").to_dict()["register"] == "colloquial"
+    assert analyze("佢生咗個仔", "yue", register="literary").register == "literary"
+    assert analyze("春眠不觉晓", "cmn").register is None
+    with pytest.raises(PhoneticsError, match="has no register 'literary'"):
+        language("cmn").readings("春眠", "literary")
+    with pytest.raises(PhoneticsError, match="use one of literary, colloquial"):
+        language("yue").readings("春眠", "formal")
+
+
+@pytest.mark.parametrize(("table", "lang"), [("context_cmn", "cmn"), ("context_yue", "yue")])
+def test_context_rules_read_only_readings_their_characters_have(table, lang):
+    rules = load_table(table)["rules"]
+    sets = reading_sets(lang)
+    for rule in rules:
+        pattern = re.compile(rule["pattern"])
+        assert "t" in pattern.groupindex, rule["pattern"]
+        targets = set(re.findall(r"\(\?P<t>(.)\)", rule["pattern"]))
+        assert len(targets) == 1, rule["pattern"]
+        assert rule["reading"] in sets[targets.pop()], rule
+        assert rule.get("register") in (None, *yue.REGISTERS)
+    if lang == "yue":
+        for char, (colloquial, literary) in load_table(table)["literary_pairs"].items():
+            assert {colloquial, literary} <= sets[char], char
+
+
+@pytest.mark.parametrize("name", ["polyphones_cmn.tsv", "polyphones_cmn_test.tsv", "polyphones_yue.tsv",
+                                  "polyphones_yue_test.tsv"])
+def test_the_benchmark_sentences_mark_one_polyphone_with_a_reading_it_has(name):
+    lang = name.split("_")[1].removesuffix(".tsv")
+    sets = reading_sets(lang)
+    lines = [line for line in (ROOT / "bench" / "data" / name).read_text("utf-8").splitlines()
+             if line and not line.startswith("#")]
+    assert len(lines) > 60
+    for line in lines:
+        marked, reading, *register = line.split("\t")
+        char = re.fullmatch(r"[^\[\]]*\[(.)\][^\[\]]*", marked).group(1)
+        assert len(sets[language(lang).to_script(char)]) > 1, line
+        assert reading in sets[language(lang).to_script(char)], line
+        assert register == ([] if lang == "cmn" else [register[0]]) and register[:1] != [""]
+        if register:
+            assert register[0] in yue.REGISTERS
+
+
+def test_the_shipped_choices_are_the_models_readings_within_tiancis_reading_sets():
+    built = build_choices(cmn.reading_sets())
+    assert {c: set(o) for c, o in built.items()} == {c: set(o) for c, o in load_choices().items()}
+    assert "了" in built and "一" not in built  # 一 and 不 keep their citation tone, outside the model
+
+
+def test_the_numpy_bilstm_matches_pytorch_on_a_padded_batch():
+    model = Disambiguator.load()
+    w = {k: torch.from_numpy(v) for k, v in model.w.items()}
+    lstm = torch.nn.LSTM(64, 32, bidirectional=True, batch_first=True)
+    lstm.load_state_dict({k.removeprefix("lstm."): v for k, v in w.items() if k.startswith("lstm.")})
+    texts = ["她在银行上班", "递交了结案报告，头发很长。", "了"]  # different lengths: padding must not leak
+    positions = [[3], [2, 9, 11], [0]]
+    ours = model.choose(texts, positions)
+    for text, where, picks in zip(texts, positions, ours, strict=True):
+        ids = torch.tensor([[model.index["시"], *(model.index.get(c, model.index["<UNK>"]) for c in text),
+                             model.index["끝"]]])
+        with torch.no_grad():
+            hidden, _ = lstm(w["embedding.weight"][ids])
+            logits = torch.relu(hidden[0] @ w["logit_layer.0.weight"].T + w["logit_layer.0.bias"]) \
+                @ w["logit_layer.2.weight"].T + w["logit_layer.2.bias"]
+        for p, (reading, probability) in zip(where, picks, strict=True):
+            options = model.options(text[p])
+            scores = logits[p + 1, [model.class_index[o] for o in options]].softmax(-1).numpy()
+            assert reading == options[int(np.argmax(scores))]
+            assert probability == pytest.approx(float(scores.max()), abs=1e-5)
+
+
+def test_the_model_ships_as_safetensors_and_json_under_ten_megabytes_with_its_licence():
+    folder = ROOT / "phonetics" / "data" / "g2pm"
+    files = {p.name for p in folder.iterdir()}
+    assert files == {"weights.safetensors", "vocab.json", "choices.json", "LICENSE", "README.md"}
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 10 * 2**20
+    assert "Apache License" in (folder / "LICENSE").read_text("utf-8")
+    json.loads((folder / "vocab.json").read_text("utf-8"))
