@@ -45,6 +45,7 @@ _MAX_WORD = 6  # longest sub-word tried when a segment is not in the dictionary
 class Lexicon:
     words: dict[str, tuple[str, ...]]  # multi-character word → one syllable per character
     chars: dict[str, str]  # character → its reading when it stands alone
+    spoken: frozenset[str] = frozenset()  # words only speech (HKCanCor) records, as said: 輕輕 heng6 heng1
 
 
 def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
@@ -69,23 +70,25 @@ def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
             for char, syllable in zip(word, syllables, strict=True):
                 inside[char][syllable] += 1
     words = {w: tuple(c.most_common(1)[0][0].split()) for w, c in word_counts.items()}
+    spoken = set(words)
     in_rime_words: defaultdict[str, Counter[str]] = defaultdict(Counter)
     for key, value in CHARS_TO_JYUTPING.items():
         syllables = tuple(value.split())
         if len(key) > 1 and len(syllables) == len(key):
             words[key] = syllables
+            spoken.discard(key)
             for char, syllable in zip(key, syllables, strict=True):
                 in_rime_words[char][syllable] += 1
     chars = {k: v for k, v in CHARS_TO_JYUTPING.items() if len(k) == 1 and _SYLLABLE.fullmatch(v)}
     for source in (in_rime_words, inside, alone):  # later sources win
         chars.update({c: counts.most_common(1)[0][0] for c, counts in source.items()})
-    return Lexicon(words, chars)
+    return Lexicon(words, chars, frozenset(spoken))
 
 
 _lexicon_override: Lexicon | None = None
 
 
-LEXICON_VERSION = 1  # bump when build_lexicon changes, so cached lexicons are rebuilt
+LEXICON_VERSION = 2  # bump when build_lexicon changes, so cached lexicons are rebuilt
 
 
 def lexicon_cache() -> Path:
@@ -99,14 +102,16 @@ def _default_lexicon() -> Lexicon:
     path = lexicon_cache()
     try:
         data = json.loads(path.read_text("utf-8"))
-        return Lexicon({w: tuple(s.split()) for w, s in data["words"].items()}, data["chars"])
+        return Lexicon({w: tuple(s.split()) for w, s in data["words"].items()}, data["chars"],
+                       frozenset(data["spoken"]))
     except (OSError, ValueError, KeyError, AttributeError):  # none yet, or damaged: build it
         pass
     built = build_lexicon((t.word, t.jyutping) for t in pycantonese.hkcancor().tokens())
     try:
         with replacing_file(path) as tmp:
             tmp.write_text(json.dumps({"words": {w: " ".join(s) for w, s in built.words.items()},
-                                       "chars": built.chars}, ensure_ascii=False), encoding="utf-8")
+                                       "chars": built.chars, "spoken": sorted(built.spoken)},
+                                      ensure_ascii=False), encoding="utf-8")
     except OSError:  # a read-only home: read without a cache
         pass
     return built
@@ -146,6 +151,7 @@ REGISTERS = ("literary", "colloquial")
 _CONTEXT = load_table("context_yue")
 _COLLOQUIAL = re.compile("|".join(_CONTEXT["colloquial_markers"]))
 _LITERARY: dict[str, tuple[str, str]] = {c: (pair[0], pair[1]) for c, pair in _CONTEXT["literary_pairs"].items()}
+_LITERARY_EVERYWHERE = frozenset(_CONTEXT["literary_everywhere"])
 
 
 @dataclass(frozen=True)
@@ -195,15 +201,16 @@ def readings(text: str, register: str | None = None) -> list[str | None]:
 def _run_readings(run: str, register: str) -> tuple[str | None, ...]:
     """Readings of one run of CJK characters in one register, cached: clauses repeat across a corpus."""
     out: list[str | None] = []
-    alone: list[bool] = []  # read as a character, outside any dictionary word
+    free: list[bool] = []  # read alone or inside a word only speech records: no dictionary fixes it
     for word in pycantonese.segment(run):
         found, single = _word_readings(word)
         out.extend(found)
-        alone.extend(single)
+        free.extend(single)
     if register == "literary":
         for i, char in enumerate(run):
             pair = _LITERARY.get(char)
-            if pair and alone[i] and out[i] == pair[0]:
+            if pair and out[i] and (free[i] or char in _LITERARY_EVERYWHERE) \
+                    and out[i].rstrip("123456") == pair[0].rstrip("123456"):  # the colloquial one, any tone
                 out[i] = pair[1]
     ruled: set[int] = set()  # the first rule that matches a character reads it
     for rule in context_rules():
@@ -217,10 +224,12 @@ def _run_readings(run: str, register: str) -> tuple[str | None, ...]:
 
 @lru_cache(maxsize=1 << 16)
 def _word_readings(word: str) -> tuple[tuple[str | None, ...], tuple[bool, ...]]:
-    """A segment's readings, and per character whether it was read alone (no dictionary word holds it)."""
-    words = lexicon().words
+    """A segment's readings, and per character whether no dictionary word fixes it: read alone, or inside a
+    word only speech records (HKCanCor's 輕輕 heng6 heng1, a sound change of talk)."""
+    lex = lexicon()
+    words = lex.words
     if len(word) > 1 and word in words:
-        return words[word], (False,) * len(word)
+        return words[word], (word in lex.spoken,) * len(word)
     out: list[str | None] = []
     alone: list[bool] = []
     i = 0
@@ -228,7 +237,7 @@ def _word_readings(word: str) -> tuple[tuple[str | None, ...], tuple[bool, ...]]
         for size in range(min(_MAX_WORD, len(word) - i), 1, -1):
             if (sub := word[i:i + size]) in words:
                 out.extend(words[sub])
-                alone.extend([False] * size)
+                alone.extend([sub in lex.spoken] * size)
                 i += size
                 break
         else:
