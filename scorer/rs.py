@@ -68,7 +68,7 @@ from .candidates import best, write_candidates
 from .config import RSConfig
 from .model import DEFAULT_SCORER, Scorer
 from .ratings import ASPECTS, RatingsStore, default_ratings_db
-from .selection import mix, mos_decision, promotion, select_samples
+from .selection import mix, mos_decision, ngrams, promotion, select_samples
 
 # ---- prompts --------------------------------------------------------------------------------------
 
@@ -190,7 +190,7 @@ def training_data(cfg: RSConfig, samples: list[dict], round_index: int,
 
 def distinct(texts: list[str], n: int) -> float:
     """Distinct-n: unique character n-grams over all n-grams of the texts (lines not joined)."""
-    grams = [line[i:i + n] for text in texts for line in text.split("\n") for i in range(len(line) - n + 1)]
+    grams = [gram for text in texts for gram in ngrams(text, n)]
     return round(len(set(grams)) / len(grams), 4) if grams else 0.0
 
 

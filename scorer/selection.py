@@ -40,8 +40,13 @@ from .config import PromotionConfig
 MIN_COMPARISONS = 10  # blind comparisons of the two models needed before human opinion decides
 
 
+def ngrams(text: str, n: int) -> list[str]:
+    """The character n-grams of ``text``, line by line (none spans a line break)."""
+    return [line[i:i + n] for line in text.split("\n") for i in range(len(line) - n + 1)]
+
+
 def bigrams(text: str) -> list[str]:
-    return [line[i:i + 2] for line in text.split("\n") for i in range(len(line) - 1)]
+    return ngrams(text, 2)
 
 
 def overlap(text: str, seen: Counter) -> float:

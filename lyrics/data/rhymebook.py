@@ -19,7 +19,7 @@ from lyrics.data.corpus import hkcancor_utterances, songci
 from lyrics.files import write_atomic
 from phonetics import LANGS, RhymeDictionary
 
-VERSION = 2  # bump when readings change, so stale dictionaries are rebuilt
+VERSION = 3  # bump when readings change, so stale dictionaries are rebuilt
 
 
 def path_for(lang: str) -> Path:
