@@ -342,8 +342,9 @@ class Demo:
             raise Mistake(f"{len(text)} characters; the Analyze tab reads at most {MAX_TEXT}")
         analysis = analyze(text, lang)
         rate = analysis.rhyme_rate
+        register = f" · read as **{analysis.register}** Cantonese" if analysis.register else ""
         summary = (f"**rhyme scheme** `{analysis.rhyme_letters or '—'}` · **rhyme rate** "
-                   f"{'n/a' if rate is None else f'{rate:.2f}'} · {len(analysis.lines)} lines")
+                   f"{'n/a' if rate is None else f'{rate:.2f}'} · {len(analysis.lines)} lines{register}")
         return render_lines(text, lang), summary, analysis.to_dict()
 
     @user_errors

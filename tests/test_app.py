@@ -129,6 +129,9 @@ def test_api_endpoints_generate_and_analyze(app):
     assert [len(x) for x in plain.split("#1\n")[1].split("\n")] == [4, 4]
     _, summary, annotation = client.predict("床前明月光，疑是地上霜。", "cmn", api_name="/analyze")
     assert "AA" in summary and annotation["lines"][0]["rhyme"] == "江阳"
+    _, summary, annotation = client.predict("野火燒不盡，春風吹又生", "yue", api_name="/analyze")
+    assert "read as **literary** Cantonese" in summary and annotation["register"] == "literary"
+    assert annotation["lines"][1]["final_romanization"] == "sang1"
     with pytest.raises(Exception, match="structure: '0A' has 0 syllables"):  # shown in the page, no trace
         client.predict("cmn", "月", "", "0A", "", "", "", None, 1, 0.9, 1, "tiny", "", api_name="/generate")
     for other in (str(DEFAULT_MODEL), "models/./tiny", "Qwen/Qwen3-0.6B"):  # only the listed names, no paths

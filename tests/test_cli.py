@@ -31,6 +31,16 @@ def test_analyze_cantonese_json(cli):
     assert record["scheme"] == "loose"
 
 
+def test_analyze_reads_cantonese_in_the_register_it_reports(cli):
+    out = cli("analyze", "--lang", "yue", "--json", "-", stdin="春風吹又生\n佢生咗個仔\n")
+    verse, speech = (json.loads(line) for line in out.stdout.splitlines())
+    assert (verse["register"], verse["syllables"][4]["romanization"]) == ("literary", "sang1")
+    assert (speech["register"], speech["syllables"][1]["romanization"]) == ("colloquial", "saang1")
+    out = cli("analyze", "--lang", "yue", "--register", "colloquial", "春風吹又生")
+    assert "生saang1" in out.stdout and "register colloquial" in out.stdout
+    assert json.loads(cli("analyze", "--json", "春风").stdout)["register"] is None
+
+
 def test_analyze_table_view(cli):
     out = cli("analyze", "--lang", "cmn", "--scheme", "14yun", "床前明月光，疑是地上霜。")
     assert out.returncode == 0, out.stderr
@@ -54,6 +64,8 @@ def test_rhymes(cli):
     (["analyze", "--lang", "yue", "--scheme", "13zhe", "月"],
      "scheme '13zhe' is not for yue: use one of strict, loose"),
     (["analyze"], "give the lyrics as TEXT, or - to read them from standard input"),
+    (["analyze", "--register", "literary", "月"], "--register is for Cantonese; Mandarin reads one way"),
+    (["analyze", "--lang", "yue", "--register", "formal", "月"], "invalid choice: 'formal'"),
     (["rhymes", "ab"], "'ab' is not one Chinese character"),
     (["rhymes", "光", "--limit", "0"], "--limit must be at least 1"),
     (["frobnicate"], "invalid choice: 'frobnicate'"),
