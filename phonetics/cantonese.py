@@ -201,16 +201,14 @@ def readings(text: str, register: str | None = None) -> list[str | None]:
 def _run_readings(run: str, register: str) -> tuple[str | None, ...]:
     """Readings of one run of CJK characters in one register, cached: clauses repeat across a corpus."""
     out: list[str | None] = []
-    free: list[bool] = []  # read alone or inside a word only speech records: no dictionary fixes it
+    source: list[str] = []  # per character: read "alone", from a "spoken" word, or from a dictionary "word"
     for word in pycantonese.segment(run):
-        found, single = _word_readings(word)
+        found, sources = _word_readings(word)
         out.extend(found)
-        free.extend(single)
+        source.extend(sources)
     if register == "literary":
         for i, char in enumerate(run):
-            pair = _LITERARY.get(char)
-            if pair and out[i] and (free[i] or char in _LITERARY_EVERYWHERE) \
-                    and out[i].rstrip("123456") == pair[0].rstrip("123456"):  # the colloquial one, any tone
+            if (pair := _LITERARY.get(char)) and out[i] and _colloquial(out[i], pair[0], source[i], char):
                 out[i] = pair[1]
     ruled: set[int] = set()  # the first rule that matches a character reads it
     for rule in context_rules():
@@ -222,27 +220,36 @@ def _run_readings(run: str, register: str) -> tuple[str | None, ...]:
     return tuple(out)
 
 
+def _colloquial(reading: str, colloquial: str, source: str, char: str) -> bool:
+    """Whether ``reading`` is the colloquial one of a literary pair, where the literary register replaces it:
+    read alone, or in any word for the colloquial tone-5 layer (遠近 kan5); in a word only speech records, in
+    any of its tones (輕輕 heng6 heng1 is heng1 said)."""
+    if source == "spoken":
+        return reading.rstrip("123456") == colloquial.rstrip("123456")
+    return reading == colloquial and (source == "alone" or char in _LITERARY_EVERYWHERE)
+
+
 @lru_cache(maxsize=1 << 16)
-def _word_readings(word: str) -> tuple[tuple[str | None, ...], tuple[bool, ...]]:
-    """A segment's readings, and per character whether no dictionary word fixes it: read alone, or inside a
-    word only speech records (HKCanCor's 輕輕 heng6 heng1, a sound change of talk)."""
+def _word_readings(word: str) -> tuple[tuple[str | None, ...], tuple[str, ...]]:
+    """A segment's readings, and per character where it came from: ``word`` (a dictionary word), ``spoken`` (a
+    word only speech records: HKCanCor's 輕輕 heng6 heng1, a sound change of talk) or ``alone``."""
     lex = lexicon()
     words = lex.words
     if len(word) > 1 and word in words:
-        return words[word], (word in lex.spoken,) * len(word)
+        return words[word], ("spoken" if word in lex.spoken else "word",) * len(word)
     out: list[str | None] = []
-    alone: list[bool] = []
+    alone: list[str] = []
     i = 0
     while i < len(word):  # longest dictionary sub-word first, then a single character
         for size in range(min(_MAX_WORD, len(word) - i), 1, -1):
             if (sub := word[i:i + size]) in words:
                 out.extend(words[sub])
-                alone.extend([sub in lex.spoken] * size)
+                alone.extend(["spoken" if sub in lex.spoken else "word"] * size)
                 i += size
                 break
         else:
             out.append(_char_reading(word[i]))
-            alone.append(True)
+            alone.append("alone")
             i += 1
     return tuple(out), tuple(alone)
 

@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from tqdm import tqdm
 
 from lyrics.data.keywords import load_tables, save_tables
-from lyrics.files import read_jsonl, write_json, write_jsonl
+from lyrics.files import read_jsonl, replacing_dir, write_json, write_jsonl
 from lyrics.models import DEFAULT_MODEL, load_model, write_settings
 from lyrics.training.config import ConfigError
 from lyrics.training.knowledge import is_held_out
@@ -299,8 +299,9 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
     else:
         base = config.model.base or DEFAULT_MODEL
         model, tokenizer = new_scorer(base)
-        tokenizer.save_pretrained(run / "tokenizer")
-        save_tables(load_tables(Path(base)), run / "tokenizer")  # topic evidence reads the backbone's plans
+        with replacing_dir(run / "tokenizer") as tmp:  # whole or not at all: a resume reads it
+            tokenizer.save_pretrained(tmp)
+            save_tables(load_tables(Path(base)), tmp)  # topic evidence reads the backbone's plans
     tables = load_tables(run / "tokenizer")
     build_data(config, run / "data", tables, progress)
     write_json(run / "data" / "recipe.json", recipe)

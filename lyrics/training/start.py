@@ -11,6 +11,7 @@ import torch
 
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.data.works import read_split
+from lyrics.files import replacing_dir
 
 from .chartok import build_char_tokenizer
 from .config import ConfigError, GeneratorConfig, LoraConfig, StageConfig
@@ -20,6 +21,13 @@ from .knowledge import memorisation, understanding, utilisation
 def tokenizer_dir(run: Path) -> Path:
     """Where a run keeps its tokenizer, so every stage and every resume reads the same one."""
     return run / "tokenizer"
+
+
+def save_tokenizer(tokenizer, folder: Path) -> None:
+    """Write the run's tokenizer whole or not at all: a kill mid-write must not leave a folder that a resume
+    would take for a tokenizer."""
+    with replacing_dir(folder) as tmp:
+        tokenizer.save_pretrained(tmp)
 
 
 def build_or_load(config: GeneratorConfig, stage: str, cfg: StageConfig, checkpoint: Path | None):
@@ -37,7 +45,7 @@ def build_or_load(config: GeneratorConfig, stage: str, cfg: StageConfig, checkpo
         start = checkpoint / "model"
     if start is None:
         model, tokenizer = from_scratch(config)
-        tokenizer.save_pretrained(tokenizer_dir(run))
+        save_tokenizer(tokenizer, tokenizer_dir(run))
     else:
         kwargs = {"trust_remote_code": False, "use_safetensors": True}
         if quantization:
@@ -54,7 +62,7 @@ def build_or_load(config: GeneratorConfig, stage: str, cfg: StageConfig, checkpo
             reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
             raise ConfigError(f"{config.source}: cannot load model {str(start)!r} ({reason})") from None
         if not tokenizer_dir(run).is_dir():
-            tokenizer.save_pretrained(tokenizer_dir(run))
+            save_tokenizer(tokenizer, tokenizer_dir(run))
         if quantization:
             from peft import prepare_model_for_kbit_training
 
