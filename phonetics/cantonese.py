@@ -26,6 +26,7 @@ import pycantonese
 from pycantonese.data.rime_cantonese import CHARS_TO_JYUTPING
 
 from .cache import replacing_file, tianci_home
+from .context import apply_rules, load_rules
 from .script import CJK_RUN, convert
 from .tables import load_table
 
@@ -148,26 +149,10 @@ def _split_syllables(jyutping: str) -> list[str] | None:
 
 
 REGISTERS = ("literary", "colloquial")
-_CONTEXT = load_table("context_yue")
+_CONTEXT = load_table("context_yue")  # registers here; its rules are read by phonetics.context
 _COLLOQUIAL = re.compile("|".join(_CONTEXT["colloquial_markers"]))
 _LITERARY: dict[str, tuple[str, str]] = {c: (pair[0], pair[1]) for c, pair in _CONTEXT["literary_pairs"].items()}
 _LITERARY_EVERYWHERE = frozenset(_CONTEXT["literary_everywhere"])
-
-
-@dataclass(frozen=True)
-class ContextRule:
-    """A polyphone read one way in one context (``data/context_yue.json``): the character in the pattern's
-    group ``t`` takes ``reading``, in ``register`` only when one is given."""
-
-    pattern: re.Pattern[str]
-    reading: str
-    register: str | None
-
-
-@cache
-def context_rules() -> tuple[ContextRule, ...]:
-    return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"], rule.get("register"))
-                 for rule in _CONTEXT["rules"])
 
 
 def register_of(text: str) -> str:
@@ -177,17 +162,21 @@ def register_of(text: str) -> str:
     >>> register_of("佢聽日返工"), register_of("春風吹又生")
     ('colloquial', 'literary')
     """
-    return "colloquial" if _COLLOQUIAL.search(convert(text, "s2hk")) else "literary"
+    return _register_of(convert(text, "s2hk"))
+
+
+def _register_of(traditional: str) -> str:
+    return "colloquial" if _COLLOQUIAL.search(traditional) else "literary"
 
 
 def readings(text: str, register: str | None = None) -> list[str | None]:
     """Jyutping (tone 1-6) per character of ``text``; None off CJK or where no reading is known. ``register``
     (``literary`` or ``colloquial``; None: :func:`register_of` the text) picks between a character's literary
     and colloquial readings where no dictionary word fixes it: 春風吹又生 sang1, 佢生咗個仔 saang1."""
-    register = register or register_of(text)
+    traditional = convert(text, "s2hk")
+    register = register or _register_of(traditional)
     if register not in REGISTERS:
         raise ValueError(f"unknown register {register!r}: use one of {', '.join(REGISTERS)}")
-    traditional = convert(text, "s2hk")
     out: list[str | None] = [None] * len(text)
     for run in CJK_RUN.finditer(traditional):
         start, end = run.span()
@@ -210,13 +199,7 @@ def _run_readings(run: str, register: str) -> tuple[str | None, ...]:
         for i, char in enumerate(run):
             if (pair := _LITERARY.get(char)) and out[i] and _colloquial(out[i], pair[0], source[i], char):
                 out[i] = pair[1]
-    ruled: set[int] = set()  # the first rule that matches a character reads it
-    for rule in context_rules():
-        if rule.register in (None, register):
-            for match in rule.pattern.finditer(run):
-                if (where := match.start("t")) not in ruled:
-                    out[where] = rule.reading
-                    ruled.add(where)
+    apply_rules(load_rules("context_yue"), run, out, register)
     return tuple(out)
 
 
@@ -238,20 +221,20 @@ def _word_readings(word: str) -> tuple[tuple[str | None, ...], tuple[str, ...]]:
     if len(word) > 1 and word in words:
         return words[word], ("spoken" if word in lex.spoken else "word",) * len(word)
     out: list[str | None] = []
-    alone: list[str] = []
+    sources: list[str] = []
     i = 0
     while i < len(word):  # longest dictionary sub-word first, then a single character
         for size in range(min(_MAX_WORD, len(word) - i), 1, -1):
             if (sub := word[i:i + size]) in words:
                 out.extend(words[sub])
-                alone.extend(["spoken" if sub in lex.spoken else "word"] * size)
+                sources.extend(["spoken" if sub in lex.spoken else "word"] * size)
                 i += size
                 break
         else:
             out.append(_char_reading(word[i]))
-            alone.append("alone")
+            sources.append("alone")
             i += 1
-    return tuple(out), tuple(alone)
+    return tuple(out), tuple(sources)
 
 
 def _char_reading(char: str) -> str | None:

@@ -2,10 +2,10 @@
 
 Readings come from pypinyin's phrase dictionary (polyphones resolved per word: 银行 háng, 行走 xíng),
 run on the simplified form of the text, since that dictionary is keyed on simplified phrases and
-misreads many traditional ones (plain pypinyin reads 重慶 zhòng, 音樂 lè, 銀行 xíng). Then every polyphone
-(a character with two or more readings in its reading set that g2pM knows: ``data/g2pm/choices.json``) is read
-again in its clause by g2pM's BiLSTM (:mod:`phonetics.polyphone`), among its reading set's readings only:
-递交了 le5, 曾经数次 shuò, 应嘉 yìng, where pypinyin gives liǎo, shù, yīng. 一 and 不 keep pypinyin's reading and
+misreads many traditional ones (plain pypinyin reads 重慶 zhòng, 音樂 lè, 銀行 xíng). A polyphone outside every
+dictionary word (one g2pM knows: ``data/g2pm/choices.json``) is read again in its sentence by g2pM's BiLSTM
+(:mod:`phonetics.polyphone`), among its reading set's readings only (睢阳城中粮食已经吃尽 jìn, where pypinyin
+gives jǐn); the context rules (``data/context_cmn.json``) come last. 一 and 不 keep pypinyin's reading and
 their citation tone (their sandhi is the melody's business).
 """
 
@@ -14,13 +14,13 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import lru_cache
 
 from pypinyin import Style, lazy_pinyin
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 from pypinyin.contrib.tone_convert import to_tone3
 
+from .context import apply_rules, load_rules
 from .polyphone import Disambiguator, load_choices
 from .script import CJK_RUN, convert
 from .tables import load_table
@@ -43,21 +43,6 @@ CONFIDENT = 0.9
 SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")  # the model reads a sentence at a time
 CACHE_SIZE = 1 << 18  # sentences: lyrics and corpora repeat theirs
 _SENTENCES: dict[str, tuple[str | None, ...]] = {}  # readings of sentences read before
-
-
-@dataclass(frozen=True)
-class ContextRule:
-    """A polyphone read one way in one context (``data/context_cmn.json``): the character in the pattern's
-    group ``t`` takes ``reading``."""
-
-    pattern: re.Pattern[str]
-    reading: str
-
-
-@cache
-def context_rules() -> tuple[ContextRule, ...]:
-    return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"])
-                 for rule in load_table("context_cmn")["rules"])
 
 
 REGISTERS: tuple[str, ...] = ()  # Mandarin reads one way in verse and in speech here
@@ -114,15 +99,10 @@ def read_sentences(sentences: list[str]) -> None:
             for i, (reading, probability) in zip(positions[k], picks, strict=True):
                 if probability >= CONFIDENT:
                     read[k][i] = reading
-    rules = context_rules()
+    rules = load_rules("context_cmn")
     for sentence, syllables in zip(todo, read, strict=True):
         for run in CJK_RUN.finditer(sentence):
-            ruled: set[int] = set()  # the first rule that matches a character reads it
-            for rule in rules:
-                for match in rule.pattern.finditer(run.group()):
-                    if (where := run.start() + match.start("t")) not in ruled:
-                        syllables[where] = rule.reading
-                        ruled.add(where)
+            apply_rules(rules, run.group(), syllables, offset=run.start())
         _SENTENCES[sentence] = tuple(None if syl is None else _citation(char, syl)
                                      for char, syl in zip(sentence, syllables, strict=True))
 

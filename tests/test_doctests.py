@@ -17,7 +17,7 @@ from scorer import candidates, checkset, features, selection
 MODULES = [importlib.import_module(f"phonetics.{m.name}") for m in pkgutil.iter_modules(phonetics.__path__)]
 MODULES += [keywords, constraints, keyword_bias, generation, config, candidates, features, selection, checkset]
 WITH_EXAMPLES = ["phonetics.analysis", "phonetics.annotate", "phonetics.cantonese", "phonetics.languages",
-                 "phonetics.polyphone", "phonetics.rhyme",
+                 "phonetics.context", "phonetics.polyphone", "phonetics.rhyme",
                  "lyrics.data.keywords", "lyrics.decoding.constraints", "lyrics.decoding.keyword_bias",
                  "lyrics.training.config", "scorer.candidates", "scorer.features", "scorer.selection",
                  "scorer.checkset"]
