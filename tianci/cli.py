@@ -10,6 +10,9 @@
     tianci scorer train --config configs/scorer_tiny.yaml [--resume]
     tianci rs --config configs/rs_tiny.yaml
     tianci ratings import|export FILE [--db PATH];  tianci ratings mos [--db PATH] [--json]
+    tianci corpus briefs --lang cmn|yue --seed S --start I --count N [--out FILE]
+    tianci corpus check FILE... [--briefs FILE...] [--json];  tianci corpus add FILE... --briefs FILE...
+    tianci corpus report [--out DIR]
     tianci data fetch
     tianci data build [--sources songci,tang,...] [--input FILE ...] [--lang cmn|yue] [--out DIR]
 
@@ -39,7 +42,11 @@ from lyrics.data.works import DEFAULT_SOURCES, SOURCE_LANGS, build, builtin_sour
 from lyrics.decoding.melody import MELODY_PULL, melody_fit, parse_numbered, read_midi, with_melody
 from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
 from lyrics.export import export_candidates
+from lyrics.files import write_atomic
 from lyrics.models import DEFAULT_MODEL, check_local, export_model, load_model, set_cpu_threads
+from lyrics.modern.briefs import BriefSampler
+from lyrics.modern.corpus import CORPUS, CORPUS_DIR, CheckResult, add_to_corpus, check_files, corpus_songs, load_briefs
+from lyrics.modern.report import corpus_report, write_report
 from lyrics.training.config import GeneratorConfig, load_config
 from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, TianciError, analyze, language
 from scorer.config import EngineConfig, RSConfig, ScorerConfig
@@ -195,6 +202,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--stage", required=True, choices=("knowledge", "sft"))
     p.add_argument("--resume", action="store_true", help="continue from the stage's last checkpoint")
     p.set_defaults(run=cmd_train)
+
+    corpus = commands.add_parser("corpus", help="the modern lyrics corpus: briefs, checks, report")
+    corpus_commands = corpus.add_subparsers(dest="corpus_command", required=True, parser_class=_Parser)
+    p = corpus_commands.add_parser("briefs", help="seeded song briefs as JSON Lines (brief I of seed S is fixed)")
+    p.add_argument("--lang", required=True, choices=LANGS)
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--start", type=_non_negative, default=0, help="index of the first brief")
+    p.add_argument("--count", type=_non_negative, default=10)
+    p.add_argument("--out", type=Path, help="write here (default: standard output)")
+    p.set_defaults(run=cmd_corpus_briefs)
+    p = corpus_commands.add_parser("check", help="check songs against their briefs; one line per rejection")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE", help="writers' answers or corpus records")
+    p.add_argument("--briefs", nargs="*", type=Path, default=[], metavar="FILE", help="the briefs answered")
+    p.add_argument("--json", action="store_true", help="rejections as JSON Lines")
+    p.set_defaults(run=cmd_corpus_check)
+    p = corpus_commands.add_parser("add", help="append the songs that pass the check to corpus/songs.jsonl")
+    p.add_argument("files", nargs="+", type=Path, metavar="FILE")
+    p.add_argument("--briefs", nargs="+", type=Path, required=True, metavar="FILE")
+    p.add_argument("--corpus", type=Path, default=CORPUS)
+    p.set_defaults(run=cmd_corpus_add)
+    p = corpus_commands.add_parser("report", help="corpus statistics as Markdown and PNG")
+    p.add_argument("--corpus", type=Path, default=CORPUS)
+    p.add_argument("--out", type=Path, default=CORPUS_DIR, help="folder for report.md and report.png")
+    p.set_defaults(run=cmd_corpus_report)
 
     data = commands.add_parser("data", help="fetch corpora and build training datasets")
     data_commands = data.add_subparsers(dest="data_command", required=True, parser_class=_Parser)
@@ -535,6 +566,55 @@ def cmd_export(args: argparse.Namespace) -> None:
     else:
         base, adapter = sft, None  # trained with all parameters: nothing to merge
     print(export_model(str(base), str(adapter) if adapter else None, args.out))
+
+
+def _non_negative(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{value} is negative: give 0 or more")
+    return value
+
+
+def cmd_corpus_briefs(args: argparse.Namespace) -> None:
+    briefs = BriefSampler().sample(args.lang, args.seed, args.count, args.start)
+    text = "".join(json.dumps(b.to_dict(), ensure_ascii=False) + "\n" for b in briefs)
+    if args.out is None:
+        sys.stdout.write(text)
+    else:
+        _check_writable(args.out)
+        write_atomic(args.out, text)
+        print(f"{len(briefs)} briefs in {args.out}")
+
+
+def _checked(files: list[Path], briefs: list[Path], corpus: Path | None) -> CheckResult:
+    found = load_briefs(briefs)
+    with tqdm(desc="songs", unit=" songs", file=sys.stderr, disable=None) as bar:
+        return check_files(files, found, against=corpus, progress=bar)
+
+
+def cmd_corpus_check(args: argparse.Namespace) -> None:
+    checks_corpus = any(path.resolve() == CORPUS.resolve() for path in args.files)
+    result = _checked(args.files, args.briefs, None if checks_corpus else CORPUS)
+    for where, reason in result.rejected:
+        print(json.dumps({"id": where, "reason": reason}, ensure_ascii=False) if args.json else f"{where}: {reason}")
+    failed = len({where for where, _ in result.rejected})
+    print(f"{len(result.kept)} songs pass, {failed} rejected", file=sys.stderr)
+    if failed:
+        raise SystemExit(1)
+
+
+def cmd_corpus_add(args: argparse.Namespace) -> None:
+    result = _checked(args.files, args.briefs, args.corpus)
+    for where, reason in result.rejected:
+        print(f"{where}: {reason}")
+    added = add_to_corpus(result, args.corpus)
+    print(f"added {added} songs to {args.corpus}; {len({w for w, _ in result.rejected})} rejected")
+
+
+def cmd_corpus_report(args: argparse.Namespace) -> None:
+    report = corpus_report(corpus_songs(args.corpus))
+    md, png = write_report(report, args.out)
+    print(f"{report.summary_line()}\nwrote {md} and {png}")
 
 
 def cmd_data_fetch(args: argparse.Namespace) -> None:

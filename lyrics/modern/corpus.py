@@ -1,0 +1,142 @@
+"""The shipped corpus file and the writing workflow around it.
+
+Writers answer a batch of briefs (``corpus/briefs/BATCH.jsonl``) with one ``{"id", "lyrics"}`` object a line
+(``corpus/raw/BATCH.jsonl``). :func:`check_files` reads such answers (or corpus records, which carry their
+brief) and says what fails; :func:`add_to_corpus` appends the songs that pass, and are no near-duplicate of
+a song already there, to ``corpus/songs.jsonl``. A song's split (train / valid / test) is a hash of its id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lyrics.files import write_atomic, write_jsonl
+from lyrics.modern.briefs import Brief
+from lyrics.modern.check import CorpusCheck, Song, normalise
+from phonetics import TianciError
+
+CORPUS_DIR = Path(__file__).resolve().parents[2] / "corpus"
+CORPUS = CORPUS_DIR / "songs.jsonl"
+TEST_SHARE, VALID_SHARE = 0.06, 0.04  # of songs, by a hash of the id: the test split is never trained on
+
+
+class CorpusError(TianciError, ValueError):
+    """Unreadable corpus input; the message names the file and line."""
+
+
+def split_of(song_id: str) -> str:
+    """train / valid / test, fixed by the song id alone.
+
+    >>> split_of("cmn-s1-00000") in {"train", "valid", "test"}
+    True
+    """
+    bucket = int(hashlib.sha256(song_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
+    return "test" if bucket < TEST_SHARE else "valid" if bucket < TEST_SHARE + VALID_SHARE else "train"
+
+
+def _objects(path: Path) -> Iterator[tuple[int, dict]]:
+    try:
+        text = Path(path).read_text("utf-8")
+    except (OSError, UnicodeDecodeError) as err:
+        raise CorpusError(f"{path}: cannot read it as UTF-8 text ({err.__class__.__name__})") from None
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise CorpusError(f"{path}:{number}: not JSON ({err.msg}): write one object a line") from None
+        if not isinstance(data, dict):
+            raise CorpusError(f"{path}:{number}: not a JSON object")
+        yield number, data
+
+
+def load_briefs(paths: Iterable[Path]) -> dict[str, Brief]:
+    briefs = {}
+    for path in paths:
+        for number, data in _objects(path):
+            try:
+                brief = Brief.from_dict(data)
+            except (KeyError, TypeError) as err:
+                raise CorpusError(f"{path}:{number}: not a brief ({err})") from None
+            briefs[brief.id] = brief
+    return briefs
+
+
+def read_songs(path: Path, briefs: dict[str, Brief] | None = None) -> Iterator[Song | str]:
+    """The songs of ``path`` (corpus records, or writers' answers matched to ``briefs``), or for an unusable
+    line the reason, starting with its location."""
+    batch = Path(path).stem
+    for number, data in _objects(path):
+        where = f"{path}:{number}"
+        lyrics, song_id = data.get("lyrics"), data.get("id")
+        if not isinstance(lyrics, str) or not isinstance(song_id, str):
+            yield f"{where}: needs a string 'id' and a string 'lyrics'"
+            continue
+        if "brief" in data:
+            try:
+                song = Song.from_dict(data)
+            except (KeyError, TypeError) as err:
+                yield f"{where}: malformed corpus record ({err})"
+                continue
+        elif briefs is not None and song_id in briefs:
+            song = Song(song_id, batch, briefs[song_id], lyrics)
+        else:
+            yield f"{where}: no brief with id {song_id!r} (give the batch's --briefs file)"
+            continue
+        yield Song(song.id, song.batch, song.brief, normalise(song.lyrics, song.brief.lang))
+
+
+@dataclass
+class CheckResult:
+    kept: list[Song] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (song id or location, reason)
+
+
+def check_files(paths: Iterable[Path], briefs: dict[str, Brief] | None = None,
+                against: Path | None = CORPUS, progress=None) -> CheckResult:
+    """Check every song of ``paths``; near-duplicates are sought among the songs of ``against`` too."""
+    check = CorpusCheck()
+    if against is not None and Path(against).is_file():
+        for song in read_songs(against):
+            if isinstance(song, Song):
+                check.remember(song)
+    result = CheckResult()
+    for path in paths:
+        for song in read_songs(path, briefs):
+            if progress is not None:
+                progress.update()
+            if isinstance(song, str):
+                result.rejected.append((song.split(": ")[0], song.split(": ", 1)[1]))
+                continue
+            problems = check.add(song)
+            if problems:
+                result.rejected += [(song.id, problem) for problem in problems]
+            else:
+                result.kept.append(song)
+    return result
+
+
+def add_to_corpus(result: CheckResult, corpus: Path = CORPUS) -> int:
+    """Append the kept songs to ``corpus`` (written whole) and the rejections to ``rejections.jsonl`` beside it;
+    the number added."""
+    log = corpus.parent / "rejections.jsonl"
+    old = log.read_text("utf-8") if log.is_file() else ""
+    write_atomic(log, old + "".join(json.dumps({"id": where, "reason": reason}, ensure_ascii=False) + "\n"
+                                    for where, reason in result.rejected))
+    rows = [json.loads(line) for line in corpus.read_text("utf-8").splitlines() if line.strip()] \
+        if corpus.is_file() else []
+    rows += [song.to_dict() for song in result.kept]
+    write_jsonl(corpus, rows)
+    return len(result.kept)
+
+
+def corpus_songs(corpus: Path = CORPUS) -> list[Song]:
+    songs = list(read_songs(corpus))
+    if bad := [s for s in songs if isinstance(s, str)]:
+        raise CorpusError(bad[0])
+    return songs  # type: ignore[return-value]
