@@ -30,6 +30,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from lyrics.data.corpus import COLLECTIONS, hkcancor_utterances, poetry
+from lyrics.modern.corpus import CORPUS, corpus_songs
+from lyrics.modern.corpus import split_of as modern_split
 from phonetics import LANGS, TianciError, is_cjk, split_lines, to_lang_script
 
 SPLITS = ("train", "valid", "test")
@@ -108,10 +110,11 @@ def poetry_source(name: str, lang: str) -> Iterator[Record | None]:
 
 
 # The languages each built-in source is read in. Tang poems serve both: traditional script, read in
-# Cantonese; simplified, read in Mandarin. Song poems (254k) are opt-in for their size.
+# Cantonese; simplified, read in Mandarin. Song poems (254k) are opt-in for their size. ``modern`` is Tianci's
+# own corpus of modern songs (corpus/songs.jsonl), each in its own language.
 SOURCE_LANGS = {"songci": ("cmn",), "tang": ("cmn", "yue"), "song": ("cmn",), "yuanqu": ("cmn",),
-                "shijing": ("cmn",), "hkcancor": ("yue",)}
-DEFAULT_SOURCES = ("songci", "tang", "yuanqu", "shijing", "hkcancor")
+                "shijing": ("cmn",), "hkcancor": ("yue",), "modern": ("cmn", "yue")}
+DEFAULT_SOURCES = ("songci", "tang", "yuanqu", "shijing", "hkcancor", "modern")
 
 
 def builtin_sources(names: Iterable[str]) -> list[Iterator[Record | None]]:
@@ -119,9 +122,34 @@ def builtin_sources(names: Iterable[str]) -> list[Iterator[Record | None]]:
     for name in names:
         if name not in SOURCE_LANGS:
             raise DataError(f"unknown source {name!r}: use any of {', '.join(SOURCE_LANGS)}")
-        out += [hkcancor_source()] if name == "hkcancor" else [poetry_source(name, lang) for lang in SOURCE_LANGS[name]]
+        if name in SPECIAL_SOURCES:
+            out.append(SPECIAL_SOURCES[name]())
+        else:
+            out += [poetry_source(name, lang) for lang in SOURCE_LANGS[name]]
     return out
 
+
+MODERN_MAX_LINES = 8  # a song is cut at section boundaries into pieces of at most this many lines
+
+
+def modern_source(corpus: Path = CORPUS) -> Iterator[Record | None]:
+    """The modern corpus: each song in pieces of whole sections (at most ``MODERN_MAX_LINES`` lines, a longer
+    section alone), titled by its brief's topic, split by its song id (never by text, so a song's pieces stay
+    together), genre and mood, area and register (Cantonese) from the brief."""
+    for song in corpus_songs(corpus):
+        brief = song.brief
+        tags = tuple(t for t in (brief.area, brief.mood, brief.register) if t)
+        piece: list[str] = []
+        pieces: list[list[str]] = []
+        for _, lines in song.sections:
+            if piece and len(piece) + len(lines) > MODERN_MAX_LINES:
+                pieces.append(piece)
+                piece = []
+            piece = piece + lines
+        pieces.append(piece)
+        for k, lines in enumerate(pieces):
+            yield Record(f"modern-{song.id}#{k}", "modern", brief.lang, brief.topic, "", tuple(lines),
+                         modern_split(song.id), brief.genre, tags)
 
 def hkcancor_source() -> Iterator[Record | None]:
     """HKCanCor's colloquial Cantonese, consecutive utterances grouped into works of a few lines."""
@@ -135,6 +163,9 @@ def hkcancor_source() -> Iterator[Record | None]:
             lines = []
     if lines:
         yield make_record("hkcancor", "yue", "", "", lines, "speech")
+
+
+SPECIAL_SOURCES = {"hkcancor": hkcancor_source, "modern": modern_source}
 
 
 def user_source(path: Path, default_lang: str | None = None) -> Iterator[Record | None]:
@@ -219,7 +250,7 @@ def build(sources: Iterable[Iterable[Record | None]], out_dir: Path, progress=No
 
 
 # Sources whose titles say what the work is about; the others' are tune names (Song ci, Yuan qu) or empty.
-TOPICAL_TITLE_SOURCES = frozenset({"tang", "song", "shijing"})
+TOPICAL_TITLE_SOURCES = frozenset({"tang", "song", "shijing", "modern"})
 MAX_TOPIC_TITLE = 12  # a longer title is a preface, not a topic
 
 

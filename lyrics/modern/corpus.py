@@ -136,6 +136,9 @@ def add_to_corpus(result: CheckResult, corpus: Path = CORPUS) -> int:
 
 
 def corpus_songs(corpus: Path = CORPUS) -> list[Song]:
+    """The songs of the corpus file (none when it does not exist)."""
+    if not Path(corpus).is_file():
+        return []
     songs = list(read_songs(corpus))
     if bad := [s for s in songs if isinstance(s, str)]:
         raise CorpusError(bad[0])
