@@ -20,7 +20,7 @@ from transformers import LogitsProcessorList
 from lyrics.data.keywords import KEYWORD_PULL, KeywordTable, plan_size
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.decoding.checks import Checks, check_lyrics
-from lyrics.decoding.constraints import LyricsConstraint, UnsatisfiableSpec
+from lyrics.decoding.constraints import LyricsConstraint, RowConstraintsProcessor, UnsatisfiableSpec
 from lyrics.decoding.keyword_bias import KeywordBias
 from lyrics.decoding.melody import MELODY_PULL, Melody
 from lyrics.decoding.melody_bias import MelodyBias
@@ -98,21 +98,37 @@ def _shape(spec: LyricSpec, tokenizer, hints: bool) -> tuple:
 
 
 def pin_rhymes(spec: LyricSpec, tokenizer, seed: int | None = None) -> LyricSpec:
-    """``spec`` with every unpinned label given a group, drawn (seeded) among the groups all its lines can
-    end in, weighted by how often the corpus uses the group. A hint names its line's group before the
-    line is written, so hinted generation decides the group up front."""
+    """``spec`` with every unpinned label given a group (see :func:`row_rhymes`)."""
+    return row_rhymes(spec, tokenizer, seed, 1)[0]
+
+
+PLAN_GROUP_WEIGHT = 3.0  # a group one of the plan's words ends in is this much likelier
+
+
+def row_rhymes(spec: LyricSpec, tokenizer, seed: int | None, rows: int) -> list[LyricSpec]:
+    """``rows`` copies of ``spec``, each with every unpinned label given its own group, drawn (seeded by the
+    seed and the topic, so a batch's items differ) among the groups all the label's lines can end in,
+    weighted by how often the corpus uses the group and up-weighted where a word of the keyword plan ends in
+    it; the rows take the draw's groups in turn, so they differ while groups last. A hint names its line's
+    group before the line is written, so hinted generation decides the group up front; pinned labels stay."""
     unpinned = [label for label in spec.labels if label not in spec.rhymes]
     if not unpinned:
-        return spec
+        return [spec] * rows
     viable = compile_constraint(spec, tokenizer).viable_groups
     usage = rhyme_dictionary(spec.lang).groups(spec.scheme)
-    rng = random.Random(seed)
-    rhymes = dict(spec.rhymes)
+    rules = compile_constraint(spec, tokenizer).rules
+    planned = {rules.group_of(word[-1]) for word in spec.keywords}
+    rng = random.Random(f"{seed}:{spec.topic}")
+    pinned = [dict(spec.rhymes) for _ in range(rows)]
     for label in unpinned:
         groups = sorted(viable[label])
-        weights = [sum(usage.get(g, {}).values()) + 1 for g in groups]
-        rhymes[label] = rng.choices(groups, weights)[0]
-    return replace(spec, rhymes=rhymes)
+        weights = [(sum(usage.get(g, {}).values()) + 1) * (PLAN_GROUP_WEIGHT if g in planned else 1.0)
+                   for g in groups]
+        # A weighted draw without replacement (Efraimidis-Spirakis keys), then the rows take it in turn.
+        order = sorted(groups, key=lambda g: -rng.random() ** (1.0 / weights[groups.index(g)]))
+        for row, rhymes in enumerate(pinned):
+            rhymes[label] = order[row % len(order)]
+    return [replace(spec, rhymes=rhymes) for rhymes in pinned]
 
 
 def plan_keywords(spec: LyricSpec, tables: dict[str, KeywordTable] | None, tokenizer) -> LyricSpec:
@@ -156,15 +172,19 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
     if hints is None:
         hints = bool(getattr(model.config, "tianci_hints", False))
     specs = [plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer) for spec in specs]
-    if hints:
-        specs = [pin_rhymes(spec, tokenizer, seed if seed is not None else spec.seed) for spec in specs]
-    texts = prompts or [build_prompt(spec, tokenizer) for spec in specs]
     options = {**DEFAULT_SAMPLING, **sampling}
     if not options.get("do_sample"):
         for key in ("temperature", "top_p", "top_k"):
             options.pop(key, None)
     if seed is not None:
         torch.manual_seed(seed)
+    row_wise = (hints and constrained and melody is None and options.get("num_beams", 1) == 1
+                and any(set(spec.labels) - set(spec.rhymes) for spec in specs))
+    if row_wise:  # each candidate its own rhyme groups, so a call offers different rhymes
+        return _generate_rows(model, tokenizer, specs, n, seed, prompts, max_rows, keyword_bias, options)
+    if hints:
+        specs = [pin_rhymes(spec, tokenizer, seed if seed is not None else spec.seed) for spec in specs]
+    texts = prompts or [build_prompt(spec, tokenizer) for spec in specs]
     if not constrained:
         return [_generate_free(model, tokenizer, spec, text, n, hints, options)
                 for spec, text in zip(specs, texts, strict=True)]
@@ -182,8 +202,7 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
                                padding=True, padding_side="left").to(model.device)
             eos = constraint.eos_ids
             spec = specs[chunk[0]]
-            budget = 4 * sum(line.syllables for line in spec.lines) + len(spec.lines) + 1  # 4 bytes a character
-            budget += sum(map(len, constraint.hints or []))
+            budget = _token_budget(spec, [constraint])
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
             with torch.inference_mode():
                 pull = KeywordBias([list(specs[i].keywords) for i in chunk], tokenizer, keyword_bias, rows_per_plan=n)
@@ -196,6 +215,45 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
             rows = out[:, inputs["input_ids"].shape[1]:]
             for k, i in enumerate(chunk):
                 results[i] = [_candidate(constraint, row.tolist(), specs[i]) for row in rows[k * n:(k + 1) * n]]
+    return results
+
+
+def _token_budget(spec: LyricSpec, constraints: list[LyricsConstraint]) -> int:
+    """New tokens enough for the lyrics (4 bytes a character), line breaks, EOS and the longest hints."""
+    budget = 4 * sum(line.syllables for line in spec.lines) + len(spec.lines) + 1
+    return budget + max(sum(map(len, c.hints or [])) for c in constraints)
+
+
+def _generate_rows(model, tokenizer, specs: list[LyricSpec], n: int, seed: int | None, prompts: list[str] | None,
+                   max_rows: int, keyword_bias: float, options: dict) -> list[list[Candidate]]:
+    """Hinted, constrained sampling with each candidate row its own rhyme groups (:func:`row_rhymes`), its own
+    prompt and hints; rows of specs of one shape share a ``generate`` call, each under its own constraint."""
+    rows: list[tuple[int, LyricSpec, str]] = []  # (spec index, the row's pinned spec, its prompt)
+    for i, spec in enumerate(specs):
+        for row_spec in row_rhymes(spec, tokenizer, seed if seed is not None else spec.seed, n):
+            compile_constraint(row_spec, tokenizer, True)  # an unsatisfiable spec fails before any model work
+            rows.append((i, row_spec, prompts[i] if prompts else build_prompt(row_spec, tokenizer)))
+    groups: dict[tuple, list[int]] = {}
+    for r, (i, _, _) in enumerate(rows):
+        groups.setdefault(_shape(replace(specs[i], rhymes={}), tokenizer, True), []).append(r)
+    results: list[list[Candidate]] = [[] for _ in specs]
+    for members in groups.values():
+        for start in range(0, len(members), max_rows):
+            chunk = [rows[r] for r in members[start:start + max_rows]]
+            constraints = [compile_constraint(row_spec, tokenizer, True) for _, row_spec, _ in chunk]
+            inputs = tokenizer([prompt for _, _, prompt in chunk], return_tensors="pt", add_special_tokens=False,
+                               padding=True, padding_side="left").to(model.device)
+            eos = constraints[0].eos_ids
+            pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
+            with torch.inference_mode():
+                pull = KeywordBias([list(row_spec.keywords) for _, row_spec, _ in chunk], tokenizer, keyword_bias)
+                out = model.generate(**inputs, logits_processor=LogitsProcessorList(
+                                         [pull, RowConstraintsProcessor(constraints)]),
+                                     max_new_tokens=_token_budget(chunk[0][1], constraints), eos_token_id=eos,
+                                     pad_token_id=pad, **options)
+            for (i, row_spec, _), constraint, row in zip(chunk, constraints, out[:, inputs["input_ids"].shape[1]:],
+                                                         strict=True):
+                results[i].append(_candidate(constraint, row.tolist(), row_spec))
     return results
 
 

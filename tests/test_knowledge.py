@@ -9,7 +9,7 @@ from lyrics import generate
 from lyrics.data.works import make_record, poetry_source
 from lyrics.decoding.prompt import hint, spec_hints
 from lyrics.decoding.spec import LyricSpec
-from lyrics.generation import compile_constraint, pin_rhymes
+from lyrics.generation import compile_constraint, pin_rhymes, row_rhymes
 from lyrics.training.knowledge import is_held_out, memorisation, spec_of_record, understanding, utilisation
 
 JINGYESI = make_record("test", "cmn", "静夜思", "李白", ["床前明月光，疑是地上霜。举头望明月，低头思故乡。"])
@@ -77,10 +77,16 @@ def test_hinted_generation(vocab, request):
     viable = compile_constraint(spec, tokenizer).viable_groups
     assert set(pinned.rhymes) == {"A", "B"} and all(pinned.rhymes[k] in viable[k] for k in "AB")
     assert pin_rhymes(spec, tokenizer, seed=3) == pinned  # seeded
-    for candidate in generate(model, tokenizer, spec, n=2, seed=3, hints=True, top_k=30):
+    rows = row_rhymes(spec, tokenizer, 3, 4)  # each candidate row its own groups, distinct while groups last
+    assert rows[0] == pinned and len({row.rhymes["A"] for row in rows}) == 4
+    assert all(row.rhymes["A"] in viable["A"] and row.rhymes["B"] in viable["B"] for row in rows)
+    for row, candidate in zip(rows, generate(model, tokenizer, spec, n=4, seed=3, hints=True, top_k=30), strict=True):
         assert candidate.checks.ok, candidate.checks.to_dict()
         assert "〔" not in candidate.lyrics and len(candidate.lyrics.split("\n")) == 6
-        assert candidate.checks.lines[0].rhyme == pinned.rhymes["A"]
+        assert [line.rhyme for line in candidate.checks.lines[:2]] == [row.rhymes["A"]] * 2
+    pinned_a = LyricSpec.from_dict({"lang": "cmn", "topic": "月", "structure": "7A 7A 7 7A", "rhymes": {"A": "光"}})
+    for candidate in generate(model, tokenizer, pinned_a, n=3, seed=3, hints=True, top_k=30):
+        assert candidate.checks.lines[0].rhyme == "江阳"  # a pinned label stays pinned in every row
     constraint = compile_constraint(pinned, tokenizer, hints=True)
     assert constraint.hints[0] == tokenizer.encode(hint(7, pinned.rhymes["A"], "平平仄仄仄平平") + "\n",
                                                    add_special_tokens=False)

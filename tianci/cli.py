@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="the keyword plan's first words, e.g. 海浪,夏天 (default: planned from the topic)")
     p.add_argument("--keyword-bias", type=float, default=KEYWORD_PULL,
                    help=f"pull towards the plan's keywords while decoding (default {KEYWORD_PULL}; 0: off)")
+    p.add_argument("--genre", default="", help="style, e.g. 城市民谣")
+    p.add_argument("--mood", default="", help="feeling, e.g. 温柔")
+    p.add_argument("--register", choices=("written", "colloquial"), default=None,
+                   help="Cantonese: written lyric Chinese (as Cantopop mostly sings) or spoken colloquial Cantonese")
     _add_melody(p, "one syllable per note; Cantonese lines follow its contour in 0243 levels, Mandarin tones are "
                    "pulled towards it (--melody-bias)")
     p.add_argument("--melody-bias", type=float, default=MELODY_PULL,
@@ -332,6 +336,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
 
     structure = "7A 7A 7B 7A" if args.structure is None else args.structure  # "" is an error, not the default
     fields = {"lang": args.lang, "topic": args.topic, "structure": structure, "n": args.n}
+    fields |= {name: getattr(args, name) for name in ("genre", "mood", "register") if getattr(args, name)}
     if args.tones:
         fields["tones"] = args.tones.split(",")
     if args.keywords:

@@ -54,7 +54,11 @@ class Record:
     lines: tuple[str, ...]
     split: str
     genre: str | None = None
-    tags: tuple[str, ...] = field(default=())
+    tags: tuple[str, ...] = field(default=())  # free tags; "key:value" ones (mood:温柔, register:written) are fields
+
+    def tag(self, key: str) -> str | None:
+        """The value of a ``key:value`` tag (``mood``, ``register``, ``area``), or None."""
+        return next((t.split(":", 1)[1] for t in self.tags if t.startswith(f"{key}:")), None)
 
     @property
     def text(self) -> str:
@@ -138,7 +142,8 @@ def modern_source(corpus: Path = CORPUS) -> Iterator[Record | None]:
     together), genre and mood, area and register (Cantonese) from the brief."""
     for song in corpus_songs(corpus):
         brief = song.brief
-        tags = tuple(t for t in (brief.area, brief.mood, brief.register) if t)
+        tags = tuple(f"{key}:{value}" for key, value in (("area", brief.area), ("mood", brief.mood),
+                                                          ("register", brief.register)) if value)
         piece: list[str] = []
         pieces: list[list[str]] = []
         for _, lines in song.sections:

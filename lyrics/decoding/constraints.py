@@ -550,3 +550,26 @@ class LyricsLogitsProcessor(LogitsProcessor):
         for i, state in enumerate(self.tracker.states(input_ids)):
             scores[i].add_(additive_bias(self.constraint.forbidden(state)[1], scores.device))
         return scores
+
+
+class RowConstraintsProcessor(LogitsProcessor):
+    """Each row of a ``model.generate`` call under its own :class:`LyricsConstraint`: the candidates of one
+    request rhyme in different groups, and their hints name them, so each row has its own plan. Rows sharing a
+    constraint share its tracker and cached masks. One instance per generate call; ``num_return_sequences=1``,
+    no beams (a beam moves between rows)."""
+
+    def __init__(self, constraints: list[LyricsConstraint]):
+        self.constraints = constraints
+        self._groups: dict[int, tuple[LyricsConstraint, list[int], RowTracker]] = {}
+        for row, constraint in enumerate(constraints):
+            key = id(constraint)
+            if key not in self._groups:
+                self._groups[key] = (constraint, [], RowTracker(constraint))
+            self._groups[key][1].append(row)
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        for constraint, rows, tracker in self._groups.values():
+            for i, state in zip(rows, tracker.states(input_ids[rows]), strict=True):
+                scores[i].add_(additive_bias(constraint.forbidden(state)[1], scores.device))
+        return scores
+

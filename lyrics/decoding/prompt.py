@@ -18,6 +18,7 @@ from lyrics.decoding.spec import LyricSpec
 from phonetics import LANGUAGES
 
 LANG_NAMES = {code: spoken.native_name for code, spoken in LANGUAGES.items()}  # as training briefs write them
+REGISTER_NAMES = {"written": "书面语", "colloquial": "口语"}
 
 
 def brief(spec: LyricSpec) -> str:
@@ -28,6 +29,10 @@ def brief(spec: LyricSpec) -> str:
     lines += [f"语言：{LANG_NAMES[spec.lang]}", f"结构：{spec.structure}"]
     if spec.genre:
         lines.append(f"风格：{spec.genre}")
+    if spec.mood:
+        lines.append(f"情绪：{spec.mood}")
+    if spec.register:
+        lines.append(f"语体：{REGISTER_NAMES[spec.register]}")
     if spec.rhymes:
         lines.append("押韵：" + "，".join(f"{label}={group}" for label, group in spec.rhymes.items()))
     if any(line.tones for line in spec.lines):

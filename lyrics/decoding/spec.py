@@ -27,7 +27,10 @@ _LINE = re.compile(r"(\d+)([A-Z]?)")
 _SECTION = re.compile(r"\[([A-Za-z][\w-]*)\]")
 MAX_KEYWORDS = 8
 MAX_SEED = 2**63 - 1  # torch's generator takes a 64-bit seed
-_FIELDS = {"lang", "topic", "structure", "rhymes", "tones", "scheme", "n", "seed", "id", "genre", "keywords", "keep"}
+_FIELDS = {"lang", "topic", "structure", "rhymes", "tones", "scheme", "n", "seed", "id", "genre", "mood", "register",
+           "keywords", "keep"}
+MAX_STYLE_CHARS = 40  # genre and mood: a few words, not a text
+REGISTERS = {"yue": ("written", "colloquial")}  # written lyric Chinese as Cantopop sings it, or spoken Cantonese
 _KEYWORD_SPLIT = re.compile(r"[\s,，、;；]+")
 
 
@@ -57,6 +60,8 @@ class LyricSpec:
     structure: str = ""
     keywords: tuple[str, ...] = ()  # the keyword plan: the user's, else filled from the topic (lyrics.data.keywords)
     keep: tuple[tuple[int, str], ...] = ()  # (line index, its fixed text): lines given, the decoder writes the rest
+    mood: str | None = None
+    register: str | None = None  # Cantonese: written or colloquial (REGISTERS)
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -106,12 +111,30 @@ class LyricSpec:
         spec_id = data.get("id")
         if spec_id is not None and not isinstance(spec_id, str):
             raise SpecError("id: give a string")
+        genre, mood = _style(data, "genre"), _style(data, "mood")
+        register = data.get("register") or None
+        if register is not None and register not in REGISTERS.get(lang, ()):
+            allowed = REGISTERS.get(lang)
+            raise SpecError(f"register: {register!r} is not a {lang} register; "
+                            + (f"use one of {', '.join(allowed)}" if allowed else "leave it out"))
         return cls(lang, topic.strip(), tuple(lines), rhymes.name, resolved, n, seed, spec_id,
-                   data.get("genre"), data.get("structure"), _keywords(data.get("keywords")), keep)
+                   genre, data.get("structure"), _keywords(data.get("keywords")), keep, mood, register)
 
     def keep_dict(self) -> dict[str, str]:
         """The kept lines as the spec field writes them: 1-based line number → text."""
         return {str(i + 1): text for i, text in self.keep}
+
+
+def _style(data: dict, name: str) -> str | None:
+    """A short free-text field (genre, mood): a string of at most ``MAX_STYLE_CHARS`` characters, or None."""
+    value = data.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise SpecError(f"{name}: give a short string, e.g. \"流行抒情\"")
+    if len(value) > MAX_STYLE_CHARS:
+        raise SpecError(f"{name}: {len(value)} characters; at most {MAX_STYLE_CHARS}")
+    return value.strip() or None
 
 
 def _keep(value: Any, lines: list[LineSpec], lang: str, rhymes, pinned: dict[str, str]) -> tuple[tuple[int, str], ...]:

@@ -117,7 +117,9 @@ def spec_of_record(record: Record, rng: random.Random,
     groups, its tone patterns on a random share of lines. With a keyword table, the spec
     carries the work's keyword plan, and its topic is the title where the title is topical, else the
     plan's most salient keyword (a Song ci's title is its tune, never its topic)."""
-    analysis = analyze(record.text, record.lang)
+    register = record.tag("register")
+    # Modern songs (written or colloquial) are sung with everyday readings, never the literary layer.
+    analysis = analyze(record.text, record.lang, register="colloquial" if register else None)
     groups = [line.rhyme for line in analysis.lines]
     recurring = {g for g in groups if g and groups.count(g) > 1}
     labels: dict[str, str] = {}
@@ -136,7 +138,7 @@ def spec_of_record(record: Record, rng: random.Random,
         topic = topical_title(record) or (salient[0] if salient else "无题")
     spec = LyricSpec(record.lang, topic, tuple(lines), analysis.scheme,
                      {label: group for group, label in labels.items()}, genre=record.genre, structure=structure,
-                     keywords=plan)
+                     keywords=plan, mood=record.tag("mood"), register=register)
     return spec
 
 
