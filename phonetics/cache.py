@@ -10,6 +10,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from .errors import TianciError
+
+
+class NotARegularFile(TianciError, ValueError):
+    """An atomic write aimed at something that is not a regular file (a device, a folder, a pipe)."""
+
 
 def tianci_home() -> Path:
     return Path(os.environ.get("TIANCI_HOME", Path.home() / ".cache" / "tianci")).expanduser()
@@ -17,8 +23,12 @@ def tianci_home() -> Path:
 
 @contextmanager
 def replacing_file(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path`` to write; renamed onto ``path`` when the block ends without error."""
+    """A temporary path beside ``path`` to write; renamed onto ``path`` when the block ends without error. Only a
+    regular file (or nothing) is ever replaced: a device such as /dev/full, a folder or a pipe is refused before
+    anything is written, never renamed over."""
     path = Path(path)
+    if path.exists() and not path.is_file():
+        raise NotARegularFile(f"{path}: not a regular file (a device, folder or pipe); give a file path to write")
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)

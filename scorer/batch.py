@@ -59,6 +59,31 @@ def finished_ids(out: Path) -> set[str]:
     return {json.loads(line)["id"] for line in complete.decode("utf-8").splitlines() if line.strip()}
 
 
+def check_results_file(out: Path, spec_ids: set[str]) -> None:
+    """An OUT that exists and is not empty must be this spec set's results (a resume): JSON objects with an
+    ``id`` of ``spec_ids`` and candidates or an error. Anything else (a binary, a Makefile, the specs themselves)
+    is refused, never truncated."""
+    if not out.is_file() or out.stat().st_size == 0:
+        return
+    data = out.read_bytes()
+    complete = data[: data.rfind(b"\n") + 1]
+    for number, line in enumerate(complete.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line.decode("utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            record = None
+        if not isinstance(record, dict) or not ({"id", "candidates"} <= set(record) or {"id", "error"} <= set(record)):
+            raise SpecError(f"{out} exists and is not a tianci batch results file (line {number}); "
+                            "give a new OUT path (nothing was written)")
+        if record["id"] not in spec_ids:
+            raise SpecError(f"{out} holds results of other specs (id {record['id']!r} on line {number}); "
+                            "give a new OUT path (nothing was written)")
+    if not complete and data:
+        raise SpecError(f"{out} exists and is not a tianci batch results file; give a new OUT path")
+
+
 def read_specs(path: Path, default_n: int) -> list[tuple[str, LyricSpec | str]]:
     """(id, spec or error message) per input line, blank lines skipped."""
     items, seen = [], set()
@@ -75,8 +100,10 @@ def read_specs(path: Path, default_n: int) -> list[tuple[str, LyricSpec | str]]:
             data = json.loads(raw)
             if isinstance(data, dict) and data.get("id") is not None:
                 item_id = str(data["id"])
-            if item_id in seen:
-                raise SpecError(f"id {item_id!r} is used twice; give each spec its own id")
+            if item_id in seen:  # an error record of its own, under the line's own name
+                items.append((f"line-{number}", f"line {number}: id {item_id!r} is used by an earlier spec; "
+                                                "give each spec its own id"))
+                continue
             seen.add(item_id)
             if isinstance(data, dict) and "n" not in data:
                 data = {**data, "n": default_n}
@@ -119,8 +146,9 @@ def plan_batch(specs_path: Path, out: Path, n: int, batch_size: int,
                seed: int | None) -> tuple[list, list[tuple[list, int | None]], int]:
     """(every item, the chunks still to do with their seeds, how many items OUT already holds). A chunk's
     seed is the batch seed plus the chunk's offset among the items still to do."""
-    done = finished_ids(out)
     items = read_specs(specs_path, n)
+    check_results_file(out, {item_id for item_id, _ in items})
+    done = finished_ids(out)
     pending = [(item_id, spec) for item_id, spec in items if item_id not in done]
     chunks = [(pending[start:start + batch_size], None if seed is None else seed + start)
               for start in range(0, len(pending), batch_size)]

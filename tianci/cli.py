@@ -437,7 +437,7 @@ def _load_scorer(path: str | None):
 
 
 def cmd_batch(args: argparse.Namespace) -> None:
-    from scorer.batch import run_batch
+    from scorer.batch import check_results_file, read_specs, run_batch
 
     if args.specs.is_dir():
         raise UsageError(f"{args.specs}: is a folder; give a JSON Lines file of specs")
@@ -447,6 +447,7 @@ def cmd_batch(args: argparse.Namespace) -> None:
         raise UsageError("-n, --batch-size and --actors must be at least 1")
     if args.out.resolve() == args.specs.resolve():
         raise UsageError("OUT must be another file than SPECS")
+    check_results_file(args.out, {item_id for item_id, _ in read_specs(args.specs, args.n)})
     _check_writable(args.out)  # before any model work
     if args.engine == "ray":
         engine_config = EngineConfig(kind="ray", address=args.address, actors=args.actors, num_gpus=args.num_gpus)
@@ -489,6 +490,8 @@ def _check_writable(out: Path) -> None:
     such as /dev/full, not under a folder that cannot be written."""
     if out.is_dir():
         raise UsageError(f"{out}: is a folder; give a file path for the results")
+    if out.exists() and not out.is_file():  # before opening it: a pipe would block, a device would swallow
+        raise UsageError(f"{out}: not a regular file (a device or pipe); give a file path for the results")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with out.open("a", encoding="utf-8"):
@@ -506,6 +509,7 @@ def cmd_ratings(args: argparse.Namespace) -> None:
     if args.ratings_command == "import":
         print(f"imported {store.import_file(args.file)} ratings into {store.path}")
     elif args.ratings_command == "export":
+        _check_writable(args.file)
         print(f"exported {store.export_file(args.file)} ratings to {args.file}")
     else:
         report = mos_report(store.comparisons())
@@ -538,6 +542,7 @@ def cmd_score(args: argparse.Namespace) -> None:
         raise UsageError(f"{args.input}: no such file; give a JSON Lines file of records")
     if args.out.resolve() == args.input.resolve():
         raise UsageError("OUT must be another file than IN")
+    _check_writable(args.out)  # before the scorer loads: a device or folder is refused, never replaced
     scorer = _load_scorer(args.scorer)
     if scorer is None:
         raise UsageError(f"no scorer: the default is missing from {DEFAULT_SCORER} (restore it with git); "
