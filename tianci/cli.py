@@ -242,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--input", action="append", default=[], type=Path, metavar="FILE",
                    help="a user corpus: JSON Lines songs or plain text (repeatable)")
     p.add_argument("--lang", choices=LANGS, help="language of plain-text --input files")
+    p.add_argument("--modern-fraction", type=float, default=1.0,
+                   help="share of the modern corpus's training songs to keep (a fixed subset; learning curves)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default $TIANCI_HOME/data)")
     p.set_defaults(run=cmd_data_build)
     return parser
@@ -618,7 +620,8 @@ def cmd_corpus_add(args: argparse.Namespace) -> None:
     for where, reason in result.rejected:
         print(f"{where}: {reason}")
     added = add_to_corpus(result, args.corpus)
-    print(f"added {added} songs to {args.corpus}; {len({w for w, _ in result.rejected})} rejected")
+    print(f"added {added} songs to {args.corpus}; {len({w for w, _ in result.rejected})} rejected, "
+          f"{result.already} already there")
 
 
 def cmd_corpus_report(args: argparse.Namespace) -> None:
@@ -636,7 +639,9 @@ def cmd_data_build(args: argparse.Namespace) -> None:
 
 
     names = [n.strip() for n in args.sources.split(",") if n.strip()]
-    sources = builtin_sources(names) + [user_source(path, args.lang) for path in args.input]
+    if not 0 < args.modern_fraction <= 1:
+        raise UsageError("--modern-fraction must be above 0 and at most 1")
+    sources = builtin_sources(names, args.modern_fraction) + [user_source(path, args.lang) for path in args.input]
     if not sources:
         raise UsageError("nothing to build: give --sources or --input")
     out = args.out or tianci_home() / "data"

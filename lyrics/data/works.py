@@ -84,6 +84,11 @@ def normalise_lines(paragraphs: Iterable[str]) -> list[str]:
     return lines
 
 
+def _bucket(key: str) -> float:
+    """A stable number in [0, 1) for ``key``."""
+    return int(hashlib.sha1(key.encode("utf-8")).hexdigest()[:8], 16) / 2**32
+
+
 def split_of(lines: Iterable[str]) -> str:
     """train / valid / test (90/5/5) from a hash of the work's simplified text: stable, script-blind."""
     key = to_lang_script("\n".join(lines), "cmn")
@@ -121,12 +126,14 @@ SOURCE_LANGS = {"songci": ("cmn",), "tang": ("cmn", "yue"), "song": ("cmn",), "y
 DEFAULT_SOURCES = ("songci", "tang", "yuanqu", "shijing", "hkcancor", "modern")
 
 
-def builtin_sources(names: Iterable[str]) -> list[Iterator[Record | None]]:
+def builtin_sources(names: Iterable[str], modern_fraction: float = 1.0) -> list[Iterator[Record | None]]:
     out = []
     for name in names:
         if name not in SOURCE_LANGS:
             raise DataError(f"unknown source {name!r}: use any of {', '.join(SOURCE_LANGS)}")
-        if name in SPECIAL_SOURCES:
+        if name == "modern":
+            out.append(modern_source(fraction=modern_fraction))
+        elif name in SPECIAL_SOURCES:
             out.append(SPECIAL_SOURCES[name]())
         else:
             out += [poetry_source(name, lang) for lang in SOURCE_LANGS[name]]
@@ -136,11 +143,14 @@ def builtin_sources(names: Iterable[str]) -> list[Iterator[Record | None]]:
 MODERN_MAX_LINES = 8  # a song is cut at section boundaries into pieces of at most this many lines
 
 
-def modern_source(corpus: Path = CORPUS) -> Iterator[Record | None]:
+def modern_source(corpus: Path = CORPUS, fraction: float = 1.0) -> Iterator[Record | None]:
     """The modern corpus: each song in pieces of whole sections (at most ``MODERN_MAX_LINES`` lines, a longer
     section alone), titled by its brief's topic, split by its song id (never by text, so a song's pieces stay
-    together), genre and mood, area and register (Cantonese) from the brief."""
+    together), genre and mood, area and register (Cantonese) from the brief. ``fraction``: the share of the
+    training songs kept (a fixed subset by a hash of the id, for learning curves); valid and test stay whole."""
     for song in corpus_songs(corpus):
+        if modern_split(song.id) == "train" and _bucket(f"fraction:{song.id}") >= fraction:
+            continue
         brief = song.brief
         tags = tuple(f"{key}:{value}" for key, value in (("area", brief.area), ("mood", brief.mood),
                                                           ("register", brief.register)) if value)
@@ -170,7 +180,7 @@ def hkcancor_source() -> Iterator[Record | None]:
         yield make_record("hkcancor", "yue", "", "", lines, "speech")
 
 
-SPECIAL_SOURCES = {"hkcancor": hkcancor_source, "modern": modern_source}
+SPECIAL_SOURCES = {"hkcancor": hkcancor_source}
 
 
 def user_source(path: Path, default_lang: str | None = None) -> Iterator[Record | None]:

@@ -95,6 +95,7 @@ def read_songs(path: Path, briefs: dict[str, Brief] | None = None) -> Iterator[S
 class CheckResult:
     kept: list[Song] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (song id or location, reason)
+    already: int = 0  # songs whose id the corpus already holds (a batch file added again as it grows)
 
 
 def check_files(paths: Iterable[Path], briefs: dict[str, Brief] | None = None,
@@ -106,12 +107,16 @@ def check_files(paths: Iterable[Path], briefs: dict[str, Brief] | None = None,
             if isinstance(song, Song):
                 check.remember(song)
     result = CheckResult()
+    in_corpus = {song.id for song in check.kept}
     for path in paths:
         for song in read_songs(path, briefs):
             if progress is not None:
                 progress.update()
             if isinstance(song, str):
                 result.rejected.append((song.split(": ")[0], song.split(": ", 1)[1]))
+                continue
+            if song.id in in_corpus:
+                result.already += 1
                 continue
             problems = check.add(song)
             if problems:

@@ -95,6 +95,9 @@ class ModelConfig:
     vocab_chars: int = 6000  # from scratch: the commonest characters, split over the languages
     architecture: dict[str, Any] = field(default_factory=dict)  # from scratch: Qwen3Config fields
     quantization: str | None = None  # 4bit / 8bit QLoRA (CUDA and bitsandbytes)
+    # A character-level base (a Tianci model) gains the characters its new training data uses and it lacks;
+    # their embeddings start at the mean of the old ones.
+    extend_vocab: bool = False
 
     def __post_init__(self):
         require(self.vocab_chars >= 1, "vocab_chars must be at least 1")

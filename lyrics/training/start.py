@@ -5,6 +5,7 @@ character tokenizer), LoRA-wrapped when the stage asks."""
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -12,6 +13,7 @@ import torch
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.data.works import read_split
 from lyrics.files import replacing_dir
+from lyrics.modern.briefs import DATA as MODERN_DATA
 
 from .chartok import build_char_tokenizer
 from .config import ConfigError, GeneratorConfig, LoraConfig, StageConfig
@@ -61,6 +63,11 @@ def build_or_load(config: GeneratorConfig, stage: str, cfg: StageConfig, checkpo
         except OSError as err:
             reason = str(err).splitlines()[0][:160] if str(err) else type(err).__name__
             raise ConfigError(f"{config.source}: cannot load model {str(start)!r} ({reason})") from None
+        if config.model.extend_vocab and not tokenizer_dir(run).is_dir():
+            tokenizer = extended_char_tokenizer(tokenizer, data_chars(config))
+        if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+            model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+            model.config.vocab_size = len(tokenizer)
         if not tokenizer_dir(run).is_dir():
             save_tokenizer(tokenizer, tokenizer_dir(run))
         if quantization:
@@ -70,6 +77,31 @@ def build_or_load(config: GeneratorConfig, stage: str, cfg: StageConfig, checkpo
     if cfg.lora and not full_checkpoint:
         model = with_lora(model, cfg.lora, checkpoint)
     return model, tokenizer
+
+
+def data_chars(config: GeneratorConfig) -> list[str]:
+    """The characters of the modern corpus's training songs and the common-character lists, commonest first:
+    what a lyric model of everyday language must be able to write."""
+    counts: Counter[str] = Counter()
+    for lang in config.data.langs:
+        for record in read_split(config.data.works_dir, lang, "train"):
+            if record.source == "modern":
+                counts.update(c for line in record.lines for c in line)
+    ranked = [c for c, _ in counts.most_common()]
+    for lang in config.data.langs:
+        ranked += (MODERN_DATA / f"common_chars_{lang}.txt").read_text("utf-8").split()
+    return list(dict.fromkeys(ranked))
+
+
+def extended_char_tokenizer(tokenizer, chars: list[str]):
+    """A character tokenizer keeping every id of ``tokenizer`` and adding the ``chars`` it lacks after them."""
+    vocab = tokenizer.get_vocab()
+    if any(len(token) > 1 and token not in tokenizer.all_special_tokens for token in vocab):
+        raise ConfigError("model.extend_vocab needs a character-level base (a Tianci model), not a BPE tokenizer")
+    old = sorted(vocab, key=vocab.get)
+    extended = build_char_tokenizer([*old, *(c for c in chars if c not in vocab)])
+    assert all(extended.get_vocab()[token] == i for token, i in vocab.items()), "ids must not move"
+    return extended
 
 
 def from_scratch(config: GeneratorConfig):
@@ -86,6 +118,7 @@ def from_scratch(config: GeneratorConfig):
         texts += [m["content"] for e in utilisation(itertools.islice(read_split(data.works_dir, lang, "train"), 200))
                   for m in e["messages"]]
         chars.update(dict.fromkeys(c for text in texts for c in text if not c.isspace()))
+    chars.update(dict.fromkeys(data_chars(config)[: config.model.vocab_chars // 2]))  # modern words first
     ranked = []
     for lang in data.langs:
         counts = rhyme_dictionary(lang).counts
