@@ -70,11 +70,11 @@ def system_picks(name_and_path: str, specs: list[dict], scorer_path: str | None,
     from lyrics.decoding.spec import LyricSpec
     from lyrics.models import load_model
     from scorer.candidates import best, write_candidates
-    from scorer.model import load_scorer
+    from scorer.model import Scorer
 
     _, path = name_and_path.split("=", 1)
     model, tokenizer = load_model(path)
-    scorer = load_scorer(scorer_path) if scorer_path else None
+    scorer = Scorer.load(scorer_path) if scorer_path else None
     picks = []
     for spec in specs:
         parsed = LyricSpec.from_dict(spec)

@@ -175,3 +175,28 @@ def test_every_shipped_song_passes_the_check():
     assert result.rejected == [] and len(result.kept) == len(shipped)
     for s in shipped:
         assert all(is_cjk(c) for line in s.lines for c in line)
+
+
+def test_modern_fraction_keeps_held_out_songs_whole(tmp_path):
+    songs = [song(GOOD_CMN.replace("耳机里", f"耳机{i:03d}"[:3]), f"cmn-t-{i}") for i in range(200)]
+    corpus = write_lines(tmp_path / "songs.jsonl", [s.to_dict() for s in songs])
+    whole = {r.id: r.split for r in modern_source(corpus)}
+    half = {r.id: r.split for r in modern_source(corpus, fraction=0.5)}
+    assert {i for i, s in whole.items() if s != "train"} <= set(half)  # valid and test: every song
+    kept = sum(s == "train" for s in half.values()) / sum(s == "train" for s in whole.values())
+    assert 0.35 < kept < 0.65
+    quarter = {r.id for r in modern_source(corpus, fraction=0.25)}
+    assert quarter <= set(half)  # the subsets nest, so a learning curve adds songs
+
+
+def test_extend_vocab_keeps_every_id_and_adds_the_modern_characters(qwen_tokenizer):
+    from lyrics.training.chartok import build_char_tokenizer
+    from lyrics.training.config import ConfigError
+    from lyrics.training.start import extended_char_tokenizer
+
+    old = build_char_tokenizer("月光床前")
+    new = extended_char_tokenizer(old, ["她", "们", "月"])
+    assert all(new.get_vocab()[t] == i for t, i in old.get_vocab().items())
+    assert len(new) == len(old) + 2 and new.encode("她们月", add_special_tokens=False)[-1] == old.convert_tokens_to_ids("月")
+    with pytest.raises(ConfigError, match="character-level base"):
+        extended_char_tokenizer(qwen_tokenizer, ["她"])
