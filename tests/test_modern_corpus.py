@@ -197,6 +197,7 @@ def test_extend_vocab_keeps_every_id_and_adds_the_modern_characters(qwen_tokeniz
     old = build_char_tokenizer("月光床前")
     new = extended_char_tokenizer(old, ["她", "们", "月"])
     assert all(new.get_vocab()[t] == i for t, i in old.get_vocab().items())
-    assert len(new) == len(old) + 2 and new.encode("她们月", add_special_tokens=False)[-1] == old.convert_tokens_to_ids("月")
+    assert len(new) == len(old) + 2
+    assert new.encode("她们月", add_special_tokens=False)[-1] == old.convert_tokens_to_ids("月")
     with pytest.raises(ConfigError, match="character-level base"):
         extended_char_tokenizer(qwen_tokenizer, ["她"])
