@@ -60,6 +60,7 @@ def test_lone_surrogates_and_control_characters_are_kept_as_non_syllables(lang):
 @pytest.mark.parametrize(("args", "message"), [
     (["--temperature", "nan"], "--temperature must be a number above 0"),
     (["--temperature", "inf"], "--temperature must be a number above 0"),
+    (["--temperature", "1e308"], "--temperature must be a number above 0 and at most 10"),
     (["--top-p", "0"], "--top-p must be above 0 and at most 1"),
     (["--top-p", "5"], "--top-p must be above 0 and at most 1"),
     (["--seed", str(2**70)], "seed: give an integer from 0 to"),
@@ -70,6 +71,20 @@ def test_generate_numbers_out_of_range_are_one_line_errors(cli, args, message):
     out = cli("generate", "--topic", "月", *args)
     assert out.returncode == 2 and message in out.stderr, out.stderr
     assert out.stderr.count("\n") == 1 and "Traceback" not in out.stderr
+
+
+def test_analyze_escapes_markup_and_refuses_empty_text(cli):
+    out = cli("analyze", "月光\\照我[bold]")
+    assert out.returncode == 0 and "照" in out.stdout and "Traceback" not in out.stderr
+    out = cli("analyze", "")
+    assert out.returncode == 2 and "TEXT is empty" in out.stderr
+
+
+def test_batch_refuses_a_negative_seed(cli, tmp_path):
+    specs = tmp_path / "s.jsonl"
+    specs.write_text('{"lang": "cmn", "topic": "月", "structure": "5"}\n')
+    out = cli("batch", str(specs), str(tmp_path / "o.jsonl"), "--seed", "-3")
+    assert out.returncode == 2 and "--seed must be 0 or more" in out.stderr
 
 
 def test_analyze_reads_bytes_that_are_not_utf8(tmp_path):

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from tqdm import tqdm
 
@@ -53,6 +54,7 @@ from scorer.config import EngineConfig, RSConfig, ScorerConfig
 from scorer.ratings import RatingsStore, default_ratings_db, mos_report
 
 ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
+MAX_TEMPERATURE = 10.0  # beyond it sampling is uniform noise, and 1e308 overflows the softmax
 
 
 class UsageError(TianciError):
@@ -262,6 +264,8 @@ def _inputs(text: str | None) -> Iterable[str]:
         return (line.rstrip("\n") for line in stdin if line.strip())
     if text is None:
         raise UsageError("give the lyrics as TEXT, or - to read them from standard input")
+    if not text.strip():
+        raise UsageError("TEXT is empty: give the lyrics, or - to read them from standard input")
     # bytes of an argument that are not UTF-8 arrive as lone surrogates: read them as U+FFFD, as stdin does
     return [text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")]
 
@@ -307,10 +311,11 @@ def _print_analysis(analysis: Analysis) -> None:
     table.add_column(class_name, overflow="fold")
     letters = analysis.rhyme_letters
     for i, line in enumerate(analysis.lines):
-        chars = " ".join(f"{s.char}[dim]{s.romanization or ('?' if s.is_syllable else '')}[/dim]"
+        # user text is escaped: a backslash or a [tag] in the lyrics is text, not Rich markup
+        chars = " ".join(f"{escape(s.char)}[dim]{s.romanization or ('?' if s.is_syllable else '')}[/dim]"
                          for s in line.syllables if not s.char.isspace())
         last = line.final_syllable
-        rhyme = f"{letters[i]} {line.rhyme} ({last.char})" if line.rhyme and last else letters[i]
+        rhyme = f"{letters[i]} {line.rhyme} ({escape(last.char)})" if line.rhyme and last else letters[i]
         table.add_row(str(i + 1), chars, str(line.syllable_count), rhyme, line.tone_pattern)
     console = Console(soft_wrap=False)
     console.print(table)
@@ -359,8 +364,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     spec = LyricSpec.from_dict(fields)  # a bad spec fails here, before any model is loaded
     if spec.keep:
         fields["keep"] = spec.keep_dict()
-    if not math.isfinite(args.temperature) or args.temperature <= 0:
-        raise UsageError("--temperature must be a number above 0, e.g. 0.9")
+    if not math.isfinite(args.temperature) or not 0 < args.temperature <= MAX_TEMPERATURE:
+        raise UsageError(f"--temperature must be a number above 0 and at most {MAX_TEMPERATURE}, e.g. 0.9")
     if not math.isfinite(args.top_p) or not 0 < args.top_p <= 1:
         raise UsageError("--top-p must be above 0 and at most 1, e.g. 0.95")
     if not math.isfinite(args.keyword_bias) or not 0 <= args.keyword_bias <= 100:
@@ -447,6 +452,8 @@ def cmd_batch(args: argparse.Namespace) -> None:
         raise UsageError(f"{args.specs}: no such file; give a JSON Lines file of specs")
     if args.n < 1 or args.batch_size < 1 or args.actors < 1:
         raise UsageError("-n, --batch-size and --actors must be at least 1")
+    if args.seed is not None and args.seed < 0:
+        raise UsageError("--seed must be 0 or more, as tianci generate's")
     if args.out.resolve() == args.specs.resolve():
         raise UsageError("OUT must be another file than SPECS")
     check_results_file(args.out, {item_id for item_id, _ in read_specs(args.specs, args.n)})
