@@ -34,6 +34,31 @@ REGISTERS = {"yue": ("written", "colloquial")}  # written lyric Chinese as Canto
 _KEYWORD_SPLIT = re.compile(r"[\s,，、;；]+")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def clean_text(text: str) -> str:
+    """User text made safe once, at the boundary: a lone surrogate (bytes that were not UTF-8) becomes U+FFFD
+    and control characters other than tab and newline are dropped, so no later encode or tokenizer fails.
+
+    >>> clean_text("月" + chr(0xD800) + "光" + chr(7)) == "月\N{REPLACEMENT CHARACTER}光"
+    True
+    """
+    return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
+
+
+def _cleaned(value: Any) -> Any:
+    """Every string inside a spec's JSON value cleaned (:func:`clean_text`), structure kept."""
+    if isinstance(value, str):
+        return clean_text(value)
+    if isinstance(value, dict):
+        return {_cleaned(k): _cleaned(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cleaned(v) for v in value]
+    return value
+
+
 class SpecError(TianciError, ValueError):
     """An invalid spec; the message is one line naming the field and what is allowed."""
 
@@ -71,6 +96,7 @@ class LyricSpec:
     def from_dict(cls, data: Any) -> LyricSpec:
         if not isinstance(data, dict):
             raise SpecError("spec must be a JSON object with at least lang, topic and structure")
+        data = _cleaned(data)
         unknown = sorted(set(data) - _FIELDS)
         if unknown:
             raise SpecError(f"unknown field {unknown[0]!r}: allowed fields are {', '.join(sorted(_FIELDS))}")
