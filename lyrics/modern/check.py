@@ -9,7 +9,7 @@ before it (more than half of the shorter song's lines shared). Each failure is o
 >>> brief = BriefSampler().brief("cmn", seed=1, index=0)
 >>> song = Song(brief.id, "doc", brief, "[verse]\\n你好")
 >>> CorpusCheck().add(song)[0]
-'sections are verse; the brief asks for verse, chorus'
+'sections are verse; the brief asks for verse, pre-chorus, chorus'
 """
 
 from __future__ import annotations
