@@ -24,7 +24,7 @@ import gradio as gr
 
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.decoding.melody import melody_fit, melody_tones, with_melody
-from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
+from lyrics.decoding.spec import REGISTERS, LyricSpec, parse_rhymes_option
 from lyrics.export import export_candidates
 from lyrics.generation import Candidate, generate, plan_keywords
 from lyrics.models import DEFAULT_MODEL, ModelLoadError, check_local, load_model, set_cpu_threads
@@ -44,7 +44,9 @@ PRESETS = {
     "verse + chorus": "[verse] 7A 7B 7C 7B [chorus] 6D 6D 8D 8D",
     "pop · 8A 8A 9B 9B": "8A 8A 9B 9B",
 }
-GENRES = ("", "pop", "ballad", "shi", "ci", "qu", "folk")
+# the modern corpus's genres (lyrics/modern/data/brief_tables.json), then the classical ones the verse carries
+GENRES = ("", "流行抒情", "城市民谣", "轻快流行", "摇滚", "校园民谣", "R&B慢歌", "电子流行", "shi", "ci", "qu")
+FORM_FIELDS = 15  # the Write form's inputs, in order: lang ... keywords, mood, register
 PALETTE = ("#d1495b", "#00798c", "#edae49", "#66a182", "#8d5fd3", "#2e4057", "#e07a5f", "#3d5a80")
 LOG = logging.getLogger("tianci.app")
 
@@ -217,7 +219,7 @@ class Demo:
         return self._loaded[name]
 
     def spec_of(self, lang, topic, genre, structure, rhymes, tones, melody_text, midi_file, n, seed, keywords="",
-                keep: dict[str, str] | None = None):
+                keep: dict[str, str] | None = None, mood: str = "", register: str = ""):
         """The spec (and melody) from the form's fields, ``keep`` the lines to keep; errors are one line."""
         fields = {"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A",
                   "n": int(n), "seed": int(seed) if seed not in (None, "") else None}
@@ -227,6 +229,10 @@ class Demo:
             fields["keywords"] = keywords.strip()
         if genre:
             fields["genre"] = genre
+        if mood and mood.strip():
+            fields["mood"] = mood.strip()
+        if register and lang in REGISTERS:  # a Mandarin form ignores the Cantonese-only choice
+            fields["register"] = register
         if rhymes and rhymes.strip():
             fields["rhymes"] = parse_rhymes_option(rhymes.strip())
         if tones and tones.strip():
@@ -241,9 +247,11 @@ class Demo:
 
     def _write(self, form: tuple, keep: dict[str, str] | None = None):
         """Candidates for the form (best first, through the one candidate pipeline) and what they were written to."""
-        lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name, keywords = form
+        (lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name, keywords,
+         *style) = form
+        mood, register = (*style, "", "")[:2]
         spec, fields, tune = self.spec_of(lang, topic, genre, structure, rhymes, tones, melody, midi, n, seed,
-                                          keywords, keep)
+                                          keywords, keep, mood, register)
         model, tokenizer = self.model(model_name or self.names[0])
         spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
         if spec.keywords:
@@ -265,24 +273,25 @@ class Demo:
 
     @user_errors
     def generate(self, lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name,
-                 keywords=""):
+                 keywords="", mood="", register=""):
         """The /generate endpoint: the cards, the plain text and the rating state."""
         *_, best_first, state, html_cards, plain = self._write(
-            (lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name, keywords))
+            (lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model_name, keywords,
+             mood, register))
         choices = [str(i) for i in range(1, len(best_first) + 1)]
         return html_cards, plain, state, gr.update(choices=choices, value=choices[0] if choices else None)
 
     @user_errors
     def write(self, *args):
         """The Write button: :meth:`generate`'s outputs, then the lock and rewrite controls for candidate 1,
-        the downloads and the page's history. ``args``: the form's 13 fields, then the history."""
-        return self._written(args[:13], args[13], None)
+        the downloads and the page's history. ``args``: the form's fields, then the history."""
+        return self._written(args[:FORM_FIELDS], args[FORM_FIELDS], None)
 
     @user_errors
     def rewrite_rest(self, *args):
         """Keep the locked lines of the chosen candidate, write the rest. ``args``: the form, the history, the
         rating state, the chosen candidate and the locked line numbers."""
-        form, history, state, which, locked = args[:13], args[13], args[14], args[15], args[16]
+        form, (history, state, which, locked) = args[:FORM_FIELDS], args[FORM_FIELDS:]
         lines = self._chosen(state, which)
         if not locked:
             raise Mistake("lock at least one line to keep, or write new lyrics")
@@ -291,7 +300,7 @@ class Demo:
     @user_errors
     def rewrite_line(self, *args):
         """Write one line of the chosen candidate again, keeping all the others."""
-        form, history, state, which, line = args[:13], args[13], args[14], args[15], args[16]
+        form, (history, state, which, line) = args[:FORM_FIELDS], args[FORM_FIELDS:]
         lines = self._chosen(state, which)
         if not line:
             raise Mistake("choose the line to rewrite")
@@ -387,7 +396,11 @@ def build(demo: Demo) -> gr.Blocks:
                                           elem_id="keywords")
                     go = gr.Button("Write lyrics", variant="primary", elem_id="generate-btn")  # above the fold
                     write_status = gr.Markdown(elem_id="write-status")
-                    genre = gr.Dropdown(list(GENRES), value="", label="Genre")
+                    with gr.Row():
+                        genre = gr.Dropdown(list(GENRES), value="", label="Genre", allow_custom_value=True)
+                        mood = gr.Textbox(label="Mood", placeholder="温柔", max_length=40, elem_id="mood")
+                        register = gr.Dropdown([("written 書面語", "written"), ("colloquial 口語", "colloquial")],
+                                               value=None, label="Cantonese register", elem_id="register")
                     preset = gr.Dropdown(list(PRESETS), value=next(iter(PRESETS)), label="Structure preset")
                     structure = gr.Textbox(value=next(iter(PRESETS.values())), label="Structure",
                                            info="lines as <syllables><rhyme label>, [sections] allowed",
@@ -437,7 +450,9 @@ def build(demo: Demo) -> gr.Blocks:
             lang.change(lambda lg: gr.update(choices=groups[lg], value=None), lang, group_list, api_name=False)
             group_list.change(rhyme_book, [lang, group_list], book, api_name=False)
             group_list.change(lambda g: f"A={g}" if g else "", group_list, rhymes, api_name=False)
-            form = [lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model, keywords]
+            form = [lang, topic, genre, structure, rhymes, tones, melody, midi, n, temperature, seed, model, keywords,
+                    mood, register]
+            assert len(form) == FORM_FIELDS
             written = [cards, plain, state, which]
             page = [*written, lock, redo_line, downloads, history, history_html]
             go.click(shown_beside(demo.write, len(page)), [*form, history], [*page, write_status], api_name=False)
