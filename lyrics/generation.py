@@ -203,6 +203,7 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
             eos = constraint.eos_ids
             spec = specs[chunk[0]]
             budget = _token_budget(spec, [constraint])
+            _check_context(model, tokenizer, [texts[i] for i in chunk], budget)
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
             with torch.inference_mode():
                 pull = KeywordBias([list(specs[i].keywords) for i in chunk], tokenizer, keyword_bias, rows_per_plan=n)
@@ -218,9 +219,23 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
     return results
 
 
+def _check_context(model, tokenizer, prompts: list[str], budget: int) -> None:
+    """A spec whose prompt and lyrics would run past the model's context is refused before decoding, in one
+    line: past it a small model writes noise and hint text leaks into the lyrics."""
+    limit = getattr(model.config, "max_position_embeddings", None)
+    if not limit:
+        return
+    need = max(len(tokenizer.encode(p, add_special_tokens=False)) for p in prompts) + budget
+    if need > limit:
+        raise UnsatisfiableSpec(f"the spec needs about {need} tokens with its prompt and hints; this model reads at "
+                                f"most {limit}: ask for fewer or shorter lines, or use a model with a longer context")
+
+
 def _token_budget(spec: LyricSpec, constraints: list[LyricsConstraint]) -> int:
-    """New tokens enough for the lyrics (4 bytes a character), line breaks, EOS and the longest hints."""
-    budget = 4 * sum(line.syllables for line in spec.lines) + len(spec.lines) + 1
+    """New tokens enough for the lyrics (a byte-level vocabulary may spend 4 tokens on a character, a character
+    vocabulary one), line breaks, EOS and the longest hints."""
+    per_char = 4 if constraints[0].table.writes_any_utf8 else 1
+    budget = per_char * sum(line.syllables for line in spec.lines) + len(spec.lines) + 1
     return budget + max(sum(map(len, c.hints or [])) for c in constraints)
 
 
@@ -245,11 +260,13 @@ def _generate_rows(model, tokenizer, specs: list[LyricSpec], n: int, seed: int |
                                padding=True, padding_side="left").to(model.device)
             eos = constraints[0].eos_ids
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
+            budget = _token_budget(chunk[0][1], constraints)
+            _check_context(model, tokenizer, [prompt for _, _, prompt in chunk], budget)
             with torch.inference_mode():
                 pull = KeywordBias([list(row_spec.keywords) for _, row_spec, _ in chunk], tokenizer, keyword_bias)
                 out = model.generate(**inputs, logits_processor=LogitsProcessorList(
                                          [pull, RowConstraintsProcessor(constraints)]),
-                                     max_new_tokens=_token_budget(chunk[0][1], constraints), eos_token_id=eos,
+                                     max_new_tokens=budget, eos_token_id=eos,
                                      pad_token_id=pad, **options)
             for (i, row_spec, _), constraint, row in zip(chunk, constraints, out[:, inputs["input_ids"].shape[1]:],
                                                          strict=True):

@@ -120,6 +120,11 @@ def check_local(path_or_id: str) -> None:
         raise ModelLoadError(f"cannot load model {path_or_id!r}: {why}; save it with safe_serialization=True")
     if not any((path / name).is_file() for name in ("tokenizer.json", "tokenizer_config.json", "vocab.json")):
         raise ModelLoadError(f"cannot load model {path_or_id!r}: no tokenizer files (tokenizer.json) in the folder")
+    config = path / "config.json"
+    architectures = json.loads(config.read_text("utf-8")).get("architectures") or [] if config.is_file() else []
+    if any(not name.endswith("ForCausalLM") for name in architectures):
+        raise ModelLoadError(f"cannot load model {path_or_id!r} as a generator: it is a {architectures[0]} "
+                             "(a scorer?); give a causal LM folder, e.g. models/tiny")
 
 
 def write_settings(folder: Path, **settings) -> None:

@@ -99,3 +99,14 @@ def test_analyze_reads_bytes_that_are_not_utf8(tmp_path):
                              cwd=ROOT, timeout=120, check=False)
         assert out.returncode == 0 and b"Traceback" not in out.stderr, out.stderr
         assert "月" in out.stdout.decode("utf-8")
+
+
+def test_a_scorer_is_refused_as_a_generator(cli):
+    out = cli("generate", "--topic", "月", "--model", "models/scorer-tiny")
+    assert out.returncode == 2 and "as a generator: it is a Qwen3ForSequenceClassification" in out.stderr
+
+
+def test_a_spec_past_the_models_context_is_refused_in_one_line(cli):
+    out = cli("generate", "--topic", "月", "--structure", " ".join(["30A"] * 64), "-n", "1")
+    assert out.returncode == 2 and "this model reads at most 512" in out.stderr
+    assert out.stderr.count("\n") == 1
