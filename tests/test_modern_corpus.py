@@ -138,6 +138,11 @@ def test_cli_check_and_add(tmp_path, cli):
     assert "t-2" in rejections and "t-1" not in rejections
     again = cli("corpus", "add", str(answers), "--briefs", str(briefs), "--corpus", str(corpus))
     assert "added 0 songs" in again.stdout and "1 already there" in again.stdout
+    revised = good.lyrics.replace("车厢里只剩我一个", "车厢里就剩我一个")  # a writer's later edit of a merged song
+    write_lines(answers, [{"id": "t-1", "lyrics": revised}])
+    again = cli("corpus", "add", str(answers), "--briefs", str(briefs), "--corpus", str(corpus))
+    assert "added 0 songs" in again.stdout and "revised 1" in again.stdout, again.stdout
+    assert [s.lyrics for s in corpus_songs(corpus)] == [revised]
     assert cli("corpus", "check", str(corpus)).returncode == 0  # corpus records carry their briefs
 
 

@@ -627,8 +627,8 @@ def cmd_corpus_add(args: argparse.Namespace) -> None:
     for where, reason in result.rejected:
         print(f"{where}: {reason}")
     added = add_to_corpus(result, args.corpus)
-    print(f"added {added} songs to {args.corpus}; {len({w for w, _ in result.rejected})} rejected, "
-          f"{result.already} already there")
+    print(f"added {added} songs to {args.corpus}, revised {len(result.revised)}; "
+          f"{len({w for w, _ in result.rejected})} rejected, {result.already} already there")
 
 
 def cmd_corpus_report(args: argparse.Namespace) -> None:

@@ -133,8 +133,11 @@ class CorpusCheck:
     _songs_with_line: defaultdict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     _ids: set[str] = field(default_factory=set)
 
-    def add(self, song: Song) -> list[str]:
-        """Check ``song``; keep it when it passes. Returns the reasons it was rejected (empty: kept)."""
+    def add(self, song: Song, revision: bool = False) -> list[str]:
+        """Check ``song``; keep it when it passes. Returns the reasons it was rejected (empty: kept).
+        ``revision``: a new version of a kept song, which replaces it (it is no near-duplicate of itself)."""
+        if revision:
+            self.forget(song.id)
         if song.id in self._ids:
             return [f"song id {song.id} is already in the corpus"]
         markers = self.sampler.tables["colloquial_markers_yue"]
@@ -144,6 +147,13 @@ class CorpusCheck:
         if not problems:
             self.remember(song)
         return problems
+
+    def forget(self, song_id: str) -> None:
+        """Drop a kept song (its revision is checked in its place)."""
+        self.kept = [s for s in self.kept if s.id != song_id]
+        self._ids.discard(song_id)
+        for ids in self._songs_with_line.values():
+            ids.discard(song_id)
 
     def remember(self, song: Song) -> None:
         """Keep ``song`` unchecked (one of the corpus already), so later songs are compared with it."""

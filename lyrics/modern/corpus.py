@@ -95,7 +95,8 @@ def read_songs(path: Path, briefs: dict[str, Brief] | None = None) -> Iterator[S
 class CheckResult:
     kept: list[Song] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (song id or location, reason)
-    already: int = 0  # songs whose id the corpus already holds (a batch file added again as it grows)
+    already: int = 0  # songs the corpus already holds as they are (a batch file added again as it grows)
+    revised: list[str] = field(default_factory=list)  # ids of kept songs that replace an older version
 
 
 def check_files(paths: Iterable[Path], briefs: dict[str, Brief] | None = None,
@@ -107,7 +108,7 @@ def check_files(paths: Iterable[Path], briefs: dict[str, Brief] | None = None,
             if isinstance(song, Song):
                 check.remember(song)
     result = CheckResult()
-    in_corpus = {song.id for song in check.kept}
+    in_corpus = {song.id: song.lyrics for song in check.kept}
     for path in paths:
         for song in read_songs(path, briefs):
             if progress is not None:
@@ -115,14 +116,17 @@ def check_files(paths: Iterable[Path], briefs: dict[str, Brief] | None = None,
             if isinstance(song, str):
                 result.rejected.append((song.split(": ")[0], song.split(": ", 1)[1]))
                 continue
-            if song.id in in_corpus:
+            if in_corpus.get(song.id) == song.lyrics:
                 result.already += 1
                 continue
-            problems = check.add(song)
+            revision = song.id in in_corpus
+            problems = check.add(song, revision=revision)
             if problems:
                 result.rejected += [(song.id, problem) for problem in problems]
             else:
                 result.kept.append(song)
+                if revision:
+                    result.revised.append(song.id)
     return result
 
 
@@ -135,9 +139,11 @@ def add_to_corpus(result: CheckResult, corpus: Path = CORPUS) -> int:
                                     for where, reason in result.rejected))
     rows = [json.loads(line) for line in corpus.read_text("utf-8").splitlines() if line.strip()] \
         if corpus.is_file() else []
-    rows += [song.to_dict() for song in result.kept]
+    newer = {song.id: song.to_dict() for song in result.kept}
+    rows = [newer.pop(row["id"], row) for row in rows]  # a revision takes its old version's place
+    rows += list(newer.values())
     write_jsonl(corpus, rows)
-    return len(result.kept)
+    return len(result.kept) - len(result.revised)
 
 
 def corpus_songs(corpus: Path = CORPUS) -> list[Song]:
