@@ -113,8 +113,8 @@ def test_a_folder_with_only_pickle_weights_is_refused_in_one_line(cli, tmp_path,
 
 
 def test_the_default_model_writes_to_its_topic():
-    """The shipped model plans from the topic and its keyword pull puts the plan into the lyrics; without
-    the pull the same seed writes far fewer of the plan's characters."""
+    """The keyword pull puts the plan (the user's keywords first, then whatever the model plans from the topic)
+    into the lyrics; without the pull the same seed writes far fewer of the plan's characters."""
     from lyrics import generate
     from lyrics.models import load_model
 
@@ -122,10 +122,10 @@ def test_the_default_model_writes_to_its_topic():
     counts = {}
     for pull in (0.0, 4.0):
         hits = 0
-        for topic in ("城市夜晚", "夏天的海边", "生日快乐"):
-            spec = {"lang": "cmn", "topic": topic, "structure": "7A 7A 7B 7A"}
+        for topic, words in (("城市夜晚", "霓虹"), ("夏天的海边", "海浪"), ("生日快乐", "蛋糕")):
+            spec = {"lang": "cmn", "topic": topic, "structure": "7A 7A 7B 7A", "keywords": words}
             for candidate in generate(model, tokenizer, spec, n=4, seed=1, keyword_bias=pull):
                 assert candidate.checks.ok
-                hits += len(set(candidate.lyrics) & set(topic.replace("的", ""))) >= 2
+                hits += len(set(candidate.lyrics) & set(words + topic.replace("的", ""))) >= 2
         counts[pull] = hits
     assert counts[4.0] >= 8 and counts[4.0] >= counts[0.0] + 4, counts  # of 12 candidates

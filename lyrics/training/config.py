@@ -113,6 +113,7 @@ class DataConfig:
     knowledge_chars: int = 3000  # characters per language the knowledge texts and vocabulary start from
     sft_max_lines: int | None = None  # works cut into stanzas of at most this many lines
     keywords: bool = False  # each sft brief carries its stanza's keyword plan
+    rebuild_keywords: bool = False  # build the keyword tables from this run's data even when the base has its own
     knowledge_mix: float = 0.0  # share of word readings and character facts mixed into sft
     examples: str | None = None  # sft on these exchanges (JSON Lines of "messages") instead of the works
 
