@@ -73,7 +73,8 @@ def keyword_tables(config: GeneratorConfig, folder: Path) -> dict[str, KeywordTa
     if tables:
         return tables
     base = config.model.base
-    if base and not config.data.rebuild_keywords and (tables := load_tables(Path(base))):  # a Tianci model's tables stay with its descendants
+    # a Tianci model's tables stay with its descendants, unless the run plans from its own data
+    if base and not config.data.rebuild_keywords and (tables := load_tables(Path(base))):
         save_tables(tables, folder)
         return tables
     data = config.data
