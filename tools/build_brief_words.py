@@ -12,6 +12,10 @@ finals) with their use in Tianci's rhyme dictionary and up to 16 example charact
 reading of which lies in the group, commonest first. Groups with fewer than ``MIN_EXAMPLES`` such characters are
 left out (an eight-line chorus needs four different rhyme characters, and writers need choice).
 
+The sampler prefers ``words_{lang}_everyday.txt`` where it exists: the tool's list filtered by hand to words of
+everyday life that a song can carry (Mandarin 2,938 of the 8,000 commonest; Cantonese 792 of 1,046; names,
+politics, death and the like left out). Rebuilding the lists does not rebuild those.
+
 Run: ``python tools/build_brief_words.py``. The outputs are plain text, one item a line, commonest first.
 """
 
