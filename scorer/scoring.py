@@ -13,7 +13,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lyrics.decoding.spec import cleaned
 from lyrics.files import write_jsonl
+from phonetics import LANGS
 
 from .model import Scorer
 
@@ -23,6 +25,16 @@ def prompt_of(record: dict) -> dict:
         if isinstance(record.get(key), dict):
             return record[key]
     return {k: record[k] for k in ("topic", "lang", "genre") if k in record}
+
+
+def record_problem(record: dict) -> str | None:
+    """Why a record cannot be scored (an unknown language, empty lyrics), or None."""
+    lang = prompt_of(record).get("lang")
+    if lang is not None and lang not in LANGS:
+        return f"lang {str(lang)[:20]!r} is not supported; use one of {', '.join(LANGS)}"
+    if isinstance(record.get("lyrics"), str) and not record["lyrics"].strip():
+        return "empty lyrics; give the text to score"
+    return None
 
 
 def score_records(scorer: Scorer, records: list[dict]) -> int:
@@ -66,16 +78,20 @@ def score_file(scorer: Scorer, path: Path, out: Path) -> tuple[int, int, dict]:
     """(records scored, records marked as errors, :func:`pair_accuracy` of its pairs); OUT is written to a
     temporary file and renamed."""
     records, errors = [], 0
-    for number, line in enumerate(path.read_text("utf-8").splitlines(), 1):
-        if not line.strip():
+    for number, raw in enumerate(path.read_bytes().splitlines(), 1):
+        if not raw.strip():
             continue
         try:
-            record = json.loads(line)
+            record = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            record = {"line": number, "error": f"line {number} is not UTF-8 (byte {err.start + 1}); save it as UTF-8"}
         except json.JSONDecodeError as err:
             record = {"line": number, "error": f"line {number} is not JSON ({err.msg})"}
         if not isinstance(record, dict):
             record = {"line": number, "error": f"line {number} is not a JSON object"}
-        records.append(record)
+        elif "error" not in record and (problem := record_problem(record)):
+            record = {**record, "line": number, "error": f"line {number}: {problem}"}
+        records.append(cleaned(record))
     errors = sum("error" in r for r in records) + score_records(scorer, [r for r in records if "error" not in r])
     out.parent.mkdir(parents=True, exist_ok=True)
     write_jsonl(out, records)

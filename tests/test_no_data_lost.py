@@ -77,3 +77,21 @@ def test_a_repeated_id_is_an_error_record(tmp_path):
     items = read_specs(specs, 2)
     assert [item_id for item_id, _ in items] == ["a", "line-2", "b"]
     assert items[1][1] == "line 2: id 'a' is used by an earlier spec; give each spec its own id"
+
+
+def test_score_marks_bad_records_with_their_line_and_scores_the_rest(tmp_path, cli):
+    records = tmp_path / "in.jsonl"
+    good = {"lang": "cmn", "topic": "月光", "lyrics": "床前明月光\n疑是地上霜"}
+    lines = [json.dumps(good, ensure_ascii=False).encode(), json.dumps({**good, "lang": "xx"}).encode(),
+             json.dumps({**good, "lyrics": ""}).encode(), "月光".encode("gbk") + b'"}',
+             json.dumps({**good, "topic": "\ud800"}).encode()]  # an escaped lone surrogate: valid JSON
+    records.write_bytes(b"\n".join(lines) + b"\n")
+    out = tmp_path / "out.jsonl"
+    done = cli("score", str(records), str(out))
+    assert done.returncode == 0, done.stderr
+    rows = [json.loads(line) for line in out.read_text("utf-8").splitlines()]
+    assert "scores" in rows[0] and rows[0]["scores"]["overall"] > 0
+    assert rows[1]["error"] == "line 2: lang 'xx' is not supported; use one of cmn, yue"
+    assert rows[2]["error"] == "line 3: empty lyrics; give the text to score"
+    assert rows[3]["error"].startswith("line 4 is not UTF-8")
+    assert rows[4]["topic"] == "\ufffd" and "scores" in rows[4]  # cleaned at the boundary, then scored

@@ -48,14 +48,14 @@ def clean_text(text: str) -> str:
     return _SURROGATE.sub("\ufffd", _CONTROL.sub("", text))
 
 
-def _cleaned(value: Any) -> Any:
+def cleaned(value: Any) -> Any:
     """Every string inside a spec's JSON value cleaned (:func:`clean_text`), structure kept."""
     if isinstance(value, str):
         return clean_text(value)
     if isinstance(value, dict):
-        return {_cleaned(k): _cleaned(v) for k, v in value.items()}
+        return {cleaned(k): cleaned(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_cleaned(v) for v in value]
+        return [cleaned(v) for v in value]
     return value
 
 
@@ -96,7 +96,7 @@ class LyricSpec:
     def from_dict(cls, data: Any) -> LyricSpec:
         if not isinstance(data, dict):
             raise SpecError("spec must be a JSON object with at least lang, topic and structure")
-        data = _cleaned(data)
+        data = cleaned(data)
         unknown = sorted(set(data) - _FIELDS)
         if unknown:
             raise SpecError(f"unknown field {unknown[0]!r}: allowed fields are {', '.join(sorted(_FIELDS))}")
