@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import statistics
 import sys
 from pathlib import Path
@@ -29,9 +28,8 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))
 sys.path.insert(0, str(BENCH))
 
-import torch  # noqa: E402
 from panel import chorus_of, chorus_spec  # noqa: E402
-from quality import lift, same_seed_overlap, topic_rows  # noqa: E402
+from quality import exchange_perplexity, lift, same_seed_overlap, topic_rows  # noqa: E402
 
 from lyrics.data.works import modern_source  # noqa: E402
 from lyrics.decoding.spec import LyricSpec  # noqa: E402
@@ -40,25 +38,15 @@ from lyrics.generation import generate, generate_many  # noqa: E402
 from lyrics.models import load_model  # noqa: E402
 from lyrics.modern.briefs import BriefSampler  # noqa: E402
 from lyrics.modern.corpus import corpus_songs, split_of  # noqa: E402
-from lyrics.training.examples import IGNORE, encode_example  # noqa: E402
 from lyrics.training.knowledge import utilisation  # noqa: E402
 from scorer.rs import distinct  # noqa: E402
 
 LANGS = ("cmn", "yue")
 
 
-@torch.no_grad()
 def modern_perplexity(model, tokenizer, lang: str) -> float:
     records = [r for r in modern_source() if r and r.lang == lang and r.split == "test"]
-    loss_sum = count = 0.0
-    for example in utilisation(records, 0, 8, None):
-        ids, labels = encode_example(tokenizer, example, 512)
-        logits = model(input_ids=torch.tensor([ids])).logits[0, :-1]
-        target = torch.tensor(labels[1:])
-        keep = target != IGNORE
-        loss_sum += torch.nn.functional.cross_entropy(logits[keep], target[keep], reduction="sum").item()
-        count += int(keep.sum())
-    return math.exp(loss_sum / count)
+    return exchange_perplexity(model, tokenizer, utilisation(records, 0, 8, getattr(model, "tianci_keywords", None)))
 
 
 def brief_figures(model, tokenizer, lang: str, count: int, n: int, train_lines: set[str]) -> dict:

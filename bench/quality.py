@@ -105,10 +105,10 @@ def diversity(rows: list[dict]) -> dict:
 
 
 @torch.no_grad()
-def perplexity(model, tokenizer, data_dir: Path, lang: str, works: int) -> float:
-    records = sample_works(data_dir, lang, "valid", works, 0)
+def exchange_perplexity(model, tokenizer, examples) -> float:
+    """Perplexity of the answers of chat exchanges (hint lines included), the prompts given."""
     loss_sum = count = 0.0
-    for example in utilisation(records, 0, 8, getattr(model, "tianci_keywords", None)):
+    for example in examples:
         ids, labels = encode_example(tokenizer, example, 512)
         logits = model(input_ids=torch.tensor([ids])).logits[0, :-1]
         target = torch.tensor(labels[1:])
@@ -116,6 +116,11 @@ def perplexity(model, tokenizer, data_dir: Path, lang: str, works: int) -> float
         loss_sum += torch.nn.functional.cross_entropy(logits[keep], target[keep], reduction="sum").item()
         count += int(keep.sum())
     return math.exp(loss_sum / count)
+
+
+def perplexity(model, tokenizer, data_dir: Path, lang: str, works: int) -> float:
+    records = sample_works(data_dir, lang, "valid", works, 0)
+    return exchange_perplexity(model, tokenizer, utilisation(records, 0, 8, getattr(model, "tianci_keywords", None)))
 
 
 def held_out_specs(model, data_dir: Path, lang: str, count: int, seed: int) -> list[LyricSpec]:
