@@ -110,3 +110,10 @@ def test_a_spec_past_the_models_context_is_refused_in_one_line(cli):
     out = cli("generate", "--topic", "月", "--structure", " ".join(["30A"] * 64), "-n", "1")
     assert out.returncode == 2 and "this model reads at most 512" in out.stderr
     assert out.stderr.count("\n") == 1
+
+
+def test_a_missing_scorer_path_is_not_sent_to_the_hub(cli, tmp_path):
+    records = tmp_path / "in.jsonl"
+    records.write_text('{"lang": "cmn", "topic": "月", "lyrics": "床前明月光"}\n')
+    out = cli("score", str(records), str(tmp_path / "o.jsonl"), "--scorer", "/nonexistent")
+    assert out.returncode == 2 and "--scorer /nonexistent: no such folder" in out.stderr

@@ -44,7 +44,7 @@ from lyrics.decoding.melody import MELODY_PULL, melody_fit, parse_numbered, read
 from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
 from lyrics.export import export_candidates
 from lyrics.files import write_atomic
-from lyrics.models import DEFAULT_MODEL, check_local, export_model, load_model, set_cpu_threads
+from lyrics.models import DEFAULT_MODEL, check_local, export_model, load_model, looks_local, set_cpu_threads
 from lyrics.modern.briefs import BriefSampler
 from lyrics.modern.corpus import CORPUS, CORPUS_DIR, CheckResult, add_to_corpus, check_files, corpus_songs, load_briefs
 from lyrics.modern.report import corpus_report, write_report
@@ -440,6 +440,8 @@ def _load_scorer(path: str | None):
     from scorer.model import Scorer
 
     found = _scorer_path(path)
+    if found and looks_local(found) and not Path(found).expanduser().exists():  # never sent to the hub
+        raise UsageError(f"--scorer {found}: no such folder; give a scorer folder (e.g. models/scorer-tiny) or none")
     return Scorer.load(found) if found else None
 
 
