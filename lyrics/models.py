@@ -140,7 +140,7 @@ def export_model(base: str, adapter: str | None, out: Path) -> Path:
         save_model_folder(tmp, model, tokenizer, hints=bool(getattr(model.config, "tianci_hints", False)),
                           keywords_from=[Path(f) for f in (adapter, base) if f])
         if out.exists():
-            keep = [p for p in out.iterdir() if p.suffix in (".md", ".png", ".json") and not (tmp / p.name).exists()]
+            keep = [p for p in out.iterdir() if p.suffix in (".md", ".png") and not (tmp / p.name).exists()]
             for extra in keep:  # the model card and figures stay
                 shutil.copy2(extra, tmp / extra.name)
         for path in tmp.iterdir():
