@@ -8,13 +8,14 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from phonetics.cache import replacing_file
 
-__all__ = ["read_jsonl", "replacing_dir", "replacing_file", "save_figure", "write_atomic", "write_json", "write_jsonl"]
+__all__ = ["json_objects", "read_jsonl", "replacing_dir", "replacing_file", "save_figure", "write_atomic",
+           "write_json", "write_jsonl"]
 
 
 @contextmanager
@@ -54,6 +55,21 @@ def read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def json_objects(lines: Iterable[str], source: Path | str, error: type[Exception]) -> Iterator[tuple[int, dict]]:
+    """(line number, object) of JSON Lines text, blank lines skipped; a line that is not a JSON object raises
+    ``error`` with one line naming ``source`` and the line."""
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as err:
+            raise error(f"{source}: line {number} is not JSON ({err.msg})") from None
+        if not isinstance(row, dict):
+            raise error(f"{source}: line {number} is not a JSON object")
+        yield number, row
 
 
 def save_figure(fig, png: Path) -> None:

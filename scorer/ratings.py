@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lyrics.data.assets import tianci_home
-from lyrics.files import replacing_file
+from lyrics.files import json_objects, replacing_file
 from phonetics import TianciError
 
 ASPECTS = ("overall", "language", "relevance", "content")  # 1-5: overall, language quality, topic, substance
@@ -152,15 +152,8 @@ def _read_rows(path: Path) -> Iterator[dict]:
     if path.suffix == ".csv":
         yield from csv.DictReader(text.splitlines())
         return
-    for number, line in enumerate(text.splitlines(), 1):
-        if line.strip():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as err:
-                raise RatingsError(f"{path}: line {number} is not JSON ({err.msg})") from None
-            if not isinstance(row, dict):
-                raise RatingsError(f"{path}: line {number} is not a JSON object")
-            yield row
+    for _, row in json_objects(text.splitlines(), path, RatingsError):
+        yield row
 
 
 def mean_interval(values: Iterable[float]) -> tuple[float, float]:

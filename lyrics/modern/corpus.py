@@ -14,7 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lyrics.files import write_atomic, write_jsonl
+from lyrics.files import json_objects, write_atomic, write_jsonl
 from lyrics.modern.briefs import Brief
 from lyrics.modern.check import CorpusCheck, Song, normalise
 from phonetics import TianciError
@@ -43,16 +43,7 @@ def _objects(path: Path) -> Iterator[tuple[int, dict]]:
         text = Path(path).read_text("utf-8")
     except (OSError, UnicodeDecodeError) as err:
         raise CorpusError(f"{path}: cannot read it as UTF-8 text ({err.__class__.__name__})") from None
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as err:
-            raise CorpusError(f"{path}:{number}: not JSON ({err.msg}): write one object a line") from None
-        if not isinstance(data, dict):
-            raise CorpusError(f"{path}:{number}: not a JSON object")
-        yield number, data
+    yield from json_objects(text.splitlines(), path, CorpusError)
 
 
 def load_briefs(paths: Iterable[Path]) -> dict[str, Brief]:
