@@ -47,6 +47,7 @@ PRESETS = {
 # the modern corpus's genres (lyrics/modern/data/brief_tables.json), then the classical ones the verse carries
 GENRES = ("", "流行抒情", "城市民谣", "轻快流行", "摇滚", "校园民谣", "R&B慢歌", "电子流行", "shi", "ci", "qu")
 FORM_FIELDS = 15  # the Write form's inputs, in order: lang ... keywords, mood, register
+API_FORM_FIELDS = 13  # the /generate endpoint's: lang ... keywords
 PALETTE = ("#d1495b", "#00798c", "#edae49", "#66a182", "#8d5fd3", "#2e4057", "#e07a5f", "#3d5a80")
 LOG = logging.getLogger("tianci.app")
 
@@ -462,7 +463,9 @@ def build(demo: Demo) -> gr.Blocks:
                            [*page, rewrite_status], api_name=False)
             which.change(demo.line_controls, [state, which], [lock, redo_line], api_name=False)
             api_generate = gr.Button(visible=False)  # the /generate endpoint: errors come back as errors
-            api_generate.click(demo.generate, form, written, api_name="generate")
+            # the /generate endpoint keeps its 13 inputs (mood and register take their defaults), so API callers
+            # written against it keep working
+            api_generate.click(demo.generate, form[:API_FORM_FIELDS], written, api_name="generate")
             rate_btn.click(shown_beside(demo.rate, 0), [state, which, rater, *sliders], rate_status, api_name=False)
         with gr.Tab("Analyze"):
             text = gr.Textbox(label="Lyrics", lines=8, max_length=MAX_TEXT, placeholder="床前明月光，疑是地上霜。")

@@ -144,7 +144,7 @@ def test_api_endpoints_generate_and_analyze(app):
 @pytest.mark.parametrize(("args", "message"), [
     (["--auth", "nopassword"], "--auth must be USER:PASS"),
     (["--models", "models/tny"], "--models: cannot load model 'models/tny': no such folder"),
-    (["--models", "models/scorer-tiny"], "--models: 'models/scorer-tiny' is not a generator folder"),
+    (["--models", "models/scorer-tiny"], "'models/scorer-tiny' as a generator: it is a Qwen3ForSequenceClassification"),
 ])
 def test_app_bad_arguments_are_one_line(args, message):
     out = subprocess.run([sys.executable, "app.py", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
@@ -156,7 +156,7 @@ def test_rewrite_one_line_keeps_all_the_others(tmp_path):
     import app as demo_app
 
     demo = demo_app.Demo({"tiny": str(DEFAULT_MODEL)}, tmp_path / "ratings.sqlite")
-    form = ("cmn", "月光", "", "5A 5A 5B 5A", "", "", "", None, 3, 0.9, 1, "tiny", "")
+    form = ("cmn", "月光", "", "5A 5A 5B 5A", "", "", "", None, 3, 0.9, 1, "tiny", "", "温柔", "")  # ... mood, register
     first = demo.write(*form, [])
     state, history = first[2], first[7]
     chosen = state["candidates"][1].split("\n")
