@@ -29,7 +29,7 @@ import ast  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-LAYERS = [("phonetics",), ("lyrics.files", "lyrics.data"), ("lyrics.decoding",),
+LAYERS = [("phonetics",), ("lyrics.files", "lyrics.data", "lyrics.modern"), ("lyrics.decoding",),
           ("lyrics.generation", "lyrics.models", "lyrics"), ("lyrics.training",), ("scorer",), ("tianci", "app")]
 FIRST_PARTY = ("phonetics", "lyrics", "scorer", "tianci", "app")
 
