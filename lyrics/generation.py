@@ -114,18 +114,17 @@ def row_rhymes(spec: LyricSpec, tokenizer, seed: int | None, rows: int) -> list[
     unpinned = [label for label in spec.labels if label not in spec.rhymes]
     if not unpinned:
         return [spec] * rows
-    viable = compile_constraint(spec, tokenizer).viable_groups
+    constraint = compile_constraint(spec, tokenizer)
     usage = rhyme_dictionary(spec.lang).groups(spec.scheme)
-    rules = compile_constraint(spec, tokenizer).rules
-    planned = {rules.group_of(word[-1]) for word in spec.keywords}
+    planned = {constraint.rules.group_of(word[-1]) for word in spec.keywords}
     rng = random.Random(f"{seed}:{spec.topic}")
     pinned = [dict(spec.rhymes) for _ in range(rows)]
     for label in unpinned:
-        groups = sorted(viable[label])
-        weights = [(sum(usage.get(g, {}).values()) + 1) * (PLAN_GROUP_WEIGHT if g in planned else 1.0)
-                   for g in groups]
+        groups = sorted(constraint.viable_groups[label])
         # A weighted draw without replacement (Efraimidis-Spirakis keys), then the rows take it in turn.
-        order = sorted(groups, key=lambda g: -rng.random() ** (1.0 / weights[groups.index(g)]))
+        keys = {g: -rng.random() ** (1.0 / ((sum(usage.get(g, {}).values()) + 1)
+                                             * (PLAN_GROUP_WEIGHT if g in planned else 1.0))) for g in groups}
+        order = sorted(groups, key=keys.get)
         for row, rhymes in enumerate(pinned):
             rhymes[label] = order[row % len(order)]
     return [replace(spec, rhymes=rhymes) for rhymes in pinned]
@@ -203,7 +202,7 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
             eos = constraint.eos_ids
             spec = specs[chunk[0]]
             budget = _token_budget(spec, [constraint])
-            _check_context(model, tokenizer, [texts[i] for i in chunk], budget)
+            _check_context(model, inputs["input_ids"].shape[1], budget)
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
             with torch.inference_mode():
                 pull = KeywordBias([list(specs[i].keywords) for i in chunk], tokenizer, keyword_bias, rows_per_plan=n)
@@ -219,13 +218,14 @@ def generate_many(model, tokenizer, specs: list[LyricSpec], n: int, *, seed: int
     return results
 
 
-def _check_context(model, tokenizer, prompts: list[str], budget: int) -> None:
-    """A spec whose prompt and lyrics would run past the model's context is refused before decoding, in one
-    line: past it a small model writes noise and hint text leaks into the lyrics."""
+def _check_context(model, prompt_tokens: int, budget: int) -> None:
+    """A spec whose prompt (``prompt_tokens``, the padded batch's width) and lyrics would run past the model's
+    context is refused before decoding, in one line: past it a small model writes noise and hint text leaks into
+    the lyrics."""
     limit = getattr(model.config, "max_position_embeddings", None)
     if not limit:
         return
-    need = max(len(tokenizer.encode(p, add_special_tokens=False)) for p in prompts) + budget
+    need = prompt_tokens + budget
     if need > limit:
         raise UnsatisfiableSpec(f"the spec needs about {need} tokens with its prompt and hints; this model reads at "
                                 f"most {limit}: ask for fewer or shorter lines, or use a model with a longer context")
@@ -261,7 +261,7 @@ def _generate_rows(model, tokenizer, specs: list[LyricSpec], n: int, seed: int |
             eos = constraints[0].eos_ids
             pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos[0]
             budget = _token_budget(chunk[0][1], constraints)
-            _check_context(model, tokenizer, [prompt for _, _, prompt in chunk], budget)
+            _check_context(model, inputs["input_ids"].shape[1], budget)
             with torch.inference_mode():
                 pull = KeywordBias([list(row_spec.keywords) for _, row_spec, _ in chunk], tokenizer, keyword_bias)
                 out = model.generate(**inputs, logits_processor=LogitsProcessorList(
