@@ -104,8 +104,9 @@ def looks_local(path_or_id: str) -> bool:
     return path_or_id.startswith((".", "/", "~")) or (len(parts) > 1 and Path(parts[0]).is_dir())
 
 
-def check_local(path_or_id: str) -> None:
-    """Fail at once, without asking the hub, for a local model folder that is missing or cannot be loaded."""
+def check_local(path_or_id: str, generator: bool = True) -> None:
+    """Fail at once, without asking the hub, for a local model folder that is missing or cannot be loaded (as a
+    generator unless ``generator`` is False: a scorer folder is refused only as a generator)."""
     path = Path(path_or_id).expanduser()
     if not path.exists():
         if looks_local(path_or_id):
@@ -122,7 +123,7 @@ def check_local(path_or_id: str) -> None:
         raise ModelLoadError(f"cannot load model {path_or_id!r}: no tokenizer files (tokenizer.json) in the folder")
     config = path / "config.json"
     architectures = json.loads(config.read_text("utf-8")).get("architectures") or [] if config.is_file() else []
-    if any(not name.endswith("ForCausalLM") for name in architectures):
+    if generator and any(not name.endswith("ForCausalLM") for name in architectures):
         raise ModelLoadError(f"cannot load model {path_or_id!r} as a generator: it is a {architectures[0]} "
                              "(a scorer?); give a causal LM folder, e.g. models/tiny")
 

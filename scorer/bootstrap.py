@@ -19,6 +19,8 @@ identical_rhyme   the even lines all end in the same character     overall, lang
 wrong_topic       the lyrics under another work's title and plan   overall, relevance
                   (neither a ci, whose title names its tune)
 model             a sample of the generator for the same spec      overall, language, content
+earlier_model     a sample of an earlier default for the same      overall, language, content
+                  spec (the classical default's word salad)
 ================  ===============================================  ==========================
 
 Lighter substitution is also preferred to heavier. Every side carries bootstrap ratings (1-5): 5 for an
@@ -56,9 +58,13 @@ DAMAGES = {
     "identical_rhyme": ("overall", "language"),
     "wrong_topic": ("overall", "relevance"),
     "model": ("overall", "language", "content"),
+    "earlier_model": ("overall", "language", "content"),
 }
+MODEL_KINDS = ("model", "earlier_model")  # the generators' samples: few (each a decode) and the hardest negatives
+MODERN = "modern"  # the source name of the modern corpus
 SEVERITY = {"chars_shuffled": 1.5, "words_swapped": 3.0, "lines_shuffled": 2.5, "line_repeated": 2.5,
-            "neighbour_echo": 2.5, "identical_rhyme": 3.0, "wrong_topic": 1.5, "model": 2.0}
+            "neighbour_echo": 2.5, "identical_rhyme": 3.0, "wrong_topic": 1.5, "model": 2.0,
+            "earlier_model": 1.5}
 TUNE_GENRE = "ci"  # a ci's title is its tune's name, not its topic: no wrong-topic pairs with one
 SUBSTITUTION = {0.1: 4.0, 0.25: 3.0, 0.5: 2.0}  # share of characters replaced: rating of damaged aspects
 
@@ -78,17 +84,25 @@ def ratings(kind: str | None, severity: float | None = None) -> dict[str, float]
     return {a: (level if a in hit else 5.0) for a in ASPECTS}
 
 
-def sample_works(data_dir: Path, lang: str, split: str, count: int, max_lines: int, seed: int) -> list[Record]:
-    """``count`` stanzas (3 lines at least) of distinct works of one split, drawn across all sources."""
+def sample_works(data_dir: Path, lang: str, split: str, count: int, max_lines: int, seed: int,
+                 modern_share: float = 0.0) -> list[Record]:
+    """``count`` stanzas (3 lines at least) of distinct works of one split, drawn across all sources;
+    ``modern_share`` of them (as far as there are) from the modern corpus (source ``modern``)."""
     works = list(read_split(data_dir, lang, split))
     random.Random(f"{seed}-{lang}-{split}").shuffle(works)
-    picked = []
-    for work in works:
-        piece = next(stanzas(work, max_lines), None)
-        if piece is not None and len(piece.lines) >= 3 and all(len(line) <= 30 for line in piece.lines):
-            picked.append(piece)
-        if len(picked) == count:
-            break
+    modern = round(count * modern_share)
+    picked: list[Record] = []
+    seen: set[str] = set()
+    for pool, quota in (([w for w in works if w.source == MODERN], modern), (works, count)):
+        for work in pool:
+            if len(picked) == quota:
+                break
+            piece = next(stanzas(work, max_lines), None)
+            if (piece is not None and len(piece.lines) >= 3 and all(len(line) <= 30 for line in piece.lines)
+                    and work.id not in seen):
+                seen.add(work.id)
+                picked.append(piece)
+    random.Random(f"{seed}-{lang}-{split}-mix").shuffle(picked)
     return picked
 
 
@@ -187,9 +201,10 @@ def corruption_pairs(works: list[Record], seed: int, tables: dict[str, KeywordTa
             yield pair("wrong_topic", side(wrong, work.text, ratings("wrong_topic")))
 
 
-def model_pairs(works: list[Record], model, tokenizer, seed: int, progress: bool = True) -> Iterator[dict]:
+def model_pairs(works: list[Record], model, tokenizer, seed: int, progress: bool = True,
+                kind: str = "model") -> Iterator[dict]:
     """Real lyrics over the generator's sample for the spec the real lyrics meet (structure and rhymes; its
-    tone patterns are left free)."""
+    tone patterns are left free); ``kind`` "earlier_model" for a generator the default replaced."""
     rng = random.Random(seed)
     for work in tqdm(works, desc="model samples", unit="work", disable=not progress or None):
         spec = spec_of_record(work, rng)
@@ -199,5 +214,5 @@ def model_pairs(works: list[Record], model, tokenizer, seed: int, progress: bool
         except UnsatisfiableSpec:
             continue
         prompt = work_prompt(work)
-        yield {"kind": "model", "aspects": list(DAMAGES["model"]), "better": side(prompt, work.text, ratings(None)),
-               "worse": side(prompt, sample.lyrics, ratings("model"))}
+        yield {"kind": kind, "aspects": list(DAMAGES[kind]), "better": side(prompt, work.text, ratings(None)),
+               "worse": side(prompt, sample.lyrics, ratings(kind))}

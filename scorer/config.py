@@ -6,8 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lyrics.training.config import DataConfig, RunConfig, StageConfig, require
+from lyrics.training.config import ConfigError, DataConfig, RunConfig, StageConfig, require
 from phonetics import LANGS
+
+from .features import NO_EVIDENCE_RELEVANCE
 
 DEFAULT_STRUCTURES = ("7A 7A 7B 7A", "5A 5A 5B 5A", "7A 7A 7A 7A", "4 4A 7 7A")
 
@@ -16,6 +18,7 @@ DEFAULT_STRUCTURES = ("7A 7A 7B 7A", "5A 5A 5B 5A", "7A 7A 7A 7A", "4 4A 7 7A")
 class ScorerModelConfig:
     base: str | None = None  # the backbone: a causal LM folder or hub id; None: the default generator
     generator: str | None = None  # writes the "model" negatives; None: the default generator
+    earlier_generators: tuple[str, ...] = ()  # earlier defaults (folders) whose samples are negatives too
 
 
 @dataclass(frozen=True)
@@ -27,12 +30,14 @@ class ScorerDataConfig:
     eval_works: int = 200  # per language, from the valid split (held out)
     model_samples: int = 0  # per language: real work vs the generator's sample for its spec
     eval_model_samples: int = 0
+    modern_share: float = 0.0  # share of each language's works drawn from the modern corpus (the rest: all sources)
     ratings_db: str | None = None  # the ratings store trained on; None: the default store, when it exists
 
     def __post_init__(self):
         require(bool(self.langs) and set(self.langs) <= set(LANGS), f"langs must be some of {', '.join(LANGS)}")
         for name in ("max_lines", "train_works", "eval_works"):
             require(getattr(self, name) >= 1, f"{name} must be at least 1")
+        require(0 <= self.modern_share <= 1, "modern_share must be in [0, 1]")
 
     @property
     def works_dir(self) -> Path:
@@ -49,10 +54,13 @@ class ScorerConfig(RunConfig):
     human_weight: float = 4.0  # a human rating's (and a human pair's) weight in the loss, a bootstrap one's 1
     human_share: float = 0.2  # the least share of training draws that are human rows, when there are ratings
     model_repeat: int = 1  # the generator's samples drawn this many times as often as a bootstrap pair
+    # the highest relevance of lyrics with no evidence of their topic (None: relevance from the heads alone)
+    relevance_cap: float | None = NO_EVIDENCE_RELEVANCE
 
     def __post_init__(self):
         self.only_stage("scorer")
         require(self.model_repeat >= 1, "model_repeat must be at least 1")
+        require(self.relevance_cap is None or 1 <= self.relevance_cap <= 5, "relevance_cap must be in [1, 5] or null")
         require(0 <= self.human_share < 1 and self.human_weight > 0, "human_share must be in [0, 1) and "
                                                                       "human_weight above 0")
 
@@ -76,6 +84,23 @@ class PromptsConfig:
 
 
 ENGINES = ("local", "ray")
+RAY_SCHEMES = ("ray://",)  # Ray Client; a bare HOST:PORT is a cluster's GCS address
+
+
+def ray_host_port(address: str) -> tuple[str, int] | None:
+    """The (host, port) of a Ray ``address`` ("auto": None, found by Ray itself); a ConfigError naming the
+    expected shape when it is neither.
+
+    >>> ray_host_port("10.0.0.5:6379"), ray_host_port("ray://head:10001"), ray_host_port("auto")
+    (('10.0.0.5', 6379), ('head', 10001), None)
+    """
+    if address == "auto":
+        return None
+    bare = next((address[len(s):] for s in RAY_SCHEMES if address.startswith(s)), address)
+    host, _, port = bare.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"--address {address!r}: expected HOST:PORT (port 1-65535), ray://HOST:PORT or auto")
+    return host.strip("[]"), int(port)
 
 
 @dataclass(frozen=True)
@@ -91,6 +116,8 @@ class EngineConfig:
     def __post_init__(self):
         require(self.kind in ENGINES, f"kind must be one of {', '.join(ENGINES)}")
         require(self.actors >= 1 and self.num_gpus >= 0, "actors must be at least 1 and num_gpus at least 0")
+        if self.address is not None:
+            ray_host_port(self.address)
 
 
 @dataclass(frozen=True)

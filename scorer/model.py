@@ -63,14 +63,17 @@ def to_scale(logits: torch.Tensor) -> torch.Tensor:
     return LOW + (HIGH - LOW) * torch.sigmoid(logits)
 
 
-def to_scores(logits: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
-    """(rows, aspects) 1-5 scores: the heads' scale, relevance capped at ``NO_EVIDENCE_RELEVANCE`` where the
-    lyrics show no evidence of their topic (a candidate that ignores its topic cannot score relevance 5)."""
+def to_scores(logits: torch.Tensor, features: torch.Tensor,
+              relevance_cap: float | None = NO_EVIDENCE_RELEVANCE) -> torch.Tensor:
+    """(rows, aspects) 1-5 scores: the heads' scale, relevance capped at ``relevance_cap`` where the lyrics show
+    no evidence of their topic (v2: a candidate that ignores its topic's characters cannot score relevance 5);
+    None (v3, which learnt relevance from corpus topics): the heads alone."""
     scores = to_scale(logits)
+    if relevance_cap is None:
+        return scores
     relevance = ASPECTS.index("relevance")
     blind = features[:, FEATURES.index("no_evidence")].to(scores.device) > 0.5
-    scores[:, relevance] = torch.where(blind, scores[:, relevance].clamp(max=NO_EVIDENCE_RELEVANCE),
-                                       scores[:, relevance])
+    scores[:, relevance] = torch.where(blind, scores[:, relevance].clamp(max=relevance_cap), scores[:, relevance])
     return scores
 
 
@@ -201,9 +204,11 @@ def new_scorer(backbone: str | Path):
 class Scorer:
     """Aspect scores (1-5) for (prompt, lyrics) pairs."""
 
-    def __init__(self, model, tokenizer, seq_len: int = 384, tables: dict[str, KeywordTable] | None = None):
+    def __init__(self, model, tokenizer, seq_len: int = 384, tables: dict[str, KeywordTable] | None = None,
+                 relevance_cap: float | None = NO_EVIDENCE_RELEVANCE):
         self.model, self.tokenizer, self.seq_len = model.eval(), tokenizer, seq_len
         self.tables = tables or {}  # the keyword tables topic evidence is read with (scorer.features)
+        self.relevance_cap = relevance_cap
 
     @classmethod
     def load(cls, path: str | Path | None = None, device: str | None = None) -> Scorer:
@@ -222,9 +227,11 @@ class Scorer:
         if model.config.num_labels != len(ASPECTS):
             raise ModelLoadError(f"{path!r} is not a Tianci scorer: it has {model.config.num_labels} heads, "
                                  f"not {len(ASPECTS)} ({', '.join(ASPECTS)})")
-        settings = Path(path) / SETTINGS_FILE
-        seq_len = json.loads(settings.read_text("utf-8")).get("seq_len", 384) if settings.is_file() else 384
-        return cls(model.to(device), tokenizer, seq_len, load_tables(Path(path)))
+        settings_file = Path(path) / SETTINGS_FILE
+        settings = json.loads(settings_file.read_text("utf-8")) if settings_file.is_file() else {}
+        # a scorer written before v3 has no relevance_cap: it was trained to be read with the cap
+        return cls(model.to(device), tokenizer, settings.get("seq_len", 384), load_tables(Path(path)),
+                   settings.get("relevance_cap", NO_EVIDENCE_RELEVANCE))
 
     @torch.inference_mode()
     def score(self, items: Sequence[tuple[dict, str]], batch_size: int = 32) -> list[dict[str, float]]:
@@ -235,6 +242,6 @@ class Scorer:
             chunk = items[start:start + batch_size]
             batch = encode_items(self.tokenizer, chunk, self.seq_len, self.tables)
             scores = to_scores(head_logits(self.model, {k: v.to(device) for k, v in batch.items()}),
-                               batch["features"])
+                               batch["features"], self.relevance_cap)
             out += [{a: round(float(v), 3) for a, v in zip(ASPECTS, row, strict=True)} for row in scores.tolist()]
         return out

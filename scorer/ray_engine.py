@@ -13,15 +13,19 @@ starts on the cores this process may use. ``ray`` is the optional extra ``pip in
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Callable, Iterator, Sequence
 
 import ray
 import ray.data
 
 from lyrics.models import load_model, set_cpu_threads, usable_cores
+from lyrics.training.config import ConfigError
 
-from .config import EngineConfig
+from .config import EngineConfig, ray_host_port
 from .model import Scorer
+
+CONNECT_TIMEOUT = 10.0  # seconds to wait for a cluster's address to answer
 
 
 class ChunkWorker:
@@ -39,10 +43,23 @@ class ChunkWorker:
                                        ensure_ascii=False) for i in batch["id"]]}
 
 
+def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:
+    """A ConfigError within ``timeout`` seconds when nothing answers at a cluster ``address`` (Ray itself retries
+    for minutes)."""
+    if (host_port := ray_host_port(address)) is None:
+        return
+    try:
+        socket.create_connection(host_port, timeout=timeout).close()
+    except OSError as err:
+        raise ConfigError(f"--address {address}: no Ray cluster answered within {timeout:g} s ({err.strerror or err}); "
+                          "start one with `ray start --head` or leave --address out to run Ray here") from None
+
+
 def start(config: EngineConfig) -> None:
     """Join the cluster at ``config.address``, or start a local Ray on the usable cores (once a process)."""
     if not ray.is_initialized():
         if config.address:
+            check_reachable(config.address)
             ray.init(address=config.address, log_to_driver=False)
         else:
             ray.init(num_cpus=usable_cores(), include_dashboard=False, log_to_driver=False)

@@ -49,14 +49,15 @@ from lyrics.training.loop import (
     save_checkpoint,
 )
 
-from .bootstrap import corruption_pairs, model_pairs, sample_works
+from .bootstrap import MODEL_KINDS, corruption_pairs, model_pairs, sample_works
 from .config import ScorerConfig
+from .features import NO_EVIDENCE_RELEVANCE
 from .model import encode_items, head_logits, load_scorer_model, new_scorer, to_scale, to_scores
 from .ratings import ASPECTS, RatingsStore, default_ratings_db
 
 STAGE = "scorer"
 FEATURES_LR_SCALE = 20.0
-BOOTSTRAP_VERSION = 2  # bumped when scorer.bootstrap's pairs change: a run's data built before is rebuilt
+BOOTSTRAP_VERSION = 3  # bumped when scorer.bootstrap's pairs change: a run's data built before is rebuilt
 
 
 # ---- data -----------------------------------------------------------------------------------------
@@ -68,9 +69,10 @@ def build_data(config: ScorerConfig, data_dir: Path, tables: dict, progress: boo
     works_dir = data.works_dir
     counts = {"train": data.train_works, "eval": data.eval_works}
     samples = {"train": data.model_samples, "eval": data.eval_model_samples}
-    generator = None
+    generators = []  # (kind, model and tokenizer): the default's samples, then the earlier defaults'
     if any(samples.values()):
-        generator = load_model(str(config.model.generator or DEFAULT_MODEL), device="cpu")
+        generators = [("model", load_model(str(config.model.generator or DEFAULT_MODEL), device="cpu"))]
+        generators += [("earlier_model", load_model(path, device="cpu")) for path in config.model.earlier_generators]
     human = human_rows(_human_ratings(ratings_db_of(config)))
     data_dir.mkdir(parents=True, exist_ok=True)
     for part, split in (("train", "train"), ("eval", "valid")):
@@ -79,12 +81,13 @@ def build_data(config: ScorerConfig, data_dir: Path, tables: dict, progress: boo
             continue
         rows: list[dict] = []
         for lang in data.langs:
-            works = sample_works(works_dir, lang, split, counts[part], data.max_lines, seed)
+            works = sample_works(works_dir, lang, split, counts[part], data.max_lines, seed, data.modern_share)
             if not works:
                 raise ConfigError(f"no {lang} {split} works under {works_dir}: run `tianci data build`")
             rows += corruption_pairs(works, seed, tables)
-            if samples[part] and generator is not None:
-                rows += model_pairs(works[: samples[part]], *generator, seed, progress)
+            for k, (kind, generator) in enumerate(generators):  # each generator answers other works
+                chosen = works[k * samples[part]: (k + 1) * samples[part]]
+                rows += model_pairs(chosen, *generator, seed, progress, kind=kind)
         rated = [row for row in human if is_held_out(_rated_text(row)) == (part == "eval")]
         if part == "train" and rated:  # the bootstrap pairs are a prior; ratings are drawn often enough to move it
             copies = max(1, math.ceil(config.human_share * len(rows) / ((1 - config.human_share) * len(rated))))
@@ -225,7 +228,7 @@ def spearman(x: list[float], y: list[float]) -> float:
 
 @torch.no_grad()
 def evaluate(model, tokenizer, rows: list[dict], seq_len: int, device: torch.device, tables: dict,
-             batch_size: int = 64) -> dict:
+             batch_size: int = 64, relevance_cap: float | None = NO_EVIDENCE_RELEVANCE) -> dict:
     """Pairwise accuracy (overall head: all pairs, real-vs-corrupted, per kind; each aspect's head on the pairs
     about it) and Spearman between scores and held-out ratings."""
     model.eval()
@@ -236,7 +239,7 @@ def evaluate(model, tokenizer, rows: list[dict], seq_len: int, device: torch.dev
         chunk = items[start:start + batch_size]
         batch = encode_rows(tokenizer, chunk, seq_len, tables)
         scores.append(to_scores(head_logits(model, {k: v.to(device) for k, v in batch.items()}),
-                                batch["features"]).cpu())
+                                batch["features"], relevance_cap).cpu())
     model.train()
     scores_t = torch.cat(scores) if scores else torch.empty(0, len(ASPECTS))
     wins: dict[str, list[bool]] = {}
@@ -250,7 +253,7 @@ def evaluate(model, tokenizer, rows: list[dict], seq_len: int, device: torch.dev
         offset += 2
         win = bool(better[0] > worse[0])
         wins.setdefault(row["kind"], []).append(win)
-        if row["better"]["ratings"]["overall"] == 5.0 and row["kind"] != "model":
+        if row["better"]["ratings"]["overall"] == 5.0 and row["kind"] not in MODEL_KINDS:
             real_vs_corrupted.append(win)
         for a in row["aspects"]:
             i = ASPECTS.index(a)
@@ -287,6 +290,7 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
     cfg, seed, run = config.stage("scorer"), config.seed, config.run_dir
     ratings_db = ratings_db_of(config)
     recipe = {"seed": seed, "data": dataclasses.asdict(config.data), "generator": config.model.generator,
+              "earlier_generators": list(config.model.earlier_generators),
               "bootstrap": BOOTSTRAP_VERSION, "human_share": config.human_share,
               "ratings": ratings_stamp(ratings_db)}
     # a fresh run keeps the data an older run built by the same recipe (it takes minutes)
@@ -307,7 +311,7 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
     write_json(run / "data" / "recipe.json", recipe)
     train_rows, eval_rows = read_jsonl(run / "data" / "train.jsonl"), read_jsonl(run / "data" / "eval.jsonl")
     # the generator's samples are few (each is a decode) and the hardest negatives: drawn model_repeat times as often
-    train_rows += [row for row in train_rows if row["kind"] == "model"] * (config.model_repeat - 1)
+    train_rows += [row for row in train_rows if row["kind"] in MODEL_KINDS] * (config.model_repeat - 1)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     model.to(device).train()
     features = list(model.features.parameters())
@@ -340,7 +344,8 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
             bar.set_postfix(loss=f"{loss.item():.3f}")
         if due(done, cfg.eval_every, cfg.steps):
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-                metrics = evaluate(model, tokenizer, eval_rows, cfg.seq_len, device, tables)
+                metrics = evaluate(model, tokenizer, eval_rows, cfg.seq_len, device, tables,
+                                   relevance_cap=config.relevance_cap)
             log.write({"step": done, "eval_loss": round(1 - metrics["pairwise_accuracy"], 5), "eval": metrics})
         if done % cfg.save_every == 0 and done < cfg.steps:
             save_checkpoint(run / "checkpoints" / f"step-{done}", model, optimizer, done, seed)
@@ -352,7 +357,7 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
         model.save_pretrained(folder, safe_serialization=True)
         tokenizer.save_pretrained(folder)
         write_json(folder / "eval.json", {"step": evals[-1]["step"], **evals[-1]["eval"]})
-        write_settings(folder, scorer=True, seq_len=cfg.seq_len)
+        write_settings(folder, scorer=True, seq_len=cfg.seq_len, relevance_cap=config.relevance_cap)
         save_tables(tables, folder)
 
     final = publish(run, write)

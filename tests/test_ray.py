@@ -105,3 +105,24 @@ def test_the_sampling_step_of_an_rs_round_runs_on_ray(cluster, tmp_path, data_di
     assert sorted(s["id"] for s in samples) == sorted(p["id"] for p in prompts)
     assert all(len(s["candidates"]) == 2 and set(s["candidates"][0]["scores"]) >= {"overall"} for s in samples)
     assert (tmp_path / "run" / "round_1" / "model" / "model.safetensors").is_file()
+
+
+@pytest.mark.parametrize("address, says", [
+    ("256.1.1.1:99999", "expected HOST:PORT (port 1-65535)"),
+    ("head-node", "expected HOST:PORT"),
+    ("127.0.0.1:1", "no Ray cluster answered within 10 s"),  # nothing listens on port 1: refused at once
+])
+def test_a_bad_or_dead_ray_address_is_one_line_at_once(tmp_path, char_generator_dir, address, says):
+    """A malformed address is refused before OUT is made; a dead one within the connect timeout, after the model
+    folders are checked (a scorer folder is a scorer here, not a generator refused), never Ray's minutes of retries."""
+    scorer_dir = tmp_path / "scorer"
+    model, tokenizer = new_scorer(char_generator_dir)
+    model.save_pretrained(scorer_dir, safe_serialization=True)
+    tokenizer.save_pretrained(scorer_dir)
+    specs, out = specs_file(tmp_path / "specs.jsonl", SPECS[:1], bad=False), tmp_path / "out.jsonl"
+    command = [sys.executable, "-m", "tianci.cli", "batch", str(specs), str(out), "--model", str(char_generator_dir),
+               "--scorer", str(scorer_dir), "--engine", "ray", "--address", address]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and says in done.stderr, done.stderr[-2000:]
+    assert "Traceback" not in done.stderr  # and within the timeout above, where Ray would retry for minutes
+    assert out.is_file() == (address == "127.0.0.1:1")  # made only once the arguments are valid

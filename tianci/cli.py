@@ -459,9 +459,10 @@ def cmd_batch(args: argparse.Namespace) -> None:
     if args.out.resolve() == args.specs.resolve():
         raise UsageError("OUT must be another file than SPECS")
     check_results_file(args.out, {item_id for item_id, _ in read_specs(args.specs, args.n)})
+    if args.engine == "ray":  # a malformed --address before OUT is made
+        engine_config = EngineConfig(kind="ray", address=args.address, actors=args.actors, num_gpus=args.num_gpus)
     _check_writable(args.out)  # before any model work
     if args.engine == "ray":
-        engine_config = EngineConfig(kind="ray", address=args.address, actors=args.actors, num_gpus=args.num_gpus)
         summary = run_batch(None, None, args.specs, args.out, args.n, args.batch_size, args.seed,
                             engine=_ray_engine(engine_config, args.model, args.adapter, args.scorer))
     else:
@@ -480,7 +481,7 @@ def _ray_engine(config, model: str | None, adapter: str | None, scorer: str | No
     generator = _generator_path(model)
     check_local(generator)
     if scorer := _scorer_path(scorer):
-        check_local(scorer)
+        check_local(scorer, generator=False)
     return ray_engine(config, generator, adapter, scorer)
 
 
