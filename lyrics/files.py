@@ -4,6 +4,8 @@ half of one. Every atomic write of lyrics/ and scorer/ goes through here (files 
 
 from __future__ import annotations
 
+import codecs
+import contextlib
 import json
 import os
 import shutil
@@ -14,8 +16,8 @@ from pathlib import Path
 
 from phonetics.cache import replacing_file
 
-__all__ = ["json_objects", "read_jsonl", "replacing_dir", "replacing_file", "save_figure", "write_atomic",
-           "write_json", "write_jsonl"]
+__all__ = ["json_objects", "read_jsonl", "replacing_dir", "replacing_file", "save_figure", "utf8_lines",
+           "write_atomic", "write_json", "write_jsonl"]
 
 
 @contextmanager
@@ -55,6 +57,23 @@ def read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         return []
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def utf8_lines(data: bytes) -> list[bytes]:
+    """The lines of a text file's bytes, as UTF-8: a UTF-8 byte-order mark dropped, UTF-16 with its mark (as
+    Windows editors save) decoded; other bytes kept as they are, for the caller to report line by line.
+
+    >>> [line.decode() for line in utf8_lines("\ufeff月光\n海".encode("utf-16"))]
+    ['月光', '海']
+    >>> utf8_lines("\ufeff月光".encode("utf-8")) == ["月光".encode()]
+    True
+    """
+    if data.startswith(codecs.BOM_UTF8):
+        data = data[len(codecs.BOM_UTF8):]
+    elif data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        with contextlib.suppress(UnicodeDecodeError):  # else not UTF-16 after all: the caller reports the lines
+            data = data.decode("utf-16").encode("utf-8", "surrogatepass")
+    return data.splitlines()
 
 
 def json_objects(lines: Iterable[str], source: Path | str, error: type[Exception]) -> Iterator[tuple[int, dict]]:

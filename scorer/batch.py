@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from lyrics.decoding.constraints import UnsatisfiableSpec
 from lyrics.decoding.spec import LyricSpec, SpecError
+from lyrics.files import utf8_lines
 from lyrics.generation import compile_constraint
 
 from .candidates import ranked, write_candidates
@@ -87,7 +88,7 @@ def check_results_file(out: Path, spec_ids: set[str]) -> None:
 def read_specs(path: Path, default_n: int) -> list[tuple[str, LyricSpec | str]]:
     """(id, spec or error message) per input line, blank lines skipped."""
     items, seen = [], set()
-    for number, line in enumerate(path.read_bytes().splitlines(), 1):
+    for number, line in enumerate(utf8_lines(path.read_bytes()), 1):
         if not line.strip():
             continue
         item_id = f"line-{number}"

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lyrics.data.assets import tianci_home
-from lyrics.files import json_objects, replacing_file
+from lyrics.files import json_objects, replacing_file, utf8_lines
 from phonetics import TianciError
 
 ASPECTS = ("overall", "language", "relevance", "content")  # 1-5: overall, language quality, topic, substance
@@ -63,13 +63,34 @@ def _score(value, name: str) -> float | None:
     return score
 
 
+def _text(value, name: str) -> str:
+    """A text field of an imported rating: text as it is; a prompt object (as ``tianci score`` writes it) as
+    JSON; lyrics as a list of lines joined; anything else a one-line error."""
+    if value is None or isinstance(value, str):
+        return value or ""
+    if name == "prompt" and isinstance(value, dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    if name == "lyrics" and isinstance(value, list) and all(isinstance(line, str) for line in value):
+        return "\n".join(value)
+    raise RatingsError(f"{name}: give text, not {type(value).__name__} {json.dumps(value, ensure_ascii=False)[:40]}")
+
+
 class RatingsStore:
     def __init__(self, path: Path | str):
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        if self.path.is_dir() or (self.path.exists() and not self.path.is_file()):
+            raise RatingsError(f"--db {self.path}: not a regular file (a folder or device); give a .sqlite file path")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with closing(self._connect()) as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as err:  # not a database, read-only, cannot open
+            raise RatingsError(f"--db {self.path}: cannot use it as the ratings store ({err}); give a writable "
+                               "SQLite file (or a new path)") from None
+        except OSError as err:
+            raise RatingsError(f"--db {self.path}: cannot write there ({err.strerror or err}); give a writable "
+                               "path") from None
 
     def _connect(self) -> sqlite3.Connection:
         db = sqlite3.connect(self.path, timeout=60, isolation_level=None)  # autocommit; explicit BEGIN below
@@ -120,12 +141,16 @@ class RatingsStore:
         for number, row in enumerate(rows, 1):
             try:
                 scores = {a: _score(row.get(a), a) for a in ASPECTS}
-                if not str(row.get("prompt", "")).strip() or not str(row.get("lyrics", "")).strip():
+                texts = {name: _text(row.get(name), name) for name in ("prompt", "lyrics", "rater", "model",
+                                                                         "created")}
+                if not texts["prompt"].strip() or not texts["lyrics"].strip():
                     raise RatingsError("a rating needs a prompt and lyrics")
+                if all(v is None for v in scores.values()):
+                    raise RatingsError(f"no scores; give at least one of {', '.join(ASPECTS)} (1-5)")
             except RatingsError as err:
                 raise RatingsError(f"{path}: row {number}: {err}") from None
-            checked.append((row["prompt"], row["lyrics"], *scores.values(), row.get("rater") or "",
-                            row.get("model") or "", row.get("created") or _now()))
+            checked.append((texts["prompt"], texts["lyrics"], *scores.values(), texts["rater"], texts["model"],
+                            texts["created"] or _now()))
         with closing(self._connect()) as db:
             db.execute("BEGIN IMMEDIATE")
             db.executemany(f"INSERT INTO ratings ({', '.join(FIELDS)}) VALUES ({', '.join('?' * len(FIELDS))})",
@@ -148,11 +173,20 @@ class RatingsStore:
 def _read_rows(path: Path) -> Iterator[dict]:
     if not path.is_file():
         raise RatingsError(f"{path}: no such file")
-    text = path.read_text("utf-8")
+    lines = []
+    for number, line in enumerate(utf8_lines(path.read_bytes()), 1):
+        try:
+            lines.append(line.decode("utf-8"))
+        except UnicodeDecodeError as err:
+            raise RatingsError(f"{path}: line {number} is not UTF-8 (byte {err.start + 1}); save the file as "
+                               "UTF-8") from None
     if path.suffix == ".csv":
-        yield from csv.DictReader(text.splitlines())
+        try:
+            yield from csv.DictReader(lines)
+        except csv.Error as err:
+            raise RatingsError(f"{path}: not a CSV file ({err})") from None
         return
-    for _, row in json_objects(text.splitlines(), path, RatingsError):
+    for _, row in json_objects(lines, path, RatingsError):
         yield row
 
 
@@ -165,6 +199,26 @@ def mean_interval(values: Iterable[float]) -> tuple[float, float]:
     if len(values) == 1:
         return values[0], math.inf
     return statistics.fmean(values), 1.96 * statistics.stdev(values) / math.sqrt(len(values))
+
+
+def rating_mos(ratings: list[dict]) -> dict[str, dict[str, dict]]:
+    """Per model (the ``model`` a rating names; "" when none), per aspect: mean opinion score, its 95% interval
+    and the count, from single ratings (the demo's Write tab, imports, blind panels).
+
+    >>> report = rating_mos([{"model": "m", "overall": 4.0, "language": None, "relevance": 5.0},
+    ...                      {"model": "m", "overall": 2.0, "language": 3.0, "relevance": None}])
+    >>> report["m"]["overall"], report["m"]["language"]
+    ({'mos': 3.0, 'ci95': 1.96, 'ratings': 2}, {'mos': 3.0, 'ci95': inf, 'ratings': 1})
+    """
+    by_model: dict[str, dict[str, list[float]]] = {}
+    for row in ratings:
+        aspects = by_model.setdefault(row.get("model") or "", {})
+        for aspect in ASPECTS:
+            if row.get(aspect) is not None:
+                aspects.setdefault(aspect, []).append(float(row[aspect]))
+    return {model: {aspect: {"mos": round(mean, 3), "ci95": round(ci, 3), "ratings": len(values)}
+                    for aspect, values in aspects.items() for mean, ci in [mean_interval(values)]}
+            for model, aspects in sorted(by_model.items())}
 
 
 def mos_report(comparisons: list[dict]) -> dict:

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from lyrics.decoding.spec import cleaned
-from lyrics.files import write_jsonl
+from lyrics.files import utf8_lines, write_jsonl
 from phonetics import LANGS
 
 from .model import Scorer
@@ -78,7 +78,7 @@ def score_file(scorer: Scorer, path: Path, out: Path) -> tuple[int, int, dict]:
     """(records scored, records marked as errors, :func:`pair_accuracy` of its pairs); OUT is written to a
     temporary file and renamed."""
     records, errors = [], 0
-    for number, raw in enumerate(path.read_bytes().splitlines(), 1):
+    for number, raw in enumerate(utf8_lines(path.read_bytes()), 1):
         if not raw.strip():
             continue
         try:

@@ -51,7 +51,7 @@ from lyrics.modern.report import corpus_report, write_report
 from lyrics.training.config import GeneratorConfig, load_config
 from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, TianciError, analyze, language
 from scorer.config import EngineConfig, RSConfig, ScorerConfig
-from scorer.ratings import RatingsStore, default_ratings_db, mos_report
+from scorer.ratings import RatingsStore, default_ratings_db, mos_report, rating_mos
 
 ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
 MAX_TEMPERATURE = 10.0  # beyond it sampling is uniform noise, and 1e308 overflows the softmax
@@ -524,13 +524,17 @@ def cmd_ratings(args: argparse.Namespace) -> None:
         _check_writable(args.file)
         print(f"exported {store.export_file(args.file)} ratings to {args.file}")
     else:
-        report = mos_report(store.comparisons())
+        report = mos_report(store.comparisons()) | {"ratings": rating_mos(store.ratings())}
         if args.json:
             print(json.dumps(report, ensure_ascii=False))
             return
-        if not report["models"]:
-            print("no comparisons yet: rate some in the demo's Compare tab")
-        for model, row in report["models"].items():
+        if not report["models"] and not report["ratings"]:
+            print("no ratings yet: rate candidates in the demo (Write or Compare), or tianci ratings import FILE")
+        for model, aspects in report["ratings"].items():
+            line = ", ".join(f"{aspect} {row['mos']:.2f} ± {row['ci95']:.2f}" for aspect, row in aspects.items())
+            count = max(row["ratings"] for row in aspects.values())
+            print(f"rated {model or '(no model named)'}: {line} (95%, {count} ratings)")
+        for model, row in report["models"].items():  # the Compare tab's blind A/B ratings
             print(f"{model}: MOS {row['mos']:.2f} ± {row['ci95']:.2f} (95%, {row['ratings']} ratings)")
         for pair in report["pairs"]:
             print(f"{pair['a']} vs {pair['b']}: {pair['a']} preferred {pair['a_preferred']:.0%}, "

@@ -46,6 +46,7 @@ MAJOR = (0, 2, 4, 5, 7, 9, 11)  # semitones of degrees 1-7 above the tonic
 LEAP = 5  # semitones: a fourth or more between neighbouring pitches skips a level
 _TOKEN = re.compile(r"([#b]?)([0-7])([',]*)|(-)|(\|)|(/|\n)|(\s+)")
 MAX_NOTES = 2000
+MAX_OCTAVES = 4  # a note at most this many octaves from the tonic (MIDI keeps notes 0-127 around middle C)
 MELODY_PULL = 2.0  # Mandarin's default pull (bench/melody_fit.py: fit 0.49 off, 0.92 at 2, checks all passing)
 CUES: dict[str, dict[str, list[int]]] = load_table("mandarin")["melody_cues"]
 
@@ -90,7 +91,12 @@ def parse_numbered(text: str, structure: list[int] | None = None) -> Melody:
         position = match.end()
         accidental, degree, octaves, hold, bar, line_end, _space = match.groups()
         if degree is not None and degree != "0":  # a rest (0) or a hold (-) adds no syllable
-            pitch = MAJOR[int(degree) - 1] + 12 * (octaves.count("'") - octaves.count(","))
+            shift = octaves.count("'") - octaves.count(",")
+            if abs(shift) > MAX_OCTAVES:
+                where = "above" if shift > 0 else "below"
+                raise MelodyError(f"melody: {match.group(0)!r} at character {match.start() + 1} is {abs(shift)} "
+                                  f"octaves {where} the tonic; keep notes within {MAX_OCTAVES}")
+            pitch = MAJOR[int(degree) - 1] + 12 * shift
             lines[-1].append((pitch + {"#": 1, "b": -1}.get(accidental, 0), 1.0))
             last = lines[-1]
         elif hold and last:
@@ -129,8 +135,9 @@ def read_midi(path: Path, structure: list[int] | None = None) -> Melody:
 
     try:
         midi = mido.MidiFile(path)
-    except (OSError, ValueError, EOFError) as err:
-        raise MelodyError(f"--midi {path}: not a readable MIDI file ({str(err).splitlines()[0][:80]})") from None
+    except (OSError, ValueError, EOFError, IndexError, KeyError) as err:  # a truncated file fails in any of these
+        why = (str(err).splitlines() or [type(err).__name__])[0][:80]
+        raise MelodyError(f"--midi {path}: not a readable MIDI file ({why}); give a complete .mid file") from None
     best: list[tuple[int, int, int]] = []  # (start tick, end tick, note)
     for track in midi.tracks:
         now, sounding, notes = 0, {}, []
