@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from lyrics.data.assets import tianci_home
+from lyrics.decoding.spec import clean_text, cleaned
 from lyrics.files import json_objects, replacing_file, utf8_lines
 from phonetics import TianciError
 
@@ -100,7 +101,8 @@ class RatingsStore:
 
     def add(self, prompt: str, lyrics: str, scores: dict, rater: str = "", model: str = "",
             created: str | None = None) -> int:
-        if not str(prompt).strip() or not str(lyrics).strip():
+        prompt, lyrics, rater, model = (clean_text(str(text)) for text in (prompt, lyrics, rater, model))
+        if not prompt.strip() or not lyrics.strip():
             raise RatingsError("a rating needs a prompt and lyrics")
         values = {a: _score(scores.get(a), a) for a in ASPECTS}
         if all(v is None for v in values.values()):
@@ -182,12 +184,12 @@ def _read_rows(path: Path) -> Iterator[dict]:
                                "UTF-8") from None
     if path.suffix == ".csv":
         try:
-            yield from csv.DictReader(lines)
+            yield from map(cleaned, csv.DictReader(lines))
         except csv.Error as err:
             raise RatingsError(f"{path}: not a CSV file ({err})") from None
         return
     for _, row in json_objects(lines, path, RatingsError):
-        yield row
+        yield cleaned(row)  # lone surrogates and control characters, which SQLite cannot store, made safe
 
 
 def mean_interval(values: Iterable[float]) -> tuple[float, float]:

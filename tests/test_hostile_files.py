@@ -128,3 +128,11 @@ def test_spec_and_record_files_saved_as_utf16_or_with_a_bom_are_read(cli, tmp_pa
     records.write_bytes('{"lang": "cmn", "topic": "月光", "lyrics": "床前明月光"}\n'.encode(encoding))
     done = cli("score", str(records), str(tmp_path / "scored.jsonl"))
     assert done.returncode == 0 and "error" not in (tmp_path / "scored.jsonl").read_text("utf-8"), done.stderr
+
+
+def test_lone_surrogates_and_control_characters_in_imported_ratings_are_stored_safely(cli, tmp_path):
+    path, db = tmp_path / "in.jsonl", tmp_path / "r.sqlite"
+    path.write_text('{"prompt": "\\ud800月", "lyrics": "床\\u0007前\\udfff", "overall": 4, "rater": "\\ud83d"}\n')
+    done = cli("ratings", "import", str(path), "--db", str(db))
+    assert done.returncode == 0, done.stderr
+    assert stored(db) == [("\ufffd月", "床前\ufffd", 4.0, "\ufffd")]
