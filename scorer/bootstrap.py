@@ -102,7 +102,8 @@ def sample_works(data_dir: Path, lang: str, split: str, count: int, max_lines: i
                     and work.id not in seen):
                 seen.add(work.id)
                 picked.append(piece)
-    random.Random(f"{seed}-{lang}-{split}-mix").shuffle(picked)
+    if modern:  # the modern works first in the list: mixed in (without them, the draw is as before)
+        random.Random(f"{seed}-{lang}-{split}-mix").shuffle(picked)
     return picked
 
 

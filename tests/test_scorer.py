@@ -1,5 +1,6 @@
 """The quality scorer: training a few steps and resuming, the shipped scorer's ranking, `tianci score`."""
 
+import itertools
 import json
 import random
 import shutil
@@ -9,14 +10,15 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from lyrics.data.works import build, modern_source, poetry_source
 from lyrics.files import read_jsonl
 from lyrics.training.config import load_config
 from lyrics.training.knowledge import is_held_out
-from scorer.bootstrap import DAMAGES, corruption_pairs, damaged, sample_works
+from scorer.bootstrap import DAMAGES, MODEL_KINDS, corruption_pairs, damaged, sample_works
 from scorer.checkset import CHECK_SET, check_pairs, load_stanzas
 from scorer.config import ScorerConfig
 from scorer.features import FEATURES, NO_EVIDENCE_RELEVANCE, text_features
-from scorer.model import DEFAULT_SCORER, Scorer
+from scorer.model import DEFAULT_SCORER, Scorer, to_scores
 from scorer.ratings import ASPECTS, RatingsStore
 from scorer.scoring import pair_accuracy
 from scorer.train import train_scorer
@@ -30,7 +32,8 @@ def scorer_config(folder, data_dir, generator_dir, ratings_db=None, model_sample
         RatingsStore(ratings_db)
     config = {
         "name": "s", "seed": 0, "out_dir": str(folder / "run"),
-        "model": {"base": str(generator_dir), "generator": str(generator_dir)},
+        "model": {"base": str(generator_dir), "generator": str(generator_dir),
+                  "earlier_generators": [str(generator_dir)]},  # stands in for an earlier default
         "data": {"dir": str(data_dir), "langs": ["cmn", "yue"], "train_works": 20, "eval_works": 6,
                  "model_samples": model_samples, "eval_model_samples": min(1, model_samples),
                  "ratings_db": str(ratings_db)},
@@ -48,7 +51,7 @@ def test_bootstrap_pairs_damage_what_they_say(data_dir):
     assert len(works) == 10 and all(3 <= len(w.lines) <= 8 for w in works)
     pairs = list(corruption_pairs(works, seed=0))
     kinds = {p["kind"] for p in pairs}
-    assert kinds == set(DAMAGES) - {"model"}
+    assert kinds == set(DAMAGES) - set(MODEL_KINDS)
     for pair in pairs:
         better, worse = pair["better"], pair["worse"]
         assert set(pair["aspects"]) == set(DAMAGES[pair["kind"]])
@@ -60,6 +63,25 @@ def test_bootstrap_pairs_damage_what_they_say(data_dir):
                 or pair["kind"] in ("lines_shuffled", "line_repeated")
         for aspect in pair["aspects"]:
             assert worse["ratings"][aspect] < better["ratings"][aspect]
+
+
+def test_works_are_drawn_from_the_modern_corpus_by_share(tmp_path):
+    build([itertools.islice(modern_source(), 80), itertools.islice(poetry_source("tang", "cmn"), 200)], tmp_path)
+    for share, modern in ((0.0, None), (0.6, 6), (1.0, 10)):
+        works = sample_works(tmp_path, "cmn", "train", 10, 8, seed=0, modern_share=share)
+        assert len(works) == 10 and len({w.id for w in works}) == 10
+        if modern is not None:
+            assert sum(w.source == "modern" for w in works) == modern
+
+
+def test_relevance_is_capped_without_topic_evidence_only_where_the_scorer_says():
+    logits = torch.full((2, len(ASPECTS)), 4.0)  # every head sure: 1 + 4 sigmoid(4) = 4.93
+    features = torch.zeros((2, len(FEATURES)))
+    features[0, FEATURES.index("no_evidence")] = 1.0
+    capped, free = to_scores(logits, features, relevance_cap=3.0), to_scores(logits, features, relevance_cap=None)
+    relevance = ASPECTS.index("relevance")
+    assert capped[0, relevance] == 3.0 and capped[1, relevance] > 4.9 and free[0, relevance] > 4.9
+    assert torch.equal(capped[:, 0], free[:, 0])  # the other aspects never capped
 
 
 def test_features_see_the_damage_they_are_for():
@@ -102,6 +124,7 @@ def test_scorer_trains_a_few_steps_and_resumes_bitwise(tmp_path, data_dir, char_
     # scores are rounded to 3 decimals (and training evaluates in bf16): a tie may have gone either way
     assert sum(wins) - 2 <= summary["pairwise_accuracy"] * len(wins) <= sum(wins) + sum(ties) + 2
     assert set(summary["by_kind"]) == set(DAMAGES)
+    assert Scorer.load(final, device="cpu").relevance_cap == 3.0  # the config's default, written beside the weights
     assert set(summary["spearman_bootstrap"]) == set(ASPECTS)
     assert (run / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     held_out = {r["better"]["lyrics"] for r in read_jsonl(run / "data" / "eval.jsonl") if "better" in r}
@@ -188,14 +211,14 @@ def test_the_modern_check_set_is_its_stanzas_damaged_and_scores_per_kind(tmp_pat
         assert [{k: r[k] for k in ("kind", "better", "worse")} for r in shipped
                 if r["lang"] == lang and r["kind"] != "model"] == built
         assert sum(r["lang"] == lang and r["kind"] == "model" for r in shipped) == len(rows)
-    assert {r["kind"] for r in shipped} == set(DAMAGES)
+    assert {r["kind"] for r in shipped} == set(DAMAGES) - {"earlier_model"}  # built with one generator
     out = tmp_path / "scored.jsonl"
     result = run_cli("score", str(CHECK_SET), str(out))
     assert result.returncode == 0, result.stderr
     scored = read_jsonl(out)
     assert all("scores" in r["better"] and "scores" in r["worse"] for r in scored)
     report = pair_accuracy(scored)
-    assert report["pairs"] == len(shipped) and set(report["by_kind"]) == set(DAMAGES)
+    assert report["pairs"] == len(shipped) and set(report["by_kind"]) == set(DAMAGES) - {"earlier_model"}
     printed = result.stdout.strip().splitlines()[-1]
     assert printed.startswith(f"pairwise accuracy {report['accuracy']:.3f} on {len(shipped)} pairs")
     assert all(f"{kind} {value:.3f}" in printed for kind, value in report["by_kind"].items())
