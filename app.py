@@ -1,6 +1,6 @@
 """Tianci's Gradio demo: write, analyze, compare and rate lyrics.
 
-    python app.py [--host 127.0.0.1] [--port 7860] [--auth USER:PASS] [--model PATH ...] [--db FILE]
+    python app.py [--host 127.0.0.1] [--port 7860] [--auth USER:PASS] [--models DIR ...] [--db FILE]
 
 Bound to 127.0.0.1 unless ``--host`` says otherwise. API endpoints: ``/generate`` (the spec's fields) and
 ``/analyze`` (``text``, ``lang``); see the README for a ``gradio_client`` example.
@@ -13,6 +13,7 @@ import functools
 import html
 import json
 import logging
+import math
 import random
 import sys
 import tempfile
@@ -23,7 +24,7 @@ from pathlib import Path
 import gradio as gr
 
 from lyrics.data.rhymebook import rhyme_dictionary
-from lyrics.decoding.melody import melody_fit, melody_tones, with_melody
+from lyrics.decoding.melody import MelodyError, melody_fit, melody_tones, with_melody
 from lyrics.decoding.spec import REGISTERS, LyricSpec, parse_rhymes_option
 from lyrics.export import export_candidates
 from lyrics.generation import Candidate, generate, plan_keywords
@@ -54,13 +55,15 @@ LOG = logging.getLogger("tianci.app")
 CSS = """
 .tc-card {border: 1px solid var(--border-color-primary); border-radius: 12px; padding: 14px 18px; margin: 10px 0;
           background: var(--background-fill-secondary);}
-.tc-head {display: flex; gap: 8px; align-items: center; margin-bottom: 8px; font-size: 0.95em;}
+.tc-head {display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin-bottom: 8px; font-size: 0.95em;}
 .tc-rank {font-weight: 700; font-size: 1.1em; margin-right: 6px;}
-.tc-badge {border-radius: 999px; padding: 1px 10px; font-size: 0.85em;}
+.tc-badge {border-radius: 999px; padding: 1px 10px; font-size: 0.85em; white-space: nowrap;}
 .tc-ok {background: #e3f4ea; color: #1d6b3a;} .tc-bad {background: #fbe4e4; color: #9b1c1c;}
 .tc-score {background: #eef0fb; color: #33408f;}
-.tc-line {font-size: 1.6em; line-height: 2.3em; letter-spacing: 0.06em; font-family: "Noto Serif CJK SC", serif;}
-.tc-line ruby rt {font-size: 0.42em; color: var(--body-text-color-subdued); letter-spacing: 0;}
+.tc-line {font-size: 1.6em; line-height: 2.4em; font-family: "Noto Serif CJK SC", serif; overflow-wrap: anywhere;}
+.tc-line ruby {margin: 0 0.12em; ruby-align: center;}
+.tc-line ruby rt {font-size: 0.4em; padding: 0 0.3em; color: var(--body-text-color-subdued); letter-spacing: 0;
+                  font-family: sans-serif;}
 .tc-meta {font-size: 0.8em; color: var(--body-text-color-subdued); margin-left: 14px; font-family: monospace;}
 .tc-miss {text-decoration: underline wavy #d1495b;}
 .tc-empty {color: var(--body-text-color-subdued); padding: 20px;}
@@ -161,13 +164,14 @@ class Mistake(gr.Error):
 
 
 def user_errors(handler: Callable) -> Callable:
-    """The demo's one boundary for user mistakes: a ``TianciError`` (or a number that is not one) becomes the
-    one-line message shown beside the control that caused it, and one line in the server log, not a traceback."""
+    """The demo's one boundary for user mistakes: a ``TianciError`` becomes the one-line message shown beside the
+    control that caused it, and one line in the server log, not a traceback. Anything else is a bug and keeps its
+    traceback (a bare ``ValueError`` is not caught: it would pass a bug off as the user's mistake)."""
     @functools.wraps(handler)
     def wrapped(*args, **kwargs):
         try:
             return handler(*args, **kwargs)
-        except (TianciError, ValueError) as err:
+        except TianciError as err:
             message = str(err).splitlines()[0] if str(err).strip() else type(err).__name__
             LOG.warning("%s: %s", handler.__name__, message)
             raise Mistake(message) from None
@@ -178,19 +182,59 @@ def user_errors(handler: Callable) -> Callable:
     return wrapped
 
 
-def shown_beside(handler: Callable, outputs: int) -> Callable:
-    """``handler`` for a page button: its ``outputs`` and then a status line beside the button, empty on success;
-    a user mistake leaves the outputs as they were and says in that line what to change. With ``outputs`` 0 the
-    handler's one output is that line. (The API endpoints call the handler itself: errors come back as errors.)"""
-    def run(*args):
+ERROR_MARK = '<span class="tc-error">'  # how a status line that shows an error begins
+BUG_MESSAGE = ("Something went wrong in the demo itself, not in what you entered; the server log has the details. "
+               "Try again, and report it if it keeps happening.")
+
+
+def as_sentence(message: str) -> str:
+    """A handler's one-line message (lower-case, CLI style) as a sentence for the page."""
+    message = message.strip() or "That did not work; check the form and try again"
+    message = message[0].upper() + message[1:]
+    return message if message.endswith((".", "!", "?", "。")) else f"{message}."
+
+
+def error_status(message: str) -> str:
+    return f"{ERROR_MARK}⚠ {html.escape(as_sentence(message))}</span>"
+
+
+def shown_beside(handler: Callable, outputs: int, related: int = 0) -> Callable:
+    """``handler`` for a page button: its ``outputs``, then a status line beside the button, emptied on success;
+    a mistake leaves the outputs as they were and says in that line, as a sentence, what to change. With
+    ``outputs`` 0 the handler's one output is that line (a success message). ``related``: that many status lines
+    of neighbouring buttons, passed after the handler's inputs and returned after its own; a success clears an
+    error they show (it is about what the page showed before) and keeps their other messages. (The API endpoints
+    call the handler itself: errors come back as errors.)"""
+    def run(*args: object) -> object:
+        inputs, others = (args[:-related], args[-related:]) if related else (args, ())
         try:
-            result = handler(*args)
+            result = handler(*inputs)
         except gr.Error as err:
-            message = f'<span class="tc-error">⚠ {html.escape(str(err.message))}</span>'
-            return message if outputs == 0 else (*[gr.update()] * outputs, message)
-        return result if outputs == 0 else (*result, "")
+            status = error_status(str(err.message))
+        except Exception:  # a bug: its traceback in the server log, a sentence on the page, never a bare "Error"
+            LOG.exception("%s failed", getattr(handler, "__name__", "handler"))
+            status = error_status(BUG_MESSAGE)
+        else:
+            cleared = ["" if str(other or "").startswith(ERROR_MARK) else gr.update() for other in others]
+            if outputs == 0:
+                return result if not related else (result, *cleared)
+            return (*result, "", *cleared)
+        kept = [gr.update()] * related
+        return status if outputs == 0 and not related else (*[gr.update()] * outputs, status, *kept)
 
     return run
+
+
+def whole_number(value: object) -> object:
+    """A form's number as an int when it is a whole one (gradio's sliders give floats); anything else goes on
+    unchanged, for the spec to refuse in its own words."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+def sampling_temperature(value: object) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise Mistake(f"temperature: {value!r} is not a positive number; use one from 0.1 to 1.5, e.g. 0.9")
+    return float(value)
 
 
 class Demo:
@@ -223,7 +267,7 @@ class Demo:
                 keep: dict[str, str] | None = None, mood: str = "", register: str = ""):
         """The spec (and melody) from the form's fields, ``keep`` the lines to keep; errors are one line."""
         fields = {"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A",
-                  "n": int(n), "seed": int(seed) if seed not in (None, "") else None}
+                  "n": whole_number(n), "seed": whole_number(seed) if seed not in (None, "") else None}
         if keep:
             fields["keep"] = keep
         if keywords and keywords.strip():
@@ -242,8 +286,13 @@ class Demo:
         if (melody_text and melody_text.strip()) or midi_file:
             path = midi_file if isinstance(midi_file, str) else getattr(midi_file, "name", None)
             typed = bool(structure) and structure not in PRESETS.values()  # a preset yields to the melody's lines
-            fields, melody = with_melody(fields, text=melody_text, midi=Path(path) if path else None,
-                                         structure_given=typed)
+            try:
+                fields, melody = with_melody(fields, text=melody_text, midi=Path(path) if path else None,
+                                             structure_given=typed)
+            except MelodyError as err:  # the CLI's words name its flag and the upload's temporary path
+                if not path:
+                    raise
+                raise MelodyError(str(err).replace(f"--midi {path}", f"MIDI file {Path(path).name}")) from None
         return LyricSpec.from_dict(fields), fields, melody
 
     def _write(self, form: tuple, keep: dict[str, str] | None = None):
@@ -259,7 +308,7 @@ class Demo:
             fields["keywords"] = list(spec.keywords)
         scorer = self.scorer()
         results = write_candidates(model, tokenizer, [spec], spec.n, scorer, seed=spec.seed,
-                                   temperature=float(temperature), melody=tune)
+                                   temperature=sampling_temperature(temperature), melody=tune)
         if isinstance(results, str):
             raise Mistake(results)
         best_first = ranked(results[0])
@@ -362,11 +411,12 @@ class Demo:
         """One prompt through both models; sides shown in random order, unlabeled."""
         if model_a == model_b:
             raise Mistake("choose two different models: a model compared with itself only records ties")
-        spec = LyricSpec.from_dict({"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A"})
+        spec = LyricSpec.from_dict({"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A",
+                                    "seed": whole_number(seed or 0)})
         sides = []
         for name in (model_a, model_b):
             model, tokenizer = self.model(name)
-            sides.append((name, generate(model, tokenizer, spec, n=1, seed=int(seed or 0))[0].lyrics))
+            sides.append((name, generate(model, tokenizer, spec, n=1, seed=spec.seed)[0].lyrics))
         random.shuffle(sides)
         state = {"prompt": json.dumps({"lang": lang, "topic": topic, "structure": spec.structure},
                                       ensure_ascii=False), "sides": sides}
@@ -380,6 +430,46 @@ class Demo:
         (name_l, lyrics_l), (name_r, lyrics_r) = state["sides"]
         row = self.store.compare(state["prompt"], (name_l, lyrics_l, left), (name_r, lyrics_r, right), rater or "")
         return f"Saved comparison #{row}. The models stay hidden; `tianci ratings mos` reports them."
+
+
+def compare_needs_two(names: list[str]) -> str:
+    listed = ", ".join(f"`{name}`" for name in names) or "none"
+    return ("**Compare needs two models.** This demo was started with one (" + listed + "). To compare a new model "
+            "with it blind, start the demo with both folders: `python app.py --models models/tiny "
+            "runs/my-model/sft/final`.")
+
+
+def compare_controls(demo: Demo) -> None:
+    """The Compare tab's form (two models or more): a blind pair, rated side by side."""
+    gr.Markdown("Blind comparison: one prompt through two models, shown in random order without names. "
+                "Rate each side 1-5; `tianci ratings mos` reports each model's mean opinion score.")
+    with gr.Row():
+        c_lang = gr.Radio([("Mandarin", "cmn"), ("Cantonese", "yue")], value="cmn", label="Language")
+        c_topic = gr.Textbox(label="Topic", value="月光")
+        c_structure = gr.Textbox(label="Structure", value="7A 7A 7B 7A")
+        c_seed = gr.Number(value=1, precision=0, label="Seed")
+    with gr.Row():
+        model_a = gr.Dropdown(demo.names, value=demo.names[0], label="Current model", allow_custom_value=True)
+        model_b = gr.Dropdown(demo.names, value=demo.names[-1], label="New model", allow_custom_value=True)
+    c_go = gr.Button("Make a pair", variant="primary", elem_id="compare-btn")
+    c_pair_status = gr.Markdown(elem_id="compare-status")
+    with gr.Row():
+        with gr.Column():
+            left = gr.HTML()
+            left_score = gr.Slider(1, 5, value=3, step=1, label="Left")
+        with gr.Column():
+            right = gr.HTML()
+            right_score = gr.Slider(1, 5, value=3, step=1, label="Right")
+    c_rater = gr.Textbox(label="Your name (optional)", max_length=80)
+    c_submit = gr.Button("Submit comparison")
+    c_status = gr.Markdown(elem_id="compare-submit-status")
+    c_state = gr.State()
+    # a new pair makes "make a pair first" beside Submit stale
+    c_go.click(shown_beside(demo.compare, 3, related=1),
+               [c_lang, c_topic, c_structure, model_a, model_b, c_seed, c_status],
+               [left, right, c_state, c_pair_status, c_status], api_name=False)
+    c_submit.click(shown_beside(demo.submit_comparison, 0), [c_state, left_score, right_score, c_rater],
+                   c_status, api_name=False)
 
 
 def build(demo: Demo) -> gr.Blocks:
@@ -414,11 +504,14 @@ def build(demo: Demo) -> gr.Blocks:
                     tones = gr.Textbox(label="Tone patterns", placeholder="平平仄仄平,*****  (Cantonese: 0243 digits)")
                     with gr.Accordion("Melody", open=False):
                         melody = gr.Textbox(label="Numbered notation", placeholder="3 5 6 1' | 6 5 3 - / ...")
-                        midi = gr.File(label="or a MIDI file", file_types=[".mid", ".midi"], type="filepath")
-                    with gr.Row():
-                        n = gr.Slider(1, MAX_CANDIDATES, value=4, step=1, label="Candidates")
-                        temperature = gr.Slider(0.1, 1.5, value=0.9, step=0.05, label="Temperature")
-                        seed = gr.Number(value=1, precision=0, label="Seed")
+                        midi = gr.File(label="or a MIDI file", file_types=[".mid", ".midi"], type="filepath",
+                                       elem_id="midi")
+                    # min widths a slider's number box and reset button fit in: the row wraps instead of
+                    # squeezing them into a sideways scroll
+                    with gr.Row(elem_id="sampling-row"):
+                        n = gr.Slider(1, MAX_CANDIDATES, value=4, step=1, label="Candidates", min_width=200)
+                        temperature = gr.Slider(0.1, 1.5, value=0.9, step=0.05, label="Temperature", min_width=200)
+                        seed = gr.Number(value=1, precision=0, label="Seed", min_width=120)
                     # any name reaches Demo.model, which refuses unlisted ones in one log line (gradio's own
                     # choice check would print a traceback)
                     model = gr.Dropdown(demo.names, value=demo.names[0], label="Model", allow_custom_value=True)
@@ -456,11 +549,16 @@ def build(demo: Demo) -> gr.Blocks:
             assert len(form) == FORM_FIELDS
             written = [cards, plain, state, which]
             page = [*written, lock, redo_line, downloads, history, history_html]
-            go.click(shown_beside(demo.write, len(page)), [*form, history], [*page, write_status], api_name=False)
-            rest_btn.click(shown_beside(demo.rewrite_rest, len(page)), [*form, history, state, which, lock],
-                           [*page, rewrite_status], api_name=False)
-            line_btn.click(shown_beside(demo.rewrite_line, len(page)), [*form, history, state, which, redo_line],
-                           [*page, rewrite_status], api_name=False)
+            # new candidates make the other buttons' errors stale ("write lyrics first", "generate candidates
+            # first, then rate one"): a success clears them
+            go.click(shown_beside(demo.write, len(page), related=2), [*form, history, rewrite_status, rate_status],
+                     [*page, write_status, rewrite_status, rate_status], api_name=False)
+            rest_btn.click(shown_beside(demo.rewrite_rest, len(page), related=2),
+                           [*form, history, state, which, lock, write_status, rate_status],
+                           [*page, rewrite_status, write_status, rate_status], api_name=False)
+            line_btn.click(shown_beside(demo.rewrite_line, len(page), related=2),
+                           [*form, history, state, which, redo_line, write_status, rate_status],
+                           [*page, rewrite_status, write_status, rate_status], api_name=False)
             which.change(demo.line_controls, [state, which], [lock, redo_line], api_name=False)
             api_generate = gr.Button(visible=False)  # the /generate endpoint: errors come back as errors
             # the /generate endpoint keeps its 13 inputs (mood and register take their defaults), so API callers
@@ -468,45 +566,23 @@ def build(demo: Demo) -> gr.Blocks:
             api_generate.click(demo.generate, form[:API_FORM_FIELDS], written, api_name="generate")
             rate_btn.click(shown_beside(demo.rate, 0), [state, which, rater, *sliders], rate_status, api_name=False)
         with gr.Tab("Analyze"):
-            text = gr.Textbox(label="Lyrics", lines=8, max_length=MAX_TEXT, placeholder="床前明月光，疑是地上霜。")
+            text = gr.Textbox(label="Lyrics", lines=8, max_length=MAX_TEXT, placeholder="床前明月光，疑是地上霜。",
+                              elem_id="analyze-text")
             a_lang = gr.Radio([("Mandarin", "cmn"), ("Cantonese", "yue")], value="cmn", label="Language")
             a_go = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
             a_status = gr.Markdown(elem_id="analyze-status")
             a_summary = gr.Markdown()
-            a_html = gr.HTML()
+            a_html = gr.HTML(elem_id="analyze-lines")
             a_json = gr.JSON(label="Annotation")
             analysed = [a_html, a_summary, a_json]
             a_go.click(shown_beside(demo.analyze, len(analysed)), [text, a_lang], [*analysed, a_status], api_name=False)
             api_analyze = gr.Button(visible=False)
             api_analyze.click(demo.analyze, [text, a_lang], analysed, api_name="analyze")
         with gr.Tab("Compare"):
-            gr.Markdown("Blind comparison: one prompt through two models, shown in random order without names. "
-                        "Rate each side 1-5; `tianci ratings mos` reports each model's mean opinion score.")
-            with gr.Row():
-                c_lang = gr.Radio([("Mandarin", "cmn"), ("Cantonese", "yue")], value="cmn", label="Language")
-                c_topic = gr.Textbox(label="Topic", value="月光")
-                c_structure = gr.Textbox(label="Structure", value="7A 7A 7B 7A")
-                c_seed = gr.Number(value=1, precision=0, label="Seed")
-            with gr.Row():
-                model_a = gr.Dropdown(demo.names, value=demo.names[0], label="Current model", allow_custom_value=True)
-                model_b = gr.Dropdown(demo.names, value=demo.names[-1], label="New model", allow_custom_value=True)
-            c_go = gr.Button("Make a pair", variant="primary", elem_id="compare-btn")
-            c_pair_status = gr.Markdown(elem_id="compare-status")
-            with gr.Row():
-                with gr.Column():
-                    left = gr.HTML()
-                    left_score = gr.Slider(1, 5, value=3, step=1, label="Left")
-                with gr.Column():
-                    right = gr.HTML()
-                    right_score = gr.Slider(1, 5, value=3, step=1, label="Right")
-            c_rater = gr.Textbox(label="Your name (optional)", max_length=80)
-            c_submit = gr.Button("Submit comparison")
-            c_status = gr.Markdown()
-            c_state = gr.State()
-            c_go.click(shown_beside(demo.compare, 3), [c_lang, c_topic, c_structure, model_a, model_b, c_seed],
-                       [left, right, c_state, c_pair_status], api_name=False)
-            c_submit.click(shown_beside(demo.submit_comparison, 0), [c_state, left_score, right_score, c_rater],
-                           c_status, api_name=False)
+            if len(demo.names) < 2:  # a blind pair needs two models; say how to get them instead of a dead form
+                gr.Markdown(compare_needs_two(demo.names), elem_id="compare-needs-two")
+            else:
+                compare_controls(demo)
     return blocks
 
 

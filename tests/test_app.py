@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import mido
 import pytest
 from gradio_client import Client
 from selenium import webdriver
@@ -116,6 +117,99 @@ def test_write_rate_and_find_the_rating_in_the_database(app, browser, tmp_path):
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
 
 
+def _status(driver, element_id: str) -> str:
+    """A status line's words, without gradio's progress overlay ("processing | 0.4s") while a request runs."""
+    return driver.execute_script(
+        "const copy = document.getElementById(arguments[0]).cloneNode(true);"
+        "copy.querySelectorAll('[data-testid=status-tracker]').forEach(tracker => tracker.remove());"
+        "return copy.textContent.trim();", element_id)
+
+
+def _fits_sideways(driver) -> bool:
+    """No horizontal scroll: the page, and the Write form's candidates / temperature / seed row itself."""
+    return driver.execute_script(
+        "const page = document.documentElement, row = document.querySelector('#sampling-row');"
+        "return page.scrollWidth <= page.clientWidth && row.scrollWidth <= row.clientWidth;")
+
+
+RUBY_GAPS = """return [...document.querySelectorAll('#candidates .tc-line')].flatMap(line => {
+  const boxes = [...line.querySelectorAll('rt')].map(rt => rt.getBoundingClientRect());
+  return boxes.slice(1).filter((box, i) => Math.abs(box.top - boxes[i].top) < 2)  // the same visual row
+    .map((box, i) => box.left - boxes[i].right);
+});"""
+
+
+def test_errors_are_sentences_beside_their_buttons_and_the_page_fits_1280(app, browser, tmp_path):
+    """A truncated MIDI and a rating before any lyrics each say, beside their button, in one sentence, what to
+    change (no bare "Error" anywhere); the next success clears them. At 1280 px nothing scrolls sideways, the
+    romanization over the characters keeps a gap between readings, and Compare with one model explains itself."""
+    url, _, log = app
+    midi = mido.MidiFile(ticks_per_beat=480)
+    track = mido.MidiTrack()
+    midi.tracks.append(track)
+    for note in (60, 62, 64, 65, 67):
+        track += [mido.Message("note_on", note=note, velocity=80, time=0),
+                  mido.Message("note_off", note=note, velocity=0, time=480)]
+    whole = tmp_path / "whole.mid"
+    midi.save(whole)
+    cut = tmp_path / "cut.mid"
+    cut.write_bytes(whole.read_bytes()[:-12])  # the last note's bytes missing: a download that stopped early
+
+    browser.set_window_size(1280, 1000)
+    browser.get(url)
+    wait = WebDriverWait(browser, 120)
+    topic = wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#topic textarea, #topic input")))
+    topic.send_keys("海")
+    assert _fits_sideways(browser)
+
+    browser.find_element(By.CSS_SELECTOR, "#rate-btn").click()
+    wait.until(lambda d: _status(d, "rate-status"))
+    assert _status(browser, "rate-status") == "⚠ Generate candidates first, then rate one."
+
+    browser.find_element(By.XPATH, "//button[contains(., 'Melody')]").click()
+    browser.find_element(By.CSS_SELECTOR, "#midi input[type=file]").send_keys(str(cut))
+    wait.until(lambda d: "cut" in d.find_element(By.CSS_SELECTOR, "#midi").text)
+    assert _fits_sideways(browser)  # the melody accordion open too
+    browser.find_element(By.CSS_SELECTOR, "#generate-btn").click()
+    wait.until(lambda d: _status(d, "write-status"))
+    message = _status(browser, "write-status")
+    assert message.startswith("⚠ MIDI file cut.mid: not a readable MIDI file") and message.endswith(".")
+    assert "--midi" not in message and "/tmp" not in message and "\n" not in message  # the page's words, one line
+    assert not browser.find_elements(By.XPATH, "//*[normalize-space(text())='Error']")  # no bare "Error" anywhere
+    assert "write: MIDI file cut.mid: not a readable" in log.read_text() and "Traceback" not in log.read_text()
+
+    browser.find_element(By.CSS_SELECTOR, "#midi button[aria-label=Clear]").click()
+    browser.find_element(By.CSS_SELECTOR, "#midi input[type=file]").send_keys(str(whole))
+    wait.until(lambda d: "whole" in d.find_element(By.CSS_SELECTOR, "#midi").text)
+    browser.find_element(By.CSS_SELECTOR, "#generate-btn").click()
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#candidates .tc-card")
+               or _status(d, "write-status") not in ("", message))
+    assert not _status(browser, "write-status")  # the success clears its own error ...
+    wait.until(lambda d: not _status(d, "rate-status"))  # ... and the now stale one beside Rate
+    card = browser.find_element(By.CSS_SELECTOR, "#candidates .tc-card")
+    assert len(card.find_elements(By.TAG_NAME, "ruby")) == 5  # the whole melody: one line of five notes
+    gaps = browser.execute_script(RUBY_GAPS)
+    assert gaps and min(gaps) >= 4, gaps  # readings apart, not run together as "men5man4man4"
+    assert _fits_sideways(browser)
+
+    browser.find_element(By.XPATH, "//button[@role='tab'][contains(., 'Analyze')]").click()
+    wait.until(ec.element_to_be_clickable((By.CSS_SELECTOR, "#analyze-btn"))).click()
+    wait.until(lambda d: _status(d, "analyze-status"))
+    assert _status(browser, "analyze-status") == "⚠ Paste some lyrics to analyze."
+    long_line = "春眠不觉晓处处闻啼鸟" * 6
+    browser.find_element(By.CSS_SELECTOR, "#analyze-text textarea").send_keys(long_line)
+    browser.find_element(By.CSS_SELECTOR, "#analyze-btn").click()
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#analyze-lines ruby")) == len(long_line))
+    assert not _status(browser, "analyze-status") and _fits_sideways(browser)  # cleared; the long line wraps
+
+    browser.find_element(By.XPATH, "//button[@role='tab'][contains(., 'Compare')]").click()
+    wait.until(lambda d: d.find_element(By.CSS_SELECTOR, "#compare-needs-two").is_displayed())
+    assert "Compare needs two models" in _status(browser, "compare-needs-two")
+    assert "--models" in _status(browser, "compare-needs-two")
+    assert not browser.find_elements(By.CSS_SELECTOR, "#compare-btn")  # no form that can only fail
+    browser.set_window_size(1440, 2200)
+
+
 def test_api_endpoints_generate_and_analyze(app):
     client = Client(app[0], verbose=False)
     html, plain, _ = client.predict("yue", "海港", "", "5A 5A", "", "", "", None, 2, 0.9, 3, "tiny",
@@ -168,3 +262,52 @@ def test_rewrite_one_line_keeps_all_the_others(tmp_path):
     assert len({lyrics.split("\n")[2] for lyrics in again[2]["candidates"]}) > 1  # line 3 is written, not copied
     with pytest.raises(demo_app.Mistake, match="lock at least one line"):
         demo.rewrite_rest(*form, history, state, "1", [])
+
+
+def test_page_statuses_are_sentences_and_bugs_are_not_called_mistakes(tmp_path, caplog):
+    sys.path.insert(0, str(ROOT))
+    import app as demo_app
+
+    def refused(*_):
+        raise demo_app.Mistake("lock at least one line to keep")
+
+    def broken(*_):
+        raise KeyError("a bug")
+
+    stale = demo_app.error_status("write lyrics first")
+    assert demo_app.shown_beside(refused, 0)() == (
+        '<span class="tc-error">⚠ Lock at least one line to keep.</span>')
+    # a bug: a sentence that does not blame the input, and its traceback in the server log
+    with caplog.at_level("ERROR", logger="tianci.app"):
+        *kept, status = demo_app.shown_beside(broken, 2)()
+    assert kept == [demo_app.gr.update()] * 2 and "not in what you entered" in status
+    assert "KeyError: 'a bug'" in caplog.text
+    # a success empties its own line, clears a neighbour's stale error and keeps a neighbour's message
+    written = demo_app.shown_beside(lambda x: (x, x), 2, related=2)("ok", stale, "Saved rating #1 for candidate 1.")
+    assert written == ("ok", "ok", "", "", demo_app.gr.update())
+    failed = demo_app.shown_beside(refused, 2, related=1)("ok", stale)
+    assert failed[:2] == (demo_app.gr.update(),) * 2 and "Lock at least" in failed[2] and failed[3] == {
+        "__type__": "update"}
+
+    @demo_app.user_errors
+    def buggy():
+        raise ValueError("int() of a bug")
+
+    with pytest.raises(ValueError, match="a bug"):  # not turned into a "mistake" the user cannot fix
+        buggy()
+    demo = demo_app.Demo({"tiny": str(DEFAULT_MODEL)}, tmp_path / "ratings.sqlite")
+    form = ("cmn", "月光", "", "5A", "", "", "", None, 1, float("nan"), 1, "tiny", "")
+    with pytest.raises(demo_app.Mistake, match="temperature: nan is not a positive number"):
+        demo.generate(*form)
+
+
+def test_ruby_keeps_each_reading_apart_with_every_reading_on_hover():
+    sys.path.insert(0, str(ROOT))
+    import app as demo_app
+
+    page = demo_app.render_lines("們慢慢", "yue")
+    assert re.findall(r"<rt>([^<]*)</rt>", page) == ["mun4", "maan6", "maan2"]  # one reading a character
+    assert page.count('title="maan2/maan6"') == 2  # every reading it can have, on hover
+    css = re.search(r"\.tc-line ruby \{([^}]*)\}", demo_app.CSS).group(1)
+    assert "margin: 0 0.12em" in css  # a gap between neighbours' readings (measured in the browser test)
+    assert "`tiny`" in demo_app.compare_needs_two(["tiny"]) and "--models" in demo_app.compare_needs_two(["tiny"])
