@@ -247,7 +247,7 @@ def test_app_bad_arguments_are_one_line(args, message):
 
 def test_rewrite_one_line_keeps_all_the_others(tmp_path):
     sys.path.insert(0, str(ROOT))
-    import app as demo_app
+    from tianci import demo as demo_app
 
     demo = demo_app.Demo({"tiny": str(DEFAULT_MODEL)}, tmp_path / "ratings.sqlite")
     form = ("cmn", "月光", "", "5A 5A 5B 5A", "", "", "", None, 3, 0.9, 1, "tiny", "", "温柔", "")  # ... mood, register
@@ -266,7 +266,7 @@ def test_rewrite_one_line_keeps_all_the_others(tmp_path):
 
 def test_page_statuses_are_sentences_and_bugs_are_not_called_mistakes(tmp_path, caplog):
     sys.path.insert(0, str(ROOT))
-    import app as demo_app
+    from tianci import demo as demo_app
 
     def refused(*_):
         raise demo_app.Mistake("lock at least one line to keep")
@@ -303,7 +303,7 @@ def test_page_statuses_are_sentences_and_bugs_are_not_called_mistakes(tmp_path, 
 
 def test_ruby_keeps_each_reading_apart_with_every_reading_on_hover():
     sys.path.insert(0, str(ROOT))
-    import app as demo_app
+    from tianci import demo as demo_app
 
     page = demo_app.render_lines("們慢慢", "yue")
     assert re.findall(r"<rt>([^<]*)</rt>", page) == ["mun4", "maan6", "maan2"]  # one reading a character

@@ -19,6 +19,15 @@ def test_the_cli_analyses_without_importing_torch():
     assert out.stderr.strip() == "[]" and '"rhyme"' in out.stdout
 
 
+def test_help_imports_neither_torch_nor_gradio():
+    """`tianci --help` and `app.py --help` (and a mistyped flag) answer without loading the heavy libraries."""
+    heavy = "print([m for m in ('torch', 'transformers', 'gradio') if m in sys.modules], file=sys.stderr)"
+    for entry in ("from tianci.cli import main", "from app import main"):
+        code = f"import sys\n{entry}\ntry:\n    main(['--help'])\nexcept SystemExit:\n    {heavy}"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+        assert out.stderr.strip() == "[]" and "usage:" in out.stdout, (entry, out.stderr)
+
+
 # ---- the layer contract ---------------------------------------------------------------------------
 # phonetics → lyrics (data → decoding → generation and model loading → training) → scorer (model, training,
 # the candidate pipeline, batch, rejection sampling) → entry points (tianci/ the CLI, app.py). A module may
