@@ -1,5 +1,5 @@
 """Start-up: whole commands as a user runs them, median wall time of N runs each, against the targets of
-issue 15, beside the floor that importing torch and transformers' Qwen3 model sets on this machine.
+issues 15 and 27, beside the floor that importing torch and transformers' Qwen3 model sets on this machine.
 
     python bench/startup.py [--reps N]
 
@@ -23,6 +23,8 @@ COMMANDS = {  # name: (command, target seconds)
     "import torch": ([sys.executable, "-c", "import torch"], None),
     "import the Qwen3 model (the floor)": ([sys.executable, "-c", "import transformers.models.qwen3.modeling_qwen3"],
                                            None),
+    "tianci --help": ([*TIANCI, "--help"], 1.5),
+    "app.py --help": ([sys.executable, "app.py", "--help"], 1.5),
     "tianci analyze --lang cmn": ([*TIANCI, "analyze", "--lang", "cmn", "床前明月光"], None),
     "tianci analyze --lang yue": ([*TIANCI, "analyze", "--lang", "yue", "月光照海港"], 1.5),
     "tianci generate (cmn)": ([*TIANCI, "generate", "--lang", "cmn", "--topic", "月光", "-n", "4", "--seed", "1"], 3.0),

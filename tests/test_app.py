@@ -231,8 +231,23 @@ def test_api_endpoints_generate_and_analyze(app):
     for other in (str(DEFAULT_MODEL), "models/./tiny", "Qwen/Qwen3-0.6B"):  # only the listed names, no paths
         with pytest.raises(Exception, match=r"unknown model .*: choose one of tiny|not in the list of choices"):
             client.predict("cmn", "月", "", "5A", "", "", "", None, 1, 0.9, 1, other, "", api_name="/generate")
-    server = app[2].read_text()  # each mistake one log line, no traceback
-    assert "generate: unknown model 'Qwen/Qwen3-0.6B': choose one of tiny" in server and "Traceback" not in server
+    hostile = [  # what an API caller may send: each refused with its reason, none a traceback in the log
+        ("cmn", "月", "长" * 100_000, "5A", "", "", "", None, 1, 0.9, 1, "tiny", ""),  # a 100k-character genre
+        ("cmn", "月" * 10_000, "", "5A", "", "", "", None, 1, 0.9, 1, "tiny", ""),
+        ("xx", "月", "", "5A", "", "", "", None, 1, 0.9, 1, "tiny", ""),
+        ("cmn", "月", "", "5A", "", "", "", None, 99, 0.9, 1, "tiny", ""),
+        ("cmn", "月", "", "5A", "", "", "", None, 1, -1, 1, "tiny", ""),
+        ("cmn", "月", "", "5A", "", "", "", None, 1, 0.9, -5, "tiny", ""),
+        ("cmn", "\ud800月", "", "5A", "", "", "1 2 3 9", None, 1, 0.9, 1, "tiny", "\x00"),
+        ("cmn", "月", "", "5A", "", "", "1" + "'" * 7 + " 2 3 4 5", None, 1, 0.9, 1, "tiny", ""),
+    ]
+    for inputs in hostile:
+        with pytest.raises(Exception):  # noqa: B017 - gradio_client raises its AppError or a validation error
+            client.predict(*inputs, api_name="/generate")
+    server = app[2].read_text()  # each mistake one log line, no traceback, no 100k echo
+    assert "generate: unknown model 'Qwen/Qwen3-0.6B': choose one of tiny" in server
+    assert "Traceback" not in server, server[-4000:]
+    assert "长" * 1000 not in server
 
 
 @pytest.mark.parametrize(("args", "message"), [
@@ -311,3 +326,25 @@ def test_ruby_keeps_each_reading_apart_with_every_reading_on_hover():
     css = re.search(r"\.tc-line ruby \{([^}]*)\}", demo_app.CSS).group(1)
     assert "margin: 0 0.12em" in css  # a gap between neighbours' readings (measured in the browser test)
     assert "`tiny`" in demo_app.compare_needs_two(["tiny"]) and "--models" in demo_app.compare_needs_two(["tiny"])
+
+
+def test_the_server_log_folds_gradios_refusals_and_keeps_real_tracebacks():
+    import io
+    import traceback
+
+    from gradio.exceptions import Error
+
+    from tianci.demo import RefusalLog
+
+    sink = io.StringIO()
+    log = RefusalLog(sink)
+    for error in (Error("Value 99 is greater than maximum value 8."), KeyError("a bug")):
+        try:
+            raise error
+        except Exception:
+            traceback.print_exc(file=log)
+    log.write("plain line\n")
+    lines = sink.getvalue().splitlines()
+    assert lines[0] == "gradio refused: 'Value 99 is greater than maximum value 8.'"
+    assert lines[1] == "Traceback (most recent call last):" and lines[-2] == "KeyError: 'a bug'"
+    assert lines[-1] == "plain line"

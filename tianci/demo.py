@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import functools
 import html
+import io
 import json
 import logging
 import math
 import random
 import sys
 import tempfile
+import threading
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -603,6 +605,35 @@ def listed_models(folders: list[str]) -> dict[str, str]:
     return named
 
 
+class RefusalLog(io.TextIOBase):
+    """Standard error for the server: gradio prints a whole traceback for every API call its own input checks
+    refuse (a choice not offered, a slider value out of range), which are the caller's mistakes, not the demo's;
+    those become one line each ("gradio refused: ..."). Every other traceback (a real failure) passes whole."""
+
+    START, REFUSED = "Traceback (most recent call last):", "gradio.exceptions.Error: "
+
+    def __init__(self, stream):
+        self.stream, self.lock, self.held = stream, threading.Lock(), {}
+
+    def write(self, text: str) -> int:
+        with self.lock:
+            held = self.held.get(threading.get_ident())
+            if held is None and not text.startswith(self.START):
+                return self.stream.write(text)
+            held = (held or "") + text
+            last = held.rstrip("\n").rpartition("\n")[2]
+            if held.endswith("\n") and not last.startswith((" ", self.START)):  # the exception line: its end
+                self.held.pop(threading.get_ident(), None)
+                if last.startswith(self.REFUSED):
+                    return self.stream.write(f"gradio refused: {last[len(self.REFUSED):][:200]}\n")
+                return self.stream.write(held)
+            self.held[threading.get_ident()] = held
+            return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 def serve(args: argparse.Namespace) -> None:
     """Start the demo as ``app.py``'s parsed arguments say (see :func:`app.parser`)."""
     auth = None
@@ -615,6 +646,7 @@ def serve(args: argparse.Namespace) -> None:
     scorer = None if args.scorer == "none" else args.scorer or (
         str(DEFAULT_SCORER) if (DEFAULT_SCORER / "model.safetensors").is_file() else None)
     demo = Demo(models, args.db or default_ratings_db(), scorer)
+    sys.stderr = RefusalLog(sys.stderr)
     blocks = build(demo)
     blocks.queue(default_concurrency_limit=args.concurrency, max_size=64)
     blocks.launch(server_name=args.host, server_port=args.port, auth=auth, css=CSS, show_error=False,
