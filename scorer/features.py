@@ -40,7 +40,6 @@ from phonetics import LANGS, analyze, is_cjk, to_lang_script
 
 FEATURES = ("repeated_lines", "neighbour_echo", "same_line_end", "char_repeats", "bigram_repeats",
             "even_rhyme", "odd_rhyme", "topic_chars", "plan_cover", "topic_assoc", "no_evidence")
-EVIDENCE = ("topic_chars", "plan_cover", "topic_assoc")
 NO_EVIDENCE_RELEVANCE = 3.0  # the highest relevance (1-5) of lyrics with no evidence of their topic
 
 

@@ -60,11 +60,6 @@ def songci() -> Iterator[Work]:
     return poetry("songci")
 
 
-def tang_poems() -> Iterator[Work]:
-    """The Tang poems of 全唐诗 (traditional script)."""
-    return poetry("tang")
-
-
 def hkcancor_utterances() -> Iterator[list[tuple[str, str | None]]]:
     """HKCanCor utterances as (word, human jyutping) tokens, in traditional script."""
     import pycantonese

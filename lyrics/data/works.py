@@ -34,7 +34,6 @@ from lyrics.modern.corpus import CORPUS, corpus_songs
 from lyrics.modern.corpus import split_of as modern_split
 from phonetics import LANGS, TianciError, is_cjk, split_lines, to_lang_script
 
-SPLITS = ("train", "valid", "test")
 _NOTE = re.compile(r"（[^（）]*）|\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]|〔[^〔〕]*〕")
 MIN_LINES = 2
 HKCANCOR_LINES_PER_WORK = 8  # consecutive utterances grouped into one "work"

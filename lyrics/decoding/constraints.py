@@ -104,9 +104,6 @@ class Slot:
         return " and ".join(parts) or "any syllable"
 
 
-FREE_SLOT = Slot()
-
-
 class CharRules:
     """Which characters may fill a slot, judged on every reading each character can have."""
 

@@ -155,10 +155,6 @@ class TokenTable:
     def vocab_size(self) -> int:
         return len(self.data)
 
-    @property
-    def pad_char(self) -> int:
-        return len(self.char_list)
-
     @cached_property
     def writes_any_utf8(self) -> bool:
         """Whether every UTF-8 byte has a token of its own, so any character can be written byte by byte."""
