@@ -85,7 +85,8 @@ def _melody(args: argparse.Namespace, counts: list[int] | None = None):
 
     if args.midi is not None:
         if not args.midi.is_file():
-            raise UsageError(f"--midi {args.midi}: no such file")
+            raise UsageError(f"--midi {args.midi}: {'a folder' if args.midi.is_dir() else 'no such file'}; "
+                             "give a .mid file")
         return read_midi(args.midi, counts)
     return parse_numbered(args.melody, counts)
 
@@ -353,7 +354,8 @@ def cmd_generate(args: argparse.Namespace) -> None:
     melody = None
     if args.melody is not None or args.midi is not None:
         if args.midi is not None and not args.midi.is_file():
-            raise UsageError(f"--midi {args.midi}: no such file")
+            raise UsageError(f"--midi {args.midi}: {'a folder' if args.midi.is_dir() else 'no such file'}; "
+                             "give a .mid file")
         fields, melody = with_melody(fields, text=args.melody, midi=args.midi, structure_given=bool(args.structure))
     if args.scheme:
         fields["scheme"] = _scheme_for(args)

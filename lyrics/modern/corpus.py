@@ -41,6 +41,8 @@ def split_of(song_id: str) -> str:
 def _objects(path: Path) -> Iterator[tuple[int, dict]]:
     try:
         text = Path(path).read_text("utf-8")
+    except FileNotFoundError:
+        raise CorpusError(f"{path}: no such file; give a JSON Lines file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise CorpusError(f"{path}: cannot read it as UTF-8 text ({err.__class__.__name__})") from None
     yield from json_objects(text.splitlines(), path, CorpusError)
