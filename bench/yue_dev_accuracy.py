@@ -1,0 +1,84 @@
+"""Context accuracy on Cantonese polyphones, per register: Tianci beside plain pycantonese and ToJyutping.
+
+One marked character per sentence (``bench/data/polyphones_yue*.tsv``); a system is right when its reading
+of that character, read in its sentence, equals the label. Tianci is read through ``phonetics.analyze(text,
+"yue")`` (the register it guesses, as a user gets it); the other two systems and the set loader are those of
+``bench/phonetics_accuracy.py``.
+
+The blind set (``polyphones_yue_blind.tsv``) is only read with ``--blind``: it is meant for a final
+measurement, not for development.
+
+    python bench/yue_dev_accuracy.py [--blind] [--errors]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.phonetics_accuracy import Marked, marked_set, plain_pycantonese, tojyutping
+from phonetics import analyze
+
+SETS = [("method's set", "polyphones_yue.tsv"), ("old blind", "polyphones_yue_test.tsv"),
+        ("dev", "polyphones_yue_dev.tsv")]
+BLIND = ("blind", "polyphones_yue_blind.tsv")
+REGISTERS = ("literary", "written", "colloquial")
+
+
+def tianci(text: str) -> list[str | None]:
+    return [s.romanization for s in analyze(text, "yue").syllables]
+
+
+SYSTEMS: list[tuple[str, Callable[[str], list[str | None]]]] = [
+    ("tianci", tianci), ("pycantonese", plain_pycantonese), ("ToJyutping", tojyutping)]
+
+
+def readings(sentences: list[Marked]) -> dict[str, list[str | None]]:
+    return {name: [system(m.text)[m.index] for m in sentences] for name, system in SYSTEMS}
+
+
+def table(name: str, sentences: list[Marked], got: dict[str, list[str | None]]) -> list[str]:
+    rows = []
+    for register in (*REGISTERS, "all"):
+        picked = [i for i, m in enumerate(sentences) if register in ("all", m.register)]
+        if not picked:
+            continue
+        cells = [f"{100 * sum(got[s][i] == sentences[i].reading for i in picked) / len(picked):6.1f}"
+                 for s, _ in SYSTEMS]
+        rows.append(f"| {name:<13} | {register:<10} | {len(picked):>4} | " + " | ".join(cells) + " |")
+    return rows
+
+
+def errors(sentences: list[Marked], got: list[str | None]) -> Counter:
+    return Counter((m.text[m.index], r, m.reading) for m, r in zip(sentences, got, strict=True) if r != m.reading)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--blind", action="store_true", help="also measure the blind set (final measurement only)")
+    parser.add_argument("--errors", action="store_true", help="list Tianci's misses on the dev set, by class")
+    args = parser.parse_args()
+    sets = [*SETS, BLIND] if args.blind else SETS
+    print("| set           | register   |    n | " + " | ".join(f"{s:>6}" for s, _ in SYSTEMS) + " |")
+    print("|---------------|------------|-----:|" + "|".join("-------:" for _ in SYSTEMS) + "|")
+    dev: tuple[list[Marked], dict] | None = None
+    for name, filename in sets:
+        sentences = marked_set(filename)
+        got = readings(sentences)
+        print("\n".join(table(name, sentences, got)))
+        if name == "dev":
+            dev = (sentences, got)
+    if args.errors and dev:
+        sentences, got = dev
+        print("\nTianci's misses on the dev set (character, Tianci's reading -> label: count):")
+        for (char, wrong, right), n in errors(sentences, got["tianci"]).most_common():
+            print(f"  {char} {wrong} -> {right}: {n}")
+
+
+if __name__ == "__main__":
+    main()
