@@ -32,7 +32,7 @@ from panel import chorus_of, chorus_spec, held_out  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from lyrics.decoding.spec import LyricSpec  # noqa: E402
-from lyrics.files import write_json  # noqa: E402
+from lyrics.files import write_json, write_jsonl  # noqa: E402
 from lyrics.models import DEFAULT_MODEL, load_model  # noqa: E402
 from scorer.candidates import best, score_all, write_candidates  # noqa: E402
 from scorer.checkset import CHECK_SET  # noqa: E402
@@ -93,6 +93,9 @@ def main() -> None:
     parser.add_argument("--per-lang", type=int, default=48)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--pairs-out", type=Path, default=None,
+                        help="also write each held-out chorus over the salad sample for its request, as a check set "
+                             "`tianci score` reads (scorer/data/salad_pairs.jsonl)")
     args = parser.parse_args()
 
     songs = held_out(args.per_lang)
@@ -100,6 +103,12 @@ def main() -> None:
     corpus = ["\n".join(chorus_of(song)) for song in songs]
     default = candidates(args.generator, specs, args.n)
     salad = candidates(args.salad, specs, 1)
+    if args.pairs_out:
+        write_jsonl(args.pairs_out, [
+            {"id": spec.id, "lang": spec.lang, "kind": "earlier_model",
+             "better": {"prompt": scorer_prompt(spec), "lyrics": real},
+             "worse": {"prompt": scorer_prompt(spec), "lyrics": group[0].lyrics}}
+            for spec, real, group in zip(specs, corpus, salad, strict=True)])
     results = {}
     for item in args.scorer:
         name, path = item.split("=", 1)
