@@ -61,7 +61,8 @@ def read_jsonl(path: Path) -> list[dict]:
 
 def utf8_lines(data: bytes) -> list[bytes]:
     """The lines of a text file's bytes, as UTF-8: a UTF-8 byte-order mark dropped, UTF-16 with its mark (as
-    Windows editors save; ``encode("utf-16")`` writes the mark) decoded; other bytes kept as they are, for the caller to report line by line.
+    Windows editors save it; ``encode("utf-16")`` writes the mark) decoded; other bytes kept as they are, for
+    the caller to report line by line.
 
     >>> [line.decode() for line in utf8_lines("月光\\n海".encode("utf-16"))]
     ['月光', '海']
