@@ -20,6 +20,7 @@ The candidates are drawn once (seed 0) and scored by every scorer, so the scorer
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -31,8 +32,10 @@ sys.path.insert(0, str(BENCH))
 from panel import chorus_of, chorus_spec, held_out  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
+from lyrics.decoding.checks import check_lyrics  # noqa: E402
 from lyrics.decoding.spec import LyricSpec  # noqa: E402
 from lyrics.files import write_json, write_jsonl  # noqa: E402
+from lyrics.generation import Candidate  # noqa: E402
 from lyrics.models import DEFAULT_MODEL, load_model  # noqa: E402
 from scorer.candidates import best, score_all, write_candidates  # noqa: E402
 from scorer.checkset import CHECK_SET  # noqa: E402
@@ -93,6 +96,9 @@ def main() -> None:
     parser.add_argument("--per-lang", type=int, default=48)
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--candidates", type=Path, default=None,
+                        help="keep the drawn candidates here and read them back when it exists (score new scorers "
+                             "on the same texts without drawing again)")
     parser.add_argument("--pairs-out", type=Path, default=None,
                         help="also write each held-out chorus over the salad sample for its request, as a check set "
                              "`tianci score` reads (scorer/data/salad_pairs.jsonl)")
@@ -101,8 +107,16 @@ def main() -> None:
     songs = held_out(args.per_lang)
     specs = [LyricSpec.from_dict(chorus_spec(song, args.n)) for song in songs]
     corpus = ["\n".join(chorus_of(song)) for song in songs]
-    default = candidates(args.generator, specs, args.n)
-    salad = candidates(args.salad, specs, 1)
+    if args.candidates and args.candidates.is_file():
+        kept = json.loads(args.candidates.read_text("utf-8"))
+        default, salad = ([[Candidate(text, check_lyrics(text, spec), 0) for text in group]
+                           for spec, group in zip(specs, kept[part], strict=True)] for part in ("default", "salad"))
+    else:
+        default = candidates(args.generator, specs, args.n)
+        salad = candidates(args.salad, specs, 1)
+        if args.candidates:
+            write_json(args.candidates, {part: [[c.lyrics for c in group] for group in groups]
+                                         for part, groups in (("default", default), ("salad", salad))})
     if args.pairs_out:
         write_jsonl(args.pairs_out, [
             {"id": spec.id, "lang": spec.lang, "kind": "earlier_model",
