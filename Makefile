@@ -84,11 +84,15 @@ bench-quality: setup
 	  $(VENV)/bin/tianci train --config configs/ablation-knowledge-mix.yaml --stage sft
 	$(PY) bench/quality.py
 
-# The default quality scorer (about 50 min on 2 CPU cores): bootstrap pairs (with samples of models/tiny, and
-# the ratings of $$TIANCI_HOME/ratings.sqlite when there are any), training, the result copied into
+# The commit whose models/tiny is the classical default: its samples (word salad) are the scorer's earlier_model negatives.
+EARLIER_DEFAULT = 5320246
+# The default quality scorer (about 60 min on 2 CPU cores): bootstrap pairs (with samples of models/tiny and the
+# classical default, and the ratings of $$TIANCI_HOME/ratings.sqlite when there are any), training, the result copied into
 # models/scorer-tiny beside its card; then the modern-lyrics check set (scorer/data/) rebuilt and scored per kind.
 scorer: setup
 	$(VENV)/bin/tianci data build
+	test -d runs/earlier-default || (mkdir -p runs/earlier-default && \
+	  git archive $(EARLIER_DEFAULT) models/tiny | tar -x -C runs/earlier-default --strip-components=2)
 	$(VENV)/bin/tianci scorer train --config configs/scorer_tiny.yaml
 	cp runs/scorer-tiny/final/* runs/scorer-tiny/loss.png models/scorer-tiny/
 	$(PY) -m scorer.checkset build
