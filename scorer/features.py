@@ -58,7 +58,7 @@ def topic_plan(prompt: dict, table: KeywordTable | None, lines: int) -> list[str
 
 def text_features(prompt: dict, lyrics: str, tables: dict[str, KeywordTable]) -> list[float]:
     """The :data:`FEATURES` of one (prompt, lyrics), in order."""
-    lang = prompt.get("lang", "cmn")
+    lang = prompt.get("lang") or "cmn"  # a record may say "lang": null
     table = tables.get(lang)
     lines = [line.strip() for line in lyrics.strip().split("\n") if line.strip()] or [""]
     text = "".join(lines)

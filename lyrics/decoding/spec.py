@@ -173,7 +173,7 @@ def _keep(value: Any, lines: list[LineSpec], lang: str, rhymes, pinned: dict[str
         items = {}
         for part in filter(None, (p.strip() for p in re.split(r"[,，]", value))):
             number, sep, text = part.partition("=")
-            if not sep or not number.strip().isdigit():
+            if not sep or not number.strip().isdecimal():
                 raise SpecError(f"keep: {part!r} should look like 1=床前明月光")
             items[number.strip()] = text
         value = items
@@ -181,8 +181,8 @@ def _keep(value: Any, lines: list[LineSpec], lang: str, rhymes, pinned: dict[str
         raise SpecError('keep: give an object of line number → text, e.g. {"1": "床前明月光"}, or "1=床前明月光"')
     kept: dict[int, str] = {}
     finals: dict[str, tuple[int, str]] = {}
-    for key, text in sorted(value.items(), key=lambda item: int(item[0]) if str(item[0]).isdigit() else -1):
-        if not str(key).isdigit() or not 1 <= int(key) <= len(lines):
+    for key, text in sorted(value.items(), key=lambda item: int(item[0]) if str(item[0]).isdecimal() else -1):
+        if not str(key).isdecimal() or not 1 <= int(key) <= len(lines):
             raise SpecError(f"keep: line {key!r} is not a line of the structure (1 to {len(lines)})")
         i = int(key) - 1
         if not isinstance(text, str) or not text.strip():
