@@ -9,7 +9,7 @@ import pytest
 
 from lyrics.data.works import build, modern_source
 from lyrics.modern import Brief, BriefSampler, CorpusCheck, Section, Song
-from lyrics.modern.corpus import CORPUS, check_files, corpus_songs, split_of
+from lyrics.modern.corpus import CORPUS, check_files, corpus_files, corpus_songs, read_songs, shard_of, split_of
 from lyrics.modern.report import corpus_report, write_report
 from phonetics import SCHEMES, is_cjk, scheme
 
@@ -130,10 +130,11 @@ def test_cli_check_and_add(tmp_path, cli):
     assert done.returncode == 1
     assert "t-2: [chorus] line 2 '像有人在隧道里说话' ends on 话" in done.stdout
     assert "no brief with id 'nope'" in done.stdout and "1 songs pass, 2 rejected" in done.stderr
-    corpus = tmp_path / "corpus" / "songs.jsonl"
+    corpus = tmp_path / "corpus" / "songs"  # a folder of shards, as the shipped corpus
     done = cli("corpus", "add", str(answers), "--briefs", str(briefs), "--corpus", str(corpus))
     assert done.returncode == 0 and "added 1 songs" in done.stdout
     assert [s.id for s in corpus_songs(corpus)] == ["t-1"]
+    assert [p.name for p in corpus.iterdir()] == ["cmn-00.jsonl"]
     rejected = {json.loads(line)["id"] for line in (corpus.parent / "rejections.jsonl").read_text("utf-8").splitlines()}
     assert "t-2" in rejected and "t-1" not in rejected
     again = cli("corpus", "add", str(answers), "--briefs", str(briefs), "--corpus", str(corpus))
@@ -144,6 +145,9 @@ def test_cli_check_and_add(tmp_path, cli):
     assert "added 0 songs" in again.stdout and "revised 1" in again.stdout, again.stdout
     assert [s.lyrics for s in corpus_songs(corpus)] == [revised]
     assert cli("corpus", "check", str(corpus)).returncode == 0  # corpus records carry their briefs
+    single = tmp_path / "one.jsonl"  # a single file given as --corpus holds everything
+    cli("corpus", "add", str(answers), "--briefs", str(briefs), "--corpus", str(single))
+    assert [s.id for s in corpus_songs(single)] == ["t-1"]
 
 
 def test_cli_briefs_are_the_samplers(cli):
@@ -175,7 +179,9 @@ def test_modern_source_keeps_songs_whole_in_one_split(tmp_path):
 
 def test_every_shipped_song_passes_the_check():
     shipped = corpus_songs(CORPUS)
-    assert shipped, "corpus/songs.jsonl is empty"
+    assert shipped, "corpus/songs/ is empty"
+    for path in corpus_files(CORPUS):  # tracked files stay small: a shard holds one language, 2,000 songs at most
+        assert path.stat().st_size < 4_000_000 and {shard_of(s) for s in read_songs(path)} == {path.name}
     result = check_files([CORPUS], against=None)
     assert result.rejected == [] and len(result.kept) == len(shipped)
     for s in shipped:

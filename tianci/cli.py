@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--briefs", nargs="*", type=Path, default=[], metavar="FILE", help="the briefs answered")
     p.add_argument("--json", action="store_true", help="rejections as JSON Lines")
     p.set_defaults(run=cmd_corpus_check)
-    p = corpus_commands.add_parser("add", help="append the songs that pass the check to corpus/songs.jsonl")
+    p = corpus_commands.add_parser("add", help="add the songs that pass the check to the corpus (corpus/songs/)")
     p.add_argument("files", nargs="+", type=Path, metavar="FILE")
     p.add_argument("--briefs", nargs="+", type=Path, required=True, metavar="FILE")
     p.add_argument("--corpus", type=Path, default=CORPUS)
@@ -621,7 +621,7 @@ def _checked(files: list[Path], briefs: list[Path], corpus: Path | None) -> Chec
 
 
 def cmd_corpus_check(args: argparse.Namespace) -> None:
-    checks_corpus = any(path.resolve() == CORPUS.resolve() for path in args.files)
+    checks_corpus = any(CORPUS.resolve() in (path.resolve(), *path.resolve().parents) for path in args.files)
     result = _checked(args.files, args.briefs, None if checks_corpus else CORPUS)
     for where, reason in result.rejected:
         print(json.dumps({"id": where, "reason": reason}, ensure_ascii=False) if args.json else f"{where}: {reason}")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Add every written batch (corpus/raw/B.jsonl answering corpus/briefs/B.jsonl) to corpus/songs.jsonl: the songs
+# Add every written batch (corpus/raw/B.jsonl answering corpus/briefs/B.jsonl) to the corpus (corpus/songs/): the songs
 # that pass the check and are not there yet; then rewrite the report. Run from the repository root.
 set -euo pipefail
 TIANCI=${TIANCI:-.venv/bin/tianci}

@@ -119,7 +119,7 @@ def poetry_source(name: str, lang: str) -> Iterator[Record | None]:
 
 # The languages each built-in source is read in. Tang poems serve both: traditional script, read in
 # Cantonese; simplified, read in Mandarin. Song poems (254k) are opt-in for their size. ``modern`` is Tianci's
-# own corpus of modern songs (corpus/songs.jsonl), each in its own language.
+# own corpus of modern songs (corpus/songs/), each in its own language.
 SOURCE_LANGS = {"songci": ("cmn",), "tang": ("cmn", "yue"), "song": ("cmn",), "yuanqu": ("cmn",),
                 "shijing": ("cmn",), "hkcancor": ("yue",), "modern": ("cmn", "yue")}
 DEFAULT_SOURCES = ("songci", "tang", "yuanqu", "shijing", "hkcancor", "modern")

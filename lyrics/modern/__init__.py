@@ -2,7 +2,7 @@
 
 TinyStories' recipe for lyrics: a large, simple, diverse corpus of original songs, each written to a brief
 whose random topic, required words, mood, point of view, form and rhyme force diversity. The shipped corpus
-is ``corpus/songs.jsonl`` (its card: ``corpus/CARD.md``); ``tianci corpus`` samples briefs, checks songs and
+is ``corpus/songs/`` (its card: ``corpus/CARD.md``); ``tianci corpus`` samples briefs, checks songs and
 writes the report.
 """
 

@@ -2,14 +2,17 @@
 
 Writers answer a batch of briefs (``corpus/briefs/BATCH.jsonl``) with one ``{"id", "lyrics"}`` object a line
 (``corpus/raw/BATCH.jsonl``). :func:`check_files` reads such answers (or corpus records, which carry their
-brief) and says what fails; :func:`add_to_corpus` appends the songs that pass, and are no near-duplicate of
-a song already there, to ``corpus/songs.jsonl``. A song's split (train / valid / test) is a hash of its id.
+brief) and says what fails; :func:`add_to_corpus` adds the songs that pass, and are no near-duplicate of
+a song already there, to the corpus folder ``corpus/songs/``: JSON Lines files of at most :data:`SHARD_SONGS`
+songs of one language each (``cmn-00.jsonl`` holds Mandarin briefs 0-1999), so no file grows past a few MB.
+A song's split (train / valid / test) is a hash of its id.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +23,8 @@ from lyrics.modern.check import CorpusCheck, Song, normalise
 from phonetics import TianciError
 
 CORPUS_DIR = Path(__file__).resolve().parents[2] / "corpus"
-CORPUS = CORPUS_DIR / "songs.jsonl"
+CORPUS = CORPUS_DIR / "songs"
+SHARD_SONGS = 2000  # songs a corpus file holds: about 2 MB
 TEST_SHARE, VALID_SHARE = 0.06, 0.04  # of songs, by a hash of the id: the test split is never trained on
 
 
@@ -36,6 +40,27 @@ def split_of(song_id: str) -> str:
     """
     bucket = int(hashlib.sha256(song_id.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
     return "test" if bucket < TEST_SHARE else "valid" if bucket < TEST_SHARE + VALID_SHARE else "train"
+
+
+def corpus_files(corpus: Path) -> list[Path]:
+    """The JSON Lines files of a corpus: a folder's ``*.jsonl`` in order, or a single file (none if absent)."""
+    corpus = Path(corpus)
+    if corpus.is_dir():
+        return sorted(corpus.glob("*.jsonl"))
+    return [corpus] if corpus.is_file() else []
+
+
+def shard_of(song: Song) -> str:
+    """The corpus file a song belongs in: its language and the thousands of its brief number.
+
+    >>> from lyrics.modern.briefs import BriefSampler
+    >>> brief = BriefSampler().brief("yue", 1, 2345)
+    >>> shard_of(Song(brief.id, "yue-b058", brief, "..."))
+    'yue-01.jsonl'
+    """
+    number = re.search(r"(\d+)$", song.id)
+    part = f"{int(number.group(1)) // SHARD_SONGS:02d}" if number else "other"
+    return f"{song.brief.lang}-{part}.jsonl"
 
 
 def _objects(path: Path) -> Iterator[tuple[int, dict]]:
@@ -94,15 +119,16 @@ class CheckResult:
 
 def check_files(paths: Iterable[Path], briefs: dict[str, Brief] | None = None,
                 against: Path | None = CORPUS, progress=None) -> CheckResult:
-    """Check every song of ``paths``; near-duplicates are sought among the songs of ``against`` too."""
+    """Check every song of ``paths`` (files, or corpus folders); near-duplicates are sought among the songs of
+    ``against`` too."""
     check = CorpusCheck()
-    if against is not None and Path(against).is_file():
-        for song in read_songs(against):
+    for known in corpus_files(against) if against is not None else []:
+        for song in read_songs(known):
             if isinstance(song, Song):
                 check.remember(song)
     result = CheckResult()
     in_corpus = {song.id: song.lyrics for song in check.kept}
-    for path in paths:
+    for path in (part for given in paths for part in (corpus_files(given) if Path(given).is_dir() else [given])):
         for song in read_songs(path, briefs):
             if progress is not None:
                 progress.update()
@@ -124,26 +150,30 @@ def check_files(paths: Iterable[Path], briefs: dict[str, Brief] | None = None,
 
 
 def add_to_corpus(result: CheckResult, corpus: Path = CORPUS) -> int:
-    """Append the kept songs to ``corpus`` (written whole) and the rejections to ``rejections.jsonl`` beside it;
-    the number added."""
+    """Add the kept songs to ``corpus`` (a folder of shards, see :func:`shard_of`, or a single file; each file
+    written whole, atomically) and the rejections to ``rejections.jsonl`` beside it; the number added. A revised
+    song takes its old version's place."""
+    corpus = Path(corpus)
     log = corpus.parent / "rejections.jsonl"
     old = log.read_text("utf-8") if log.is_file() else ""
     write_atomic(log, old + "".join(json.dumps({"id": where, "reason": reason}, ensure_ascii=False) + "\n"
                                     for where, reason in result.rejected))
-    rows = [json.loads(line) for line in corpus.read_text("utf-8").splitlines() if line.strip()] \
-        if corpus.is_file() else []
-    newer = {song.id: song.to_dict() for song in result.kept}
-    rows = [newer.pop(row["id"], row) for row in rows]  # a revision takes its old version's place
-    rows += list(newer.values())
-    write_jsonl(corpus, rows)
+    files = {path.name: [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+             for path in corpus_files(corpus)}
+    newer = {song.id: song for song in result.kept}
+    for rows in files.values():
+        rows[:] = [newer.pop(row["id"]).to_dict() if row["id"] in newer else row for row in rows]
+    single = corpus.suffix == ".jsonl"  # a file given by the user: everything goes in it
+    for song in newer.values():
+        files.setdefault(corpus.name if single else shard_of(song), []).append(song.to_dict())
+    for name, rows in files.items():
+        write_jsonl(corpus if single else corpus / name, rows)
     return len(result.kept) - len(result.revised)
 
 
 def corpus_songs(corpus: Path = CORPUS) -> list[Song]:
-    """The songs of the corpus file (none when it does not exist)."""
-    if not Path(corpus).is_file():
-        return []
-    songs = list(read_songs(corpus))
+    """The songs of the corpus (a folder or a file; none when it does not exist)."""
+    songs = [song for path in corpus_files(corpus) for song in read_songs(path)]
     if bad := [s for s in songs if isinstance(s, str)]:
         raise CorpusError(bad[0])
     return songs  # type: ignore[return-value]

@@ -104,7 +104,7 @@ def _table(rows: list[tuple], header: tuple[str, ...]) -> str:
 
 def to_markdown(report: Report) -> str:
     parts = ["# The modern lyrics corpus: report", "",
-             "Made by `tianci corpus report` from `corpus/songs.jsonl`; every song in it passed `tianci corpus check`.",
+             "Made by `tianci corpus report` from `corpus/songs/`; every song in it passed `tianci corpus check`.",
              ""]
     rows = []
     for lang, s in report.langs.items():
