@@ -16,7 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lyrics.models import DEFAULT_MODEL, load_model
-from scorer.batch import run_batch
+from pipeline.batch import run_batch
 
 TOPICS = ("月光", "海港", "春雨", "离别", "故乡", "夜车", "秋风", "山城")
 

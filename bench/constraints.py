@@ -28,7 +28,7 @@ from lyrics.data.assets import asset_dir
 from lyrics.decoding.prompt import build_prompt
 from lyrics.decoding.spec import LyricSpec
 from lyrics.decoding.tokentable import TokenTable
-from lyrics.generation import compile_constraint
+from lyrics.generation import Decoder
 
 SPEC = {"lang": "cmn", "topic": "月光", "structure": "7A 7A 7B 7A", "rhymes": {"A": "光"},
         "tones": ["平平仄仄仄平平", "仄仄平平仄仄平"]}
@@ -76,7 +76,7 @@ def main() -> None:
     model = Qwen3ForCausalLM(config).eval()
     spec = LyricSpec.from_dict(SPEC)
     start = time.perf_counter()
-    constraint = compile_constraint(spec, tokenizer)
+    constraint = Decoder(None, tokenizer).compile(spec)
     compile_s = time.perf_counter() - start
     inputs = tokenizer(build_prompt(spec, tokenizer), return_tensors="pt")
     budget = 4 * sum(line.syllables for line in spec.lines) + len(spec.lines) + 1

@@ -34,12 +34,12 @@ from quality import exchange_perplexity, lift, same_seed_overlap, topic_rows  # 
 from lyrics.data.works import modern_source  # noqa: E402
 from lyrics.decoding.spec import LyricSpec  # noqa: E402
 from lyrics.files import write_json  # noqa: E402
-from lyrics.generation import generate, generate_many  # noqa: E402
+from lyrics.generation import Decoder, generate  # noqa: E402
 from lyrics.models import load_model  # noqa: E402
 from lyrics.modern.briefs import BriefSampler  # noqa: E402
 from lyrics.modern.corpus import corpus_songs, split_of  # noqa: E402
 from lyrics.training.knowledge import utilisation  # noqa: E402
-from scorer.rs import distinct  # noqa: E402
+from pipeline.rs.metrics import distinct  # noqa: E402
 
 LANGS = ("cmn", "yue")
 
@@ -52,7 +52,8 @@ def modern_perplexity(model, tokenizer, lang: str) -> float:
 def brief_figures(model, tokenizer, lang: str, count: int, n: int, train_lines: set[str]) -> dict:
     songs = [s for s in corpus_songs() if s.brief.lang == lang and split_of(s.id) == "test"][:count]
     specs = [LyricSpec.from_dict({**chorus_spec(s, n), "seed": i}) for i, s in enumerate(songs)]
-    groups = generate_many(model, tokenizer, specs, n, seed=0, keyword_bias=0.0)
+    decoder = Decoder(model, tokenizer)
+    groups = decoder.generate_many([decoder.plan_keywords(s) for s in specs], n, seed=0, keyword_bias=0.0)
     texts = [c.lyrics for group in groups for c in group]
     lines = [line for text in texts for line in text.split("\n") if line]
     markers = set(BriefSampler().tables["colloquial_markers_yue"])

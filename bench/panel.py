@@ -67,20 +67,18 @@ def request_text(spec: dict) -> str:
 
 def system_picks(name_and_path: str, specs: list[dict], scorer_path: str | None, n: int) -> list[str]:
     """Each spec's pick from one model: the best of ``n`` candidates by the pipeline's rule."""
-    from lyrics.decoding.spec import LyricSpec
-    from lyrics.models import load_model
-    from scorer.candidates import best, write_candidates
-    from scorer.model import Scorer
+    from lyrics.decoding.constraints import UnsatisfiableSpec
+    from pipeline.candidates import best
+    from pipeline.writer import Writer
 
     _, path = name_and_path.split("=", 1)
-    model, tokenizer = load_model(path)
-    scorer = Scorer.load(scorer_path) if scorer_path else None
+    writer = Writer.load(path, scorer=scorer_path)
     picks = []
     for spec in specs:
-        parsed = LyricSpec.from_dict(spec)
-        groups = write_candidates(model, tokenizer, [parsed], n, scorer, seed=0)
-        if isinstance(groups, str):
-            raise SystemExit(f"{name_and_path}: {spec['id']}: {groups}")
+        try:
+            groups = writer.write([writer.plan(spec)], n, seed=0)
+        except UnsatisfiableSpec as err:
+            raise SystemExit(f"{name_and_path}: {spec['id']}: {err}") from None
         index = best(groups[0])
         picks.append(groups[0][index if index is not None else 0].lyrics)
     return picks

@@ -42,12 +42,12 @@ from lyrics.data.keywords import KEYWORD_PULL
 from lyrics.data.works import sample_works
 from lyrics.decoding.prompt import build_prompt
 from lyrics.decoding.spec import LyricSpec
-from lyrics.generation import compile_constraint, generate, pin_rhymes, plan_keywords
+from lyrics.generation import Decoder, generate
 from lyrics.models import DEFAULT_MODEL, load_model
 from lyrics.training.examples import IGNORE, encode_example
 from lyrics.training.knowledge import spec_of_record, stanzas, utilisation
 from phonetics import to_lang_script
-from scorer.rs import distinct
+from pipeline.rs.metrics import distinct
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS = json.loads((ROOT / "bench" / "data" / "topics.json").read_text("utf-8"))["topics"]
@@ -177,11 +177,12 @@ class RemovedMass(LogitsProcessor):
 def removed_mass(model, tokenizer, lang: str, n: int, seed: int) -> float:
     hints = bool(getattr(model.config, "tianci_hints", False))
     values = []
+    decoder = Decoder(model, tokenizer)
     for item in TOPICS[:12]:
         spec = LyricSpec.from_dict({"lang": lang, "topic": to_lang_script(item["topic"], lang), "structure": STRUCTURE})
-        spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
-        spec = pin_rhymes(spec, tokenizer, seed) if hints else spec
-        constraint = compile_constraint(spec, tokenizer, hints)
+        spec = decoder.plan_keywords(spec)
+        spec = decoder.pin_rhymes(spec, seed) if hints else spec
+        constraint = decoder.compile(spec, hints)
         probe = RemovedMass(constraint.processor())
         inputs = tokenizer([build_prompt(spec, tokenizer)], return_tensors="pt", add_special_tokens=False)
         torch.manual_seed(seed)

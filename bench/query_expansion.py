@@ -19,10 +19,11 @@ from lyrics.data.expansion import build_lexicon
 from lyrics.files import read_jsonl
 from lyrics.models import DEFAULT_MODEL, load_model
 from lyrics.training.config import load_config
-from scorer.config import RSConfig
+from pipeline.config import RSConfig
+from pipeline.rs.metrics import eval_metrics
+from pipeline.rs.sampling import make_prompts, sample_prompts
 from scorer.model import Scorer
 from scorer.ratings import mean_interval
-from scorer.rs import eval_metrics, make_prompts, sample_prompts
 
 ROOT = Path(__file__).resolve().parent.parent
 

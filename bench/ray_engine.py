@@ -18,9 +18,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import ray
 
 from lyrics.models import DEFAULT_MODEL, load_model, set_cpu_threads
-from scorer.batch import run_batch
-from scorer.config import EngineConfig
-from scorer.ray_engine import ray_engine
+from pipeline.batch import run_batch
+from pipeline.config import EngineConfig
+from pipeline.ray_engine import ray_engine
 
 STRUCTURES = ("7A 7A 7B 7A", "5A 5A 5B 5A")
 

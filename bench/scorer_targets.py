@@ -36,8 +36,9 @@ from lyrics.decoding.checks import check_lyrics  # noqa: E402
 from lyrics.decoding.spec import LyricSpec  # noqa: E402
 from lyrics.files import write_json, write_jsonl  # noqa: E402
 from lyrics.generation import Candidate  # noqa: E402
-from lyrics.models import DEFAULT_MODEL, load_model  # noqa: E402
-from scorer.candidates import best, score_all, write_candidates  # noqa: E402
+from lyrics.models import DEFAULT_MODEL  # noqa: E402
+from pipeline.candidates import best, score_all  # noqa: E402
+from pipeline.writer import Writer  # noqa: E402
 from scorer.checkset import CHECK_SET  # noqa: E402
 from scorer.model import Scorer, scorer_prompt  # noqa: E402
 from scorer.scoring import pair_accuracy, read_records, score_records  # noqa: E402
@@ -51,12 +52,10 @@ PROBES = [  # (topic, lyrics, what a good scorer does with it)
 
 
 def candidates(model_dir: str, specs: list[LyricSpec], n: int) -> list[list]:
-    model, tokenizer = load_model(model_dir)
+    writer = Writer.load(model_dir)
     groups = []
     for spec in tqdm(specs, desc=f"{Path(model_dir).name}: {n} a request", unit="request", file=sys.stderr):
-        found = write_candidates(model, tokenizer, [spec], n, None, seed=0)
-        if isinstance(found, str):
-            raise SystemExit(f"{spec.id}: {found}")
+        found = writer.write([writer.plan(spec)], n, seed=0)
         groups.append([item.candidate for item in found[0]])
     return groups
 

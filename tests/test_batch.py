@@ -10,7 +10,8 @@ import pytest
 
 from lyrics import generation
 from lyrics.decoding.spec import LyricSpec
-from scorer.batch import finished_ids, run_batch
+from pipeline.batch import run_batch
+from pipeline.results import finished_ids
 
 from .conftest import ROOT
 
@@ -66,8 +67,8 @@ def test_specs_of_one_shape_share_a_model_call(tmp_path, char_model, char_tokeni
     monkeypatch.setattr(char_model, "generate", counting)
     specs = [LyricSpec.from_dict({"lang": "cmn", "topic": t, "structure": "5A 5A", "rhymes": {"A": "光"}})
              for t in ("春", "秋天的风", "海")]
-    results = generation.generate_many(char_model, char_tokenizer, specs, 2, seed=0)
-    assert calls == [3]  # three prompts of different lengths, left-padded, in one call
+    results = generation.Decoder(char_model, char_tokenizer).generate_many(specs, 2, seed=0)
+    assert calls == [6]  # three prompts of different lengths, left-padded, two rows each, in one call
     assert [len(r) for r in results] == [2, 2, 2] and all(c.checks.ok for r in results for c in r)
 
 

@@ -3,7 +3,7 @@
 from lyrics.decoding.checks import check_lyrics
 from lyrics.decoding.spec import LyricSpec
 from lyrics.generation import Candidate
-from scorer.candidates import Scored, best, rank_key, ranked, score_all
+from pipeline.candidates import Scored, best, rank_key, ranked, score_all
 from scorer.model import Scorer, new_scorer, scorer_prompt
 
 SPEC = LyricSpec.from_dict({"lang": "cmn", "topic": "月光", "structure": "5A 5A"})

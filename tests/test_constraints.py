@@ -10,7 +10,7 @@ import torch
 from lyrics import generate
 from lyrics.decoding.constraints import LyricsConstraint, RowState, UnsatisfiableSpec
 from lyrics.decoding.spec import LyricSpec
-from lyrics.generation import compile_constraint, token_table
+from lyrics.generation import Decoder
 from lyrics.training.chartok import build_char_tokenizer
 
 SPECS = [
@@ -69,7 +69,7 @@ def test_every_candidate_passes_the_independent_check(vocab, spec_index, request
 def test_a_rhyme_of_byte_split_characters_only(qwen_tokenizer, qwen_model):
     """Cantonese final -eu (strict) has two characters, 𠵇 and 𠺫, neither a token of its own in Qwen3:
     each line must end in one of them, written byte by byte and decoded whole."""
-    table = token_table(qwen_tokenizer)
+    table = Decoder(None, qwen_tokenizer).table
     assert not {"𠵇", "𠺫"} & set(table.char_list)
     spec = LyricSpec.from_dict({"lang": "yue", "topic": "笑", "structure": "3A 2A", "rhymes": {"A": "eu"}})
     for seed, decoding in enumerate(DECODING):
@@ -85,8 +85,8 @@ def _mask_of(constraint: LyricsConstraint, state: RowState) -> torch.Tensor:
 
 
 def test_multi_character_tokens_are_judged_by_the_character_at_the_line_end(qwen_tokenizer):
-    constraint = compile_constraint(LyricSpec.from_dict(
-        {"lang": "cmn", "topic": "光", "structure": "3A", "rhymes": {"A": "江阳"}}), qwen_tokenizer)
+    constraint = Decoder(None, qwen_tokenizer).compile(LyricSpec.from_dict(
+        {"lang": "cmn", "topic": "光", "structure": "3A", "rhymes": {"A": "江阳"}}))
     (sunlight,) = qwen_tokenizer.encode("阳光")  # 光: 江阳
     (bright,) = qwen_tokenizer.encode("光明")  # 明: 中东
     (we,) = qwen_tokenizer.encode("我们")  # 们: 人辰
@@ -98,8 +98,8 @@ def test_multi_character_tokens_are_judged_by_the_character_at_the_line_end(qwen
 
 
 def test_line_breaks_and_eos_only_when_lines_are_full(qwen_tokenizer):
-    constraint = compile_constraint(LyricSpec.from_dict(
-        {"lang": "cmn", "topic": "光", "structure": "2 2"}), qwen_tokenizer)
+    constraint = Decoder(None, qwen_tokenizer).compile(LyricSpec.from_dict(
+        {"lang": "cmn", "topic": "光", "structure": "2 2"}))
     newline = qwen_tokenizer.convert_tokens_to_ids("Ċ")
     eos = qwen_tokenizer.eos_token_id
     comma = qwen_tokenizer.encode("，")[0]
@@ -110,8 +110,8 @@ def test_line_breaks_and_eos_only_when_lines_are_full(qwen_tokenizer):
 
 
 def test_the_prompt_is_not_constrained(qwen_tokenizer):
-    constraint = compile_constraint(LyricSpec.from_dict(
-        {"lang": "cmn", "topic": "光", "structure": "2A 2A"}), qwen_tokenizer)
+    constraint = Decoder(None, qwen_tokenizer).compile(LyricSpec.from_dict(
+        {"lang": "cmn", "topic": "光", "structure": "2A 2A"}))
     processor = constraint.processor()
     prompt = torch.tensor([qwen_tokenizer.encode("Hello, 世界! 😀 \n\n<tag>")])
     scores = processor(prompt, torch.zeros(1, len(qwen_tokenizer)))
@@ -122,18 +122,18 @@ def test_unsatisfiable_specs_are_refused_before_generation():
     tokenizer = build_char_tokenizer("天年见风")  # tian1 nian2 jian4 feng1
     with pytest.raises(UnsatisfiableSpec, match=r"line 1 \(2A\): no character in the vocabulary ends the line "
                                                 r"with rhyme 江阳"):
-        compile_constraint(LyricSpec.from_dict(
-            {"lang": "cmn", "topic": "x", "structure": "2A 2A", "rhymes": {"A": "光"}}), tokenizer)
+        Decoder(None, tokenizer).compile(LyricSpec.from_dict(
+            {"lang": "cmn", "topic": "x", "structure": "2A 2A", "rhymes": {"A": "光"}}))
     with pytest.raises(UnsatisfiableSpec, match=r"line 2 \(3\): no character in the vocabulary has tone 4 at "
                                                 r"syllable 1"):
-        compile_constraint(LyricSpec.from_dict(
-            {"lang": "yue", "topic": "x", "structure": "2 3", "tones": ["**", "4**"]}), tokenizer)
+        Decoder(None, tokenizer).compile(LyricSpec.from_dict(
+            {"lang": "yue", "topic": "x", "structure": "2 3", "tones": ["**", "4**"]}))
 
 
 def test_relaxation_drops_tone_first_then_rhyme_and_keeps_the_structure():
     tokenizer = build_char_tokenizer("天年见风")  # plus the hint symbols 平 (ping2, 中东) and 仄 (ze4, 梭波)
     spec = LyricSpec.from_dict({"lang": "cmn", "topic": "x", "structure": "2A 2A", "tones": ["**", "*仄"]})
-    constraint = compile_constraint(spec, tokenizer)
+    constraint = Decoder(None, tokenizer).compile(spec)
     ids = {c: tokenizer.convert_tokens_to_ids(c) for c in "天年见风平仄"}
     # Line 2 must end on a 仄 character, so label A can only take 言前 (见) or 梭波 (仄), and 梭波 has no second
     # character for line 1 (no identical rhyme): only 言前 is left. The first line may not end in 风 or 平
@@ -146,11 +146,11 @@ def test_relaxation_drops_tone_first_then_rhyme_and_keeps_the_structure():
     # rhyme kept, tone dropped: 风 only, since 平 also reads pian2 (言前) and cannot be sure to rhyme in 中东
     assert mask.nonzero().flatten().tolist() == [ids["风"]]
     spec = LyricSpec.from_dict({"lang": "cmn", "topic": "x", "structure": "2A 2A", "rhymes": {"A": "天"}})
-    constraint = compile_constraint(spec, tokenizer)
+    constraint = Decoder(None, tokenizer).compile(spec)
     state, mask = constraint.allowed(RowState(line=1, pos=1, chosen=(), relaxed=((1, "tone"),)))
     assert state.relaxed == ((1, "tone"),) and mask.any()
     impossible = RowState(line=1, pos=1, chosen=(("A", "江阳"),))
     spec_free = LyricSpec.from_dict({"lang": "cmn", "topic": "x", "structure": "2A 2A"})
-    state, mask = compile_constraint(spec_free, tokenizer).allowed(impossible)
+    state, mask = Decoder(None, tokenizer).compile(spec_free).allowed(impossible)
     assert state.relaxed == ((1, "tone"), (1, "rhyme"))
     assert set(mask.nonzero().flatten().tolist()) == set(ids.values())  # any character, never a line break

@@ -14,7 +14,7 @@ from lyrics.decoding.melody import MelodyError, parse_numbered
 from lyrics.decoding.spec import LyricSpec, SpecError
 from lyrics.models import DEFAULT_MODEL
 from phonetics import PhoneticsError, analyze
-from scorer.batch import read_specs
+from pipeline.batch import read_specs
 from scorer.features import FEATURES, text_features
 from scorer.model import scorer_text
 from scorer.scoring import read_records, score_slots

@@ -8,7 +8,7 @@ import pytest
 from lyrics import generate
 from lyrics.decoding.constraints import UnsatisfiableSpec
 from lyrics.decoding.spec import LyricSpec, SpecError
-from lyrics.generation import compile_constraint
+from lyrics.generation import Decoder
 from lyrics.models import DEFAULT_MODEL, load_model
 from phonetics import analyze
 
@@ -71,7 +71,7 @@ def test_a_kept_line_the_tokenizer_cannot_write_is_unsatisfiable(char_tokenizer)
     rare = next(c for c in "龘靐齉麤爨" if char_tokenizer.convert_tokens_to_ids(c) == char_tokenizer.unk_token_id)
     spec = LyricSpec.from_dict({**SPEC, "keep": {"3": f"明月{rare}山水"}})
     with pytest.raises(UnsatisfiableSpec, match=r"line 3 \(kept, '明月.山水'\): the tokenizer cannot write it"):
-        compile_constraint(spec, char_tokenizer)
+        Decoder(None, char_tokenizer).compile(spec)
 
 
 def test_the_cli_keeps_lines_and_reports_them():
@@ -88,7 +88,7 @@ def test_the_cli_keeps_lines_and_reports_them():
 
 
 def test_a_batch_spec_keeps_its_lines(tmp_path, char_model, char_tokenizer):
-    from scorer.batch import run_batch
+    from pipeline.batch import run_batch
 
     specs = tmp_path / "specs.jsonl"
     specs.write_text(json.dumps({**SPEC, "id": "k", "keep": {"4": "低头思故乡"}}, ensure_ascii=False) + "\n"

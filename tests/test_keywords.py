@@ -13,7 +13,7 @@ from lyrics.decoding.checks import check_lyrics
 from lyrics.decoding.constraints import LyricsConstraint, RowState, UnsatisfiableSpec
 from lyrics.decoding.prompt import brief
 from lyrics.decoding.spec import LyricSpec, SpecError
-from lyrics.generation import compile_constraint, plan_keywords, token_table
+from lyrics.generation import Decoder
 from lyrics.models import load_model
 from lyrics.training.generator import train
 from lyrics.training.knowledge import spec_of_record, utilisation
@@ -103,7 +103,7 @@ def _after_first_line(constraint: LyricsConstraint, tokenizer, line: str) -> Row
 def test_a_line_may_not_end_on_the_character_its_label_already_ended_on(which, char_tokenizer, qwen_tokenizer):
     tokenizer = char_tokenizer if which == "char" else qwen_tokenizer
     spec = LyricSpec.from_dict({"lang": "cmn", "topic": "月", "structure": "2A 2A", "rhymes": {"A": "光"}})
-    constraint = compile_constraint(spec, tokenizer)
+    constraint = Decoder(None, tokenizer).compile(spec)
     state = _after_first_line(constraint, tokenizer, "阳光")
     assert state.line == 1 and state.finals == (("A", "光"),)
     state = constraint.advance(constraint.forbidden(state)[0], tokenizer.encode("明", add_special_tokens=False)[0])
@@ -137,9 +137,9 @@ def test_the_checks_flag_an_identical_rhyme():
 
 
 def test_a_label_needs_as_many_characters_as_lines(char_tokenizer):
-    rules = compile_constraint(LyricSpec.from_dict({"lang": "cmn", "topic": "月", "structure": "2A"}),
-                               char_tokenizer).rules
-    table = token_table(char_tokenizer)
+    decoder = Decoder(None, char_tokenizer)
+    rules = decoder.compile(LyricSpec.from_dict({"lang": "cmn", "topic": "月", "structure": "2A"})).rules
+    table = decoder.table
     # a rhyme group and tone class that only a few writable characters share
     counts = {}
     for char in rules.writable:
@@ -168,7 +168,7 @@ def test_a_model_trained_with_plans_ships_its_tables_and_the_topic_steers_it(tmp
     model, tokenizer = load_model(str(final), device="cpu")
     assert set(model.tianci_keywords) == {"cmn", "yue"}
     spec = LyricSpec.from_dict({"lang": "cmn", "topic": "明月", "structure": "5A 5A 5B 5A"})
-    planned = plan_keywords(spec, model.tianci_keywords, tokenizer)
+    planned = Decoder(model, tokenizer).plan_keywords(spec)
     assert planned.keywords[0] == "明月"  # the topic's own word first, expansion after it
     seas = generate(model, tokenizer, {**_dict(spec), "topic": "大海"}, n=2, seed=3)
     moons = generate(model, tokenizer, _dict(spec), n=2, seed=3)

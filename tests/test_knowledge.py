@@ -9,7 +9,7 @@ from lyrics import generate
 from lyrics.data.works import make_record, poetry_source
 from lyrics.decoding.prompt import hint, spec_hints
 from lyrics.decoding.spec import LyricSpec
-from lyrics.generation import compile_constraint, pin_rhymes, row_rhymes
+from lyrics.generation import Decoder
 from lyrics.training.knowledge import is_held_out, memorisation, spec_of_record, understanding, utilisation
 
 JINGYESI = make_record("test", "cmn", "静夜思", "李白", ["床前明月光，疑是地上霜。举头望明月，低头思故乡。"])
@@ -73,11 +73,12 @@ def test_hinted_generation(vocab, request):
     tokenizer, model = request.getfixturevalue(f"{vocab}_tokenizer"), request.getfixturevalue(f"{vocab}_model")
     spec = LyricSpec.from_dict({"lang": "cmn", "topic": "月", "structure": "7A 7A 7 7A 7B 7B",
                                 "tones": ["平平仄仄仄平平"]})
-    pinned = pin_rhymes(spec, tokenizer, seed=3)
-    viable = compile_constraint(spec, tokenizer).viable_groups
+    decoder = Decoder(None, tokenizer)
+    pinned = decoder.pin_rhymes(spec, 3)
+    viable = decoder.compile(spec).viable_groups
     assert set(pinned.rhymes) == {"A", "B"} and all(pinned.rhymes[k] in viable[k] for k in "AB")
-    assert pin_rhymes(spec, tokenizer, seed=3) == pinned  # seeded
-    rows = row_rhymes(spec, tokenizer, 3, 4)  # each candidate row its own groups, distinct while groups last
+    assert decoder.pin_rhymes(spec, 3) == pinned  # seeded
+    rows = decoder.row_rhymes(spec, 3, 4)  # each candidate row its own groups, distinct while groups last
     assert rows[0] == pinned and len({row.rhymes["A"] for row in rows}) == 4
     assert all(row.rhymes["A"] in viable["A"] and row.rhymes["B"] in viable["B"] for row in rows)
     for row, candidate in zip(rows, generate(model, tokenizer, spec, n=4, seed=3, hints=True, top_k=30), strict=True):
@@ -87,6 +88,6 @@ def test_hinted_generation(vocab, request):
     pinned_a = LyricSpec.from_dict({"lang": "cmn", "topic": "月", "structure": "7A 7A 7 7A", "rhymes": {"A": "光"}})
     for candidate in generate(model, tokenizer, pinned_a, n=3, seed=3, hints=True, top_k=30):
         assert candidate.checks.lines[0].rhyme == "江阳"  # a pinned label stays pinned in every row
-    constraint = compile_constraint(pinned, tokenizer, hints=True)
+    constraint = decoder.compile(pinned, hints=True)
     assert constraint.hints[0] == tokenizer.encode(hint(7, pinned.rhymes["A"], "平平仄仄仄平平") + "\n",
                                                    add_special_tokens=False)

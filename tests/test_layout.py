@@ -29,8 +29,9 @@ def test_help_imports_neither_torch_nor_gradio():
 
 
 # ---- the layer contract ---------------------------------------------------------------------------
-# phonetics → lyrics (data → decoding → generation and model loading → training) → scorer (model, training,
-# the candidate pipeline, batch, rejection sampling) → entry points (tianci/ the CLI, app.py). A module may
+# phonetics → lyrics (data → decoding → generation and model loading → training) → scorer (model, features,
+# training, ratings) → pipeline (the Writer, candidates, batch, rejection sampling, engines) → entry points
+# (tianci/ the CLI and the demo, app.py). A module may
 # import its own layer and the layers below it, never one above; no import circle anywhere, not even through a
 # function-local import; no private name imported from another module.
 
@@ -39,8 +40,10 @@ from pathlib import Path  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYERS = [("phonetics",), ("lyrics.files", "lyrics.data", "lyrics.modern"), ("lyrics.decoding",),
-          ("lyrics.generation", "lyrics.models", "lyrics"), ("lyrics.training",), ("scorer",), ("tianci", "app")]
-FIRST_PARTY = ("phonetics", "lyrics", "scorer", "tianci", "app")
+          ("lyrics.generation", "lyrics.models", "lyrics"), ("lyrics.training",), ("scorer",), ("pipeline",),
+          ("tianci", "app")]
+FIRST_PARTY = ("phonetics", "lyrics", "scorer", "pipeline", "tianci", "app")
+LIBRARY = ("phonetics", "lyrics", "scorer", "pipeline", "tianci")
 
 
 def layer_of(module: str) -> int:
@@ -82,7 +85,7 @@ def imports_of(path: Path) -> list[tuple[str, list[str], int]]:
 
 def source_files() -> list[Path]:
     files = [ROOT / "app.py"]
-    for top in ("phonetics", "lyrics", "scorer", "tianci"):
+    for top in LIBRARY:
         files += sorted((ROOT / top).rglob("*.py"))
     return files
 
@@ -149,3 +152,128 @@ def test_every_bench_script_imports():
             spec.loader.exec_module(module)  # module level only: main() is not run
         finally:
             del sys.modules[spec.name]
+
+
+# ---- state: the Writer holds it --------------------------------------------------------------------------
+
+MUTATORS = {"append", "extend", "insert", "setdefault", "update", "pop", "popitem", "move_to_end", "clear", "add",
+            "discard", "remove"}
+# memoised functions may take only these (and tuples of them): values, or a frozen value object of packaged tables
+PURE_KEYS = {"str", "int", "bool", "float", "None", "RhymeScheme"}
+
+
+def test_no_module_level_mutable_cache():
+    """State lives in objects (the Writer and what it holds: Decoder, token table, compiled constraints), never in
+    module globals: no module-level dict, list or set that code writes into, no ``global`` rebinding. A
+    ``functools.cache`` is allowed only on a pure function of strings and numbers (readings of packaged tables):
+    one keyed by a model, tokenizer or table object is a hidden cache of the kind the Writer replaces."""
+    found = []
+    for path in source_files():
+        tree = ast.parse(path.read_text("utf-8"))
+        where = path.relative_to(ROOT)
+        containers = set()
+        for node in tree.body:
+            value = node.value if isinstance(node, ast.Assign | ast.AnnAssign) else None
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target] if value is not None else []
+            if isinstance(value, ast.Dict | ast.List | ast.Set) or (
+                    isinstance(value, ast.Call) and getattr(value.func, "id", getattr(value.func, "attr", ""))
+                    in {"dict", "list", "set", "OrderedDict", "defaultdict", "Counter"}):
+                containers |= {t.id for t in targets if isinstance(t, ast.Name)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Global):
+                found.append(f"{where}:{node.lineno} global {', '.join(node.names)}")
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store | ast.Del) \
+                    and getattr(node.value, "id", None) in containers:
+                found.append(f"{where}:{node.lineno} writes into module-level {node.value.id}")
+            elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in MUTATORS \
+                    and getattr(node.func.value, "id", None) in containers:
+                found.append(f"{where}:{node.lineno} {node.func.value.id}.{node.func.attr}()")
+            elif isinstance(node, ast.FunctionDef) and any(
+                    "cache" in ast.unparse(d) for d in node.decorator_list) and node.name != "__init__":
+                args = [a for a in node.args.args if a.arg not in ("self", "cls")]
+                kinds = {part for a in args for part in _annotation_names(a.annotation)}
+                if any(d for d in node.decorator_list if "cached_property" in ast.unparse(d)):
+                    continue  # kept on the object it derives from
+                if not kinds <= PURE_KEYS | {"tuple", "frozenset"}:
+                    found.append(f"{where}:{node.lineno} cache on {node.name}({', '.join(sorted(kinds))})")
+    assert found == [], found
+
+
+def _annotation_names(annotation) -> set[str]:
+    if annotation is None:
+        return {"unannotated"}
+    return {n.id if isinstance(n, ast.Name) else "None" for n in ast.walk(annotation)
+            if isinstance(n, ast.Name) or (isinstance(n, ast.Constant) and n.value is None)}
+
+
+def test_no_global_seeding_outside_training_runs():
+    """Generation seeds a ``torch.Generator`` of its own call; only a training run (which owns its process, and
+    whose weight initialisation draws from torch's global generator) seeds the process."""
+    seeding = []
+    for path in source_files():
+        if path.is_relative_to(ROOT / "lyrics" / "training") or path == ROOT / "scorer" / "train.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in {"torch.manual_seed", "random.seed",
+                                                                        "torch.cuda.manual_seed_all"}:
+                seeding.append(f"{path.relative_to(ROOT)}:{node.lineno} {ast.unparse(node.func)}")
+    assert seeding == []
+
+
+def test_every_entry_point_writes_through_a_writer():
+    """The CLI, the demo, batch, rejection sampling and the Ray actors build a Writer; nothing above ``lyrics``
+    decodes on its own (``Decoder``, ``generate``, ``model.generate``) but the Writer itself."""
+    users = {"tianci/cli.py", "tianci/demo.py", "pipeline/batch.py", "pipeline/rs/rounds.py",
+             "pipeline/rs/sampling.py", "pipeline/ray_engine.py"}
+    builds = set()
+    bypass = []
+    for path in source_files():
+        here = str(path.relative_to(ROOT))
+        text = path.read_text("utf-8")
+        tree = ast.parse(text)
+        if any(isinstance(n, ast.Name) and n.id == "Writer" for n in ast.walk(tree)):
+            builds.add(here)
+        if here.startswith(("lyrics/", "phonetics/")) or here == "pipeline/writer.py":
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and ast.unparse(node.func).split(".")[-1] in {"Decoder", "generate",
+                                                                                      "generate_many"}:
+                bypass.append(f"{here}:{node.lineno} {ast.unparse(node.func)}")
+    assert users <= builds, users - builds
+    assert bypass == []
+
+
+def test_the_generate_command_walks_each_module_once(model_dir, capsys):
+    """From ``tianci generate``'s arguments to printed lyrics the calls go down the layers and come back: no call
+    re-enters a first-party module that is already on the stack below another one (no A → B → A)."""
+    import sys
+
+    from tianci.cli import main
+
+    roots = tuple(str(ROOT / top) for top in (*LIBRARY, "app.py"))
+    stack: list[str] = []
+    reentries: set[str] = set()
+
+    def module_of(frame) -> str | None:
+        filename = frame.f_code.co_filename
+        return module_name(Path(filename)) if filename.startswith(roots) else None
+
+    def profile(frame, event, arg):
+        if event == "call":
+            module = module_of(frame)
+            if module is not None:
+                chain = [m for i, m in enumerate(stack) if i == 0 or stack[i - 1] != m]
+                if module in chain and chain[-1] != module:
+                    reentries.add(" -> ".join([*chain[chain.index(module):], module]))
+            stack.append(module or (stack[-1] if stack else ""))
+        elif event == "return" and stack:
+            stack.pop()
+
+    sys.setprofile(profile)
+    try:
+        main(["generate", "--model", str(model_dir), "--topic", "月光", "--structure", "5A 5A", "-n", "1",
+              "--seed", "1"])
+    finally:
+        sys.setprofile(None)
+    assert "candidate 1" in capsys.readouterr().out
+    assert reentries == set()

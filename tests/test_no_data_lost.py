@@ -11,7 +11,7 @@ import pytest
 
 from lyrics.files import write_atomic
 from phonetics.cache import NotARegularFile
-from scorer.batch import read_specs
+from pipeline.batch import read_specs
 
 
 @pytest.fixture

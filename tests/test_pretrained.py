@@ -11,15 +11,16 @@ import yaml
 from lyrics.data.works import read_split
 from lyrics.decoding.prompt import build_prompt, spec_hints
 from lyrics.decoding.spec import LyricSpec
-from lyrics.generation import compile_constraint, pin_rhymes
+from lyrics.generation import Decoder
 from lyrics.models import load_model
 from lyrics.training.config import GeneratorConfig, from_mapping
 from lyrics.training.examples import encode_example
 from lyrics.training.generator import train
 from lyrics.training.knowledge import utilisation
-from scorer.config import RSConfig, ScorerConfig
+from pipeline.config import RSConfig
+from pipeline.rs.rounds import run_rounds
+from scorer.config import ScorerConfig
 from scorer.model import Scorer
-from scorer.rs import run_rounds
 from scorer.train import train_scorer
 
 from .conftest import run_cli, tiny_qwen3
@@ -68,8 +69,9 @@ def test_hint_lines_tokenize_in_training_as_the_decoder_forces_them(exported, da
         for hint_line in spec_lines:
             forced = tokenizer.encode(hint_line + "\n", add_special_tokens=False)
             assert any(ids[i:i + len(forced)] == forced for i in range(len(ids))), hint_line
-    spec = pin_rhymes(LyricSpec.from_dict({"lang": "cmn", "topic": "月光", "structure": "7A 7A 7B 7A"}), tokenizer, 0)
-    constraint = compile_constraint(spec, tokenizer, hints=True)
+    decoder = Decoder(None, tokenizer)
+    spec = decoder.pin_rhymes(LyricSpec.from_dict({"lang": "cmn", "topic": "月光", "structure": "7A 7A 7B 7A"}), 0)
+    constraint = decoder.compile(spec, hints=True)
     assert constraint.hints == [tokenizer.encode(h + "\n", add_special_tokens=False) for h in spec_hints(spec)]
 
 

@@ -14,11 +14,11 @@ import torch
 
 from lyrics.models import load_model, set_cpu_threads
 from lyrics.training.config import from_mapping
-from scorer.batch import run_batch
-from scorer.config import EngineConfig, RSConfig
+from pipeline.batch import run_batch
+from pipeline.config import EngineConfig, RSConfig
+from pipeline.ray_engine import ray_engine
+from pipeline.rs.rounds import run_rounds
 from scorer.model import new_scorer
-from scorer.ray_engine import ray_engine
-from scorer.rs import run_rounds
 
 from .conftest import ROOT
 

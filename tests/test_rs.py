@@ -12,9 +12,9 @@ import yaml
 from transformers import AutoTokenizer
 
 from lyrics.data.expansion import build_lexicon, expand_topic
+from pipeline.rs.metrics import distinct, eval_metrics
+from pipeline.rs.selection import select_samples
 from scorer.model import new_scorer
-from scorer.rs import distinct, eval_metrics
-from scorer.selection import select_samples
 
 from .conftest import ROOT, run_cli
 

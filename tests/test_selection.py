@@ -11,8 +11,8 @@ from peft import get_peft_model
 
 from lyrics.training.config import ConfigError, LoraConfig, StageConfig
 from lyrics.training.generator import anchor_kl, micro_steps
-from scorer.config import PromotionConfig
-from scorer.selection import (
+from pipeline.config import PromotionConfig
+from pipeline.rs.selection import (
     MIN_COMPARISONS,
     bootstrap_interval,
     mix,

@@ -44,13 +44,14 @@ from lyrics.decoding.melody import MELODY_PULL, melody_fit, parse_numbered, read
 from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
 from lyrics.export import export_candidates
 from lyrics.files import write_atomic
-from lyrics.models import DEFAULT_MODEL, check_local, export_model, load_model, looks_local, set_cpu_threads
+from lyrics.models import DEFAULT_MODEL, check_local, export_model, looks_local
 from lyrics.modern.briefs import BriefSampler
 from lyrics.modern.corpus import CORPUS, CORPUS_DIR, CheckResult, add_to_corpus, check_files, corpus_songs, load_briefs
 from lyrics.modern.report import corpus_report, write_report
 from lyrics.training.config import GeneratorConfig, load_config
 from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, TianciError, analyze, language
-from scorer.config import EngineConfig, RSConfig, ScorerConfig
+from pipeline.config import EngineConfig, RSConfig
+from scorer.config import ScorerConfig
 from scorer.ratings import RatingsStore, default_ratings_db, mos_report, rating_mos
 
 ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
@@ -376,12 +377,11 @@ def cmd_generate(args: argparse.Namespace) -> None:
         raise UsageError("--melody-bias must be from 0 (off) to 100, e.g. 2")
     if args.export is not None:
         _check_writable_dir(args.export)  # before any model work
-    from lyrics.generation import generate, plan_keywords
-
-    model, tokenizer = _load_generator(args.model, args.adapter)
-    spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
-    candidates = generate(model, tokenizer, spec, temperature=args.temperature, top_p=args.top_p, hints=args.hints,
-                          keyword_bias=args.keyword_bias, melody=melody, melody_bias=args.melody_bias)
+    writer = _writer(args.model, args.adapter)
+    spec = writer.plan(spec)
+    candidates = [scored.candidate for scored in writer.write(
+        [spec], spec.n, seed=spec.seed, temperature=args.temperature, top_p=args.top_p, hints=args.hints,
+        keyword_bias=args.keyword_bias, melody=melody, melody_bias=args.melody_bias)[0]]
     if spec.keywords:
         fields["keywords"] = list(spec.keywords)
     if args.export is not None:
@@ -422,33 +422,36 @@ def _generator_path(model: str | None) -> str:
     return str(model or DEFAULT_MODEL)
 
 
-def _load_generator(model: str | None, adapter: str | None):
-    loaded = load_model(_generator_path(model), adapter=adapter)
-    if loaded[0].device.type == "cpu":
-        set_cpu_threads(loaded[0])  # generation commands: threads sized for decoding, not for training
-    return loaded
+def _writer(model: str | None, adapter: str | None, scorer: str | None = "none"):
+    """The Writer of a generation command: ``--model`` (default: the shipped one) with ``--adapter``, and the
+    scorer ``--scorer`` names (by default, for commands that rank: the shipped one; ``none``: no scorer)."""
+    from pipeline.writer import Writer
+
+    return Writer.load(_generator_path(model), adapter=adapter, scorer=_scorer_path(scorer))
 
 
 def _scorer_path(path: str | None) -> str | None:
-    """The scorer ``path`` names; by default the shipped one when it is there; ``none``: no scorer."""
+    """The scorer ``path`` names; by default the shipped one when it is there; ``none``: no scorer. A local
+    folder that is not there is refused here, never sent to the hub."""
     from scorer.model import DEFAULT_SCORER
 
     if path == "none" or (path is None and not (DEFAULT_SCORER / "model.safetensors").is_file()):
         return None
-    return path or str(DEFAULT_SCORER)
+    found = path or str(DEFAULT_SCORER)
+    if looks_local(found) and not Path(found).expanduser().exists():
+        raise UsageError(f"--scorer {found}: no such folder; give a scorer folder (e.g. models/scorer-tiny) or none")
+    return found
 
 
 def _load_scorer(path: str | None):
     from scorer.model import Scorer
 
     found = _scorer_path(path)
-    if found and looks_local(found) and not Path(found).expanduser().exists():  # never sent to the hub
-        raise UsageError(f"--scorer {found}: no such folder; give a scorer folder (e.g. models/scorer-tiny) or none")
     return Scorer.load(found) if found else None
 
 
 def cmd_batch(args: argparse.Namespace) -> None:
-    from scorer.batch import check_results_file, read_specs, run_batch
+    from pipeline.batch import check_results_file, read_specs, run_batch
 
     if args.specs.is_dir():
         raise UsageError(f"{args.specs}: is a folder; give a JSON Lines file of specs")
@@ -465,19 +468,18 @@ def cmd_batch(args: argparse.Namespace) -> None:
         engine_config = EngineConfig(kind="ray", address=args.address, actors=args.actors, num_gpus=args.num_gpus)
     _check_writable(args.out)  # before any model work
     if args.engine == "ray":
-        summary = run_batch(None, None, args.specs, args.out, args.n, args.batch_size, args.seed,
+        summary = run_batch(None, args.specs, args.out, args.n, args.batch_size, args.seed,
                             engine=_ray_engine(engine_config, args.model, args.adapter, args.scorer))
     else:
-        model, tokenizer = _load_generator(args.model, args.adapter)
-        summary = run_batch(model, tokenizer, args.specs, args.out, args.n, args.batch_size, args.seed,
-                            scorer=_load_scorer(args.scorer))
+        summary = run_batch(_writer(args.model, args.adapter, args.scorer), args.specs, args.out, args.n,
+                            args.batch_size, args.seed)
     print(summary.line(), file=sys.stderr)
 
 
 def _ray_engine(config, model: str | None, adapter: str | None, scorer: str | None):
     """The batch job on Ray; the folders are checked here, the models load in the actors."""
     try:
-        from scorer.ray_engine import ray_engine
+        from pipeline.ray_engine import ray_engine
     except ImportError:
         raise UsageError("--engine ray needs Ray: pip install 'tianci[ray]' (make setup installs it)") from None
     generator = _generator_path(model)
@@ -574,7 +576,7 @@ def cmd_score(args: argparse.Namespace) -> None:
 
 
 def cmd_rs(args: argparse.Namespace) -> None:
-    from scorer.rs import run_rounds
+    from pipeline.rs.rounds import run_rounds
 
     report = run_rounds(load_config(args.config, RSConfig))
     print(f"rejection sampling: {report} (metrics.png and round_*/ beside it)")

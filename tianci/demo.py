@@ -28,10 +28,11 @@ from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.decoding.melody import MelodyError, melody_fit, melody_tones, with_melody
 from lyrics.decoding.spec import REGISTERS, LyricSpec, parse_rhymes_option
 from lyrics.export import export_candidates
-from lyrics.generation import Candidate, generate, plan_keywords
+from lyrics.generation import Candidate
 from lyrics.models import DEFAULT_MODEL, ModelLoadError, check_local, load_model, set_cpu_threads
 from phonetics import SCHEMES, TianciError, analyze, language, reading_sets, scheme
-from scorer.candidates import ranked, write_candidates
+from pipeline.candidates import ranked
+from pipeline.writer import Writer
 from scorer.model import DEFAULT_SCORER, Scorer, is_scorer
 from scorer.ratings import ASPECTS, RatingsStore, default_ratings_db
 
@@ -243,7 +244,7 @@ class Demo:
         self.models = models
         self.names = list(models)
         self.store = RatingsStore(db)
-        self._loaded: dict[str, tuple] = {}
+        self._writers: dict[str, Writer] = {}
         self.scorer_path = scorer
         self._scorer = None
 
@@ -253,15 +254,16 @@ class Demo:
             self._scorer = Scorer.load(self.scorer_path, device="cpu")
         return self._scorer
 
-    def model(self, name: str):
-        """One of the listed models (loaded once: the cache holds at most the list); any other name is refused
-        without touching the disk or the hub."""
+    def writer(self, name: str) -> Writer:
+        """The Writer of one of the listed models, with the scorer (each loaded once: at most the list); any other
+        name is refused without touching the disk or the hub."""
         if name not in self.models:
             raise ModelLoadError(f"unknown model {str(name)[:40]!r}: choose one of {', '.join(self.names)}")
-        if name not in self._loaded:
-            self._loaded[name] = load_model(self.models[name], device="cpu")
-            set_cpu_threads(self._loaded[name][0])  # the demo only decodes: threads sized for that
-        return self._loaded[name]
+        if name not in self._writers:
+            model, tokenizer = load_model(self.models[name], device="cpu")
+            set_cpu_threads(model)  # the demo only decodes: threads sized for that
+            self._writers[name] = Writer(model, tokenizer, self.scorer())
+        return self._writers[name]
 
     def spec_of(self, lang, topic, genre, structure, rhymes, tones, melody_text, midi_file, n, seed, keywords="",
                 keep: dict[str, str] | None = None, mood: str = "", register: str = ""):
@@ -302,15 +304,13 @@ class Demo:
         mood, register = (*style, "", "")[:2]
         spec, fields, tune = self.spec_of(lang, topic, genre, structure, rhymes, tones, melody, midi, n, seed,
                                           keywords, keep, mood, register)
-        model, tokenizer = self.model(model_name or self.names[0])
-        spec = plan_keywords(spec, getattr(model, "tianci_keywords", None), tokenizer)
+        writer = self.writer(model_name or self.names[0])
+        spec = writer.plan(spec)
         if spec.keywords:
             fields["keywords"] = list(spec.keywords)
-        scorer = self.scorer()
-        results = write_candidates(model, tokenizer, [spec], spec.n, scorer, seed=spec.seed,
-                                   temperature=sampling_temperature(temperature), melody=tune)
-        if isinstance(results, str):
-            raise Mistake(results)
+        scorer = writer.scorer
+        results = writer.write([spec], spec.n, seed=spec.seed, temperature=sampling_temperature(temperature),
+                               melody=tune)  # an UnsatisfiableSpec is a user mistake: user_errors shows its line
         best_first = ranked(results[0])
         state = {"prompt": json.dumps(fields, ensure_ascii=False), "model": model_name or self.names[0],
                  "candidates": [s.lyrics for s in best_first]}
@@ -415,8 +415,8 @@ class Demo:
                                     "seed": whole_number(seed or 0)})
         sides = []
         for name in (model_a, model_b):
-            model, tokenizer = self.model(name)
-            sides.append((name, generate(model, tokenizer, spec, n=1, seed=spec.seed)[0].lyrics))
+            writer = self.writer(name)
+            sides.append((name, writer.write([writer.plan(spec)], 1, seed=spec.seed)[0][0].lyrics))
         random.shuffle(sides)
         state = {"prompt": json.dumps({"lang": lang, "topic": topic, "structure": spec.structure},
                                       ensure_ascii=False), "sides": sides}

@@ -51,7 +51,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass, replace
-from functools import cache
 
 import torch
 from transformers import LogitsProcessor
@@ -60,24 +59,24 @@ from lyrics.decoding.spec import FREE, LyricSpec, SpecError
 from lyrics.decoding.tokentable import NEWLINE, SPECIAL, TEXT, TokenTable, utf8_length
 from phonetics import is_cjk, reading_sets, scheme, split_romanization, to_lang_script, tone_class
 
-_BIAS_CACHE_BYTES = 128 << 20  # additive bias rows kept process-wide: ~210 rows at Qwen's vocabulary
-_biases: OrderedDict[tuple[int, str], tuple[torch.Tensor, torch.Tensor]] = OrderedDict()
+_BIAS_CACHE_BYTES = 128 << 20  # additive bias rows kept per token table: ~210 rows at Qwen's vocabulary
 
 
-def additive_bias(forbidden: torch.Tensor, device: torch.device) -> torch.Tensor:
+def additive_bias(forbidden: torch.Tensor, device: torch.device, table: TokenTable) -> torch.Tensor:
     """``forbidden`` as an additive float row (0 or -inf) on ``device``. Adding one is 15-40x faster on
     CPU than ``masked_fill`` with a bool mask, and float32 adds far faster than a half-precision row into
-    float32 scores, but a row costs 4 bytes a token: only the most recently used rows are kept, the bool
-    masks being the real cache."""
+    float32 scores, but a row costs 4 bytes a token: only the most recently used rows are kept (with the
+    ``table`` the masks index), the bool masks being the real cache."""
+    rows: OrderedDict = table.memo(("bias rows",), OrderedDict)
     key = (id(forbidden), str(device))
-    hit = _biases.get(key)
+    hit = rows.get(key)
     if hit is not None and hit[0] is forbidden:
-        _biases.move_to_end(key)
+        rows.move_to_end(key)
         return hit[1]
     row = torch.zeros(forbidden.shape, dtype=torch.float32).masked_fill_(forbidden, float("-inf")).to(device)
-    _biases[key] = (forbidden, row)
-    while len(_biases) > 1 and len(_biases) * row.numel() * 4 > _BIAS_CACHE_BYTES:
-        _biases.popitem(last=False)
+    rows[key] = (forbidden, row)
+    while len(rows) > 1 and len(rows) * row.numel() * 4 > _BIAS_CACHE_BYTES:
+        rows.popitem(last=False)
     return row
 
 
@@ -122,6 +121,9 @@ class CharRules:
         any_char = table.writes_any_utf8
         whole = set(table.char_list)
         self.writable = sorted(c for c in self.classes if any_char or c in whole)
+        self._char_masks: dict[Slot, torch.Tensor] = {}  # per slot, kept with these rules (slots are few)
+        self._prefixes: dict[Slot, frozenset[bytes]] = {}
+        self._prefix_masks: dict[Slot, torch.Tensor] = {}
 
     def allows(self, char: str, slot: Slot) -> bool:
         classes = self.classes.get(char)
@@ -138,27 +140,31 @@ class CharRules:
         groups = self.groups.get(char, frozenset())
         return next(iter(groups)) if len(groups) == 1 else None
 
-    @cache  # noqa: B019  (one CharRules per spec and tokenizer; slots are few)
     def char_mask(self, slot: Slot) -> torch.Tensor:
         """bool [C+1] over the table's characters (the last entry, padding, is True)."""
-        allowed = [self.allows(c, slot) for c in self.table.char_list]
-        return torch.tensor([*allowed, True], dtype=torch.bool)
+        if slot not in self._char_masks:
+            allowed = [self.allows(c, slot) for c in self.table.char_list]
+            self._char_masks[slot] = torch.tensor([*allowed, True], dtype=torch.bool)
+        return self._char_masks[slot]
 
-    @cache  # noqa: B019
     def prefixes(self, slot: Slot) -> frozenset[bytes]:
         """Every proper UTF-8 prefix of a writable character that fits the slot."""
-        out = set()
-        for char in self.writable:
-            if self.allows(char, slot):
-                data = char.encode("utf-8")
-                out.update(data[:k] for k in range(1, len(data)))
-        return frozenset(out)
+        if slot not in self._prefixes:
+            out = set()
+            for char in self.writable:
+                if self.allows(char, slot):
+                    data = char.encode("utf-8")
+                    out.update(data[:k] for k in range(1, len(data)))
+            self._prefixes[slot] = frozenset(out)
+        return self._prefixes[slot]
 
-    @cache  # noqa: B019
     def prefix_mask(self, slot: Slot) -> torch.Tensor:
         """bool [P] over the table's trailing partial characters."""
-        allowed = self.prefixes(slot)
-        return torch.tensor([p in allowed for p in self.table.prefixes] or [False], dtype=torch.bool)
+        if slot not in self._prefix_masks:
+            allowed = self.prefixes(slot)
+            self._prefix_masks[slot] = torch.tensor([p in allowed for p in self.table.prefixes] or [False],
+                                                    dtype=torch.bool)
+        return self._prefix_masks[slot]
 
     def any_allowed(self, slot: Slot) -> bool:
         return bool(self.some_allowed(slot, 1))
@@ -192,15 +198,10 @@ def distinct_choice(options: list[list[str]]) -> bool:
     return all(place(line, set()) for line in range(len(options)))
 
 
-_rules: dict[tuple[str, str, str], CharRules] = {}
-
-
 def char_rules(lang: str, scheme_name: str, table: TokenTable) -> CharRules:
-    """One CharRules per language, scheme and tokenizer (building one takes about a second)."""
-    key = (lang, scheme_name, table.content_hash)
-    if key not in _rules:
-        _rules[key] = CharRules(lang, scheme_name, table)
-    return _rules[key]
+    """One CharRules per language, scheme and token table, kept with the table (building one takes about a
+    second)."""
+    return table.memo(("rules", lang, scheme_name), lambda: CharRules(lang, scheme_name, table))
 
 
 @dataclass(frozen=True)
@@ -545,7 +546,7 @@ class LyricsLogitsProcessor(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         for i, state in enumerate(self.tracker.states(input_ids)):
-            scores[i].add_(additive_bias(self.constraint.forbidden(state)[1], scores.device))
+            scores[i].add_(additive_bias(self.constraint.forbidden(state)[1], scores.device, self.constraint.table))
         return scores
 
 
@@ -567,6 +568,6 @@ class RowConstraintsProcessor(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         for constraint, rows, tracker in self._groups.values():
             for i, state in zip(rows, tracker.states(input_ids[rows]), strict=True):
-                scores[i].add_(additive_bias(constraint.forbidden(state)[1], scores.device))
+                scores[i].add_(additive_bias(constraint.forbidden(state)[1], scores.device, constraint.table))
         return scores
 

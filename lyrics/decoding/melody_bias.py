@@ -35,23 +35,23 @@ from lyrics.decoding.melody import Melody, MelodyError, cue_score, note_cues
 from lyrics.decoding.tokentable import TEXT
 from phonetics import language
 
-_TONES: dict[tuple[str, str], torch.Tensor] = {}
-
 
 def token_tones(constraint: LyricsConstraint) -> torch.Tensor:
     """long [V]: the tone (1-5) of the first character of each token that starts at a character boundary, as
-    the character is read on its own; 0 for other tokens and characters without a reading."""
+    the character is read on its own; 0 for other tokens and characters without a reading. Kept with the
+    token table."""
     table, lang = constraint.table, constraint.spec.lang
-    key = (lang, table.content_hash)
-    if key not in _TONES:
+
+    def build() -> torch.Tensor:
         spoken = language(lang)
         alone = spoken.readings("\n".join(table.char_list))[::2]  # each character read on its own line
         per_char = [spoken.split(r)[2] if r else 0 for r in alone]
         char_tone = torch.tensor([*per_char, 0], dtype=torch.long)  # the last entry: padding
         starts = (table.kinds == TEXT) & (table.lead == 0) & (table.n_chars >= 1)
         first = table.chars[:, 0].long().clamp(min=0, max=len(per_char))
-        _TONES[key] = torch.where(starts, char_tone[first], torch.zeros_like(first))
-    return _TONES[key]
+        return torch.where(starts, char_tone[first], torch.zeros_like(first))
+
+    return table.memo(("tones", lang), build)
 
 
 class MelodyBias(LogitsProcessor):

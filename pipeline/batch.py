@@ -3,16 +3,15 @@
 Each input line is a spec (the contract of ``lyrics.decoding.spec`` plus ``id``; without an id, ``line-N``). Each
 output line is ``{"id", "lyrics", "candidates": [{"lyrics", "checks", "tokens", "scores"}, ...]}`` (``scores``:
 the quality scorer's 1-5 per aspect, when a scorer is given; ``lyrics``: the best candidate by the one rule
-of ``scorer.candidates``), or ``{"id", "error"}`` for a spec that cannot be
+of ``pipeline.candidates``), or ``{"id", "error"}`` for a spec that cannot be
 read or met; the batch goes on. Lines are appended whole and flushed to disk one item at a time; a re-run
 skips the ids already in OUT and first cuts off a last line left incomplete by a kill, so nothing finished
-is lost and nothing is written twice. Specs of one shape are generated together (``generate_many``).
+is lost and nothing is written twice. Specs of one shape are generated together (``Writer.write``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -24,10 +23,10 @@ from tqdm import tqdm
 from lyrics.decoding.constraints import UnsatisfiableSpec
 from lyrics.decoding.spec import LyricSpec, SpecError
 from lyrics.files import utf8_lines
-from lyrics.generation import compile_constraint
 
-from .candidates import ranked, write_candidates
-from .model import Scorer
+from .candidates import ranked
+from .results import RecordLog, finished_ids
+from .writer import Writer
 
 
 @dataclass
@@ -40,24 +39,21 @@ class Summary:
     items_passed: int = 0  # items with at least one such candidate
     seconds: float = 0.0
 
+    def add(self, record: dict) -> None:
+        if "error" in record:
+            self.errors += 1
+            return
+        passing = sum(c["checks"]["ok"] for c in record["candidates"])
+        self.candidates += len(record["candidates"])
+        self.passed += passing
+        self.items_passed += passing > 0
+
     def line(self) -> str:
         done = self.items - self.skipped - self.errors
         rate = (self.items - self.skipped) / self.seconds if self.seconds else 0.0
         return (f"{self.items} items ({self.skipped} already done), {self.errors} errors; candidates passing "
                 f"all checks {self.passed}/{self.candidates}, items with one {self.items_passed}/{done}; "
                 f"{rate:.2f} items/s")
-
-
-def finished_ids(out: Path) -> set[str]:
-    """Ids already written to ``out``; a last line cut short by a kill is removed first."""
-    if not out.is_file():
-        return set()
-    data = out.read_bytes()
-    complete = data[: data.rfind(b"\n") + 1]
-    if len(complete) != len(data):
-        with out.open("r+b") as handle:
-            handle.truncate(len(complete))
-    return {json.loads(line)["id"] for line in complete.decode("utf-8").splitlines() if line.strip()}
 
 
 def check_results_file(out: Path, spec_ids: set[str]) -> None:
@@ -116,11 +112,9 @@ def read_specs(path: Path, default_n: int) -> list[tuple[str, LyricSpec | str]]:
     return items
 
 
-def chunk_records(model, tokenizer, chunk: list[tuple[str, LyricSpec | str]], seed: int | None,
-                  scorer: Scorer | None = None) -> list[dict]:
-    """The output records of one chunk of specs (errors as error records), through the one candidate pipeline;
-    specs of one ``n`` go through the model together. The same chunk and seed give the same records on any
-    engine."""
+def chunk_records(writer: Writer, chunk: list[tuple[str, LyricSpec | str]], seed: int | None) -> list[dict]:
+    """The output records of one chunk of specs (errors as error records), through the writer; specs of one
+    ``n`` go through the model together. The same chunk and seed give the same records on any engine."""
     records: list[dict] = []
     by_n: dict[int, list[tuple[str, LyricSpec]]] = {}
     for item_id, spec in chunk:
@@ -128,18 +122,20 @@ def chunk_records(model, tokenizer, chunk: list[tuple[str, LyricSpec | str]], se
             records.append({"id": item_id, "error": spec})
             continue
         try:
-            compile_constraint(spec, tokenizer)
-            by_n.setdefault(spec.n, []).append((item_id, spec))
+            planned = writer.plan(spec)
+            writer.check(planned)
+            by_n.setdefault(spec.n, []).append((item_id, planned))
         except UnsatisfiableSpec as err:
             records.append({"id": item_id, "error": str(err)})
     for count, group in by_n.items():
-        results = write_candidates(model, tokenizer, [spec for _, spec in group], count, scorer, seed=seed)
-        for i, (item_id, _) in enumerate(group):
-            if isinstance(results, str):  # a hint the tokenizer cannot write
-                records.append({"id": item_id, "error": results})
-            else:
-                records.append({"id": item_id, "lyrics": ranked(results[i])[0].lyrics,
-                                "candidates": [s.to_dict() for s in results[i]]})
+        try:
+            results = writer.write([spec for _, spec in group], count, seed=seed)
+        except UnsatisfiableSpec as err:  # a hint the tokenizer cannot write: every spec of the group
+            records += [{"id": item_id, "error": str(err)} for item_id, _ in group]
+            continue
+        for (item_id, _), scored in zip(group, results, strict=True):
+            records.append({"id": item_id, "lyrics": ranked(scored)[0].lyrics,
+                            "candidates": [s.to_dict() for s in scored]})
     return records
 
 
@@ -156,50 +152,22 @@ def plan_batch(specs_path: Path, out: Path, n: int, batch_size: int,
     return items, chunks, len(items) - len(pending)
 
 
-class ResultWriter:
-    """OUT, appended one whole line per record and synced to disk, with the run's summary kept as it goes."""
-
-    def __init__(self, out: Path, summary: Summary, bar):
-        out.parent.mkdir(parents=True, exist_ok=True)
-        self.handle, self.summary, self.bar = out.open("a", encoding="utf-8"), summary, bar
-
-    def write(self, record: dict) -> None:
-        self.handle.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self.handle.flush()
-        os.fsync(self.handle.fileno())
-        if "error" in record:
-            self.summary.errors += 1
-        else:
-            passing = sum(c["checks"]["ok"] for c in record["candidates"])
-            self.summary.candidates += len(record["candidates"])
-            self.summary.passed += passing
-            self.summary.items_passed += passing > 0
-        self.bar.update(1)
-
-    def close(self) -> None:
-        self.handle.close()
-        self.bar.close()
-
-
-def run_batch(model, tokenizer, specs_path: Path, out: Path, n: int = 4, batch_size: int = 16,
-              seed: int | None = None, progress: bool = True, scorer: Scorer | None = None,
-              engine: Callable | None = None) -> Summary:
-    """Candidates through the one pipeline (``scorer.candidates``): with a ``scorer`` each gets ``scores``;
-    ``lyrics`` is the best by the one rule. ``engine``: where the chunks run (``scorer.ray_engine``); by
-    default here, with ``model`` and ``tokenizer``."""
+def run_batch(writer: Writer | None, specs_path: Path, out: Path, n: int = 4, batch_size: int = 16,
+              seed: int | None = None, progress: bool = True, engine: Callable | None = None) -> Summary:
+    """Candidates for every spec through the writer (with its scorer each gets ``scores``); ``lyrics`` is the
+    best by the one rule (``pipeline.candidates``). ``engine``: where the chunks run (``pipeline.ray_engine``,
+    each actor with its own Writer; ``writer`` may then be None); by default here."""
     began = time.perf_counter()
     items, chunks, skipped = plan_batch(specs_path, out, n, batch_size, seed)
     summary = Summary(items=len(items), skipped=skipped)
-    bar = tqdm(total=len(items), initial=skipped, desc="batch", unit="spec", file=sys.stderr,
-               disable=not progress or None)
-    writer = ResultWriter(out, summary, bar)
-    try:
+    with tqdm(total=len(items), initial=skipped, desc="batch", unit="spec", file=sys.stderr,
+              disable=not progress or None) as bar, RecordLog(out) as log:
         results = engine(chunk_records, chunks) if engine is not None else (
-            chunk_records(model, tokenizer, chunk, chunk_seed, scorer=scorer) for chunk, chunk_seed in chunks)
+            chunk_records(writer, chunk, chunk_seed) for chunk, chunk_seed in chunks)
         for records in results:
             for record in records:
-                writer.write(record)
-    finally:
-        writer.close()
+                log.write(record)
+                summary.add(record)
+                bar.update(1)
     summary.seconds = time.perf_counter() - began
     return summary

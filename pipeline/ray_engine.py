@@ -2,10 +2,10 @@
 (``engine: {kind: ray}``).
 
 Ray Data spreads the work (one row per chunk of specs or prompts) over a pool of actors, each holding one
-generator and the scorer, loaded once (``num_gpus`` per actor on a GPU cluster). A chunk is computed by the same
-function the local engine runs (``scorer.batch.chunk_records``, ``scorer.rs.prompt_records``) with the same seed,
-so the records are the local engine's; the driver writes them as they come (one whole line each, synced), which
-keeps the local engine's contract: a kill loses only unfinished chunks, a resume skips the ids already written,
+generator and the scorer in its own Writer, loaded once (``num_gpus`` per actor on a GPU cluster). A chunk is
+computed by the same function the local engine runs (``pipeline.batch.chunk_records``,
+``pipeline.rs.sampling.prompt_records``) with the same seed, so the records are the local engine's; the driver
+writes them as they come (one whole line each, synced), which keeps the local engine's contract: a kill loses only unfinished chunks, a resume skips the ids already written,
 nothing is written twice. ``address`` joins a running cluster (``ray start --head``); without one a local Ray
 starts on the cores this process may use. ``ray`` is the optional extra ``pip install tianci[ray]``.
 """
@@ -19,28 +19,25 @@ from collections.abc import Callable, Iterator, Sequence
 import ray
 import ray.data
 
-from lyrics.models import load_model, set_cpu_threads, usable_cores
+from lyrics.models import usable_cores
 from lyrics.training.config import ConfigError
 
 from .config import EngineConfig, ray_host_port
-from .model import Scorer
+from .writer import Writer
 
 CONNECT_TIMEOUT = 10.0  # seconds to wait for a cluster's address to answer
 
 
 class ChunkWorker:
-    """One Ray actor: a generator and a scorer, and the job that turns a task into records."""
+    """One Ray actor: its own Writer (generator and scorer), and the job that turns a task into records."""
 
     def __init__(self, generator: str, adapter: str | None, scorer: str | None, job: Callable, tasks: Sequence):
-        self.model, self.tokenizer = load_model(generator, adapter=adapter)
-        if self.model.device.type == "cpu":
-            set_cpu_threads(self.model)
-        self.scorer = Scorer.load(scorer) if scorer else None
+        self.writer = Writer.load(generator, adapter=adapter, scorer=scorer)
         self.job, self.tasks = job, tasks
 
     def __call__(self, batch: dict) -> dict:
-        return {"records": [json.dumps(self.job(self.model, self.tokenizer, *self.tasks[int(i)], scorer=self.scorer),
-                                       ensure_ascii=False) for i in batch["id"]]}
+        return {"records": [json.dumps(self.job(self.writer, *self.tasks[int(i)]), ensure_ascii=False)
+                            for i in batch["id"]]}
 
 
 def check_reachable(address: str, timeout: float = CONNECT_TIMEOUT) -> None:

@@ -35,7 +35,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from .config import PromotionConfig
+from ..config import PromotionConfig
 
 MIN_COMPARISONS = 10  # blind comparisons of the two models needed before human opinion decides
 

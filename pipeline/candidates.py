@@ -1,5 +1,5 @@
-"""The candidate pipeline: sample → check → score → select, the one way batch, rejection sampling and the demo
-get their candidates and pick the best.
+"""Checked, scored candidates and the one rule that ranks them (``pipeline.writer.Writer.write`` makes them;
+batch, rejection sampling and the demo pick the best by it).
 
 The rule (:func:`rank_key`): candidates passing every check first, then those with more lines rhyming as
 asked, then the higher overall score. :func:`best` is the top candidate when it passes (None when none does),
@@ -17,11 +17,9 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 
-from lyrics.decoding.constraints import UnsatisfiableSpec
 from lyrics.decoding.spec import LyricSpec
-from lyrics.generation import Candidate, generate_many
-
-from .model import Scorer, scorer_prompt
+from lyrics.generation import Candidate
+from scorer.model import Scorer, scorer_prompt
 
 
 @dataclass
@@ -63,15 +61,3 @@ def score_all(scorer: Scorer | None, specs: Sequence[LyricSpec], groups: Sequenc
     flat = [(scorer_prompt(spec), c.lyrics) for spec, group in zip(judged, groups, strict=True) for c in group]
     values = iter(scorer.score(flat) if scorer is not None and flat else [{} for _ in flat])
     return [[Scored(c, next(values)) for c in group] for group in groups]
-
-
-def write_candidates(model, tokenizer, specs: Sequence[LyricSpec], n: int, scorer: Scorer | None = None, *,
-                     seed: int | None = None, judged: Sequence[LyricSpec] | None = None,
-                     **sampling) -> list[list[Scored]] | str:
-    """``n`` candidates per spec, checked and scored, in generation order; or the one-line reason the specs
-    cannot be written (an :class:`UnsatisfiableSpec`, e.g. a hint the tokenizer cannot write)."""
-    try:
-        groups = generate_many(model, tokenizer, list(specs), n, seed=seed, **sampling)
-    except UnsatisfiableSpec as err:
-        return str(err)
-    return score_all(scorer, specs, groups, judged)

@@ -1,0 +1,114 @@
+"""Typed configs of the pipeline: rejection sampling (``tianci rs``), its prompts and promotion gate, and the
+engine that runs generation (here or on Ray); read by the one loader: ``load_config(path, RSConfig)``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lyrics.training.config import ConfigError, DataConfig, RunConfig, StageConfig, require
+
+DEFAULT_STRUCTURES = ("7A 7A 7B 7A", "5A 5A 5B 5A", "7A 7A 7A 7A", "4 4A 7 7A")
+
+
+@dataclass(frozen=True)
+class RSModelConfig:
+    generator: str | None = None  # round 0's generator; None: models/tiny
+    scorer: str | None = None  # None: models/scorer-tiny
+
+
+@dataclass(frozen=True)
+class PromptsConfig:
+    train: int = 200  # titles of train-split works, languages in turn
+    eval: int = 40  # titles of valid-split works: held out
+    structures: tuple[str, ...] = DEFAULT_STRUCTURES
+    expand: bool = False  # query expansion: imagery from the corpus added to the topic
+
+    def __post_init__(self):
+        require(self.train >= 1 and self.eval >= 1, "train and eval must be at least 1")
+        require(bool(self.structures), "structures must name at least one structure")
+
+
+ENGINES = ("local", "ray")
+RAY_SCHEMES = ("ray://",)  # Ray Client; a bare HOST:PORT is a cluster's GCS address
+
+
+def ray_host_port(address: str) -> tuple[str, int] | None:
+    """The (host, port) of a Ray ``address`` ("auto": None, found by Ray itself); a ConfigError naming the
+    expected shape when it is neither.
+
+    >>> ray_host_port("10.0.0.5:6379"), ray_host_port("ray://head:10001"), ray_host_port("auto")
+    (('10.0.0.5', 6379), ('head', 10001), None)
+    """
+    if address == "auto":
+        return None
+    bare = next((address[len(s):] for s in RAY_SCHEMES if address.startswith(s)), address)
+    host, _, port = bare.rpartition(":")
+    if not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ConfigError(f"--address {address!r}: expected HOST:PORT (port 1-65535), ray://HOST:PORT or auto")
+    return host.strip("[]"), int(port)
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """Where generation runs: here (``local``) or on Ray (``ray``: a pool of ``actors``, each holding a generator
+    and the scorer, ``num_gpus`` each; ``address`` joins a running cluster, none starts a local Ray)."""
+
+    kind: str = "local"
+    address: str | None = None
+    actors: int = 2
+    num_gpus: float = 0.0
+
+    def __post_init__(self):
+        require(self.kind in ENGINES, f"kind must be one of {', '.join(ENGINES)}")
+        require(self.actors >= 1 and self.num_gpus >= 0, "actors must be at least 1 and num_gpus at least 0")
+        if self.address is not None:
+            ray_host_port(self.address)
+
+
+@dataclass(frozen=True)
+class PromotionConfig:
+    min_distinct_2: float = 0.95  # a promoted model's distinct-2 is at least this share of round 0's ...
+    max_top_char: float = 1.5  # ... and its commonest character's share at most this many times round 0's
+    confidence: float = 0.95  # the bootstrap interval of the overall gain
+    resamples: int = 2000
+    enabled: bool = True  # off: every round's model goes on to the next round
+    ratings_db: str | None = None  # blind comparisons that decide instead; None: the default ratings store
+
+    def __post_init__(self):
+        require(0 < self.min_distinct_2 <= 1 and self.max_top_char >= 1, "min_distinct_2 must be in (0, 1] and "
+                                                                          "max_top_char at least 1")
+        require(0.5 <= self.confidence < 1 and self.resamples >= 100, "confidence must be in [0.5, 1) and "
+                                                                       "resamples at least 100")
+
+
+@dataclass(frozen=True)
+class RSConfig(RunConfig):
+    """``tianci rs``: rounds of sample K → keep the best → finetune (LoRA) → evaluate (stages: sft, the
+    finetune of every round)."""
+
+    model: RSModelConfig = RSModelConfig()
+    data: DataConfig = field(default_factory=DataConfig)
+    prompts: PromptsConfig = PromptsConfig()
+    rounds: int = 2
+    k: int = 8  # candidates per training prompt
+    eval_k: int = 4  # candidates per held-out prompt
+    threshold: float = 3.0  # the best passing candidate is kept when its overall score (1-5) reaches this
+    replay: float = 1.0  # original sft exchanges replayed per kept sample
+    temperature: float = 1.0
+    repetition_gate: bool = True  # a kept candidate repeats characters no more than its prompt's median one
+    diversity: float = 1.0  # selection: overall minus this times the bigram overlap with samples kept before
+    promotion: PromotionConfig = PromotionConfig()  # whether a round's model replaces the current one
+    engine: EngineConfig = EngineConfig()  # where the sampling step runs
+
+    def __post_init__(self):
+        for name in ("rounds", "k", "eval_k"):
+            require(getattr(self, name) >= 1, f"{name} must be at least 1")
+        require(self.replay >= 0 and self.temperature > 0, "replay must be at least 0 and temperature above 0")
+        require(self.diversity >= 0, "diversity must be at least 0")
+        self.only_stage("sft")
+        require(self.stages["sft"].lora is not None, "stages.sft.lora is missing: rejection sampling finetunes "
+                                                    "LoRA adapters")
+
+    @property
+    def sft(self) -> StageConfig:
+        return self.stage("sft")
