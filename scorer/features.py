@@ -1,7 +1,7 @@
 """What a reader notices that a small scorer's hidden states do not show: repetition and topic evidence.
 
 Per (prompt, lyrics) a vector of :data:`FEATURES`, each in [0, 1], that enters every aspect's logit through
-learned weights (``scorer.model.head_logits``), beside the fluency of the text under the backbone:
+learned weights (``scorer.model.ScorerModel``), beside the fluency of the text under the backbone:
 
 - ``repeated_lines``: share of lines that copy an earlier line;
 - ``neighbour_echo``: the most characters a line shares with the line before it (multiset overlap over the

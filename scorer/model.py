@@ -5,14 +5,14 @@
     scorer.score([({"topic": "月光", "lang": "cmn"}, "床前明月光\\n疑是地上霜")])
     # [{"overall": 4.1, "language": 4.3, "relevance": 3.9, "content": 3.8}]
 
-The model is a Hugging Face ``AutoModelForSequenceClassification`` (for the tiny default, a
-``Qwen3ForSequenceClassification``) with ``num_labels`` = the four aspects of ``scorer.ratings.ASPECTS``,
-read on the last token, plus a learned weighting of features (:func:`head_logits`; use it, or ``Scorer``:
-the class's ``forward`` has the first part only): the fluency of the text under the backbone's own token
-log-probabilities, and the repetition and topic evidence of ``scorer.features``. Each head gives a logit
-``r``; the score on the raters' 1-5 scale is ``1 + 4 sigmoid(r)``, so pairwise (Bradley-Terry) training on
-logits and pointwise training on 1-5 ratings share one scale; relevance is then capped where the lyrics
-show no evidence of their topic (:func:`to_scores`). Weights load from safetensors only, without remote code.
+The network is a :class:`ScorerModel`: a Hugging Face ``AutoModelForSequenceClassification`` (for the tiny
+default, a ``Qwen3ForSequenceClassification``) with ``num_labels`` = the four aspects of
+``scorer.ratings.ASPECTS``, read on the last token, plus a learned weighting of features: the fluency of the
+text under the backbone's own token log-probabilities, and the repetition and topic evidence of
+``scorer.features``. Its ``forward`` gives each head's logit ``r``; the score on the raters' 1-5 scale is
+``1 + 4 sigmoid(r)``, so pairwise (Bradley-Terry) training on logits and pointwise training on 1-5 ratings share
+one scale; relevance is then capped where the lyrics show no evidence of their topic (:func:`to_scores`).
+Weights load from safetensors only, without remote code.
 """
 
 from __future__ import annotations
@@ -124,87 +124,102 @@ def fluency_features(model, batch: dict[str, torch.Tensor], hidden: torch.Tensor
     return torch.stack([mean, spread, low], dim=1)
 
 
-def head_logits(model, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-    """(rows, aspects) logits: the heads on each row's last real token (as the class's own ``forward``), plus a
-    feature term: per aspect, a learned weighting of :data:`FLUENCY` (the text's token log-probabilities under
-    the backbone's own, tied, LM head; zeros when it does not tie its embeddings) and of ``batch["features"]``
-    (``scorer.features``).
+class ScorerModel(torch.nn.Module):
+    """The scorer's network: ``classifier``, a sequence-classification model (its transformer and ``score``, one
+    linear head per aspect), and ``features``, a learned weighting of :data:`FLUENCY` and ``scorer.features``'
+    values. Saved as the classifier saves itself, with ``features.weight`` in the same safetensors file (the
+    classifier's own class skips it on loading; :meth:`from_pretrained` reads it)."""
 
-    Why features: how expected each character is is a product of a position's state and the next character's
-    embedding, which a linear head on hidden states cannot form; whether a line copies another or the lyrics
-    use their topic's words is a comparison across the text that a 4-layer model trained on CPU learns slowly
-    and poorly. Given directly, a small scorer tells garbled, repetitive and off-topic lyrics at once."""
-    backbone = getattr(model, model.base_model_prefix)
-    hidden = backbone(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
-    last = batch["attention_mask"].sum(dim=1) - 1
-    logits = model.score(hidden[torch.arange(len(last), device=last.device), last]).float()
-    rows = len(last)
-    fluency = (fluency_features(model, batch, hidden) if ties_embeddings(model)
-               else hidden.new_zeros((rows, len(FLUENCY)), dtype=torch.float32))
-    features = torch.cat([fluency, batch["features"].to(fluency.device, torch.float32)], dim=1)
-    return logits + model.features(features)
+    def __init__(self, classifier, features: torch.Tensor | None = None):
+        super().__init__()
+        self.classifier = classifier
+        # zeros: a fresh scorer starts from its hidden-state heads alone
+        self.features = torch.nn.Linear(len(FLUENCY) + len(FEATURES), classifier.config.num_labels, bias=False)
+        torch.nn.init.zeros_(self.features.weight)
+        if features is not None:
+            if tuple(features.shape) != tuple(self.features.weight.shape):
+                raise ModelLoadError(f"{FEATURES_KEY} has shape {tuple(features.shape)}, not "
+                                     f"{tuple(self.features.weight.shape)}: a scorer of another version; retrain it "
+                                     "with `tianci scorer train`")
+            self.features.weight.data.copy_(features)
+
+    @property
+    def config(self):
+        return self.classifier.config
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+        """(rows, aspects) logits: the heads on each row's last real token, plus the feature term: per aspect, a
+        learned weighting of :data:`FLUENCY` (the text's token log-probabilities under the backbone's own, tied,
+        LM head; zeros when it does not tie its embeddings) and of ``features`` (``scorer.features``).
+
+        Why features: how expected each character is is a product of a position's state and the next
+        character's embedding, which a linear head on hidden states cannot form; whether a line copies another or
+        the lyrics use their topic's words is a comparison across the text that a 4-layer model trained on CPU
+        learns slowly and poorly. Given directly, a small scorer tells garbled, repetitive and off-topic lyrics at
+        once."""
+        classifier = self.classifier
+        backbone = getattr(classifier, classifier.base_model_prefix)
+        hidden = backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        last = attention_mask.sum(dim=1) - 1
+        logits = classifier.score(hidden[torch.arange(len(last), device=last.device), last]).float()
+        fluency = (fluency_features(classifier, {"input_ids": input_ids, "attention_mask": attention_mask}, hidden)
+                   if getattr(self.config.get_text_config(), "tie_word_embeddings", False)
+                   else hidden.new_zeros((len(last), len(FLUENCY)), dtype=torch.float32))
+        return logits + self.features(torch.cat([fluency, features.to(fluency.device, torch.float32)], dim=1))
+
+    def save_pretrained(self, folder: str | Path, safe_serialization: bool = True,
+                        state_dict: dict[str, torch.Tensor] | None = None) -> None:
+        """The classifier's folder with ``features.weight`` beside its weights, the keys those of the classifier
+        alone (the format scorers were always saved in); ``state_dict``: this module's, as gathered from the
+        processes of a sharded run, instead of its own."""
+        state = self.state_dict() if state_dict is None else state_dict
+        weights = {key.removeprefix("classifier."): value for key, value in state.items()}
+        self.classifier.save_pretrained(folder, safe_serialization=safe_serialization, state_dict=weights)
+
+    @classmethod
+    def from_pretrained(cls, path: str | Path) -> ScorerModel:
+        """A saved scorer: the sequence-classification model, and the feature weights in the same file."""
+        from safetensors import safe_open
+        from transformers import AutoModelForSequenceClassification
+        from transformers.utils import logging
+
+        verbosity = logging.get_verbosity()
+        logging.set_verbosity_error()  # the classifier reports features.weight as unexpected: it is read below
+        try:
+            classifier = AutoModelForSequenceClassification.from_pretrained(str(path), trust_remote_code=False,
+                                                                            use_safetensors=True)
+        finally:
+            logging.set_verbosity(verbosity)
+        weights = Path(path) / "model.safetensors"
+        features = None
+        if weights.is_file():
+            with safe_open(str(weights), framework="pt") as handle:
+                if FEATURES_KEY in set(handle.keys()):
+                    features = handle.get_tensor(FEATURES_KEY)
+        return cls(classifier, features)
 
 
-def ties_embeddings(model) -> bool:
-    return bool(getattr(model.config.get_text_config(), "tie_word_embeddings", False))
-
-
-def attach_features(model, weight: torch.Tensor | None = None):
-    """Give ``model`` its feature weights (zeros: a fresh scorer starts from its hidden-state heads alone)."""
-    model.features = torch.nn.Linear(len(FLUENCY) + len(FEATURES), model.config.num_labels, bias=False)
-    torch.nn.init.zeros_(model.features.weight)
-    if weight is not None:
-        if tuple(weight.shape) != tuple(model.features.weight.shape):
-            raise ModelLoadError(f"{FEATURES_KEY} has shape {tuple(weight.shape)}, not "
-                                 f"{tuple(model.features.weight.shape)}: a scorer of another version; retrain it "
-                                 "with `tianci scorer train`")
-        model.features.weight.data.copy_(weight)
-    return model
-
-
-def load_scorer_model(path: str | Path):
-    """A saved scorer: the sequence-classification model, and its feature weights (``features.weight`` in the
-    same safetensors file, which the class itself does not read)."""
-    from safetensors import safe_open
-    from transformers import AutoModelForSequenceClassification
-    from transformers.utils import logging
-
-    verbosity = logging.get_verbosity()
-    logging.set_verbosity_error()  # the class reports features.weight as unexpected: it is read below
-    try:
-        model = AutoModelForSequenceClassification.from_pretrained(str(path), trust_remote_code=False,
-                                                                   use_safetensors=True)
-    finally:
-        logging.set_verbosity(verbosity)
-    weights = Path(path) / "model.safetensors"
-    weight = None
-    if weights.is_file():
-        with safe_open(str(weights), framework="pt") as handle:
-            if FEATURES_KEY in set(handle.keys()):
-                weight = handle.get_tensor(FEATURES_KEY)
-    return attach_features(model, weight)
-
-
-def new_scorer(backbone: str | Path):
-    """A scorer on ``backbone`` (a causal LM folder or hub id): its transformer, fresh aspect heads."""
+def new_scorer(backbone: str | Path) -> tuple[ScorerModel, object]:
+    """A scorer on ``backbone`` (a causal LM folder or hub id): its transformer, fresh aspect heads and feature
+    weights; and its tokenizer."""
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(backbone), trust_remote_code=False)
-        model = AutoModelForSequenceClassification.from_pretrained(
+        classifier = AutoModelForSequenceClassification.from_pretrained(
             str(backbone), num_labels=len(ASPECTS), id2label=dict(enumerate(ASPECTS)),
             label2id={a: i for i, a in enumerate(ASPECTS)}, problem_type="regression",
             trust_remote_code=False, use_safetensors=True)
     except (OSError, ValueError) as err:
         raise ModelLoadError(f"cannot build a scorer on {str(backbone)!r}: {one_line(err)}") from None
-    torch.nn.init.normal_(model.score.weight, std=0.02)
-    return attach_features(model), tokenizer
+    torch.nn.init.normal_(classifier.score.weight, std=0.02)
+    return ScorerModel(classifier), tokenizer
 
 
 class Scorer:
     """Aspect scores (1-5) for (prompt, lyrics) pairs."""
 
-    def __init__(self, model, tokenizer, seq_len: int = 384, tables: dict[str, KeywordTable] | None = None,
+    def __init__(self, model: ScorerModel, tokenizer, seq_len: int = 384, tables: dict[str, KeywordTable] | None = None,
                  relevance_cap: float | None = NO_EVIDENCE_RELEVANCE):
         self.model, self.tokenizer, self.seq_len = model.eval(), tokenizer, seq_len
         self.tables = tables or {}  # the keyword tables topic evidence is read with (scorer.features)
@@ -221,7 +236,7 @@ class Scorer:
                                  "under out_dir/final)")
         try:
             tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=False)
-            model = load_scorer_model(path)
+            model = ScorerModel.from_pretrained(path)
         except (OSError, ValueError) as err:
             raise ModelLoadError(f"cannot load scorer {path!r}: {one_line(err)}") from None
         if model.config.num_labels != len(ASPECTS):
@@ -241,7 +256,7 @@ class Scorer:
         for start in range(0, len(items), batch_size):
             chunk = items[start:start + batch_size]
             batch = encode_items(self.tokenizer, chunk, self.seq_len, self.tables)
-            scores = to_scores(head_logits(self.model, {k: v.to(device) for k, v in batch.items()}),
-                               batch["features"], self.relevance_cap)
+            scores = to_scores(self.model(**{k: v.to(device) for k, v in batch.items()}), batch["features"],
+                               self.relevance_cap)
             out += [{a: round(float(v), 3) for a, v in zip(ASPECTS, row, strict=True)} for row in scores.tolist()]
         return out

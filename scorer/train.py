@@ -13,8 +13,9 @@ step takes ``batch_size`` rows and, with the same forward pass, their sides' rat
 
 Evaluation: pairwise accuracy of the overall head on held-out real-vs-corrupted pairs (and per kind, and
 per aspect on the pairs about it), Spearman between scores and held-out ratings (bootstrap, and human when
-there are any). Checkpoints and resume work as for the generator (``lyrics.training.generator``): safetensors and JSON,
-renamed into place, the batch at step k a function of (seed, k).
+there are any). The steps run in the generator's loop (``lyrics.training.loop.train_loop``), so optimizer, clipping,
+schedule, checkpoints and resume are the generator's: safetensors and JSON, renamed into place, the batch at step
+k a function of (seed, k).
 """
 
 from __future__ import annotations
@@ -23,36 +24,23 @@ import dataclasses
 import json
 import math
 import random
-import sys
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from tqdm import tqdm
+from accelerate import Accelerator
 
 from lyrics.data.keywords import load_tables, save_tables
 from lyrics.files import read_jsonl, replacing_dir, write_json, write_jsonl
 from lyrics.models import DEFAULT_MODEL, load_model, write_settings
 from lyrics.training.config import ConfigError
 from lyrics.training.knowledge import is_held_out
-from lyrics.training.loop import (
-    RunLog,
-    due,
-    indices_at,
-    load_optimizer_state,
-    lr_at,
-    plot_losses,
-    prepare_run,
-    publish,
-    read_log,
-    save_checkpoint,
-)
+from lyrics.training.loop import adamw, indices_at, plot_losses, prepare_run, publish, read_log, train_loop
 
 from .bootstrap import MODEL_KINDS, corruption_pairs, model_pairs, sample_works
 from .config import ScorerConfig
 from .features import NO_EVIDENCE_RELEVANCE
-from .model import encode_items, head_logits, load_scorer_model, new_scorer, to_scale, to_scores
+from .model import ScorerModel, encode_items, new_scorer, to_scale, to_scores
 from .ratings import ASPECTS, RatingsStore, default_ratings_db
 
 STAGE = "scorer"
@@ -184,7 +172,7 @@ def encode_rows(tokenizer, items: list[dict], seq_len: int, tables: dict) -> dic
 def batch_loss(model, tokenizer, rows: list[dict], seq_len: int, pointwise_weight: float, human_weight: float,
                device: torch.device, tables: dict) -> tuple[torch.Tensor, dict[str, float]]:
     items = [it for row in rows for it in sides(row)]
-    logits = head_logits(model, {k: v.to(device) for k, v in encode_rows(tokenizer, items, seq_len, tables).items()})
+    logits = model(**{k: v.to(device) for k, v in encode_rows(tokenizer, items, seq_len, tables).items()})
     # Bradley-Terry on the aspects each pair is about.
     pair_terms, offset = [], 0
     for row in rows:
@@ -238,8 +226,8 @@ def evaluate(model, tokenizer, rows: list[dict], seq_len: int, device: torch.dev
     for start in range(0, len(items), batch_size):
         chunk = items[start:start + batch_size]
         batch = encode_rows(tokenizer, chunk, seq_len, tables)
-        scores.append(to_scores(head_logits(model, {k: v.to(device) for k, v in batch.items()}),
-                                batch["features"], relevance_cap).cpu())
+        scores.append(to_scores(model(**{k: v.to(device) for k, v in batch.items()}), batch["features"],
+                                relevance_cap).cpu())
     model.train()
     scores_t = torch.cat(scores) if scores else torch.empty(0, len(ASPECTS))
     wins: dict[str, list[bool]] = {}
@@ -281,7 +269,7 @@ def _mean(values: list[bool]) -> float:
     return round(sum(values) / len(values), 4) if values else math.nan
 
 
-# ---- the loop -------------------------------------------------------------------------------------
+# ---- training ------------------------------------------------------------------------------------
 
 def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = True) -> Path:
     """Train the scorer a config describes; returns its ``final`` folder (weights, tokenizer, eval.json)."""
@@ -298,7 +286,7 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
     torch.manual_seed(seed)
 
     if checkpoint is not None:
-        model = load_scorer_model(checkpoint / "model")
+        model = ScorerModel.from_pretrained(checkpoint / "model")
         tokenizer = AutoTokenizer.from_pretrained(run / "tokenizer")
     else:
         base = config.model.base or DEFAULT_MODEL
@@ -312,44 +300,31 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
     train_rows, eval_rows = read_jsonl(run / "data" / "train.jsonl"), read_jsonl(run / "data" / "eval.jsonl")
     # the generator's samples are few (each is a decode) and the hardest negatives: drawn model_repeat times as often
     train_rows += [row for row in train_rows if row["kind"] in MODEL_KINDS] * (config.model_repeat - 1)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    model.to(device).train()
+    accelerator = Accelerator(cpu=not torch.cuda.is_available())  # one process: the scorer is small
+    device, bf16 = accelerator.device, cfg.precision == "bf16"
     features = list(model.features.parameters())
     others = [p for p in model.parameters() if all(p is not f for f in features)]
     # a dozen weights a head, from zero: a faster rate, or they barely move in a short run
-    groups = [{"params": others, "lr_scale": 1.0},
-              {"params": features, "lr_scale": FEATURES_LR_SCALE, "weight_decay": 0.0}]
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.95))
-    start = load_optimizer_state(checkpoint, optimizer) if checkpoint else 0
-    log = RunLog(run / "log.jsonl", start)
+    optimizer = adamw([{"params": others, "lr_scale": 1.0},
+                       {"params": features, "lr_scale": FEATURES_LR_SCALE, "weight_decay": 0.0}], cfg)
 
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"{config.name}/{STAGE}",
-               file=sys.stderr, disable=not progress or None)
-    began = time.perf_counter()
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg) * group["lr_scale"]
+    def step_fn(model, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         rows = [train_rows[i] for i in indices_at(len(train_rows), step, cfg.batch_size, seed)]
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
             loss, parts = batch_loss(model, tokenizer, rows, cfg.seq_len, config.pointwise_weight,
                                      config.human_weight, device, tables)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        done = step + 1
-        if due(done, cfg.log_every, cfg.steps):
-            log.write({"step": done, "loss": round(loss.item(), 5), **{k: round(v, 5) for k, v in parts.items()},
-                       "lr": lr_at(step, cfg), "seconds": round(time.perf_counter() - began, 2)})
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        if due(done, cfg.eval_every, cfg.steps):
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.precision == "bf16"):
-                metrics = evaluate(model, tokenizer, eval_rows, cfg.seq_len, device, tables,
-                                   relevance_cap=config.relevance_cap)
-            log.write({"step": done, "eval_loss": round(1 - metrics["pairwise_accuracy"], 5), "eval": metrics})
-        if done % cfg.save_every == 0 and done < cfg.steps:
-            save_checkpoint(run / "checkpoints" / f"step-{done}", model, optimizer, done, seed)
-    log.close()
+        accelerator.backward(loss)
+        return loss.detach(), parts
+
+    def eval_fn(model) -> dict:
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
+            metrics = evaluate(model, tokenizer, eval_rows, cfg.seq_len, device, tables,
+                               relevance_cap=config.relevance_cap)
+        return {"eval_loss": round(1 - metrics["pairwise_accuracy"], 5), "eval": metrics}
+
+    model = train_loop(model, optimizer, cfg, run, seed=seed, checkpoint=checkpoint, accelerator=accelerator,
+                       step_fn=step_fn, eval_fn=eval_fn, desc=f"{config.name}/{STAGE}", progress=progress)
+    model = accelerator.unwrap_model(model)
 
     evals = [r for r in read_log(run / "log.jsonl") if "eval" in r]
 
@@ -362,4 +337,5 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
 
     final = publish(run, write)
     plot_losses(run / "log.jsonl", run / "loss.png", f"{config.name} · loss (eval: 1 - pairwise accuracy)")
+    accelerator.end_training()
     return final

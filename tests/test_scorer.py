@@ -18,7 +18,7 @@ from scorer.bootstrap import DAMAGES, MODEL_KINDS, corruption_pairs, damaged, sa
 from scorer.checkset import CHECK_SET, HERE, check_pairs, load_stanzas
 from scorer.config import ScorerConfig
 from scorer.features import FEATURES, text_features
-from scorer.model import DEFAULT_SCORER, Scorer, to_scores
+from scorer.model import DEFAULT_SCORER, Scorer, ScorerModel, encode_items, to_scores
 from scorer.ratings import ASPECTS, RatingsStore
 from scorer.scoring import pair_accuracy
 from scorer.train import train_scorer
@@ -182,6 +182,31 @@ def test_human_ratings_move_the_scores(tmp_path, data_dir, char_generator_dir):
 @pytest.fixture(scope="module")
 def shipped_scorer():
     return Scorer.load(DEFAULT_SCORER, device="cpu")
+
+
+def test_the_shipped_scorer_loads_and_scores_as_it_did_before_its_model_class(shipped_scorer, tmp_path):
+    """models/scorer-tiny's files, unchanged since it was trained, read into ``ScorerModel``: the logits and
+    scores below are what the functions before the class (the classifier with its feature weights attached after
+    loading, ``head_logits``) gave; saving it again writes the same tensors under the same keys."""
+    items = [({"topic": "月", "lang": "cmn"}, "床前明月光\n疑是地上霜\n举头望明月\n低头思故乡"),
+             ({"topic": "海", "lang": "yue"}, "海风吹过旧码头\n船灯一点照离愁"),
+             ({"topic": "春", "lang": "cmn", "genre": "民谣"}, "春风又绿江南岸")]
+    before_logits = [[0.40664, 1.91541, 5.55506, 3.62133], [-1.27439, -1.13850, 4.70289, 4.01563],
+                     [-4.84533, -4.78624, 4.01809, 1.80555]]
+    before_scores = [[3.401, 4.487, 4.985, 4.896], [1.874, 1.97, 4.964, 4.929], [1.031, 1.033, 4.929, 4.435]]
+    model = shipped_scorer.model
+    assert isinstance(model, ScorerModel) and model.config.architectures == ["Qwen3ForSequenceClassification"]
+    batch = encode_items(shipped_scorer.tokenizer, items, shipped_scorer.seq_len, shipped_scorer.tables)
+    with torch.no_grad():
+        logits = model(**batch)
+    assert torch.allclose(logits, torch.tensor(before_logits), atol=1e-4), logits
+    scores = [[row[a] for a in ASPECTS] for row in shipped_scorer.score(items)]
+    assert scores == [pytest.approx(row, abs=0.0015) for row in before_scores]
+
+    model.save_pretrained(tmp_path)
+    shipped, saved = load_file(DEFAULT_SCORER / "model.safetensors"), load_file(tmp_path / "model.safetensors")
+    assert "features.weight" in shipped and shipped.keys() == saved.keys()
+    assert all(torch.equal(shipped[k], saved[k]) for k in shipped)
 
 
 def test_the_shipped_scorer_ranks_real_verse_above_its_corruptions(shipped_scorer, data_dir):

@@ -74,6 +74,11 @@ class StageConfig:
     grad_accum: int = 1  # micro-batches per step: batch_size rows in grad_accum forward/backward passes
     gradient_checkpointing: bool = False  # recompute activations in the backward pass: less memory, more time
     kl_weight: float = 0.0  # LoRA: + this x KL(base || model) on learned tokens, the base being the adapter off
+    # the optimizer (AdamW) and schedule, as both trainers use them (lyrics.training.loop.train_loop)
+    weight_decay: float = 0.01
+    betas: tuple[float, float] = (0.9, 0.95)
+    grad_clip: float = 1.0  # the gradient's global norm is clipped to this (.inf: not clipped)
+    min_lr_ratio: float = 0.1  # the cosine decays to this share of lr
 
     def __post_init__(self):
         require(isinstance(self.grad_accum, int) and self.grad_accum >= 1 and self.batch_size % self.grad_accum == 0,
@@ -85,6 +90,11 @@ class StageConfig:
         require(0 <= self.corpus_ratio < 1, "corpus_ratio must be at least 0 and below 1")
         require(self.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}")
         require(self.kl_weight >= 0, "kl_weight must be at least 0")
+        require(self.weight_decay >= 0, "weight_decay must be at least 0")
+        require(len(self.betas) == 2 and all(0 <= b < 1 for b in self.betas),
+                f"betas must be two numbers at least 0 and below 1, not {list(self.betas)}")
+        require(self.grad_clip > 0, "grad_clip must be above 0 (.inf: no clipping)")
+        require(0 <= self.min_lr_ratio <= 1, "min_lr_ratio must be in [0, 1]")
         require(not self.kl_weight or self.lora is not None, "kl_weight needs lora: the anchor is the model with "
                                                              "its adapter off")
 

@@ -7,26 +7,24 @@ or LoRA/all of a pretrained one. Stage ``sft`` trains on hinted lyric exchanges 
 through bitsandbytes and needs CUDA.
 
 Everything a run writes is under ``out_dir/<stage>/``: ``log.jsonl``, ``checkpoints/step-N/``, ``final/``
-and ``loss.png`` (the skeleton of ``lyrics.training.loop``). ``--resume`` continues from the last complete
-checkpoint and sees exactly the data an uninterrupted run would.
+and ``loss.png`` (``lyrics.training.loop``, whose :func:`~lyrics.training.loop.train_loop` the scorer's trainer
+runs too). ``--resume`` continues from the last complete checkpoint and sees exactly the data an uninterrupted
+run would.
 """
 
 from __future__ import annotations
 
 import random
-import sys
-import time
 from pathlib import Path
 
 import torch
 from accelerate import Accelerator
-from tqdm import tqdm
 
 from lyrics.models import save_model_folder
 
 from .config import STAGES, ConfigError, GeneratorConfig, StageConfig
 from .examples import IGNORE, Encoded, batch_at, stage_examples
-from .loop import RunLog, due, load_optimizer_state, lr_at, plot_losses, prepare_run, publish, save_checkpoint
+from .loop import adamw, is_sharded, plot_losses, prepare_run, publish, train_loop
 from .start import build_or_load
 
 
@@ -109,43 +107,19 @@ def train(config: GeneratorConfig, stage: str, resume: bool = False, progress: b
             model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
         if hasattr(model, "enable_input_require_grads"):  # LoRA: the frozen embeddings must pass gradients on
             model.enable_input_require_grads()
-    params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=0.01, betas=(0.9, 0.95))
-    start = load_optimizer_state(checkpoint, optimizer) if checkpoint else 0
-    model, optimizer = accelerator.prepare(model, optimizer)
-    main = accelerator.is_main_process
-    sharded = accelerator.distributed_type.value in ("FSDP", "DEEPSPEED")
-    log = RunLog(stage_dir / "log.jsonl", start, enabled=main)  # one process writes the log
+    optimizer = adamw([p for p in model.parameters() if p.requires_grad], cfg)
 
-    model.train()
-    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=f"{config.name}/{stage}",
-               file=sys.stderr, disable=not (progress and main) or None)
-    began = time.perf_counter()
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = lr_at(step, cfg)
+    def step_fn(model, step: int) -> tuple[torch.Tensor, dict[str, float]]:
         batch = batch_at(train_set, step, cfg.batch_size, seed, pad_id, rank, world)
-        loss = micro_steps(model, batch, cfg, accelerator)
-        accelerator.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        done = step + 1
-        if due(done, cfg.log_every, cfg.steps):
-            loss_value = accelerator.reduce(loss.detach(), reduction="mean").item()
-            log.write({"step": done, "loss": round(loss_value, 5), "lr": lr_at(step, cfg),
-                       "seconds": round(time.perf_counter() - began, 2), "processes": world})
-            bar.set_postfix(loss=f"{loss_value:.3f}")
-        if due(done, cfg.eval_every, cfg.steps):
-            log.write({"step": done, "eval_loss": round(evaluate(model, valid_set, cfg, seed, pad_id,
-                                                                  accelerator.device), 5)})
-        if done % cfg.save_every == 0 and done < cfg.steps:
-            weights = accelerator.get_state_dict(model) if sharded else None  # gathered from every process
-            if main:
-                save_checkpoint(stage_dir / "checkpoints" / f"step-{done}", accelerator.unwrap_model(model),
-                                None if sharded else optimizer.optimizer, done, seed, weights)
-            accelerator.wait_for_everyone()
-    log.close()
+        return micro_steps(model, batch, cfg, accelerator), {}
 
+    def eval_fn(model) -> dict[str, float]:
+        return {"eval_loss": round(evaluate(model, valid_set, cfg, seed, pad_id, accelerator.device), 5)}
+
+    model = train_loop(model, optimizer, cfg, stage_dir, seed=seed, checkpoint=checkpoint, accelerator=accelerator,
+                       step_fn=step_fn, eval_fn=eval_fn, desc=f"{config.name}/{stage}", progress=progress)
+
+    main, sharded = accelerator.is_main_process, is_sharded(accelerator)
     weights = accelerator.get_state_dict(model) if sharded else None
     final = stage_dir / "final"
     if main:

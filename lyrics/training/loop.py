@@ -1,6 +1,8 @@
-"""The training skeleton both loops share (the generator's ``lyrics.training.generator``, the scorer's
-``scorer.train``): the data order, the learning-rate schedule, the run folder with its log, checkpoints,
-publishing ``final/`` and the loss plot. Each loop stays readable top to bottom and calls these.
+"""The one training loop (:func:`train_loop`) of both trainers, the generator's ``lyrics.training.generator``
+and the scorer's ``scorer.train``, and what it stands on: the data order, the optimizer and learning-rate
+schedule of a :class:`StageConfig`, the run folder with its log, checkpoints, publishing ``final/`` and the
+loss plot. A trainer builds its model, data and optimizer (:func:`adamw`), and hands the loop two functions:
+one step's forward and backward, and an evaluation.
 
 Checkpoints hold safetensors and JSON only, so nothing is unpickled on resume: ``checkpoints/step-N/``
 (the model as ``save_pretrained`` writes it, the optimizer state as safetensors, RNG state and step as JSON),
@@ -15,11 +17,16 @@ import json
 import math
 import random
 import shutil
-from collections.abc import Callable
+import sys
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
+from typing import Any
 
 import torch
+from accelerate import Accelerator
 from safetensors.torch import load_file, save_file
+from tqdm import tqdm
 
 from lyrics.files import replacing_dir, save_figure
 
@@ -39,16 +46,87 @@ def indices_at(n: int, step: int, batch_size: int, seed: int, rank: int = 0, wor
 
 
 def lr_at(step: int, cfg: StageConfig) -> float:
-    """Linear warm-up, then cosine decay to a tenth."""
+    """Linear warm-up, then cosine decay to ``min_lr_ratio`` of ``lr``.
+
+    >>> cfg = StageConfig(steps=12, batch_size=1, seq_len=8, lr=1.0, warmup=2)
+    >>> [round(lr_at(step, cfg), 3) for step in (0, 1, 2, 7, 12)]
+    [0.5, 1.0, 1.0, 0.55, 0.1]
+    >>> round(lr_at(12, StageConfig(steps=12, batch_size=1, seq_len=8, lr=1.0, min_lr_ratio=0.5)), 3)
+    0.5
+    """
     if step < cfg.warmup:
         return cfg.lr * (step + 1) / cfg.warmup
     progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
+    floor = cfg.min_lr_ratio
+    return cfg.lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * min(1.0, progress))))
 
 
 def due(done: int, every: int, steps: int) -> bool:
     """Whether step ``done`` logs / evaluates at cadence ``every`` (the last step always does)."""
     return done % every == 0 or done == steps
+
+
+# ---- the loop -------------------------------------------------------------------------------------
+
+# step k's forward and backward on the prepared model: its loss (detached) and any parts of it to log
+StepFn = Callable[[torch.nn.Module, int], tuple[torch.Tensor, dict[str, float]]]
+# an evaluation of the prepared model: the fields of its log record ("eval_loss" is plotted)
+EvalFn = Callable[[torch.nn.Module], dict[str, Any]]
+
+
+def is_sharded(accelerator: Accelerator) -> bool:
+    """Whether the model's weights are spread over the processes (FSDP, ZeRO): saving them gathers them first."""
+    return accelerator.distributed_type.value in ("FSDP", "DEEPSPEED")
+
+
+def adamw(params: Iterable[torch.Tensor] | Iterable[dict], cfg: StageConfig) -> torch.optim.AdamW:
+    """AdamW with the stage's rate, weight decay and betas. A parameter group may set its own ``weight_decay``,
+    and an ``lr_scale``: its rate is the schedule's times that."""
+    return torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas)
+
+
+def train_loop(model: torch.nn.Module, optimizer: torch.optim.Optimizer, cfg: StageConfig, folder: Path, *,
+               seed: int, checkpoint: Path | None, accelerator: Accelerator, step_fn: StepFn, eval_fn: EvalFn,
+               desc: str, progress: bool = True) -> torch.nn.Module:
+    """Train ``model`` from ``checkpoint`` (None: step 0) to ``cfg.steps``; returns it as ``accelerator``
+    prepared it (a trainer unwraps it to publish). Writes ``folder/log.jsonl`` and ``folder/checkpoints/``.
+
+    Each step sets the scheduled rate, calls ``step_fn`` (forward and backward), clips the gradient to
+    ``cfg.grad_clip`` and steps the optimizer; ``eval_fn`` runs every ``eval_every`` steps and at the end."""
+    start = load_optimizer_state(checkpoint, optimizer) if checkpoint else 0
+    model, optimizer = accelerator.prepare(model, optimizer)
+    main, world, sharded = accelerator.is_main_process, accelerator.num_processes, is_sharded(accelerator)
+    log = RunLog(folder / "log.jsonl", start, enabled=main)  # one process writes the log
+
+    model.train()
+    bar = tqdm(range(start, cfg.steps), initial=start, total=cfg.steps, desc=desc, file=sys.stderr,
+               disable=not (progress and main) or None)
+    began = time.perf_counter()
+    for step in bar:
+        lr = lr_at(step, cfg)
+        for group in optimizer.param_groups:
+            group["lr"] = lr * group.get("lr_scale", 1.0)
+        loss, parts = step_fn(model, step)
+        accelerator.clip_grad_norm_(model.parameters(), cfg.grad_clip)
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        done = step + 1
+        if due(done, cfg.log_every, cfg.steps):
+            loss_value = accelerator.reduce(loss.detach(), reduction="mean").item()
+            log.write({"step": done, "loss": round(loss_value, 5), **{k: round(v, 5) for k, v in parts.items()},
+                       "lr": lr, "seconds": round(time.perf_counter() - began, 2), "processes": world})
+            bar.set_postfix(loss=f"{loss_value:.3f}")
+        if due(done, cfg.eval_every, cfg.steps):
+            record = eval_fn(model)  # on every process: a sharded model needs them all in each forward
+            log.write({"step": done, **record})
+        if done % cfg.save_every == 0 and done < cfg.steps:
+            weights = accelerator.get_state_dict(model) if sharded else None  # gathered from every process
+            if main:
+                save_checkpoint(folder / "checkpoints" / f"step-{done}", accelerator.unwrap_model(model),
+                                None if sharded else optimizer.optimizer, done, seed, weights)
+            accelerator.wait_for_everyone()
+    log.close()
+    return model
 
 
 # ---- the run folder -------------------------------------------------------------------------------
