@@ -43,7 +43,7 @@ from lyrics.data.keywords import KeywordTable, plan_size
 from lyrics.data.works import Record, read_split
 from lyrics.decoding.constraints import UnsatisfiableSpec
 from lyrics.decoding.spec import LineSpec
-from lyrics.generation import generate
+from lyrics.generation import Decoder
 from lyrics.training.knowledge import spec_of_record, stanzas
 
 from .ratings import ASPECTS
@@ -207,11 +207,12 @@ def model_pairs(works: list[Record], model, tokenizer, seed: int, progress: bool
     """Real lyrics over the generator's sample for the spec the real lyrics meet (structure and rhymes; its
     tone patterns are left free); ``kind`` "earlier_model" for a generator the default replaced."""
     rng = random.Random(seed)
+    decoder = Decoder(model, tokenizer)  # one for the run: its compiled masks serve every work of a shape
     for work in tqdm(works, desc="model samples", unit="work", disable=not progress or None):
         spec = spec_of_record(work, rng)
         spec = replace(spec, lines=tuple(LineSpec(x.syllables, x.label, x.section, None) for x in spec.lines))
         try:
-            sample = generate(model, tokenizer, spec, n=1, seed=rng.randrange(2**31))[0]
+            sample = decoder.generate(spec, n=1, seed=rng.randrange(2**31))[0]
         except UnsatisfiableSpec:
             continue
         prompt = work_prompt(work)

@@ -67,7 +67,7 @@ def additive_bias(forbidden: torch.Tensor, device: torch.device, table: TokenTab
     CPU than ``masked_fill`` with a bool mask, and float32 adds far faster than a half-precision row into
     float32 scores, but a row costs 4 bytes a token: only the most recently used rows are kept (with the
     ``table`` the masks index), the bool masks being the real cache."""
-    rows: OrderedDict = table.memo(("bias rows",), OrderedDict)
+    rows: OrderedDict = table.derived.setdefault("bias rows", OrderedDict())
     key = (id(forbidden), str(device))
     hit = rows.get(key)
     if hit is not None and hit[0] is forbidden:
@@ -201,7 +201,10 @@ def distinct_choice(options: list[list[str]]) -> bool:
 def char_rules(lang: str, scheme_name: str, table: TokenTable) -> CharRules:
     """One CharRules per language, scheme and token table, kept with the table (building one takes about a
     second)."""
-    return table.memo(("rules", lang, scheme_name), lambda: CharRules(lang, scheme_name, table))
+    key = ("rules", lang, scheme_name)
+    if key not in table.derived:
+        table.derived[key] = CharRules(lang, scheme_name, table)
+    return table.derived[key]
 
 
 @dataclass(frozen=True)

@@ -41,17 +41,16 @@ def token_tones(constraint: LyricsConstraint) -> torch.Tensor:
     the character is read on its own; 0 for other tokens and characters without a reading. Kept with the
     token table."""
     table, lang = constraint.table, constraint.spec.lang
-
-    def build() -> torch.Tensor:
+    key = ("tones", lang)
+    if key not in table.derived:
         spoken = language(lang)
         alone = spoken.readings("\n".join(table.char_list))[::2]  # each character read on its own line
         per_char = [spoken.split(r)[2] if r else 0 for r in alone]
         char_tone = torch.tensor([*per_char, 0], dtype=torch.long)  # the last entry: padding
         starts = (table.kinds == TEXT) & (table.lead == 0) & (table.n_chars >= 1)
         first = table.chars[:, 0].long().clamp(min=0, max=len(per_char))
-        return torch.where(starts, char_tone[first], torch.zeros_like(first))
-
-    return table.memo(("tones", lang), build)
+        table.derived[key] = torch.where(starts, char_tone[first], torch.zeros_like(first))
+    return table.derived[key]
 
 
 class MelodyBias(LogitsProcessor):

@@ -21,12 +21,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
@@ -152,15 +150,10 @@ class TokenTable:
     data: list[bytes]  # per token, its bytes
     special_ids: list[int]
     content_hash: str
-    # Data derived from the table (rule tables, tone rows, additive bias rows), kept with it so whoever holds
-    # the table (a Decoder) holds them: no process-wide cache.
+    # Data derived from the table by its users (rule tables, tone rows, additive bias rows), keyed by what it
+    # depends on besides the table: kept with the table, so whoever holds it (a Decoder) holds them, and nothing
+    # is cached process-wide.
     derived: dict = field(default_factory=dict, repr=False, compare=False)
-
-    def memo(self, key: tuple, build: Callable[[], Any]) -> Any:
-        """``build()``, computed once per table and ``key``."""
-        if key not in self.derived:
-            self.derived[key] = build()
-        return self.derived[key]
 
     @property
     def vocab_size(self) -> int:
