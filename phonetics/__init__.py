@@ -1,4 +1,5 @@
-"""Tianci phonetics: readings, finals, tones, rhyme groups and line analysis for Mandarin and Cantonese.
+"""Tianci phonetics: readings, finals, tones, rhyme groups and line analysis for Mandarin and Cantonese, and for
+any language added to the registry (:mod:`phonetics.languages`: a :class:`Reader` bound by :func:`register`).
 
 No torch here: everything later (training data, logit processors, the scorer, the demo) reads this.
 """
