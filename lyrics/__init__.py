@@ -1,4 +1,5 @@
-"""Tianci lyrics: data, constrained generation, training and the command line.
+"""Tianci lyrics: corpora and datasets, the lyric spec, constrained generation, model loading and training (the
+command line that drives them is :mod:`tianci.cli`).
 
 ``lyrics.generate`` is imported lazily so that light commands (``tianci analyze``) do not load torch.
 """

@@ -1,4 +1,5 @@
-"""Tianci phonetics: readings, finals, tones, rhyme groups and line analysis for Mandarin and Cantonese.
+"""Tianci phonetics: readings, finals, tones, rhyme groups and line analysis for Mandarin and Cantonese, and for
+any language added to the registry (:mod:`phonetics.languages`: a :class:`Reader` bound by :func:`register`).
 
 No torch here: everything later (training data, logit processors, the scorer, the demo) reads this.
 """
@@ -6,20 +7,28 @@ No torch here: everything later (training data, logit processors, the scorer, th
 from .analysis import Analysis, Line, analyze, split_lines
 from .annotate import Syllable, annotate, reading_sets, split_romanization
 from .errors import PhoneticsError, TianciError
-from .languages import LANGUAGES, Language, language, to_lang_script
-from .rhyme import DEFAULT_SCHEME, LANGS, SCHEMES, RhymeScheme, scheme, tone_class, tone_classes
+from .languages import (
+    LANGUAGES,
+    Language,
+    Reader,
+    language,
+    language_codes,
+    languages,
+    register,
+    to_lang_script,
+    unregister,
+)
+from .rhyme import RhymeScheme, scheme, tone_class, tone_classes
 from .rhymedict import RhymeDictionary
 from .script import is_cjk
 
 __all__ = [
-    "DEFAULT_SCHEME",
-    "LANGS",
     "LANGUAGES",
-    "SCHEMES",
     "Analysis",
     "Language",
     "Line",
     "PhoneticsError",
+    "Reader",
     "RhymeDictionary",
     "RhymeScheme",
     "Syllable",
@@ -28,11 +37,15 @@ __all__ = [
     "annotate",
     "is_cjk",
     "language",
+    "language_codes",
+    "languages",
     "reading_sets",
+    "register",
     "scheme",
     "split_lines",
     "split_romanization",
     "to_lang_script",
     "tone_class",
     "tone_classes",
+    "unregister",
 ]

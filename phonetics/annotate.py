@@ -7,7 +7,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 from .errors import PhoneticsError
-from .languages import language
+from .languages import Language, language
 from .rhyme import RhymeScheme, scheme
 from .script import is_cjk
 
@@ -63,11 +63,15 @@ def split_romanization(lang: str, romanization: str) -> tuple[str | None, str, i
     return language(lang).split(romanization)
 
 
-@cache
 def reading_sets(lang: str) -> dict[str, frozenset[str]]:
     """Per character, every reading ``annotate`` can give it in some context (Mandarin keys in
     simplified script, Cantonese in traditional)."""
-    return language(lang).reading_sets()
+    return _reading_sets(language(lang))
+
+
+@cache  # per registered record, as rhyme schemes are
+def _reading_sets(spoken: Language) -> dict[str, frozenset[str]]:
+    return spoken.reading_sets()
 
 
 @lru_cache(maxsize=1 << 16)

@@ -16,13 +16,10 @@ from dataclasses import dataclass
 from functools import cache
 
 from .errors import PhoneticsError
-from .languages import LANGS, LANGUAGES, language
+from .languages import Language, language
 from .script import is_cjk
 
-SCHEMES = {code: lang.schemes for code, lang in LANGUAGES.items()}
-DEFAULT_SCHEME = {code: lang.default_scheme for code, lang in LANGUAGES.items()}
-
-__all__ = ["DEFAULT_SCHEME", "LANGS", "SCHEMES", "RhymeScheme", "scheme", "tone_class", "tone_classes"]
+__all__ = ["RhymeScheme", "scheme", "tone_class", "tone_classes"]
 
 
 def tone_class(lang: str, tone: int) -> str:
@@ -70,12 +67,16 @@ class RhymeScheme:
         )
 
 
-@cache
 def scheme(lang: str, name: str | None = None) -> RhymeScheme:
     """The rhyme scheme ``name`` of ``lang`` (its default when None); a clear error for unknown ones."""
     spoken = language(lang)
     name = name or spoken.default_scheme
     if name not in spoken.schemes:
         raise PhoneticsError(f"unknown rhyme scheme {name!r} for {lang}: use one of {', '.join(spoken.schemes)}")
+    return _scheme(spoken, name)
+
+
+@cache  # per registered record, so a language registered again under its code is not served the old groups
+def _scheme(spoken: Language, name: str) -> RhymeScheme:
     groups, group_of = spoken.rhyme_groups(name)
-    return RhymeScheme(name, lang, spoken.scheme_titles[name], groups, group_of)
+    return RhymeScheme(name, spoken.code, spoken.scheme_titles[name], groups, group_of)

@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from lyrics.training.config import DataConfig, RunConfig, require
-from phonetics import LANGS
+from phonetics import language_codes
 
 from .features import NO_EVIDENCE_RELEVANCE
 
@@ -22,7 +22,7 @@ class ScorerModelConfig:
 @dataclass(frozen=True)
 class ScorerDataConfig:
     dir: str | None = None  # the built datasets; None: $TIANCI_HOME/data
-    langs: tuple[str, ...] = LANGS
+    langs: tuple[str, ...] = field(default_factory=language_codes)  # every registered language
     max_lines: int = 8  # works are cut to their first stanza of at most this many lines
     train_works: int = 2000  # per language, from the train split
     eval_works: int = 200  # per language, from the valid split (held out)
@@ -32,7 +32,8 @@ class ScorerDataConfig:
     ratings_db: str | None = None  # the ratings store trained on; None: the default store, when it exists
 
     def __post_init__(self):
-        require(bool(self.langs) and set(self.langs) <= set(LANGS), f"langs must be some of {', '.join(LANGS)}")
+        require(bool(self.langs) and set(self.langs) <= set(language_codes()),
+                f"langs must be some of {', '.join(language_codes())}")
         for name in ("max_lines", "train_works", "eval_works"):
             require(getattr(self, name) >= 1, f"{name} must be at least 1")
         require(0 <= self.modern_share <= 1, "modern_share must be in [0, 1]")

@@ -36,7 +36,7 @@ from collections import Counter
 from itertools import pairwise
 
 from lyrics.data.keywords import FUNCTION_CHARS, KeywordTable, plan_size
-from phonetics import LANGS, analyze, is_cjk, to_lang_script
+from phonetics import analyze, is_cjk, language_codes, to_lang_script
 
 FEATURES = ("repeated_lines", "neighbour_echo", "same_line_end", "char_repeats", "bigram_repeats",
             "even_rhyme", "odd_rhyme", "topic_chars", "plan_cover", "topic_assoc", "no_evidence")
@@ -89,7 +89,7 @@ def text_features(prompt: dict, lyrics: str, tables: dict[str, KeywordTable]) ->
 
 
 def _rhymes_with_second(lines: list[str], lang: str) -> tuple[float, float]:
-    if len(lines) < 3 or lang not in LANGS:
+    if len(lines) < 3 or lang not in language_codes():
         return 0.0, 0.0
     groups = [line.rhyme for line in analyze("\n".join(lines), lang).lines]
     if len(groups) != len(lines) or groups[1] is None:

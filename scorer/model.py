@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 
 from lyrics.data.keywords import KeywordTable, load_tables
-from lyrics.decoding.prompt import LANG_NAMES
 from lyrics.models import SETTINGS_FILE, ModelLoadError, one_line
+from phonetics import LANGUAGES, language
 
 from .features import FEATURES, NO_EVIDENCE_RELEVANCE, text_features
 from .ratings import ASPECTS
@@ -45,7 +45,8 @@ def is_scorer(folder: Path) -> bool:
 
 def scorer_text(prompt: dict, lyrics: str) -> str:
     """What the scorer reads: the request (topic, language, genre) and the lyrics."""
-    head = [f"主题：{prompt.get('topic') or '无题'}", f"语言：{LANG_NAMES.get(prompt.get('lang', 'cmn'), '普通话')}"]
+    spoken = LANGUAGES.get(prompt.get("lang")) or language("cmn")  # Mandarin when none, or none known, is given
+    head = [f"主题：{prompt.get('topic') or '无题'}", f"语言：{spoken.native_name}"]
     if prompt.get("genre"):
         head.append(f"风格：{prompt['genre']}")
     return "\n".join(head) + "\n歌词：\n" + lyrics.strip()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from lyrics.decoding.spec import cleaned
 from lyrics.files import utf8_lines, write_jsonl
-from phonetics import LANGS
+from phonetics import language_codes
 
 from .model import Scorer
 
@@ -47,8 +47,8 @@ def record_problem(record: dict) -> str | None:
         return 'no "lyrics" to score'
     for _, prompt, lyrics in slots:
         lang = prompt.get("lang")
-        if lang is not None and (not isinstance(lang, str) or lang not in LANGS):
-            return f"lang {str(lang)[:20]!r} is not supported; use one of {', '.join(LANGS)}"
+        if lang is not None and (not isinstance(lang, str) or lang not in language_codes()):
+            return f"lang {str(lang)[:20]!r} is not supported; use one of {', '.join(language_codes())}"
         if not lyrics.strip():
             return "empty lyrics; give the text to score"
     return None

@@ -6,7 +6,7 @@ import mido
 import pytest
 
 from lyrics import generate
-from lyrics.decoding.melody import Melody, MelodyError, levels_0243, melody_fit, parse_numbered, read_midi
+from lyrics.decoding.melody import Melody, MelodyError, melody_fit, parse_numbered, pitch_levels, read_midi
 
 
 def test_numbered_notation_notes_octaves_holds_rests_and_line_ends():
@@ -40,12 +40,12 @@ def test_bad_melodies_say_what_to_change(text, structure, message):
     ((0, 2, 4, 5, 7, 9), "002243"),           # six pitches: the closest neighbours share a level
 ])
 def test_cantonese_levels_follow_the_melody(notes, levels):
-    assert levels_0243(notes) == levels
+    assert pitch_levels(notes, "yue") == levels
 
 
 def test_the_levels_keep_every_direction_when_four_pitches_or_fewer():
     notes = (7, 7, 9, 7, 12, 4, 7)
-    ranks = ["0243".index(level) for level in levels_0243(notes)]
+    ranks = ["0243".index(level) for level in pitch_levels(notes, "yue")]
     for i in range(1, len(notes)):
         want = (notes[i] > notes[i - 1]) - (notes[i] < notes[i - 1])
         assert (ranks[i] > ranks[i - 1]) - (ranks[i] < ranks[i - 1]) == want
@@ -81,7 +81,7 @@ def test_fit_counts_transitions_that_follow_the_melody():
 def test_generation_from_a_melody_fits_it(char_model, char_tokenizer):
     melody = parse_numbered("5 5 6 5 1' 7 / 5 5 6 5 2' 1'")
     spec = {"lang": "yue", "topic": "月光", "structure": "6A 6A",
-            "tones": [levels_0243(line) for line in melody.lines]}
+            "tones": [pitch_levels(line, "yue") for line in melody.lines]}
     for candidate in generate(char_model, char_tokenizer, spec, n=3, seed=0):
         assert candidate.checks.ok, candidate.checks.to_dict()
         assert melody_fit(candidate.lyrics, melody, "yue")["fit"] == 1.0

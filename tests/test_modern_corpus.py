@@ -11,7 +11,7 @@ from lyrics.data.works import build, modern_source
 from lyrics.modern import Brief, BriefSampler, CorpusCheck, Section, Song
 from lyrics.modern.corpus import CORPUS, check_files, corpus_files, corpus_songs, read_songs, shard_of, split_of
 from lyrics.modern.report import corpus_report, write_report
-from phonetics import SCHEMES, is_cjk, scheme
+from phonetics import is_cjk, language, scheme
 
 # A song written for these tests, and the brief it answers (Mandarin, chorus rhyme 江阳 on lines 2 and 4).
 GOOD_CMN = "[verse]\n最后一班地铁进站\n车厢里只剩我一个\n耳机里那首歌还在放\n手机电量剩百分之三\n" \
@@ -57,7 +57,7 @@ def test_sampler_covers_the_inventory_and_draws_valid_briefs(lang):
     assert {(b.area, b.topic) for b in briefs} == set(inventory)  # every topic once per pass
     words = set(sampler.words(lang))
     markers = set(sampler.tables["colloquial_markers_yue"])
-    groups = scheme(lang, SCHEMES[lang][0]).groups
+    groups = scheme(lang, language(lang).schemes[0]).groups
     for b in briefs:
         assert b.form[-1].name in {"chorus", "bridge"} and any(s.name == "chorus" for s in b.form)
         assert all(4 <= len(s.lines) <= 8 and all(5 <= n <= 12 for n in s.lines) for s in b.form)

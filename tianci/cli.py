@@ -49,12 +49,11 @@ from lyrics.modern.briefs import BriefSampler
 from lyrics.modern.corpus import CORPUS, CORPUS_DIR, CheckResult, add_to_corpus, check_files, corpus_songs, load_briefs
 from lyrics.modern.report import corpus_report, write_report
 from lyrics.training.config import GeneratorConfig, load_config
-from phonetics import DEFAULT_SCHEME, LANGS, SCHEMES, Analysis, TianciError, analyze, language
+from phonetics import Analysis, TianciError, analyze, language, language_codes, languages
 from pipeline.config import EngineConfig, RSConfig
 from scorer.config import ScorerConfig
 from scorer.ratings import RatingsStore, default_ratings_db, mos_report, rating_mos
 
-ALL_SCHEMES = sorted({s for names in SCHEMES.values() for s in names})
 MAX_TEMPERATURE = 10.0  # beyond it sampling is uniform noise, and 1e308 overflows the softmax
 
 
@@ -68,12 +67,19 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _add_lang_scheme(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--lang", default="cmn", choices=LANGS, help="cmn: Mandarin, yue: Cantonese")
+    """--lang and --scheme, their choices those of the registered languages when the parser is built."""
+    parser.add_argument("--lang", default="cmn", choices=language_codes(),
+                        help=", ".join(f"{spoken.code}: {spoken.name}" for spoken in languages()))
     parser.add_argument(
-        "--scheme", default=None, choices=ALL_SCHEMES,
-        help="rhyme scheme: " + "; ".join(f"{lang}: {'|'.join(s)} (default {DEFAULT_SCHEME[lang]})"
-                                          for lang, s in SCHEMES.items()),
+        "--scheme", default=None, choices=sorted({name for spoken in languages() for name in spoken.schemes}),
+        help="rhyme scheme: " + "; ".join(f"{spoken.code}: {'|'.join(spoken.schemes)} "
+                                          f"(default {spoken.default_scheme})" for spoken in languages()),
     )
+
+
+def _union(groups: Iterable[Iterable[str]]) -> tuple[str, ...]:
+    """The names in ``groups``, each once, in order of first appearance."""
+    return tuple(dict.fromkeys(name for group in groups for name in group))
 
 
 def _add_melody(parser: argparse.ArgumentParser, what: str) -> None:
@@ -104,7 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("analyze", help="romanization, rhyme and tones of lyrics, line by line")
     _add_lang_scheme(p)
-    p.add_argument("--register", choices=("literary", "colloquial"), default=None,
+    p.add_argument("--register", choices=_union(spoken.registers for spoken in languages()), default=None,
                    help="Cantonese: read in this register (default: colloquial if the text has colloquial words "
                         "such as 嘅 咗 佢 唔, else literary, as verse and written lyrics are sung)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one object per input")
@@ -135,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"pull towards the plan's keywords while decoding (default {KEYWORD_PULL}; 0: off)")
     p.add_argument("--genre", default="", help="style, e.g. 城市民谣")
     p.add_argument("--mood", default="", help="feeling, e.g. 温柔")
-    p.add_argument("--register", choices=("written", "colloquial"), default=None,
+    p.add_argument("--register", choices=_union(spoken.lyric_registers for spoken in languages()), default=None,
                    help="Cantonese: written lyric Chinese (as Cantopop mostly sings) or spoken colloquial Cantonese")
     _add_melody(p, "one syllable per note; Cantonese lines follow its contour in 0243 levels, Mandarin tones are "
                    "pulled towards it (--melody-bias)")
@@ -214,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     corpus = commands.add_parser("corpus", help="the modern lyrics corpus: briefs, checks, report")
     corpus_commands = corpus.add_subparsers(dest="corpus_command", required=True, parser_class=_Parser)
     p = corpus_commands.add_parser("briefs", help="seeded song briefs as JSON Lines (brief I of seed S is fixed)")
-    p.add_argument("--lang", required=True, choices=LANGS)
+    p.add_argument("--lang", required=True, choices=language_codes())
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--start", type=_non_negative, default=0, help="index of the first brief")
     p.add_argument("--count", type=_non_negative, default=10)
@@ -245,7 +251,7 @@ def build_parser() -> argparse.ArgumentParser:
                         f"all: {','.join(SOURCE_LANGS)})")
     p.add_argument("--input", action="append", default=[], type=Path, metavar="FILE",
                    help="a user corpus: JSON Lines songs or plain text (repeatable)")
-    p.add_argument("--lang", choices=LANGS, help="language of plain-text --input files")
+    p.add_argument("--lang", choices=language_codes(), help="language of plain-text --input files")
     p.add_argument("--modern-fraction", type=float, default=1.0,
                    help="share of the modern corpus's training songs to keep (a fixed subset; learning curves)")
     p.add_argument("--out", type=Path, default=None, help="output folder (default $TIANCI_HOME/data)")
@@ -254,8 +260,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _scheme_for(args: argparse.Namespace) -> str | None:
-    if args.scheme is not None and args.scheme not in SCHEMES[args.lang]:
-        choices = ", ".join(SCHEMES[args.lang])
+    if args.scheme is not None and args.scheme not in language(args.lang).schemes:
+        choices = ", ".join(language(args.lang).schemes)
         raise UsageError(f"scheme {args.scheme!r} is not for {args.lang}: use one of {choices}")
     return args.scheme
 
@@ -274,8 +280,12 @@ def _inputs(text: str | None) -> Iterable[str]:
 
 def cmd_analyze(args: argparse.Namespace) -> None:
     scheme_name = _scheme_for(args)
-    if args.register is not None and args.register not in language(args.lang).registers:
-        raise UsageError(f"--register is for Cantonese; {language(args.lang).name} reads one way: leave it out")
+    spoken = language(args.lang)
+    if args.register is not None and args.register not in spoken.registers:
+        if spoken.registers:
+            raise UsageError(f"--register {args.register}: {spoken.name} reads in {' or '.join(spoken.registers)}")
+        having = [other.name for other in languages() if other.registers]
+        raise UsageError(f"--register is for {' and '.join(having)}; {spoken.name} reads one way: leave it out")
     melody = None
     if args.melody is not None or args.midi is not None:
         melody = _melody(args)

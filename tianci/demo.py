@@ -26,11 +26,11 @@ import gradio as gr
 
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.decoding.melody import MelodyError, melody_fit, melody_tones, with_melody
-from lyrics.decoding.spec import REGISTERS, LyricSpec, parse_rhymes_option
+from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
 from lyrics.export import export_candidates
 from lyrics.generation import Candidate
 from lyrics.models import DEFAULT_MODEL, ModelLoadError, check_local, load_model, set_cpu_threads
-from phonetics import SCHEMES, TianciError, analyze, language, reading_sets, scheme
+from phonetics import TianciError, analyze, language, language_codes, languages, reading_sets, scheme
 from pipeline.candidates import ranked
 from pipeline.writer import Writer
 from scorer.model import DEFAULT_SCORER, Scorer, is_scorer
@@ -278,7 +278,7 @@ class Demo:
             fields["genre"] = genre
         if mood and mood.strip():
             fields["mood"] = mood.strip()
-        if register and lang in REGISTERS:  # a Mandarin form ignores the Cantonese-only choice
+        if register and lang in language_codes() and language(lang).lyric_registers:  # Mandarin has none
             fields["register"] = register
         if rhymes and rhymes.strip():
             fields["rhymes"] = parse_rhymes_option(rhymes.strip())
@@ -401,7 +401,7 @@ class Demo:
             raise Mistake(f"{len(text)} characters; the Analyze tab reads at most {MAX_TEXT}")
         analysis = analyze(text, lang)
         rate = analysis.rhyme_rate
-        register = f" · read as **{analysis.register}** Cantonese" if analysis.register else ""
+        register = f" · read as **{analysis.register}** {language(lang).name}" if analysis.register else ""
         summary = (f"**rhyme scheme** `{analysis.rhyme_letters or '—'}` · **rhyme rate** "
                    f"{'n/a' if rate is None else f'{rate:.2f}'} · {len(analysis.lines)} lines{register}")
         return render_lines(text, lang), summary, analysis.to_dict()
@@ -439,12 +439,28 @@ def compare_needs_two(names: list[str]) -> str:
             "runs/my-model/sft/final`.")
 
 
+def language_choices(native: bool = False) -> list[tuple[str, str]]:
+    """(label, code) of every registered language, as the language radios offer them: English names, or with
+    ``native`` also the native one in the language's own script (Mandarin 普通话, Cantonese 粵語)."""
+    return [(spoken.label if native else spoken.name, spoken.code) for spoken in languages()]
+
+
+def register_choices() -> tuple[list[tuple[str, str]], str]:
+    """The register dropdown's (label, register) choices, every language's lyric registers named in its own
+    script (written 書面語, colloquial 口語), and the dropdown's label (Cantonese register)."""
+    having = [spoken for spoken in languages() if spoken.lyric_registers]
+    choices = {register: f"{register} {spoken.to_script(native)}"
+               for spoken in having for register, native in spoken.lyric_registers.items()}
+    return [(label, register) for register, label in choices.items()], \
+        f"{' / '.join(spoken.name for spoken in having)} register"
+
+
 def compare_controls(demo: Demo) -> None:
     """The Compare tab's form (two models or more): a blind pair, rated side by side."""
     gr.Markdown("Blind comparison: one prompt through two models, shown in random order without names. "
                 "Rate each side 1-5; `tianci ratings mos` reports each model's mean opinion score.")
     with gr.Row():
-        c_lang = gr.Radio([("Mandarin", "cmn"), ("Cantonese", "yue")], value="cmn", label="Language")
+        c_lang = gr.Radio(language_choices(), value="cmn", label="Language")
         c_topic = gr.Textbox(label="Topic", value="月光")
         c_structure = gr.Textbox(label="Structure", value="7A 7A 7B 7A")
         c_seed = gr.Number(value=1, precision=0, label="Seed")
@@ -473,14 +489,14 @@ def compare_controls(demo: Demo) -> None:
 
 
 def build(demo: Demo) -> gr.Blocks:
-    groups = {lang: sorted(scheme(lang, None).groups) for lang in SCHEMES}
+    groups = {lang: sorted(scheme(lang, None).groups) for lang in language_codes()}
+    registers, register_label = register_choices()
     with gr.Blocks(title="Tianci 填词") as blocks:
         gr.Markdown("# Tianci 填词\nMandarin and Cantonese lyrics with exact syllable counts, rhymes and tones.")
         with gr.Tab("Write"):
             with gr.Row():
                 with gr.Column(scale=2):
-                    lang = gr.Radio([("Mandarin 普通话", "cmn"), ("Cantonese 粵語", "yue")], value="cmn",
-                                    label="Language")
+                    lang = gr.Radio(language_choices(native=True), value="cmn", label="Language")
                     topic = gr.Textbox(label="Topic", placeholder="月光", max_length=200, elem_id="topic")
                     keywords = gr.Textbox(label="Keywords", placeholder="海浪、夏天", max_length=60,
                                           info="words the lyrics should use; the rest of the plan comes from the topic",
@@ -490,8 +506,7 @@ def build(demo: Demo) -> gr.Blocks:
                     with gr.Row():
                         genre = gr.Dropdown(list(GENRES), value="", label="Genre", allow_custom_value=True)
                         mood = gr.Textbox(label="Mood", placeholder="温柔", max_length=40, elem_id="mood")
-                        register = gr.Dropdown([("written 書面語", "written"), ("colloquial 口語", "colloquial")],
-                                               value=None, label="Cantonese register", elem_id="register")
+                        register = gr.Dropdown(registers, value=None, label=register_label, elem_id="register")
                     preset = gr.Dropdown(list(PRESETS), value=next(iter(PRESETS)), label="Structure preset")
                     structure = gr.Textbox(value=next(iter(PRESETS.values())), label="Structure",
                                            info="lines as <syllables><rhyme label>, [sections] allowed",
@@ -568,7 +583,7 @@ def build(demo: Demo) -> gr.Blocks:
         with gr.Tab("Analyze"):
             text = gr.Textbox(label="Lyrics", lines=8, max_length=MAX_TEXT, placeholder="床前明月光，疑是地上霜。",
                               elem_id="analyze-text")
-            a_lang = gr.Radio([("Mandarin", "cmn"), ("Cantonese", "yue")], value="cmn", label="Language")
+            a_lang = gr.Radio(language_choices(), value="cmn", label="Language")
             a_go = gr.Button("Analyze", variant="primary", elem_id="analyze-btn")
             a_status = gr.Markdown(elem_id="analyze-status")
             a_summary = gr.Markdown()

@@ -30,7 +30,7 @@ import jieba
 import pycantonese
 
 from lyrics.data.rhymebook import rhyme_dictionary
-from phonetics import DEFAULT_SCHEME, is_cjk, language, scheme, to_lang_script
+from phonetics import is_cjk, language, scheme, to_lang_script
 
 OUT = Path(__file__).resolve().parents[1] / "lyrics" / "modern" / "data"
 COMMON_CMN = 3500
@@ -84,7 +84,7 @@ def cantonese(common_cmn: list[str]) -> tuple[list[str], list[str]]:
 
 def rhyme_groups(lang: str, common: list[str]) -> dict[str, dict]:
     """Group → {"use": occurrences, "examples": characters} for the default scheme of ``lang``."""
-    rhymes = scheme(lang, DEFAULT_SCHEME[lang])
+    rhymes = scheme(lang, language(lang).default_scheme)
     spoken = language(lang)
     reading_sets = spoken.reading_sets()
     rank = {c: i for i, c in enumerate(common)}

@@ -17,7 +17,7 @@ from tqdm import tqdm
 from lyrics.data.assets import tianci_home
 from lyrics.data.corpus import hkcancor_utterances, songci
 from lyrics.files import write_atomic
-from phonetics import LANGS, RhymeDictionary
+from phonetics import RhymeDictionary, language_codes
 
 VERSION = 3  # bump when readings change, so stale dictionaries are rebuilt
 
@@ -53,6 +53,6 @@ def rhyme_dictionary(lang: str) -> RhymeDictionary:
 
 
 if __name__ == "__main__":
-    for lang in LANGS:
+    for lang in language_codes():
         book = rhyme_dictionary(lang)
         print(f"rhyme dictionary {lang}: {len(book.counts):,} characters in {path_for(lang)}")

@@ -32,7 +32,7 @@ from pathlib import Path
 from lyrics.data.corpus import COLLECTIONS, hkcancor_utterances, poetry
 from lyrics.modern.corpus import CORPUS, corpus_songs
 from lyrics.modern.corpus import split_of as modern_split
-from phonetics import LANGS, TianciError, is_cjk, split_lines, to_lang_script
+from phonetics import TianciError, is_cjk, language_codes, split_lines, to_lang_script
 
 _NOTE = re.compile(r"（[^（）]*）|\([^()]*\)|【[^【】]*】|\[[^\[\]]*\]|〔[^〔〕]*〕")
 MIN_LINES = 2
@@ -197,14 +197,14 @@ def user_source(path: Path, default_lang: str | None = None) -> Iterator[Record 
             except json.JSONDecodeError as err:
                 raise DataError(f"{path}:{number}: not JSON ({err.msg}); one song object per line") from None
             lang = item.get("lang", default_lang) if isinstance(item, dict) else None
-            if not isinstance(item, dict) or not isinstance(item.get("lyrics"), str) or lang not in LANGS:
+            if not isinstance(item, dict) or not isinstance(item.get("lyrics"), str) or lang not in language_codes():
                 raise DataError(f"{path}:{number}: need an object with \"lyrics\" (a string) and \"lang\" "
-                                f"({' or '.join(LANGS)})")
+                                f"({' or '.join(language_codes())})")
             yield make_record(source, lang, str(item.get("title", "")), str(item.get("author", "")),
                               item["lyrics"].split("\n"), item.get("genre"), item.get("tags") or ())
         return
-    if default_lang not in LANGS:
-        raise DataError(f"{path}: plain-text corpora need --lang ({' or '.join(LANGS)})")
+    if default_lang not in language_codes():
+        raise DataError(f"{path}: plain-text corpora need --lang ({' or '.join(language_codes())})")
     for song in re.split(r"\n\s*\n", text):
         lines = [line.strip() for line in song.strip().splitlines() if line.strip()]
         title = ""

@@ -39,7 +39,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from phonetics import TianciError, analyze, language, tone_classes
+from phonetics import TianciError, analyze, language
 from phonetics.tables import load_table
 
 MAJOR = (0, 2, 4, 5, 7, 9, 11)  # semitones of degrees 1-7 above the tonic
@@ -166,9 +166,17 @@ def read_midi(path: Path, structure: list[int] | None = None) -> Melody:
     return _melody(lines)
 
 
-def levels_0243(pitches: tuple[int, ...]) -> str:
-    """The 0243 pattern a line of notes asks for (the rules in the module docstring)."""
-    order = tone_classes("yue")  # low to high
+def pitch_levels(pitches: tuple[int, ...], lang: str) -> str:
+    """The pattern of ``lang``'s pitch levels a line of notes asks for (the rules in the module docstring), for a
+    language whose melody fixes its tone classes (``melody_levels``: Cantonese 0243).
+
+    >>> pitch_levels((0, 2, 4, 2, 0), "yue"), pitch_levels((0, 2, 7, 2), "yue")  # a leap of a fifth skips 4
+    ('02420', '0232')
+    """
+    spoken = language(lang)
+    if not spoken.melody_levels:
+        raise MelodyError(f"{spoken.name} has no pitch levels for a melody to fix")
+    order = spoken.tone_classes  # low to high
     distinct = sorted(set(pitches))
     groups = [[p] for p in distinct]
     while len(groups) > len(order):  # merge the closest neighbours first
@@ -189,7 +197,7 @@ def levels_0243(pitches: tuple[int, ...]) -> str:
 
 def melody_tones(melody: Melody, lang: str) -> list[str] | None:
     """Per line, the spec's tone pattern: exact 0243 levels for Cantonese; None for Mandarin (free)."""
-    return [levels_0243(line) for line in melody.lines] if language(lang).melody_levels else None
+    return [pitch_levels(line, lang) for line in melody.lines] if language(lang).melody_levels else None
 
 
 def with_melody(fields: dict, *, text: str | None = None, midi: Path | None = None,
@@ -242,7 +250,7 @@ def cue_score(tone: int | None, cues: tuple[str, ...]) -> float:
 def melody_fit(text: str, melody: Melody, lang: str) -> dict:
     """How well lyrics follow a melody, per line and overall (the module docstring says how, per language)."""
     if language(lang).melody_levels:
-        return _levels_fit(text, melody)
+        return _levels_fit(text, melody, lang)
     analysis = analyze(text, lang)
     _same_shape(analysis, melody)
     scored = total = 0.0
@@ -266,11 +274,11 @@ def _same_shape(analysis, melody: Melody) -> None:
             raise MelodyError(f"line {line.text!r}: {line.syllable_count} syllables for {len(notes)} notes")
 
 
-def _levels_fit(text: str, melody: Melody) -> dict:
+def _levels_fit(text: str, melody: Melody, lang: str) -> dict:
     """Cantonese: per line and overall, the share of transitions between successive syllables whose direction
     (same, up, down) their 0243 levels share with the notes."""
-    rank = {level: i for i, level in enumerate(tone_classes("yue"))}
-    analysis = analyze(text, "yue")
+    rank = {level: i for i, level in enumerate(language(lang).tone_classes)}
+    analysis = analyze(text, lang)
     _same_shape(analysis, melody)
     matched = total = 0
     lines = []
@@ -281,7 +289,7 @@ def _levels_fit(text: str, melody: Melody) -> dict:
             a, b = pattern[i - 1], pattern[i]
             want = (notes[i] > notes[i - 1]) - (notes[i] < notes[i - 1])
             good += a in rank and b in rank and (rank[b] > rank[a]) - (rank[b] < rank[a]) == want
-        lines.append({"text": line.text, "levels": pattern, "melody": levels_0243(notes),
+        lines.append({"text": line.text, "levels": pattern, "melody": pitch_levels(notes, lang),
                       "fit": good / max(1, len(notes) - 1)})
         matched += good
         total += len(notes) - 1

@@ -15,10 +15,7 @@ from __future__ import annotations
 
 from lyrics.data.keywords import keyword_line
 from lyrics.decoding.spec import LyricSpec
-from phonetics import LANGUAGES
-
-LANG_NAMES = {code: spoken.native_name for code, spoken in LANGUAGES.items()}  # as training briefs write them
-REGISTER_NAMES = {"written": "书面语", "colloquial": "口语"}
+from phonetics import language
 
 
 def brief(spec: LyricSpec) -> str:
@@ -26,13 +23,14 @@ def brief(spec: LyricSpec) -> str:
     lines = [f"主题：{spec.topic}"]
     if spec.keywords:
         lines.append(keyword_line(spec.keywords))
-    lines += [f"语言：{LANG_NAMES[spec.lang]}", f"结构：{spec.structure}"]
+    spoken = language(spec.lang)
+    lines += [f"语言：{spoken.native_name}", f"结构：{spec.structure}"]
     if spec.genre:
         lines.append(f"风格：{spec.genre}")
     if spec.mood:
         lines.append(f"情绪：{spec.mood}")
     if spec.register:
-        lines.append(f"语体：{REGISTER_NAMES[spec.register]}")
+        lines.append(f"语体：{spoken.lyric_registers[spec.register]}")
     if spec.rhymes:
         lines.append("押韵：" + "，".join(f"{label}={group}" for label, group in spec.rhymes.items()))
     if any(line.tones for line in spec.lines):

@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from phonetics import LANGS, SCHEMES, PhoneticsError, TianciError, analyze, is_cjk, scheme, tone_classes
+from phonetics import PhoneticsError, TianciError, analyze, is_cjk, language, language_codes, scheme, tone_classes
 
 MAX_SYLLABLES = 30
 MAX_LINES = 64
@@ -30,7 +30,6 @@ MAX_SEED = 2**63 - 1  # torch's generator takes a 64-bit seed
 _FIELDS = {"lang", "topic", "structure", "rhymes", "tones", "scheme", "n", "seed", "id", "genre", "mood", "register",
            "keywords", "keep"}
 MAX_STYLE_CHARS = 40  # genre and mood: a few words, not a text
-REGISTERS = {"yue": ("written", "colloquial")}  # written lyric Chinese as Cantopop sings it, or spoken Cantonese
 _KEYWORD_SPLIT = re.compile(r"[\s,，、;；]+")
 
 
@@ -86,7 +85,7 @@ class LyricSpec:
     keywords: tuple[str, ...] = ()  # the keyword plan: the user's, else filled from the topic (lyrics.data.keywords)
     keep: tuple[tuple[int, str], ...] = ()  # (line index, its fixed text): lines given, the decoder writes the rest
     mood: str | None = None
-    register: str | None = None  # Cantonese: written or colloquial (REGISTERS)
+    register: str | None = None  # one of the language's lyric_registers: Cantonese written or colloquial
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -101,11 +100,12 @@ class LyricSpec:
         if unknown:
             raise SpecError(f"unknown field {unknown[0]!r}: allowed fields are {', '.join(sorted(_FIELDS))}")
         lang = data.get("lang")
-        if lang not in LANGS:
-            raise SpecError(f"lang: {lang!r} is not supported; use one of {', '.join(LANGS)}")
+        if lang not in language_codes():
+            raise SpecError(f"lang: {lang!r} is not supported; use one of {', '.join(language_codes())}")
+        spoken = language(lang)
         scheme_name = data.get("scheme") or None
-        if scheme_name is not None and scheme_name not in SCHEMES[lang]:
-            raise SpecError(f"scheme: {scheme_name!r} is not a {lang} scheme; use one of {', '.join(SCHEMES[lang])}")
+        if scheme_name is not None and scheme_name not in spoken.schemes:
+            raise SpecError(f"scheme: {scheme_name!r} is not a {lang} scheme; use one of {', '.join(spoken.schemes)}")
         rhymes = scheme(lang, scheme_name)
         topic = data.get("topic", "")
         if not isinstance(topic, str) or not topic.strip():
@@ -139,8 +139,8 @@ class LyricSpec:
             raise SpecError("id: give a string")
         genre, mood = _style(data, "genre"), _style(data, "mood")
         register = data.get("register") or None
-        if register is not None and register not in REGISTERS.get(lang, ()):
-            allowed = REGISTERS.get(lang)
+        allowed = tuple(spoken.lyric_registers)
+        if register is not None and register not in allowed:  # a tuple: JSON may give an unhashable list
             raise SpecError(f"register: {register!r} is not a {lang} register; "
                             + (f"use one of {', '.join(allowed)}" if allowed else "leave it out"))
         return cls(lang, topic.strip(), tuple(lines), rhymes.name, resolved, n, seed, spec_id,

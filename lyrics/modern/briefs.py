@@ -23,6 +23,8 @@ from dataclasses import asdict, dataclass
 from functools import cached_property
 from pathlib import Path
 
+from phonetics import language, language_codes
+
 DATA = Path(__file__).resolve().parent / "data"
 RHYME_LABEL = "A"
 SECTION_NAMES = ("verse", "pre-chorus", "chorus", "bridge")
@@ -105,9 +107,10 @@ class BriefSampler:
 
     @cached_property
     def inventory(self) -> dict[str, list[tuple[str, str]]]:
-        """Per language, every (area, topic) of the topic inventory, in file order."""
+        """Per registered language the topic inventory has, every (area, topic) of it, in file order."""
         topics = json.loads((self.data_dir / "topics.json").read_text("utf-8"))
-        return {lang: [(area, t) for area in topics["areas"] for t in topics[lang][area]] for lang in ("cmn", "yue")}
+        return {lang: [(area, t) for area in topics["areas"] for t in topics[lang][area]]
+                for lang in language_codes() if lang in topics}
 
     @cached_property
     def rhymes(self) -> dict[str, dict[str, dict]]:
@@ -127,12 +130,12 @@ class BriefSampler:
 
     def brief(self, lang: str, seed: int, index: int) -> Brief:
         if lang not in self.inventory:
-            raise ValueError(f"unknown language {lang!r}: use cmn or yue")
+            raise ValueError(f"no briefs for language {lang!r}: use one of {', '.join(self.inventory)}")
         tables = self.tables
         rng = random.Random(f"brief:{lang}:{seed}:{index}")
         order = self.topic_order(lang, seed)
         area, topic = self.inventory[lang][order[index % len(order)]]
-        register = _weighted(rng, tables["registers"]) if lang == "yue" else None
+        register = _weighted(rng, tables["registers"]) if language(lang).lyric_registers else None
         vocabulary = self.words(lang)
         if register == "written":  # a written-register song may not use colloquial characters
             vocabulary = [w for w in vocabulary if not set(w) & set(tables["colloquial_markers_yue"])]

@@ -63,7 +63,7 @@ def corpus_report(songs: list[Song], rejections: Path = REJECTIONS) -> Report:
     sampler = BriefSampler()
     markers = set(sampler.tables["colloquial_markers_yue"])
     langs: dict[str, LangStats] = {}
-    for lang in ("cmn", "yue"):
+    for lang in sampler.inventory:  # the languages briefs are drawn for
         mine = [s for s in songs if s.brief.lang == lang]
         stats = langs[lang] = LangStats()
         common = set((DATA / f"common_chars_{lang}.txt").read_text("utf-8").split())

@@ -27,7 +27,7 @@ from typing import Any, TypeVar, Union
 import yaml
 
 from lyrics.data.assets import tianci_home
-from phonetics import LANGS, TianciError
+from phonetics import TianciError, language_codes
 
 STAGES = ("knowledge", "sft")
 PRECISIONS = ("fp32", "bf16")
@@ -118,7 +118,7 @@ class ModelConfig:
 @dataclass(frozen=True)
 class DataConfig:
     dir: str | None = None  # the built datasets (`tianci data build`); None: $TIANCI_HOME/data
-    langs: tuple[str, ...] = LANGS
+    langs: tuple[str, ...] = field(default_factory=language_codes)  # every registered language
     max_works: int | None = None  # per language, sampled (seeded) with an equal share per source
     knowledge_chars: int = 3000  # characters per language the knowledge texts and vocabulary start from
     sft_max_lines: int | None = None  # works cut into stanzas of at most this many lines
@@ -128,8 +128,8 @@ class DataConfig:
     examples: str | None = None  # sft on these exchanges (JSON Lines of "messages") instead of the works
 
     def __post_init__(self):
-        unknown = [lang for lang in self.langs if lang not in LANGS]
-        require(not unknown and bool(self.langs), f"langs must be some of {', '.join(LANGS)}")
+        unknown = [lang for lang in self.langs if lang not in language_codes()]
+        require(not unknown and bool(self.langs), f"langs must be some of {', '.join(language_codes())}")
         require(0 <= self.knowledge_mix < 1, f"knowledge_mix must be at least 0 and below 1, not {self.knowledge_mix}")
         for name in ("max_works", "sft_max_lines"):
             value = getattr(self, name)

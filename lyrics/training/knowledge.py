@@ -23,7 +23,7 @@ from lyrics.data.corpus import cedict
 from lyrics.data.keywords import KeywordTable, plan_size
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.data.works import Record, topical_title
-from lyrics.decoding.prompt import HINT_RATE_WITH_TONES, LANG_NAMES, exchange
+from lyrics.decoding.prompt import HINT_RATE_WITH_TONES, exchange
 from lyrics.decoding.spec import LineSpec, LyricSpec
 from phonetics import analyze, annotate, language, scheme
 
@@ -51,7 +51,7 @@ def _describe(char: str, lang: str) -> str:
         parts.append(f"{scheme(lang, name).title or name}{s.rhyme}")
     s = annotate(char, lang)[0]
     tone_word = language(lang).tone_class_word
-    return (f"{char}：{LANG_NAMES[lang]}读{s.romanization}，声母{s.initial or '零'}，韵母{s.final}，"
+    return (f"{char}：{language(lang).native_name}读{s.romanization}，声母{s.initial or '零'}，韵母{s.final}，"
             f"第{s.tone}声，{tone_word}{s.tone_class}，" + "，".join(parts) + "。")
 
 
@@ -68,7 +68,7 @@ def memorisation(lang: str, limit: int = TOP_CHARS) -> Iterator[dict]:
             members = book.members(group, name, limit=40)
             if members:
                 yield {"stage": 1, "lang": lang,
-                       "text": f"{LANG_NAMES[lang]}{title}「{group}」韵的常用字：{'、'.join(members)}。"}
+                       "text": f"{language(lang).native_name}{title}「{group}」韵的常用字：{'、'.join(members)}。"}
 
 
 def understanding(lang: str, seed: int = 0, per_char: int = 2, limit: int = TOP_CHARS) -> Iterator[dict]:
@@ -90,21 +90,21 @@ def understanding(lang: str, seed: int = 0, per_char: int = 2, limit: int = TOP_
         if mates and others:
             other = rng.choice(mates if rng.random() < 0.5 else others)
             same = rhyme_of[other].rhyme == s.rhyme
-            asks.append((f"{LANG_NAMES[lang]}里「{char}」和「{other}」押韵吗？",
+            asks.append((f"{language(lang).native_name}里「{char}」和「{other}」押韵吗？",
                          f"{'押韵' if same else '不押韵'}。{char}读{s.romanization}，属{s.rhyme}；"
                          f"{other}读{rhyme_of[other].romanization}，属{rhyme_of[other].rhyme}。"))
             choices = [rng.choice(mates), *rng.sample(others, min(2, len(others)))]
             rng.shuffle(choices)
             answer = next(c for c in choices if rhyme_of[c].rhyme == s.rhyme)
-            asks.append((f"{LANG_NAMES[lang]}里下列哪个字与「{char}」押韵：{'、'.join(choices)}？",
+            asks.append((f"{language(lang).native_name}里下列哪个字与「{char}」押韵：{'、'.join(choices)}？",
                          f"{answer}。{char}和{answer}同属{title}{s.rhyme}。"))
         tone_word = language(lang).tone_class_word
-        asks.append((f"「{char}」的{LANG_NAMES[lang]}读音和声调是什么？",
+        asks.append((f"「{char}」的{language(lang).native_name}读音和声调是什么？",
                      f"{s.romanization}，第{s.tone}声，{tone_word}为{s.tone_class}。"))
         if len(mates) >= 3:
             picks = mates[:12]
             rng.shuffle(picks)
-            asks.append((f"给出三个与「{char}」押韵的{LANG_NAMES[lang]}字。",
+            asks.append((f"给出三个与「{char}」押韵的{language(lang).native_name}字。",
                          f"{'、'.join(picks[:3])}（都属{title}{s.rhyme}）。"))
         for question, answer in rng.sample(asks, min(per_char, len(asks))):
             yield {"stage": 2, "lang": lang, "held_out": is_held_out(char), "messages": [
@@ -180,6 +180,7 @@ def word_readings(lang: str, chars: set[str], limit: int = 40000, seed: int = 0)
                           if not entry.pinyin[:1].isupper())  # capitalised pinyin: a name, no vocabulary
     words = [w for w in words if 2 <= len(w) <= 4 and set(w) <= chars]
     random.Random(f"{seed}-{lang}-words").shuffle(words)
+    native = language(lang).native_name
     batch: list[str] = []
     for word in words[:limit]:
         syllables = annotate(word, lang)
@@ -187,5 +188,5 @@ def word_readings(lang: str, chars: set[str], limit: int = 40000, seed: int = 0)
             continue
         batch.append(f"{word} {''.join(s.romanization for s in syllables)}")
         if len(batch) == WORDS_PER_TEXT:
-            yield {"stage": 1, "lang": lang, "text": f"{LANG_NAMES[lang]}词语读音：" + "；".join(batch) + "。"}
+            yield {"stage": 1, "lang": lang, "text": f"{native}词语读音：" + "；".join(batch) + "。"}
             batch = []
