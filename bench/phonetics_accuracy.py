@@ -304,11 +304,10 @@ def evaluate_held_out(utterances: list[Utterance], folds: int = 2) -> Score:
     total = Score()
     for fold in range(folds):
         train = (tok for i, utt in enumerate(tokens) if i % folds != fold for tok in utt)
-        yue.use_lexicon(yue.build_lexicon(train))
-        score = evaluate_utterances([u for u in utterances if u.index % folds == fold], tianci_yue)
+        reader = yue.LexiconReader(yue.build_lexicon(train))
+        score = evaluate_utterances([u for u in utterances if u.index % folds == fold], reader.readings)
         for name in vars(total):
             setattr(total, name, getattr(total, name) + getattr(score, name))
-    yue.use_lexicon(None)
     return total
 
 

@@ -86,9 +86,6 @@ def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
     return Lexicon(words, chars, frozenset(spoken))
 
 
-_lexicon_override: Lexicon | None = None
-
-
 LEXICON_VERSION = 2  # bump when build_lexicon changes, so cached lexicons are rebuilt
 
 
@@ -118,22 +115,10 @@ def _default_lexicon() -> Lexicon:
     return built
 
 
-def lexicon() -> Lexicon:
-    return _lexicon_override or _default_lexicon()
-
-
-def use_lexicon(replacement: Lexicon | None) -> None:
-    """Read with ``replacement`` (None: the default) from now on; for held-out evaluation."""
-    global _lexicon_override
-    _lexicon_override = replacement
-    _run_readings.cache_clear()
-    _word_readings.cache_clear()
-
-
 def reading_sets() -> dict[str, frozenset[str]]:
     """Every reading :func:`readings` can give each character (traditional keys), in any context: its
     single-character reading and its reading inside every dictionary word."""
-    lex = lexicon()
+    lex = _default_lexicon()
     found: dict[str, set[str]] = {c: {r} for c, r in lex.chars.items()}
     for word, syllables in lex.words.items():
         for char, syllable in zip(word, syllables, strict=True):
@@ -173,34 +158,81 @@ def readings(text: str, register: str | None = None) -> list[str | None]:
     """Jyutping (tone 1-6) per character of ``text``; None off CJK or where no reading is known. ``register``
     (``literary`` or ``colloquial``; None: :func:`register_of` the text) picks between a character's literary
     and colloquial readings where no dictionary word fixes it: 春風吹又生 sang1, 佢生咗個仔 saang1."""
-    traditional = convert(text, "s2hk")
-    register = register or _register_of(traditional)
-    if register not in REGISTERS:
-        raise ValueError(f"unknown register {register!r}: use one of {', '.join(REGISTERS)}")
-    out: list[str | None] = [None] * len(text)
-    for run in CJK_RUN.finditer(traditional):
-        start, end = run.span()
-        found = _run_readings(run.group(), register)
-        # A character the conversion changed but still cannot read: try it as typed.
-        out[start:end] = [r or _char_reading(text[i]) for i, r in zip(range(start, end), found, strict=True)]
-    return out
+    return _default_reader().readings(text, register)
 
 
-@lru_cache(maxsize=1 << 19)  # the 21k Song ci hold 274k distinct runs
-def _run_readings(run: str, register: str) -> tuple[str | None, ...]:
-    """Readings of one run of CJK characters in one register, cached: clauses repeat across a corpus."""
-    out: list[str | None] = []
-    source: list[str] = []  # per character: read "alone", from a "spoken" word, or from a dictionary "word"
-    for word in pycantonese.segment(run):
-        found, sources = _word_readings(word)
-        out.extend(found)
-        source.extend(sources)
-    if register == "literary":
-        for i, char in enumerate(run):
-            if (pair := _LITERARY.get(char)) and out[i] and _colloquial(out[i], pair[0], source[i], char):
-                out[i] = pair[1]
-    apply_rules(load_rules("context_yue"), run, out, register)
-    return tuple(out)
+@cache
+def _default_reader() -> LexiconReader:
+    return LexiconReader(_default_lexicon())
+
+
+class LexiconReader:
+    """Readings in context from one lexicon, with its own caches (the default one: HKCanCor and rime-cantonese;
+    a held-out evaluation builds its own from a part of HKCanCor, and nothing else changes)."""
+
+    RUNS_CACHED = 1 << 19  # the 21k Song ci hold 274k distinct runs
+    WORDS_CACHED = 1 << 16
+
+    def __init__(self, lexicon: Lexicon):
+        self.lexicon = lexicon
+        self._run_readings = lru_cache(maxsize=self.RUNS_CACHED)(self._read_run)
+        self._word_readings = lru_cache(maxsize=self.WORDS_CACHED)(self._read_word)
+
+    def readings(self, text: str, register: str | None = None) -> list[str | None]:
+        """As :func:`readings`, with this lexicon."""
+        traditional = convert(text, "s2hk")
+        register = register or _register_of(traditional)
+        if register not in REGISTERS:
+            raise ValueError(f"unknown register {register!r}: use one of {', '.join(REGISTERS)}")
+        out: list[str | None] = [None] * len(text)
+        for run in CJK_RUN.finditer(traditional):
+            start, end = run.span()
+            found = self._run_readings(run.group(), register)
+            # A character the conversion changed but still cannot read: try it as typed.
+            out[start:end] = [r or self._char_reading(text[i]) for i, r in zip(range(start, end), found, strict=True)]
+        return out
+
+    def _read_run(self, run: str, register: str) -> tuple[str | None, ...]:
+        """Readings of one run of CJK characters in one register (cached: clauses repeat across a corpus)."""
+        out: list[str | None] = []
+        source: list[str] = []  # per character: read "alone", from a "spoken" word, or from a dictionary "word"
+        for word in pycantonese.segment(run):
+            found, sources = self._word_readings(word)
+            out.extend(found)
+            source.extend(sources)
+        if register == "literary":
+            for i, char in enumerate(run):
+                if (pair := _LITERARY.get(char)) and out[i] and _colloquial(out[i], pair[0], source[i], char):
+                    out[i] = pair[1]
+        apply_rules(load_rules("context_yue"), run, out, register)
+        return tuple(out)
+
+    def _read_word(self, word: str) -> tuple[tuple[str | None, ...], tuple[str, ...]]:
+        """A segment's readings, and per character where it came from: ``word`` (a dictionary word), ``spoken``
+        (a word only speech records: HKCanCor's 輕輕 heng6 heng1, a sound change of talk) or ``alone``."""
+        lex = self.lexicon
+        words = lex.words
+        if len(word) > 1 and word in words:
+            return words[word], ("spoken" if word in lex.spoken else "word",) * len(word)
+        out: list[str | None] = []
+        sources: list[str] = []
+        i = 0
+        while i < len(word):  # longest dictionary sub-word first, then a single character
+            for size in range(min(_MAX_WORD, len(word) - i), 1, -1):
+                if (sub := word[i:i + size]) in words:
+                    out.extend(words[sub])
+                    sources.extend(["spoken" if sub in lex.spoken else "word"] * size)
+                    i += size
+                    break
+            else:
+                out.append(self._char_reading(word[i]))
+                sources.append("alone")
+                i += 1
+        return tuple(out), tuple(sources)
+
+    def _char_reading(self, char: str) -> str | None:
+        chars = self.lexicon.chars
+        return chars.get(char) or chars.get(convert(char, "t2hk")) or chars.get(convert(char, "s2hk"))
 
 
 def _colloquial(reading: str, colloquial: str, source: str, char: str) -> bool:
@@ -210,36 +242,6 @@ def _colloquial(reading: str, colloquial: str, source: str, char: str) -> bool:
     if source == "spoken":
         return reading.rstrip("123456") == colloquial.rstrip("123456")
     return reading == colloquial and (source == "alone" or char in _LITERARY_EVERYWHERE)
-
-
-@lru_cache(maxsize=1 << 16)
-def _word_readings(word: str) -> tuple[tuple[str | None, ...], tuple[str, ...]]:
-    """A segment's readings, and per character where it came from: ``word`` (a dictionary word), ``spoken`` (a
-    word only speech records: HKCanCor's 輕輕 heng6 heng1, a sound change of talk) or ``alone``."""
-    lex = lexicon()
-    words = lex.words
-    if len(word) > 1 and word in words:
-        return words[word], ("spoken" if word in lex.spoken else "word",) * len(word)
-    out: list[str | None] = []
-    sources: list[str] = []
-    i = 0
-    while i < len(word):  # longest dictionary sub-word first, then a single character
-        for size in range(min(_MAX_WORD, len(word) - i), 1, -1):
-            if (sub := word[i:i + size]) in words:
-                out.extend(words[sub])
-                sources.extend(["spoken" if sub in lex.spoken else "word"] * size)
-                i += size
-                break
-        else:
-            out.append(_char_reading(word[i]))
-            sources.append("alone")
-            i += 1
-    return tuple(out), tuple(sources)
-
-
-def _char_reading(char: str) -> str | None:
-    chars = lexicon().chars
-    return chars.get(char) or chars.get(convert(char, "t2hk")) or chars.get(convert(char, "s2hk"))
 
 
 @lru_cache(maxsize=4096)
@@ -284,7 +286,7 @@ def rhyme_groups(scheme_name: str) -> tuple[tuple[str, ...], Callable[[str], str
 def _finals() -> tuple[str, ...]:
     """Every final in the dictionary, sorted by nucleus then coda."""
     finals = set()
-    for reading in lexicon().chars.values():
+    for reading in _default_lexicon().chars.values():
         try:
             finals.add(split(reading)[1])
         except ValueError:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 import sys
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from pypinyin import Style, lazy_pinyin
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
@@ -42,7 +42,6 @@ PHRASE_MAX = 4  # the longest dictionary word looked for around a polyphone
 CONFIDENT = 0.9
 SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")  # the model reads a sentence at a time
 CACHE_SIZE = 1 << 18  # sentences: lyrics and corpora repeat theirs
-_SENTENCES: dict[str, tuple[str | None, ...]] = {}  # readings of sentences read before
 
 
 REGISTERS: tuple[str, ...] = ()  # Mandarin reads one way in verse and in speech here
@@ -57,54 +56,74 @@ def readings(text: str, register: str | None = None) -> list[str | None]:
     """Pinyin (tone digit, ``v`` for ü, ``5`` neutral) per character of ``text``; None off CJK or unknown."""
     if register is not None:
         raise ValueError(f"Mandarin has no register {register!r}: leave it out")
-    simplified = convert(text, "t2s")
-    out: list[str | None] = [None] * len(text)
-    sentences = list(SENTENCE.finditer(simplified))
-    read_sentences([match.group() for match in sentences])
-    for match in sentences:
-        out[match.start():match.end()] = _SENTENCES[match.group()]
-    return out
+    return _default_reader().readings(text)
 
 
 def read_sentences(sentences: list[str]) -> None:
-    """Read the sentences (simplified script) not read before, the polyphones of all of them in one batch.
+    """Read ahead the sentences (simplified script) not read before, in one batch (see :class:`SentenceReader`)."""
+    _default_reader().read_sentences(sentences)
 
-    Three sources, later ones winning: pypinyin's word dictionary (with its single-character defaults), run
-    by run of CJK characters; the context model over the whole sentence, for polyphones outside any dictionary
-    word that it is :data:`CONFIDENT` about (inside one the word's reading stands: the model, trained on
-    Wikipedia, reads 头发 fā, 银行 xíng, 中奖 zhōng); and the context rules, for function words neither reads
-    right (慢慢地 de, 跑得快 de, 你得走 děi)."""
-    todo = list(dict.fromkeys(s for s in sentences if s not in _SENTENCES))
-    if not todo:
-        return
-    if len(_SENTENCES) + len(todo) > CACHE_SIZE:
-        _SENTENCES.clear()
-    choices = load_choices()
-    read: list[list[str | None]] = []
-    positions: list[list[int]] = []
-    for sentence in todo:
-        syllables: list[str | None] = [None] * len(sentence)
-        found = []
-        for run in CJK_RUN.finditer(sentence):
-            syllables[run.start():run.end()] = _pypinyin_run(run.group())
-            found += [run.start() + i for i, c in enumerate(run.group())
-                      if c in choices and not phrase_length(run.group(), i)]
-        read.append(syllables)
-        positions.append(found)
-    context = [k for k, found in enumerate(positions) if found]
-    if context:
-        chosen = Disambiguator.load().choose([todo[k] for k in context], [positions[k] for k in context],
-                                             [[choices[todo[k][i]] for i in positions[k]] for k in context])
-        for k, picks in zip(context, chosen, strict=True):
-            for i, (reading, probability) in zip(positions[k], picks, strict=True):
-                if probability >= CONFIDENT:
-                    read[k][i] = reading
-    rules = load_rules("context_cmn")
-    for sentence, syllables in zip(todo, read, strict=True):
-        for run in CJK_RUN.finditer(sentence):
-            apply_rules(rules, run.group(), syllables, offset=run.start())
-        _SENTENCES[sentence] = tuple(None if syl is None else _citation(char, syl)
-                                     for char, syl in zip(sentence, syllables, strict=True))
+
+@cache
+def _default_reader() -> SentenceReader:
+    return SentenceReader()
+
+
+class SentenceReader:
+    """Readings sentence by sentence, remembering the sentences read (at most :data:`CACHE_SIZE`): lyrics and
+    corpora repeat theirs, and the context model reads a batch of new sentences at once."""
+
+    def __init__(self):
+        self.sentences: dict[str, tuple[str | None, ...]] = {}
+
+    def readings(self, text: str) -> list[str | None]:
+        simplified = convert(text, "t2s")
+        out: list[str | None] = [None] * len(text)
+        found = list(SENTENCE.finditer(simplified))
+        self.read_sentences([match.group() for match in found])
+        for match in found:
+            out[match.start():match.end()] = self.sentences[match.group()]
+        return out
+
+    def read_sentences(self, sentences: list[str]) -> None:
+        """Read the sentences not read before, the polyphones of all of them in one batch.
+
+        Three sources, later ones winning: pypinyin's word dictionary (with its single-character defaults), run
+        by run of CJK characters; the context model over the whole sentence, for polyphones outside any
+        dictionary word that it is :data:`CONFIDENT` about (inside one the word's reading stands: the model,
+        trained on Wikipedia, reads 头发 fā, 银行 xíng, 中奖 zhōng); and the context rules, for function words
+        neither reads right (慢慢地 de, 跑得快 de, 你得走 děi)."""
+        todo = list(dict.fromkeys(s for s in sentences if s not in self.sentences))
+        if not todo:
+            return
+        if len(self.sentences) + len(todo) > CACHE_SIZE:
+            self.sentences.clear()
+        choices = load_choices()
+        read: list[list[str | None]] = []
+        positions: list[list[int]] = []
+        for sentence in todo:
+            syllables: list[str | None] = [None] * len(sentence)
+            found = []
+            for run in CJK_RUN.finditer(sentence):
+                syllables[run.start():run.end()] = _pypinyin_run(run.group())
+                found += [run.start() + i for i, c in enumerate(run.group())
+                          if c in choices and not phrase_length(run.group(), i)]
+            read.append(syllables)
+            positions.append(found)
+        context = [k for k, found in enumerate(positions) if found]
+        if context:
+            chosen = Disambiguator.load().choose([todo[k] for k in context], [positions[k] for k in context],
+                                                 [[choices[todo[k][i]] for i in positions[k]] for k in context])
+            for k, picks in zip(context, chosen, strict=True):
+                for i, (reading, probability) in zip(positions[k], picks, strict=True):
+                    if probability >= CONFIDENT:
+                        read[k][i] = reading
+        rules = load_rules("context_cmn")
+        for sentence, syllables in zip(todo, read, strict=True):
+            for run in CJK_RUN.finditer(sentence):
+                apply_rules(rules, run.group(), syllables, offset=run.start())
+            self.sentences[sentence] = tuple(None if syl is None else _citation(char, syl)
+                                         for char, syl in zip(sentence, syllables, strict=True))
 
 
 def phrase_length(run: str, i: int) -> int:
