@@ -192,6 +192,9 @@ def _read_rows(path: Path) -> Iterator[dict]:
         yield cleaned(row)  # lone surrogates and control characters, which SQLite cannot store, made safe
 
 
+Z95 = 1.96  # the normal quantile of a two-sided 95% interval
+
+
 def mean_interval(values: Iterable[float]) -> tuple[float, float]:
     """Mean and the half-width of its 95% interval (normal approximation; t for small samples would be
     wider, so read intervals from fewer than 30 ratings as optimistic)."""
@@ -200,7 +203,7 @@ def mean_interval(values: Iterable[float]) -> tuple[float, float]:
         return math.nan, math.nan
     if len(values) == 1:
         return values[0], math.inf
-    return statistics.fmean(values), 1.96 * statistics.stdev(values) / math.sqrt(len(values))
+    return statistics.fmean(values), Z95 * statistics.stdev(values) / math.sqrt(len(values))
 
 
 def rating_mos(ratings: list[dict]) -> dict[str, dict[str, dict]]:

@@ -13,7 +13,8 @@ import scorer.train as scorer_train
 from lyrics.training import loop
 from lyrics.training.config import ConfigError, GeneratorConfig, StageConfig, from_mapping, load_config
 from lyrics.training.loop import read_log
-from scorer.config import RSConfig, ScorerConfig
+from pipeline.config import RSConfig
+from scorer.config import ScorerConfig
 
 from .conftest import ROOT
 from .test_scorer import scorer_config

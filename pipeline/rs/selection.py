@@ -35,6 +35,8 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from scorer.ratings import mean_interval
+
 from ..config import PromotionConfig
 
 MIN_COMPARISONS = 10  # blind comparisons of the two models needed before human opinion decides
@@ -149,8 +151,7 @@ def mos_decision(comparisons: Iterable[dict], current: str, candidate: str) -> d
             diffs.append(sides[candidate] - sides[current])
     if len(diffs) < MIN_COMPARISONS:
         return None
-    mean = statistics.fmean(diffs)
-    half = 1.96 * statistics.stdev(diffs) / len(diffs) ** 0.5
+    mean, half = mean_interval(diffs)
     promoted = mean - half > 0
     return {"promoted": promoted, "by": "mos", "gain": round(mean, 4),
             "interval": [round(mean - half, 4), round(mean + half, 4)],
