@@ -5,9 +5,10 @@ Ray Data spreads the work (one row per chunk of specs or prompts) over a pool of
 generator and the scorer in its own Writer, loaded once (``num_gpus`` per actor on a GPU cluster). A chunk is
 computed by the same function the local engine runs (``pipeline.batch.chunk_records``,
 ``pipeline.rs.sampling.prompt_records``) with the same seed, so the records are the local engine's; the driver
-writes them as they come (one whole line each, synced), which keeps the local engine's contract: a kill loses only unfinished chunks, a resume skips the ids already written,
-nothing is written twice. ``address`` joins a running cluster (``ray start --head``); without one a local Ray
-starts on the cores this process may use. ``ray`` is the optional extra ``pip install tianci[ray]``.
+writes them as they come (one whole line each, synced), which keeps the local engine's contract: a kill loses
+only unfinished chunks, a resume skips the ids already written, nothing is written twice. ``address`` joins a
+running cluster (``ray start --head``); without one a local Ray starts on the cores this process may use.
+``ray`` is the optional extra ``pip install tianci[ray]``.
 """
 
 from __future__ import annotations
