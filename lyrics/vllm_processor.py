@@ -196,12 +196,12 @@ class TianciLogitsProcessor(LogitsProcessor):
     @classmethod
     def validate_params(cls, sampling_params: SamplingParams) -> None:
         """A bad spec is refused at the request, with the one-line ``SpecError`` message (HTTP 400)."""
-        data = request_spec(sampling_params)
-        if data is not None:
-            try:
+        try:
+            data = request_spec(sampling_params)
+            if data is not None:
                 LyricSpec.from_dict(data)
-            except SpecError as err:
-                raise VLLMValidationError(str(err)) from None  # the message alone: no "(parameter=...)" suffix
+        except SpecError as err:
+            raise VLLMValidationError(str(err)) from None  # the message alone: no "(parameter=...)" suffix
 
     def __init__(self, vllm_config, device: torch.device, is_pin_memory: bool):
         model = vllm_config.model_config

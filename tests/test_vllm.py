@@ -8,6 +8,7 @@ installed (the main ``.venv``) the whole file is skipped.
 
 from __future__ import annotations
 
+import json
 import os
 
 import pytest
@@ -112,3 +113,39 @@ def test_vllm_masks_equal_the_hugging_face_masks_step_by_step(written, requests)
         for row, (_, row_ids) in enumerate(written):
             if step < len(row_ids):
                 live[row].append(row_ids[step])
+
+
+def test_a_spec_the_vocabulary_cannot_meet_ends_its_request_at_once(requests):
+    """Only the engine's compile can find it (``validate_params`` has no tokenizer): the row is then allowed only an
+    end token, so the request ends empty instead of failing the engine."""
+    compiler = requests.compiler
+    rules = compiler.constraint(compiler.spec({"lang": "cmn", "topic": "月", "structure": "2A",
+                                               "rhymes": {"A": "光"}})).rules
+    by_group_and_tone: dict[tuple[str, str], list[str]] = {}
+    for char in rules.writable:
+        if (group := rules.group_of(char)) and len(rules.classes[char]) == 1:
+            by_group_and_tone.setdefault((group, next(iter(rules.classes[char]))), []).append(char)
+    (group, tone), chars = min(by_group_and_tone.items(), key=lambda item: len(item[1]))
+    lines = len(chars) + 1  # more lines than characters to end them on, each on its own (no 重韵)
+    data = {"lang": "cmn", "topic": "月", "structure": " ".join(["2A"] * lines), "rhymes": {"A": group},
+            "tones": ["*" + tone] * lines}
+    batch = ConstrainedBatch(compiler)
+    batch.update(BatchUpdate(batch_size=1, removed=[], moved=[],
+                             added=[(0, SamplingParams(extra_args={SPEC_KEY: data}), None, [])]))
+    allowed = batch.apply(torch.zeros(1, compiler.decoder.table.vocab_size + 3)).isfinite()[0]
+    assert allowed.nonzero().flatten().tolist() == compiler.decoder.eos_ids
+
+
+def test_over_http_the_spec_comes_as_a_json_string(requests):
+    """``vllm_xargs`` values are flat, so the server gets the spec as JSON text: read like the object, and text that
+    is not JSON refused in one line."""
+    request = requests.build(SPECS[1], n=1, seed=0)[0]
+    as_text = SamplingParams(extra_args={SPEC_KEY: json.dumps(request.data, ensure_ascii=False)})
+    TianciLogitsProcessor.validate_params(as_text)
+    batch = ConstrainedBatch(requests.compiler)
+    batch.update(BatchUpdate(batch_size=2, removed=[], moved=[],
+                             added=[(0, as_text, None, []), (1, request.params, None, [])]))
+    allowed = batch.apply(torch.zeros(2, requests.compiler.decoder.table.vocab_size)).isfinite()
+    assert torch.equal(allowed[0], allowed[1]) and 0 < int(allowed[0].sum()) < allowed.shape[1]
+    with pytest.raises(VLLMValidationError, match=r"^tianci_spec: not valid JSON \(.*\)$"):
+        TianciLogitsProcessor.validate_params(SamplingParams(extra_args={SPEC_KEY: "{lang: cmn"}))
