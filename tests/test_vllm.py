@@ -1,6 +1,7 @@
 """Serving with vLLM (``lyrics.vllm_processor``): the shipped model decoded by vLLM on CPU under Tianci's logits
-processor, every candidate passing the independent checks; a bad spec refused in one line; and the processor's
-masks equal to the Hugging Face processor's, step by step, on the token ids vLLM wrote.
+processor, every candidate passing the independent checks; a bad spec refused in one line; the processor's masks
+equal to the Hugging Face processor's, step by step, on the token ids vLLM wrote; and greedy vLLM writing what the
+Hugging Face decoder writes.
 
 Runs in the vLLM venv (``make vllm``: ``.venv-vllm/bin/python -m pytest tests/test_vllm.py``); where vLLM is not
 installed (the main ``.venv``) the whole file is skipped.
@@ -27,7 +28,8 @@ from vllm.v1.sample.logits_processor import BatchUpdate
 from lyrics.decoding.checks import check_lyrics
 from lyrics.decoding.constraints import RowConstraintsProcessor
 from lyrics.decoding.spec import LyricSpec, SpecError
-from lyrics.models import DEFAULT_MODEL
+from lyrics.generation import Decoder
+from lyrics.models import DEFAULT_MODEL, load_model
 from lyrics.vllm_processor import (
     SPEC_KEY,
     ConstrainedBatch,
@@ -149,3 +151,18 @@ def test_over_http_the_spec_comes_as_a_json_string(requests):
     assert torch.equal(allowed[0], allowed[1]) and 0 < int(allowed[0].sum()) < allowed.shape[1]
     with pytest.raises(VLLMValidationError, match=r"^tianci_spec: not valid JSON \(.*\)$"):
         TianciLogitsProcessor.validate_params(SamplingParams(extra_args={SPEC_KEY: "{lang: cmn"}))
+
+
+def test_greedy_vllm_writes_what_the_hugging_face_decoder_writes(llm, requests):
+    """End to end, the same plan: greedy decoding of the same specs and seeds (so the same pinned rhymes, keyword
+    plans, prompts and hints) gives the same lyrics through vLLM as through ``Decoder.generate`` (keyword pull off:
+    the vLLM processor has none yet)."""
+    model, tokenizer = load_model(str(DEFAULT_MODEL), device="cpu")
+    decoder = Decoder(model, tokenizer)
+    for k, spec in enumerate(SPECS):
+        expected = [c.lyrics for c in decoder.generate(spec, PER_SPEC, seed=k, do_sample=False, keyword_bias=0.0)]
+        rows = requests.build(spec, n=PER_SPEC, seed=k, temperature=0.0)
+        outputs = llm.generate([row.prompt for row in rows], [row.params for row in rows], use_tqdm=False)
+        got = [requests.candidate(row, out.outputs[0].token_ids).lyrics
+               for row, out in zip(rows, outputs, strict=True)]
+        assert got == expected, spec
