@@ -13,12 +13,13 @@ it. The engine takes the class, and each request carries its spec (the JSON obje
 The processor compiles each request's spec as ``lyrics.generation.Decoder.generate_many`` does for the model
 (with a model trained on hint lines, ``tianci.json`` ``{"hints": true}``: rhymes pinned, each line's hint forced),
 keeps each row's plan state incrementally from the generated ids vLLM hands it (one ``LyricsConstraint.advance``
-per new token) and masks the rows with the constraint's cached additive bias rows, one in-place add per distinct
-mask of the step, so no mask is re-derived per step. It lives in this layer, not in ``lyrics.decoding``, because
-it compiles through the ``Decoder`` (its token table and compiled-constraint cache), which sits above the
+per new token), adds the pull towards the spec's keyword plan (``KeywordBias``, strength ``tianci_keyword_bias``,
+default ``KEYWORD_PULL``) and masks the rows with the constraint's cached additive bias rows, one in-place add per
+distinct mask of the step, so no mask is re-derived per step. It lives in this layer, not in ``lyrics.decoding``,
+because it compiles through the ``Decoder`` (its token table and compiled-constraint cache), which sits above the
 constraint code.
 
-Not done here: the keyword pull (``KeywordBias``) and the melody pull of the Hugging Face path; a spec the
+Not done here: the melody pull of the Hugging Face path; a spec the
 vocabulary cannot meet (``UnsatisfiableSpec``) is only found once the engine compiles it, where its request is
 ended at once (empty lyrics) and the reason logged, not refused before decoding.
 """
@@ -38,14 +39,16 @@ from vllm.exceptions import VLLMValidationError
 from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor
 from vllm.v1.sample.logits_processor.builtin import process_dict_updates
 
-from lyrics.data.keywords import load_tables
+from lyrics.data.keywords import KEYWORD_PULL, load_tables
 from lyrics.decoding.constraints import LyricsConstraint, RowState, UnsatisfiableSpec, additive_bias
+from lyrics.decoding.keyword_bias import KeywordBias
 from lyrics.decoding.prompt import build_prompt
 from lyrics.decoding.spec import LyricSpec, SpecError
 from lyrics.generation import Candidate, Decoder, candidate_from_tokens, token_budget
 from lyrics.models import SETTINGS_FILE
 
 SPEC_KEY = "tianci_spec"  # the key of SamplingParams.extra_args (HTTP: vllm_xargs) that carries the spec
+PULL_KEY = "tianci_keyword_bias"  # the keyword pull's strength (default KEYWORD_PULL; 0: off), as keyword_bias=
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +67,15 @@ def request_spec(params: SamplingParams) -> dict | None:
     if not isinstance(value, dict):
         raise SpecError(f"{SPEC_KEY}: give the spec as a JSON object with at least lang, topic and structure")
     return value
+
+
+def request_pull(params: SamplingParams) -> float:
+    """The strength of the request's pull towards its spec's keyword plan (``Decoder.generate_many``'s
+    ``keyword_bias``): ``KEYWORD_PULL`` unless the request sets ``tianci_keyword_bias``."""
+    value = (params.extra_args or {}).get(PULL_KEY, KEYWORD_PULL)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        raise SpecError(f"{PULL_KEY}: give a number from 0 (no pull) up; the default is {KEYWORD_PULL}")
+    return float(value)
 
 
 def model_hints(model_dir: str | Path) -> bool:
@@ -109,8 +121,8 @@ class RequestRow:
     ids; the state is advanced over the ids not yet seen, so each step costs one ``advance`` per new token, as
     ``RowTracker`` does for ``model.generate``."""
 
-    def __init__(self, constraint: LyricsConstraint, output_ids: list[int]):
-        self.constraint, self.table, self.output_ids = constraint, constraint.table, output_ids
+    def __init__(self, constraint: LyricsConstraint, output_ids: list[int], pull: KeywordBias | None = None):
+        self.constraint, self.table, self.output_ids, self.pull = constraint, constraint.table, output_ids, pull
         self.state, self.seen = RowState(), 0
 
     def catch_up(self) -> RowState:
@@ -127,6 +139,11 @@ class RequestRow:
     def forbidden(self) -> torch.Tensor:
         """bool [V]: the tokens the plan forbids next."""
         return self.constraint.forbidden(self.catch_up())[1]
+
+    def add_pull(self, scores: torch.Tensor) -> None:
+        """The keyword pull into ``scores`` (the row's logits, [1, V], in place), from the ids seen so far."""
+        if self.pull is not None:
+            self.pull(torch.tensor([self.output_ids[:self.seen]], dtype=torch.long), scores)
 
 
 class EndedRow:
@@ -145,6 +162,9 @@ class EndedRow:
 
     def forbidden(self) -> torch.Tensor:
         return self._forbidden
+
+    def add_pull(self, scores: torch.Tensor) -> None:
+        pass
 
 
 class ConstrainedBatch:
@@ -165,10 +185,15 @@ class ConstrainedBatch:
         if data is None:
             return None
         try:
-            return RequestRow(self.compiler.constraint(self.compiler.spec(data)), output_ids)
+            spec = self.compiler.spec(data)
+            constraint = self.compiler.constraint(spec)
         except UnsatisfiableSpec as err:
             log.warning("tianci: request ended unwritten: %s", err)
             return EndedRow(self.compiler.decoder, str(err))
+        strength = request_pull(params)
+        pull = (KeywordBias([list(spec.keywords)], self.compiler.tokenizer, strength, prompt_length=0)
+                if strength and spec.keywords else None)
+        return RequestRow(constraint, output_ids, pull)
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
         if not self.rows:
@@ -176,6 +201,7 @@ class ConstrainedBatch:
         groups: dict[int, tuple[torch.Tensor, list[int], Any]] = {}
         for index, row in self.rows.items():
             forbidden = row.forbidden()
+            row.add_pull(logits[index:index + 1])  # a view: added in place, before the mask as in generate_many
             groups.setdefault(id(forbidden), (forbidden, [], row.table))[1].append(index)
         width = logits.shape[1]
         for forbidden, indices, table in groups.values():
@@ -200,6 +226,7 @@ class TianciLogitsProcessor(LogitsProcessor):
             data = request_spec(sampling_params)
             if data is not None:
                 LyricSpec.from_dict(data)
+                request_pull(sampling_params)
         except SpecError as err:
             raise VLLMValidationError(str(err)) from None  # the message alone: no "(parameter=...)" suffix
 

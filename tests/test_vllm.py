@@ -9,6 +9,7 @@ installed (the main ``.venv``) the whole file is skipped.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 
@@ -25,12 +26,14 @@ from vllm import LLM, SamplingParams
 from vllm.exceptions import VLLMValidationError
 from vllm.v1.sample.logits_processor import BatchUpdate
 
+from lyrics.data.keywords import KEYWORD_PULL
 from lyrics.decoding.checks import check_lyrics
 from lyrics.decoding.constraints import RowConstraintsProcessor
 from lyrics.decoding.spec import LyricSpec, SpecError
 from lyrics.generation import Decoder
 from lyrics.models import DEFAULT_MODEL, load_model
 from lyrics.vllm_processor import (
+    PULL_KEY,
     SPEC_KEY,
     ConstrainedBatch,
     LyricRequests,
@@ -155,14 +158,16 @@ def test_over_http_the_spec_comes_as_a_json_string(requests):
 
 def test_greedy_vllm_writes_what_the_hugging_face_decoder_writes(llm, requests):
     """End to end, the same plan: greedy decoding of the same specs and seeds (so the same pinned rhymes, keyword
-    plans, prompts and hints) gives the same lyrics through vLLM as through ``Decoder.generate`` (keyword pull off:
-    the vLLM processor has none yet)."""
+    plans, prompts and hints) gives the same lyrics through vLLM as through ``Decoder.generate``, with the keyword
+    pull at its default and off."""
     model, tokenizer = load_model(str(DEFAULT_MODEL), device="cpu")
     decoder = Decoder(model, tokenizer)
-    for k, spec in enumerate(SPECS):
-        expected = [c.lyrics for c in decoder.generate(spec, PER_SPEC, seed=k, do_sample=False, keyword_bias=0.0)]
+    for (k, spec), pull in itertools.product(enumerate(SPECS), (KEYWORD_PULL, 0.0)):
+        expected = [c.lyrics for c in decoder.generate(spec, PER_SPEC, seed=k, do_sample=False, keyword_bias=pull)]
         rows = requests.build(spec, n=PER_SPEC, seed=k, temperature=0.0)
+        for row in rows:
+            row.params.extra_args[PULL_KEY] = pull
         outputs = llm.generate([row.prompt for row in rows], [row.params for row in rows], use_tqdm=False)
         got = [requests.candidate(row, out.outputs[0].token_ids).lyrics
                for row, out in zip(rows, outputs, strict=True)]
-        assert got == expected, spec
+        assert got == expected, (spec, pull)
