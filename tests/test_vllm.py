@@ -3,8 +3,8 @@ processor, every candidate passing the independent checks; a bad spec refused in
 equal to the Hugging Face processor's, step by step, on the token ids vLLM wrote; and greedy vLLM writing what the
 Hugging Face decoder writes.
 
-Runs in the vLLM venv (``make vllm``: ``.venv-vllm/bin/python -m pytest tests/test_vllm.py``); where vLLM is not
-installed (the main ``.venv``) the whole file is skipped.
+Runs in the vLLM venv (``make vllm``: ``.venv-vllm/bin/python -m pytest tests/test_vllm.py``; ``make test`` runs it
+there after the main suite, which leaves this file out).
 """
 
 from __future__ import annotations
@@ -14,8 +14,6 @@ import json
 import os
 
 import pytest
-
-pytest.importorskip("vllm")
 
 # One process: the engine core runs in the test's own process (no worker to spawn on two busy cores), on few threads.
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
