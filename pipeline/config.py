@@ -53,10 +53,16 @@ class EngineConfig:
     """Where generation runs: here (``local``) or on Ray (``ray``: a pool of ``actors``, each holding a generator
     and the scorer, ``num_gpus`` each; ``address`` joins a running cluster, none starts a local Ray)."""
 
-    kind: str = "local"
-    address: str | None = None
-    actors: int = 2
-    num_gpus: float = 0.0
+    # ``flag``/``help``/``choices``: the command line's flags for these fields are made from them (tianci batch)
+    kind: str = field(default="local", metadata={
+        "flag": "--engine", "choices": ENGINES,
+        "help": "local: this process; ray: a pool of Ray actors (pip install 'tianci[ray]')"})
+    address: str | None = field(default=None, metadata={
+        "flag": "--address", "help": "--engine ray: a running cluster to join (default: start one here)"})
+    actors: int = field(default=2, metadata={
+        "flag": "--actors", "help": "--engine ray: actors, each with a generator (default 2)"})
+    num_gpus: float = field(default=0.0, metadata={
+        "flag": "--num-gpus", "help": "--engine ray: GPUs per actor (default 0)"})
 
     def __post_init__(self):
         require(self.kind in ENGINES, f"kind must be one of {', '.join(ENGINES)}")

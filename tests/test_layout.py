@@ -280,3 +280,20 @@ def test_the_generate_command_walks_each_module_once(capsys):
         sys.setprofile(None)
     assert "candidate 1" in capsys.readouterr().out
     assert reentries == set(), sorted(reentries)
+
+
+def test_the_batch_commands_engine_flags_come_from_its_config():
+    """``tianci batch``'s engine flags are made from ``EngineConfig``'s field metadata: each flagged field has its
+    flag, with the field's default and choices, and the parsed flags build the config back."""
+    import dataclasses
+
+    from pipeline.config import EngineConfig
+    from tianci.cli import build_parser, config_from_args
+
+    parser = build_parser()
+    flagged = [f for f in dataclasses.fields(EngineConfig) if "flag" in f.metadata]
+    assert {f.metadata["flag"] for f in flagged} == {"--engine", "--address", "--actors", "--num-gpus"}
+    args = parser.parse_args(["batch", "specs.jsonl", "out.jsonl"])
+    assert config_from_args(EngineConfig, args) == EngineConfig()
+    args = parser.parse_args(["batch", "s", "o", "--engine", "ray", "--actors", "3", "--address", "10.0.0.1:6379"])
+    assert config_from_args(EngineConfig, args) == EngineConfig(kind="ray", address="10.0.0.1:6379", actors=3)

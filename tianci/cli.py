@@ -24,6 +24,7 @@ modules (and with them torch) inside themselves, so ``tianci analyze`` starts wi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import math
@@ -48,7 +49,7 @@ from lyrics.models import DEFAULT_MODEL, check_local, export_model, looks_local
 from lyrics.modern.briefs import BriefSampler
 from lyrics.modern.corpus import CORPUS, CORPUS_DIR, CheckResult, add_to_corpus, check_files, corpus_songs, load_briefs
 from lyrics.modern.report import corpus_report, write_report
-from lyrics.training.config import GeneratorConfig, load_config
+from lyrics.training.config import STAGES, GeneratorConfig, load_config
 from phonetics import Analysis, TianciError, analyze, language, language_codes, languages
 from pipeline.config import EngineConfig, RSConfig
 from scorer.config import ScorerConfig
@@ -169,11 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--scorer", default=None,
                    help="scorer giving each candidate scores (default: the shipped models/scorer-tiny; 'none': off)")
-    p.add_argument("--engine", choices=("local", "ray"), default="local",
-                   help="local: this process; ray: a pool of Ray actors (pip install 'tianci[ray]')")
-    p.add_argument("--address", default=None, help="--engine ray: a running cluster to join (default: start one here)")
-    p.add_argument("--actors", type=int, default=2, help="--engine ray: actors, each with a generator (default 2)")
-    p.add_argument("--num-gpus", type=float, default=0.0, help="--engine ray: GPUs per actor (default 0)")
+    add_config_flags(p, EngineConfig)
     p.set_defaults(run=cmd_batch)
 
     ratings = commands.add_parser("ratings", help="the SQLite ratings store: import, export, MOS report")
@@ -213,7 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = commands.add_parser("train", help="train one stage of a generator from a YAML config")
     p.add_argument("--config", required=True, type=Path, help="e.g. configs/tiny.yaml")
-    p.add_argument("--stage", required=True, choices=("knowledge", "sft"))
+    p.add_argument("--stage", required=True, choices=STAGES)
     p.add_argument("--resume", action="store_true", help="continue from the stage's last checkpoint")
     p.set_defaults(run=cmd_train)
 
@@ -432,6 +429,23 @@ def _generator_path(model: str | None) -> str:
     return str(model or DEFAULT_MODEL)
 
 
+def add_config_flags(parser: argparse.ArgumentParser, config: type) -> None:
+    """A flag for each field of a config dataclass that names one in its metadata (``flag``, ``help``,
+    ``choices``), typed and defaulted as the field: the command line never restates what the config knows."""
+    for spec in dataclasses.fields(config):
+        if "flag" not in spec.metadata:
+            continue
+        kind = type(spec.default) if spec.default is not None else str
+        parser.add_argument(spec.metadata["flag"], dest=spec.name, type=kind, default=spec.default,
+                            choices=spec.metadata.get("choices"), help=spec.metadata.get("help"))
+
+
+def config_from_args(config: type, args: argparse.Namespace):
+    """The config made from the flags :func:`add_config_flags` added (its own checks run: one-line errors)."""
+    return config(**{spec.name: getattr(args, spec.name) for spec in dataclasses.fields(config)
+                     if "flag" in spec.metadata})
+
+
 def _writer(model: str | None, adapter: str | None, scorer: str | None = "none"):
     """The Writer of a generation command: ``--model`` (default: the shipped one) with ``--adapter``, and the
     scorer ``--scorer`` names (by default, for commands that rank: the shipped one; ``none``: no scorer)."""
@@ -469,15 +483,14 @@ def cmd_batch(args: argparse.Namespace) -> None:
         raise UsageError(f"{args.specs}: no such file; give a JSON Lines file of specs")
     if args.n < 1 or args.batch_size < 1 or args.actors < 1:
         raise UsageError("-n, --batch-size and --actors must be at least 1")
+    engine_config = config_from_args(EngineConfig, args)  # a malformed --address before OUT is made
     if args.seed is not None and args.seed < 0:
         raise UsageError("--seed must be 0 or more, as tianci generate's")
     if args.out.resolve() == args.specs.resolve():
         raise UsageError("OUT must be another file than SPECS")
     check_results_file(args.out, {item_id for item_id, _ in read_specs(args.specs, args.n)})
-    if args.engine == "ray":  # a malformed --address before OUT is made
-        engine_config = EngineConfig(kind="ray", address=args.address, actors=args.actors, num_gpus=args.num_gpus)
     _check_writable(args.out)  # before any model work
-    if args.engine == "ray":
+    if engine_config.kind == "ray":
         summary = run_batch(None, args.specs, args.out, args.n, args.batch_size, args.seed,
                             engine=_ray_engine(engine_config, args.model, args.adapter, args.scorer))
     else:
