@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from lyrics.models import DEFAULT_MODEL, load_model
 from pipeline.batch import run_batch
+from pipeline.writer import Writer
 
 TOPICS = ("月光", "海港", "春雨", "离别", "故乡", "夜车", "秋风", "山城")
 
@@ -33,11 +34,12 @@ def main() -> None:
         specs.write_text("".join(json.dumps({"id": str(i), "lang": ("cmn", "yue")[i % 2],
                                              "topic": TOPICS[i % len(TOPICS)], "structure": "7A 7A 7B 7A"},
                                             ensure_ascii=False) + "\n" for i in range(args.specs)), "utf-8")
-        run_batch(model, tokenizer, specs, Path(tmp) / "warm.jsonl", args.n, args.batch_size, 0, progress=False)
+        writer = Writer(model, tokenizer)
+        run_batch(writer, specs, Path(tmp) / "warm.jsonl", args.n, args.batch_size, 0, progress=False)
         rates = {}
         for label, size in (("batched", args.batch_size), ("one by one", 1)):
             began = time.perf_counter()
-            summary = run_batch(model, tokenizer, specs, Path(tmp) / f"{size}.jsonl", args.n, size, 0, progress=False)
+            summary = run_batch(writer, specs, Path(tmp) / f"{size}.jsonl", args.n, size, 0, progress=False)
             rates[label] = args.specs / (time.perf_counter() - began)
             print(f"{label} (batch size {size}): {summary.line()}")
     print(f"\nheadline: {rates['batched']:.2f} items/s batched vs {rates['one by one']:.2f} one by one "

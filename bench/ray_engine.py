@@ -21,6 +21,7 @@ from lyrics.models import DEFAULT_MODEL, load_model, set_cpu_threads
 from pipeline.batch import run_batch
 from pipeline.config import EngineConfig
 from pipeline.ray_engine import ray_engine
+from pipeline.writer import Writer
 
 STRUCTURES = ("7A 7A 7B 7A", "5A 5A 5B 5A")
 
@@ -37,14 +38,15 @@ def main() -> None:
     results = {}
     model, tokenizer = load_model(DEFAULT_MODEL, device="cpu")
     set_cpu_threads(model)
-    summary = run_batch(model, tokenizer, specs, folder / "local.jsonl", n=4, batch_size=8, seed=0, progress=False)
+    summary = run_batch(Writer(model, tokenizer), specs, folder / "local.jsonl", n=4, batch_size=8, seed=0,
+                        progress=False)
     results["local engine"] = (summary.seconds, args.specs / summary.seconds)
     began = time.perf_counter()
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     startup = time.perf_counter() - began
     for actors in (1, 2):
         engine = ray_engine(EngineConfig(kind="ray", actors=actors), str(DEFAULT_MODEL), None, None)
-        summary = run_batch(None, None, specs, folder / f"ray{actors}.jsonl", n=4, batch_size=8, seed=0,
+        summary = run_batch(Writer(None, specs), folder / f"ray{actors}.jsonl", n=4, batch_size=8, seed=0,
                             progress=False, engine=engine)
         results[f"ray, {actors} actor{'s' if actors > 1 else ''}"] = (summary.seconds, args.specs / summary.seconds)
     ray.shutdown()

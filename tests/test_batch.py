@@ -12,6 +12,7 @@ from lyrics import generation
 from lyrics.decoding.spec import LyricSpec
 from pipeline.batch import run_batch
 from pipeline.results import finished_ids
+from pipeline.writer import Writer
 
 from .conftest import ROOT
 
@@ -93,7 +94,7 @@ def test_resume_after_a_kill_loses_and_repeats_nothing(tmp_path, model_dir, char
     assert proc.wait() == -signal.SIGKILL, "the batch ended before it could be killed"
     before = finished_ids(out)
     assert 8 <= len(before) < 43
-    summary = run_batch(char_model, char_tokenizer, specs, out, n=2, batch_size=8, progress=False)
+    summary = run_batch(Writer(char_model, char_tokenizer), specs, out, n=2, batch_size=8, progress=False)
     ids = [json.loads(line)["id"] for line in out.read_text("utf-8").splitlines()]
     assert len(ids) == len(set(ids)) == 43 and summary.skipped == len(before)
 
@@ -102,7 +103,7 @@ def test_a_line_that_is_not_utf8_is_an_error_record_and_the_batch_goes_on(tmp_pa
     specs, out = tmp_path / "specs.jsonl", tmp_path / "out.jsonl"
     good = json.dumps({"id": "ok", "lang": "cmn", "topic": "月", "structure": "5A 5A"}, ensure_ascii=False)
     specs.write_bytes(b'{"id": "latin1", "topic": "\xe9t\xe9"}\n' + good.encode("utf-8") + b"\n")
-    summary = run_batch(char_model, char_tokenizer, specs, out, n=1, progress=False)
+    summary = run_batch(Writer(char_model, char_tokenizer), specs, out, n=1, progress=False)
     rows = {row["id"]: row for row in map(json.loads, out.read_text("utf-8").splitlines())}
     assert rows["line-1"]["error"] == "line 1 is not UTF-8 (byte 28); save the specs as UTF-8"
     assert rows["ok"]["candidates"][0]["checks"]["ok"] and summary.errors == 1

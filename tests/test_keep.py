@@ -89,12 +89,14 @@ def test_the_cli_keeps_lines_and_reports_them():
 
 def test_a_batch_spec_keeps_its_lines(tmp_path, char_model, char_tokenizer):
     from pipeline.batch import run_batch
+    from pipeline.writer import Writer
 
     specs = tmp_path / "specs.jsonl"
     specs.write_text(json.dumps({**SPEC, "id": "k", "keep": {"4": "低头思故乡"}}, ensure_ascii=False) + "\n"
                      + json.dumps({**SPEC, "id": "bad", "keep": {"4": "低头思故"}}, ensure_ascii=False) + "\n",
                      encoding="utf-8")
-    summary = run_batch(char_model, char_tokenizer, specs, tmp_path / "out.jsonl", n=2, seed=0, progress=False)
+    summary = run_batch(Writer(char_model, char_tokenizer), specs, tmp_path / "out.jsonl", n=2, seed=0,
+                        progress=False)
     rows = {r["id"]: r for r in map(json.loads, (tmp_path / "out.jsonl").read_text("utf-8").splitlines())}
     assert summary.errors == 1 and "keep: line 4" in rows["bad"]["error"]
     assert all(c["lyrics"].split("\n")[3] == "低头思故乡" and c["checks"]["ok"] for c in rows["k"]["candidates"])

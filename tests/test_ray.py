@@ -18,6 +18,7 @@ from pipeline.batch import run_batch
 from pipeline.config import EngineConfig, RSConfig
 from pipeline.ray_engine import ray_engine
 from pipeline.rs.rounds import run_rounds
+from pipeline.writer import Writer
 from scorer.model import new_scorer
 
 from .conftest import ROOT
@@ -51,12 +52,12 @@ def test_ray_writes_what_the_local_engine_writes(cluster, tmp_path, char_generat
     model, tokenizer = load_model(str(char_generator_dir), device="cpu")
     set_cpu_threads(model)  # as each actor does: the same arithmetic, the same samples
     try:
-        local = run_batch(model, tokenizer, specs, tmp_path / "local.jsonl", n=2, batch_size=2, seed=5,
+        local = run_batch(Writer(model, tokenizer), specs, tmp_path / "local.jsonl", n=2, batch_size=2, seed=5,
                           progress=False)
     finally:
         torch.set_num_threads(threads)
     engine = ray_engine(EngineConfig(kind="ray", address=cluster, actors=2), str(char_generator_dir), None, None)
-    remote = run_batch(None, None, specs, tmp_path / "ray.jsonl", n=2, batch_size=2, seed=5, progress=False,
+    remote = run_batch(Writer(None, specs), tmp_path / "ray.jsonl", n=2, batch_size=2, seed=5, progress=False,
                        engine=engine)
     assert rows(tmp_path / "ray.jsonl") == rows(tmp_path / "local.jsonl")
     assert (remote.items, remote.errors, remote.passed) == (local.items, local.errors, local.passed) == (7, 1, 12)
