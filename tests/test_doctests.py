@@ -1,5 +1,6 @@
-"""Every runnable example in a docstring of a first-party package (phonetics/, lyrics/, scorer/, tianci/) runs as a
-doctest: the modules are discovered by their source holding ``>>>``, so none is left out by a hand-kept list."""
+"""Every runnable example in a docstring of a first-party package (phonetics/, lyrics/, scorer/, pipeline/,
+tianci/) runs as a doctest: the modules are discovered by their source holding ``>>>``, so none is left out by a
+hand-kept list."""
 
 import doctest
 import importlib
@@ -10,10 +11,11 @@ import pytest
 
 import lyrics
 import phonetics
+import pipeline
 import scorer
 import tianci
 
-PACKAGES = (phonetics, lyrics, scorer, tianci)
+PACKAGES = (phonetics, lyrics, scorer, pipeline, tianci)
 
 
 def modules_with_examples(packages=PACKAGES) -> list[str]:
@@ -32,9 +34,8 @@ MODULES = modules_with_examples()
 
 def test_the_discovery_finds_the_known_examples():
     assert {"phonetics.analysis", "phonetics.languages", "lyrics.decoding.constraints", "lyrics.modern.briefs",
-            "lyrics.decoding.spec", "lyrics.decoding.melody", "scorer.candidates", "lyrics.export",
-            "lyrics.decoding.melody_bias"} <= set(MODULES)
-    assert "lyrics.generation" not in MODULES  # its docstring shows a call, not a runnable example
+            "lyrics.decoding.spec", "lyrics.decoding.melody", "pipeline.candidates", "lyrics.export",
+            "lyrics.decoding.melody_bias", "lyrics.generation", "pipeline.rs.selection"} <= set(MODULES)
 
 
 def test_the_discovery_reads_every_package_and_no_module_without_examples(tmp_path, monkeypatch):
