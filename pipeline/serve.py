@@ -51,6 +51,8 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8808
 GATHER_SECONDS = 0.005  # how long the worker waits for more requests once it has one
 ANSWER_SECONDS = 300.0  # a request thread gives up (504) after this
+MAX_DISCARD = 1024 * 1024  # an oversized body up to this is read and dropped, so the 413 reaches the client
+SOCKET_SECONDS = 30.0  # a client that sends nothing for this long is dropped (no thread held forever)
 STOP_POLL_SECONDS = 0.1  # how often an idle worker looks whether it should stop
 
 
@@ -225,6 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
     """Reads a request, answers JSON; every error is ``{"error": "<one line>"}`` with its status."""
 
     protocol_version = "HTTP/1.1"
+    timeout = SOCKET_SECONDS
     server: _HTTPServer
 
     def do_GET(self) -> None:
@@ -267,6 +270,7 @@ class _Handler(BaseHTTPRequestHandler):
         if not length.strip().isdecimal():
             raise RequestError(HTTPStatus.BAD_REQUEST, f"Content-Length {length!r} is not a number of bytes")
         if int(length) > MAX_BODY:
+            self._discard(int(length))
             raise RequestError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
                                f"body is {int(length)} bytes; a spec may have at most {MAX_BODY}")
         raw = self.rfile.read(int(length))
@@ -281,13 +285,25 @@ class _Handler(BaseHTTPRequestHandler):
             data = {**data, "n": DEFAULT_N}
         return data
 
+    def _discard(self, length: int) -> None:
+        """Read and drop a body that will not be used: closing a socket with unread data resets the connection,
+        and the client would see a reset instead of the 413. Beyond ``MAX_DISCARD`` the connection is closed."""
+        if length > MAX_DISCARD:
+            self.close_connection = True
+            return
+        while length > 0:
+            chunk = self.rfile.read(min(length, 65536))
+            if not chunk:
+                break
+            length -= len(chunk)
+
     def _not_found(self) -> None:
         self._error(RequestError(HTTPStatus.NOT_FOUND,
                                  f"no such path {self.path!r}: POST /v1/lyrics, GET /health, GET /v1/models"))
 
     def _error(self, err: RequestError) -> None:
-        if err.status in (HTTPStatus.REQUEST_ENTITY_TOO_LARGE, HTTPStatus.LENGTH_REQUIRED):
-            self.close_connection = True  # the unread body would be taken for the next request
+        if err.status == HTTPStatus.LENGTH_REQUIRED:
+            self.close_connection = True  # a body of unknown length would be taken for the next request
         self._send(err.status, {"error": str(err)})
 
     def _send(self, status: HTTPStatus, body: dict) -> None:
