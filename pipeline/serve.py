@@ -178,6 +178,9 @@ class MicroBatcher:
                 ready.append((job, planned))
             except TianciError as err:
                 self._fail(job, RequestError(HTTPStatus.BAD_REQUEST, str(err)))
+            except Exception as err:  # a bug, not the request's fault: a 500, and the worker goes on
+                self._fail(job, RequestError(HTTPStatus.INTERNAL_SERVER_ERROR,
+                                             f"planning failed: {type(err).__name__}: {err}"))
         groups: dict[tuple[int, int | None, int], list[tuple[Job, LyricSpec]]] = {}
         for index, (job, planned) in enumerate(ready):
             alone = index if planned.seed is not None else -1
