@@ -5,6 +5,7 @@
     tianci generate --topic T [--lang] [--structure S] [--rhymes A=光] [--tones P,P] [--keep 1=...] [-n N] [--json]
     tianci batch SPECS.jsonl OUT.jsonl [--model PATH] [-n N] [--batch-size N] [--scorer DIR|none] [--engine ray]
     tianci score IN.jsonl OUT.jsonl [--scorer DIR]
+    tianci serve [--model PATH] [--scorer DIR|none] [--host 127.0.0.1] [--port 8808] [--max-batch 16] [--queue 64]
     tianci train --config configs/NAME.yaml --stage knowledge|sft [--resume]
     tianci export --config configs/NAME.yaml --out DIR
     tianci scorer train --config configs/scorer_tiny.yaml [--resume]
@@ -172,6 +173,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="scorer giving each candidate scores (default: the shipped models/scorer-tiny; 'none': off)")
     add_config_flags(p, EngineConfig)
     p.set_defaults(run=cmd_batch)
+
+    p = commands.add_parser("serve", help="a resident lyrics server: POST /v1/lyrics, GET /health, GET /v1/models")
+    _add_model(p)
+    p.add_argument("--scorer", default=None,
+                   help="scorer giving each candidate scores (default: the shipped models/scorer-tiny; 'none': off)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
+    p.add_argument("--port", type=int, default=8808, help="port (default 8808; 0: any free one)")
+    p.add_argument("--max-batch", type=int, default=16, help="requests written together at most (default 16)")
+    p.add_argument("--queue", type=int, default=64, help="requests waiting at most; more are answered 503 (default 64)")
+    p.add_argument("--log", action="store_true", help="a line on standard error per request")
+    p.set_defaults(run=cmd_serve)
 
     ratings = commands.add_parser("ratings", help="the SQLite ratings store: import, export, MOS report")
     ratings_commands = ratings.add_subparsers(dest="ratings_command", required=True, parser_class=_Parser)
@@ -497,6 +509,42 @@ def cmd_batch(args: argparse.Namespace) -> None:
         summary = run_batch(_writer(args.model, args.adapter, args.scorer), args.specs, args.out, args.n,
                             args.batch_size, args.seed)
     print(summary.line(), file=sys.stderr)
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from pipeline.serve import LyricsServer
+
+    if args.max_batch < 1 or args.queue < 1:
+        raise UsageError("--max-batch and --queue must be at least 1")
+    if not 0 <= args.port <= 65535:
+        raise UsageError(f"--port {args.port}: give a port from 0 (any free one) to 65535")
+    if not _is_loopback(args.host):
+        print(f"tianci serve: warning: listening on {args.host}, not loopback: anyone who can reach this machine "
+              "can use the model (there is no authentication)", file=sys.stderr)
+    generator, scorer = _generator_path(args.model), _scorer_path(args.scorer)
+    writer = _writer(args.model, args.adapter, args.scorer)
+    log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.log else None
+    try:
+        server = LyricsServer(writer, model=generator, scorer=scorer, host=args.host, port=args.port,
+                              max_batch=args.max_batch, queue_size=args.queue, log=log)
+    except OSError as err:
+        raise UsageError(f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); "
+                         "give another --port or --host") from None
+    print(f"tianci serve: {server.url} (model {generator}, scorer {scorer or 'none'}); "
+          f"POST {server.url}/v1/lyrics; Ctrl-C stops", file=sys.stderr, flush=True)
+    server.serve_forever()
+
+
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is this machine only (127.0.0.0/8, ::1, localhost)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 def _ray_engine(config, model: str | None, adapter: str | None, scorer: str | None):
