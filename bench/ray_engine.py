@@ -46,7 +46,7 @@ def main() -> None:
     startup = time.perf_counter() - began
     for actors in (1, 2):
         engine = ray_engine(EngineConfig(kind="ray", actors=actors), str(DEFAULT_MODEL), None, None)
-        summary = run_batch(Writer(None, specs), folder / f"ray{actors}.jsonl", n=4, batch_size=8, seed=0,
+        summary = run_batch(None, specs, folder / f"ray{actors}.jsonl", n=4, batch_size=8, seed=0,
                             progress=False, engine=engine)
         results[f"ray, {actors} actor{'s' if actors > 1 else ''}"] = (summary.seconds, args.specs / summary.seconds)
     ray.shutdown()

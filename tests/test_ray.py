@@ -57,7 +57,7 @@ def test_ray_writes_what_the_local_engine_writes(cluster, tmp_path, char_generat
     finally:
         torch.set_num_threads(threads)
     engine = ray_engine(EngineConfig(kind="ray", address=cluster, actors=2), str(char_generator_dir), None, None)
-    remote = run_batch(Writer(None, specs), tmp_path / "ray.jsonl", n=2, batch_size=2, seed=5, progress=False,
+    remote = run_batch(None, specs, tmp_path / "ray.jsonl", n=2, batch_size=2, seed=5, progress=False,
                        engine=engine)
     assert rows(tmp_path / "ray.jsonl") == rows(tmp_path / "local.jsonl")
     assert (remote.items, remote.errors, remote.passed) == (local.items, local.errors, local.passed) == (7, 1, 12)
