@@ -152,7 +152,10 @@ class EndedRow:
 
     def __init__(self, decoder: Decoder, reason: str):
         self.table, self.reason = decoder.table, reason
-        self._forbidden = decoder.table.memo(("vllm ended row",), lambda: self._eos_only(decoder))
+        key = ("vllm ended row",)  # one end-token-only row per token table, shared by every such request
+        if key not in decoder.table.derived:
+            decoder.table.derived[key] = self._eos_only(decoder)
+        self._forbidden = decoder.table.derived[key]
 
     @staticmethod
     def _eos_only(decoder: Decoder) -> torch.Tensor:
