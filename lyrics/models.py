@@ -55,12 +55,18 @@ def load_model(path_or_id: str, device: str | None = None, adapter: str | None =
         except (OSError, ValueError) as err:
             raise ModelLoadError(f"cannot load adapter {adapter!r}: {one_line(err)}") from None
     for folder in (path_or_id, adapter):
-        settings = Path(folder or "") / SETTINGS_FILE
-        if folder and settings.is_file():
-            model.config.tianci_hints = bool(json.loads(settings.read_text("utf-8")).get("hints", False))
+        if folder and (Path(folder) / SETTINGS_FILE).is_file():
+            model.config.tianci_hints = trained_with_hints(folder)
         if folder and (tables := load_tables(Path(folder))):
             model.tianci_keywords = tables  # its keyword plans' tables (not config: they stay out of config.json)
     return model.to(device).eval(), tokenizer
+
+
+def trained_with_hints(folder: str | Path) -> bool:
+    """Whether the model in ``folder`` was trained with hint lines (its ``tianci.json``); False for a folder
+    without one (or a hub id)."""
+    settings = Path(folder) / SETTINGS_FILE
+    return settings.is_file() and bool(json.loads(settings.read_text("utf-8")).get("hints", False))
 
 
 SMALL_MODEL = 50_000_000  # parameters: below this, decoding's matrix products are too small to share out

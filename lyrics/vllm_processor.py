@@ -45,7 +45,7 @@ from lyrics.decoding.keyword_bias import KeywordBias
 from lyrics.decoding.prompt import build_prompt
 from lyrics.decoding.spec import LyricSpec, SpecError
 from lyrics.generation import Candidate, Decoder, candidate_from_tokens, token_budget
-from lyrics.models import SETTINGS_FILE
+from lyrics.models import trained_with_hints
 
 SPEC_KEY = "tianci_spec"  # the key of SamplingParams.extra_args (HTTP: vllm_xargs) that carries the spec
 PULL_KEY = "tianci_keyword_bias"  # the keyword pull's strength (default KEYWORD_PULL; 0: off), as keyword_bias=
@@ -78,13 +78,6 @@ def request_pull(params: SamplingParams) -> float:
     return float(value)
 
 
-def model_hints(model_dir: str | Path) -> bool:
-    """Whether the model was trained with hint lines (``tianci.json`` beside its weights), as ``load_model`` reads
-    it; False for a folder without one (or a hub id)."""
-    settings = Path(model_dir) / SETTINGS_FILE
-    return settings.is_file() and bool(json.loads(settings.read_text("utf-8")).get("hints", False))
-
-
 class SpecCompiler:
     """A spec dict to its compiled constraint, as the Hugging Face path compiles it for the same model: a
     ``Decoder`` without a model (token table, end tokens, compiled-constraint cache) and the model's hint setting.
@@ -100,7 +93,7 @@ class SpecCompiler:
     def for_model(cls, model_dir: str | Path, tokenizer_dir: str | Path | None = None) -> SpecCompiler:
         tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir or model_dir), trust_remote_code=False)
         folder = Path(model_dir)
-        return cls(tokenizer, model_hints(folder), load_tables(folder) if folder.is_dir() else None)
+        return cls(tokenizer, trained_with_hints(folder), load_tables(folder) if folder.is_dir() else None)
 
     @property
     def hints(self) -> bool:

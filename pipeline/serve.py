@@ -56,16 +56,11 @@ SOCKET_SECONDS = 30.0  # a client that sends nothing for this long is dropped (n
 STOP_POLL_SECONDS = 0.1  # how often an idle worker looks whether it should stop
 
 
-def one_line(text: str) -> str:
-    """An error message as one line: JSON clients and logs read it whole."""
-    return " ".join(text.split())
-
-
 class RequestError(TianciError):
     """A request answered with an HTTP error: ``status`` and a one-line message."""
 
     def __init__(self, status: HTTPStatus, message: str):
-        super().__init__(one_line(message))
+        super().__init__(" ".join(message.split()))  # one line: JSON clients and logs read it whole
         self.status = status
 
 
