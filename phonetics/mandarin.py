@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
 from types import MappingProxyType
 
-from pypinyin import Style, lazy_pinyin
+from pypinyin import Style
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 from pypinyin.contrib.tone_convert import to_tone3
+from pypinyin.converter import UltimateConverter
+from pypinyin.core import Pinyin
 
 from .context import apply_rules, load_rules
 from .polyphone import Disambiguator, load_choices
@@ -56,6 +58,14 @@ def readings(text: str, register: str | None = None) -> list[str | None]:
     if register is not None:
         raise ValueError(f"Mandarin has no register {register!r}: leave it out")
     return _default_reader().readings(text)
+
+
+def read_ahead(texts: Sequence[str], register: str | None = None) -> None:
+    """Read ahead the sentences of ``texts`` in one batch: :func:`readings` then finds them read (the same readings
+    as without; a test checks)."""
+    if register is not None:
+        raise ValueError(f"Mandarin has no register {register!r}: leave it out")
+    _default_reader().read_sentences([m.group() for text in texts for m in SENTENCE.finditer(convert(text, "t2s"))])
 
 
 def read_sentences(sentences: list[str]) -> None:
@@ -209,9 +219,29 @@ def _pypinyin_run(run: str) -> tuple[str, ...]:
     return tuple(syllables)
 
 
+class _StyleCache(UltimateConverter):
+    """pypinyin's converter for ``lazy_pinyin(style=TONE3, neutral_tone_with_five=True)``, its per-syllable style
+    conversion (a pure function of the character and its marked reading) remembered: most of pypinyin's time."""
+
+    def __init__(self):
+        super().__init__(neutral_tone_with_five=True)
+        self.styled: dict[tuple, str] = {}
+
+    def convert_style(self, han, orig_pinyin, style, strict, **kwargs):
+        if kwargs:
+            return super().convert_style(han, orig_pinyin, style, strict, **kwargs)
+        key = (han, orig_pinyin, style, strict)
+        if (styled := self.styled.get(key)) is None:
+            styled = self.styled[key] = super().convert_style(han, orig_pinyin, style, strict)
+        return styled
+
+
+_PINYIN = Pinyin(_StyleCache())
+
+
 def _pypinyin(text: str) -> list[str]:
     # Unreadable characters come back as themselves and fail the syllable check in _citation.
-    return lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True)
+    return _PINYIN.lazy_pinyin(text, style=Style.TONE3)
 
 
 def _citation(char: str, syllable: str | None) -> str | None:
