@@ -220,12 +220,26 @@ def _pypinyin_run(run: str) -> tuple[str, ...]:
 
 
 class _StyleCache(UltimateConverter):
-    """pypinyin's converter for ``lazy_pinyin(style=TONE3, neutral_tone_with_five=True)``, its per-syllable style
-    conversion (a pure function of the character and its marked reading) remembered: most of pypinyin's time."""
+    """pypinyin's converter for ``lazy_pinyin(style=TONE3, neutral_tone_with_five=True)``, with its results per
+    word of its segmentation and per syllable remembered (pure functions of their arguments; most of pypinyin's time
+    went on converting the same words and syllables again)."""
+
+    WORDS = 1 << 20  # remembered words at most (the phrase dictionary has 400k)
 
     def __init__(self):
         super().__init__(neutral_tone_with_five=True)
         self.styled: dict[tuple, str] = {}
+        self.words: dict[tuple, list] = {}
+
+    def convert(self, words, style, heteronym, errors, strict, **kwargs):
+        if kwargs:
+            return super().convert(words, style, heteronym, errors, strict, **kwargs)
+        key = (words, style, heteronym, errors, strict)
+        if (found := self.words.get(key)) is None:
+            if len(self.words) >= self.WORDS:
+                self.words.clear()
+            found = self.words[key] = super().convert(words, style, heteronym, errors, strict)
+        return list(found)  # a new list of the same (never changed) per-character lists
 
     def convert_style(self, han, orig_pinyin, style, strict, **kwargs):
         if kwargs:

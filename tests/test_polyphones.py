@@ -265,3 +265,12 @@ def test_a_syllables_dict_is_asdict_and_known():
     from dataclasses import asdict
     for syllable in annotate("银行，a 𠀋", "cmn") + annotate("銀行", "yue"):
         assert syllable.to_dict() == {**asdict(syllable), "known": syllable.known}
+
+
+def test_the_cached_pypinyin_reads_as_plain_pypinyin():
+    from phonetics.script import CJK_RUN
+    text = "\n".join([*FIXED_TEXT, ROOT.joinpath("bench", "data", "polyphones_cmn.tsv").read_text("utf-8")])
+    for _ in range(2):  # the second time from the caches
+        for run in CJK_RUN.finditer(text):
+            plain = lazy_pinyin(run.group(), style=Style.TONE3, neutral_tone_with_five=True)
+            assert cmn._pypinyin(run.group()) == plain
