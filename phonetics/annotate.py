@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from functools import cache, lru_cache
 from typing import Any
 
@@ -34,7 +34,10 @@ class Syllable:
         return self.romanization is not None
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "known": self.known}
+        # by hand, not dataclasses.asdict: it deep-copies every field, and --json writes one dict a character
+        return {"char": self.char, "romanization": self.romanization, "initial": self.initial, "final": self.final,
+                "tone": self.tone, "rhyme": self.rhyme, "tone_class": self.tone_class,
+                "is_syllable": self.is_syllable, "known": self.romanization is not None}
 
 
 def annotate(text: str, lang: str, scheme_name: str | None = None, register: str | None = None) -> list[Syllable]:

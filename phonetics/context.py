@@ -26,11 +26,16 @@ class ContextRule:
     pattern: re.Pattern[str]
     reading: str
     register: str | None = None  # None: in every register
+    needs: str | None = None  # the one character its group t reads, if the pattern names one: runs without it skip
+
+
+_ONE_CHARACTER = re.compile(r"\(\?P<t>([^\\()\[\].|*+?{}^$])\)")
 
 
 @cache
 def load_rules(table: str) -> tuple[ContextRule, ...]:
-    return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"], rule.get("register"))
+    return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"], rule.get("register"),
+                             (found := _ONE_CHARACTER.search(rule["pattern"])) and found.group(1))
                  for rule in load_table(table)["rules"])
 
 
@@ -39,7 +44,7 @@ def apply_rules(rules: tuple[ContextRule, ...], run: str, readings: MutableSeque
     """Set ``readings[offset + i]`` for each character ``run[i]`` a rule for ``register`` matches."""
     ruled: set[int] = set()
     for rule in rules:
-        if rule.register in (None, register):
+        if rule.register in (None, register) and (rule.needs is None or rule.needs in run):
             for match in rule.pattern.finditer(run):
                 if (where := match.start("t")) not in ruled:
                     readings[offset + where] = rule.reading

@@ -25,12 +25,13 @@ phonetics.errors.PhoneticsError: unknown language 'eng': use one of cmn, yue
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import importlib
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from types import MappingProxyType
+from functools import cached_property
+from types import MappingProxyType, ModuleType
 from typing import Any, Protocol, runtime_checkable
 
-from . import cantonese, mandarin
 from .errors import PhoneticsError
 from .script import convert
 from .tables import load_table
@@ -118,6 +119,13 @@ class Language:
             raise PhoneticsError(f"{self.name} has no register {register!r}: {have}")
         return self.reader.readings(text, register)
 
+    def read_ahead(self, texts: Sequence[str], register: str | None = None) -> None:
+        """Let the reader read ``texts`` ahead, all at once (Mandarin: the context model's questions in one batch);
+        :meth:`readings` gives the same readings either way. A no-op for a reader without ``read_ahead``."""
+        ahead = getattr(self.reader, "read_ahead", None)
+        if ahead is not None:
+            ahead(texts, register)
+
     def split(self, syllable: str) -> tuple[str | None, str, int]:
         """(initial, final, tone) of one romanized syllable."""
         return self.reader.split(syllable)
@@ -138,6 +146,40 @@ class Language:
     def label(self) -> str:
         """How choosers show it: the English name and the native one in its own script (Cantonese 粵語)."""
         return f"{self.name} {self.to_script(self.native_name)}"
+
+
+class LazyReader:
+    """A reader module imported on its first use, so that a command in one language does not load another's
+    dictionaries (pypinyin and the context model; pycantonese). ``REGISTERS`` is given here, equal to the module's
+    (a test checks), so that registering the language imports nothing."""
+
+    def __init__(self, module: str, registers: tuple[str, ...]):
+        self.name = module
+        self.REGISTERS = registers
+
+    @cached_property
+    def module(self) -> ModuleType:
+        return importlib.import_module(self.name)
+
+    def readings(self, text: str, register: str | None = None) -> list[str | None]:
+        return self.module.readings(text, register)
+
+    def register_of(self, text: str) -> str | None:
+        return self.module.register_of(text)
+
+    def split(self, syllable: str) -> tuple[str | None, str, int]:
+        return self.module.split(syllable)
+
+    def reading_sets(self) -> dict[str, frozenset[str]]:
+        return self.module.reading_sets()
+
+    def rhyme_groups(self, scheme_name: str) -> tuple[tuple[str, ...], Callable[[str], str | None]]:
+        return self.module.rhyme_groups(scheme_name)
+
+    def read_ahead(self, texts: Sequence[str], register: str | None = None) -> None:
+        ahead = getattr(self.module, "read_ahead", None)
+        if ahead is not None:
+            ahead(texts, register)
 
 
 _REGISTRY: dict[str, Language] = {}
@@ -202,5 +244,5 @@ def from_table(table: str, reader: Reader) -> Language:
                     lyric_registers=MappingProxyType(dict(info.get("lyric_registers", {}))))
 
 
-register(from_table("mandarin", mandarin))
-register(from_table("cantonese", cantonese))
+register(from_table("mandarin", LazyReader("phonetics.mandarin", ())))
+register(from_table("cantonese", LazyReader("phonetics.cantonese", ("literary", "colloquial"))))

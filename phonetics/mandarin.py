@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Callable
-from functools import cache, lru_cache
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache, cached_property, lru_cache
+from types import MappingProxyType
 
-from pypinyin import Style, lazy_pinyin
+from pypinyin import Style
 from pypinyin.constants import PHRASES_DICT, PINYIN_DICT
 from pypinyin.contrib.tone_convert import to_tone3
+from pypinyin.converter import UltimateConverter
+from pypinyin.core import Pinyin
 
 from .context import apply_rules, load_rules
 from .polyphone import Disambiguator, load_choices
@@ -37,9 +41,6 @@ _NASAL_SYLLABLES = frozenset({"m", "n", "ng", "hm", "hng"})
 
 
 PHRASE_MAX = 4  # the longest dictionary word looked for around a polyphone
-# The model reads a polyphone outside dictionary words when at least this sure: on the CPP training part and
-# the everyday dev sentences (bench/phonetics_accuracy.py) this loses no everyday reading pypinyin gets right
-CONFIDENT = 0.9
 SENTENCE = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")  # the model reads a sentence at a time
 CACHE_SIZE = 1 << 18  # sentences: lyrics and corpora repeat theirs
 
@@ -57,6 +58,14 @@ def readings(text: str, register: str | None = None) -> list[str | None]:
     if register is not None:
         raise ValueError(f"Mandarin has no register {register!r}: leave it out")
     return _default_reader().readings(text)
+
+
+def read_ahead(texts: Sequence[str], register: str | None = None) -> None:
+    """Read ahead the sentences of ``texts`` in one batch: :func:`readings` then finds them read (the same readings
+    as without; a test checks)."""
+    if register is not None:
+        raise ValueError(f"Mandarin has no register {register!r}: leave it out")
+    _default_reader().read_sentences([m.group() for text in texts for m in SENTENCE.finditer(convert(text, "t2s"))])
 
 
 def read_sentences(sentences: list[str]) -> None:
@@ -89,41 +98,110 @@ class SentenceReader:
         """Read the sentences not read before, the polyphones of all of them in one batch.
 
         Three sources, later ones winning: pypinyin's word dictionary (with its single-character defaults), run
-        by run of CJK characters; the context model over the whole sentence, for polyphones outside any
-        dictionary word that it is :data:`CONFIDENT` about (inside one the word's reading stands: the model,
-        trained on Wikipedia, reads 头发 fā, 银行 xíng, 中奖 zhōng); and the context rules, for function words
-        neither reads right (慢慢地 de, 跑得快 de, 你得走 děi)."""
+        by run of CJK characters; the context model over the whole sentence, arbitrated by the trust table
+        (:class:`Trust`: outside dictionary words the model's reading where it is sure enough, inside one the
+        word's reading, since the model, trained on Wikipedia, reads 头发 fā, 银行 xíng, 中奖 zhōng; and the other
+        source's reading for the few pairs where the labelled sentences found it right far more often); and the
+        context rules, for function words neither reads right (慢慢地 de, 跑得快 de, 你得走 děi)."""
         todo = list(dict.fromkeys(s for s in sentences if s not in self.sentences))
         if not todo:
             return
         if len(self.sentences) + len(todo) > CACHE_SIZE:
             self.sentences.clear()
-        choices = load_choices()
-        read: list[list[str | None]] = []
-        positions: list[list[int]] = []
-        for sentence in todo:
-            syllables: list[str | None] = [None] * len(sentence)
-            found = []
-            for run in CJK_RUN.finditer(sentence):
-                syllables[run.start():run.end()] = _pypinyin_run(run.group())
-                found += [run.start() + i for i, c in enumerate(run.group())
-                          if c in choices and not phrase_length(run.group(), i)]
-            read.append(syllables)
-            positions.append(found)
-        context = [k for k, found in enumerate(positions) if found]
-        if context:
-            chosen = Disambiguator.load().choose([todo[k] for k in context], [positions[k] for k in context],
-                                                 [[choices[todo[k][i]] for i in positions[k]] for k in context])
-            for k, picks in zip(context, chosen, strict=True):
-                for i, (reading, probability) in zip(positions[k], picks, strict=True):
-                    if probability >= CONFIDENT:
-                        read[k][i] = reading
         rules = load_rules("context_cmn")
-        for sentence, syllables in zip(todo, read, strict=True):
+        for sentence, syllables in zip(todo, sources(todo, decide=load_trust().decide), strict=True):
             for run in CJK_RUN.finditer(sentence):
                 apply_rules(rules, run.group(), syllables, offset=run.start())
             self.sentences[sentence] = tuple(None if syl is None else _citation(char, syl)
-                                         for char, syl in zip(sentence, syllables, strict=True))
+                                             for char, syl in zip(sentence, syllables, strict=True))
+
+
+BATCH = 512  # sentences a forward pass of the context model, sorted by length so that little is padding
+
+
+Decide = Callable[[str, str | None, str, float, bool], str | None]
+
+
+def sources(sentences: list[str], decide: Decide | None = None,
+            seen: Callable[..., None] | None = None) -> list[list[str | None]]:
+    """Per sentence, its pypinyin readings (run by run) with each polyphone the context model is asked about read by
+    ``decide(char, pypinyin's reading, the model's, its probability, inside a dictionary word)``; ``seen`` is told
+    (sentence number, index, then the same) for each (the trust table's builder counts with it). The model is asked
+    about every polyphone it knows outside dictionary words, and inside one where the trust table may switch it;
+    all the sentences' questions go to it in batches of :data:`BATCH` sentences of similar length."""
+    choices = load_choices()
+    in_words = load_trust().word_chars if seen is None else frozenset(choices)
+    read: list[list[str | None]] = []
+    asked: list[tuple[int, list[int], list[bool]]] = []
+    for k, sentence in enumerate(sentences):
+        syllables: list[str | None] = [None] * len(sentence)
+        found, in_word = [], []
+        for run in CJK_RUN.finditer(sentence):
+            text = run.group()
+            syllables[run.start():run.end()] = _pypinyin_run(text)
+            for i, c in enumerate(text):
+                if c in choices:
+                    word = phrase_length(text, i) > 0
+                    if not word or c in in_words:
+                        found.append(run.start() + i)
+                        in_word.append(word)
+        read.append(syllables)
+        if found:
+            asked.append((k, found, in_word))
+    asked.sort(key=lambda a: len(sentences[a[0]]))
+    model = Disambiguator.load()
+    for start in range(0, len(asked), BATCH):
+        chunk = asked[start:start + BATCH]
+        texts = [sentences[k] for k, _, _ in chunk]
+        allowed = [[choices[sentences[k][i]] for i in found] for k, found, _ in chunk]
+        chosen = model.choose(texts, [found for _, found, _ in chunk], allowed)
+        for (k, found, in_word), picks in zip(chunk, chosen, strict=True):
+            syllables = read[k]
+            for i, word, (reading, probability) in zip(found, in_word, picks, strict=True):
+                char = sentences[k][i]
+                if seen is not None:
+                    seen(k, i, char, syllables[i], reading, probability, word)
+                if decide is not None:
+                    syllables[i] = decide(char, syllables[i], reading, probability, word)
+    return read
+
+
+TRUST = "trust_cmn"  # phonetics/data/trust_cmn.json, written by tools/build_trust_cmn.py
+
+
+@dataclass(frozen=True)
+class Trust:
+    """When the context model's reading replaces the word dictionary's (``data/trust_cmn.json``): outside a dictionary
+    word when its probability is at least ``threshold`` (``cautious`` characters: their own, higher, threshold), never
+    inside one; then, for a (character, reading so chosen, the other source's reading) listed in ``switch``, the other
+    reading. Built from the CPP development split (less its held-out test fifth) and the everyday method set."""
+
+    threshold: float
+    cautious: Mapping[str, float]
+    switch: frozenset[tuple[str, str, str]]
+
+    @cached_property
+    def word_chars(self) -> frozenset[str]:
+        """Characters whose reading inside a dictionary word may be switched to the model's."""
+        return frozenset(char for char, _, _ in self.switch)
+
+    def default(self, char: str, word: str | None, model: str, probability: float, in_word: bool) -> str | None:
+        """The reading before the switch table: the model's where trusted, else the dictionary's (``word``)."""
+        if not in_word and probability >= self.cautious.get(char, self.threshold):
+            return model
+        return word
+
+    def decide(self, char: str, word: str | None, model: str, probability: float, in_word: bool) -> str | None:
+        chosen = self.default(char, word, model, probability, in_word)
+        other = word if chosen == model else model
+        return other if (char, chosen, other) in self.switch else chosen
+
+
+@cache
+def load_trust() -> Trust:
+    table = load_table(TRUST)
+    return Trust(table["threshold"], MappingProxyType(dict(table["cautious"])),
+                 frozenset(tuple(entry[:3]) for entry in table["switch"]))
 
 
 def phrase_length(run: str, i: int) -> int:
@@ -141,9 +219,43 @@ def _pypinyin_run(run: str) -> tuple[str, ...]:
     return tuple(syllables)
 
 
+class _StyleCache(UltimateConverter):
+    """pypinyin's converter for ``lazy_pinyin(style=TONE3, neutral_tone_with_five=True)``, with its results per
+    word of its segmentation and per syllable remembered (pure functions of their arguments; most of pypinyin's time
+    went on converting the same words and syllables again)."""
+
+    WORDS = 1 << 20  # remembered words at most (the phrase dictionary has 400k)
+
+    def __init__(self):
+        super().__init__(neutral_tone_with_five=True)
+        self.styled: dict[tuple, str] = {}
+        self.words: dict[tuple, list] = {}
+
+    def convert(self, words, style, heteronym, errors, strict, **kwargs):
+        if kwargs:
+            return super().convert(words, style, heteronym, errors, strict, **kwargs)
+        key = (words, style, heteronym, errors, strict)
+        if (found := self.words.get(key)) is None:
+            if len(self.words) >= self.WORDS:
+                self.words.clear()
+            found = self.words[key] = super().convert(words, style, heteronym, errors, strict)
+        return list(found)  # a new list of the same (never changed) per-character lists
+
+    def convert_style(self, han, orig_pinyin, style, strict, **kwargs):
+        if kwargs:
+            return super().convert_style(han, orig_pinyin, style, strict, **kwargs)
+        key = (han, orig_pinyin, style, strict)
+        if (styled := self.styled.get(key)) is None:
+            styled = self.styled[key] = super().convert_style(han, orig_pinyin, style, strict)
+        return styled
+
+
+_PINYIN = Pinyin(_StyleCache())
+
+
 def _pypinyin(text: str) -> list[str]:
     # Unreadable characters come back as themselves and fail the syllable check in _citation.
-    return lazy_pinyin(text, style=Style.TONE3, neutral_tone_with_five=True)
+    return _PINYIN.lazy_pinyin(text, style=Style.TONE3)
 
 
 def _citation(char: str, syllable: str | None) -> str | None:

@@ -102,20 +102,32 @@ class Disambiguator:
             block[size:, (2 * slot + 1) * size:(2 * slot + 2) * size] = backward[rows].T
         return block, size
 
-    def _gate_inputs(self, x: np.ndarray, suffix: str) -> np.ndarray:
-        w = self.w
-        return x @ w[f"lstm.weight_ih_l0{suffix}"].T + (w[f"lstm.bias_ih_l0{suffix}"] + w[f"lstm.bias_hh_l0{suffix}"])
+    @cached_property
+    def _inputs(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each known character's input to the gates, (characters, 256) per direction in the block's column order
+        (the other direction's columns zero): the input product done once for the vocabulary, not per character
+        read (half the arithmetic of a pass)."""
+        _, size = self._recurrent
+        tables = []
+        for direction, suffix in enumerate(("", "_reverse")):
+            w = self.w
+            x = self.w["embedding.weight"] @ w[f"lstm.weight_ih_l0{suffix}"].T
+            x += w[f"lstm.bias_ih_l0{suffix}"] + w[f"lstm.bias_hh_l0{suffix}"]
+            table = np.zeros((len(x), 8 * size), np.float32)
+            for slot, gate in enumerate(_GATE_ORDER):
+                table[:, (2 * slot + direction) * size:(2 * slot + direction + 1) * size] = \
+                    x[:, gate * size:(gate + 1) * size]
+            tables.append(table)
+        return tables[0], tables[1]
 
-    def _bilstm(self, x: np.ndarray, x_reversed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, steps, 32) hidden states of each direction, the backward one over ``x_reversed``; both
-        directions advance in one matrix product a step."""
+    def _bilstm(self, ids: np.ndarray, ids_reversed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, steps, 32) hidden states of each direction over the character ids, the backward one over
+        ``ids_reversed``; both directions advance in one matrix product a step."""
         block, size = self._recurrent
-        forward, backward = self._gate_inputs(x, ""), self._gate_inputs(x_reversed, "_reverse")
-        rows, steps = x.shape[:2]
-        gates = np.empty((rows, steps, 8 * size), np.float32)
-        for slot, gate in enumerate(_GATE_ORDER):
-            gates[..., (2 * slot) * size:(2 * slot + 1) * size] = forward[..., gate * size:(gate + 1) * size]
-            gates[..., (2 * slot + 1) * size:(2 * slot + 2) * size] = backward[..., gate * size:(gate + 1) * size]
+        forward, backward = self._inputs
+        gates = forward[ids]
+        gates += backward[ids_reversed]
+        rows, steps = ids.shape
         h = np.zeros((rows, 2 * size), np.float32)
         c = np.zeros((rows, 2 * size), np.float32)
         out = np.empty((rows, steps, 2 * size), np.float32)
@@ -148,8 +160,7 @@ class Disambiguator:
         t = np.arange(steps)[None, :]
         flip = np.where(t < lengths[:, None], lengths[:, None] - 1 - t, t)
         rows = np.arange(len(texts))[:, None]
-        x = self.w["embedding.weight"][ids]
-        forward, backward = self._bilstm(x, x[rows, flip])
+        forward, backward = self._bilstm(ids, ids[rows, flip])
         backward = backward[rows, flip]
         hidden = np.concatenate([forward, backward], axis=2)
         where = [(r, p) for r, row in enumerate(positions) for p in row]
@@ -158,15 +169,25 @@ class Disambiguator:
         picked = hidden[[r for r, _ in where], [p + 1 for _, p in where]]
         layer = np.maximum(picked @ self.w["logit_layer.0.weight"].T + self.w["logit_layer.0.bias"], 0)
         logits = layer @ self.w["logit_layer.2.weight"].T + self.w["logit_layer.2.bias"]
+        # each position's options, padded to the widest with -inf (exp 0: the sums and the argmax are unchanged)
+        asked: list[list[str]] = []
+        for r, row in enumerate(positions):
+            for n, p in enumerate(row):
+                limit = allowed[r][n] if allowed is not None else None
+                options = self.options(texts[r][p], limit)
+                if not options:
+                    raise ValueError(f"{texts[r][p]!r} at {p} has no reading to choose among")
+                asked.append(options)
+        width = max(map(len, asked))
+        columns = np.zeros((len(asked), width), np.int64)
+        for k, options in enumerate(asked):
+            columns[k, :len(options)] = [self.class_index[o] for o in options]
+        scores = logits[np.arange(len(asked))[:, None], columns]
+        scores[np.arange(width)[None, :] >= np.array([len(o) for o in asked])[:, None]] = -np.inf
+        probability = np.exp(scores - scores.max(axis=1, keepdims=True))
+        best = np.argmax(scores, axis=1)
+        chosen = probability[np.arange(len(asked)), best] / probability.sum(axis=1)
         out: list[list[tuple[str, float]]] = [[] for _ in texts]
-        for k, (r, p) in enumerate(where):
-            limit = allowed[r][len(out[r])] if allowed is not None else None
-            options = self.options(texts[r][p], limit)
-            if not options:
-                raise ValueError(f"{texts[r][p]!r} at {p} has no reading to choose among")
-            scores = logits[k, [self.class_index[o] for o in options]]
-            probability = np.exp(scores - scores.max())
-            probability /= probability.sum()
-            best = int(np.argmax(scores))
-            out[r].append((options[best], float(probability[best])))
+        for (r, _), options, b, p in zip(where, asked, best.tolist(), chosen.tolist(), strict=True):
+            out[r].append((options[b], p))
         return out

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -80,7 +83,16 @@ def registered() -> Iterator[Language]:
 def test_the_built_in_readers_keep_the_protocol():
     assert isinstance(mandarin, Reader) and isinstance(cantonese, Reader)
     assert [spoken.code for spoken in languages()] == ["cmn", "yue"] == list(language_codes())
-    assert language("yue").reader is cantonese and language("cmn").registers == ()
+    assert language("yue").reader.module is cantonese and language("cmn").reader.module is mandarin
+    assert language("cmn").registers == mandarin.REGISTERS == () and language("yue").registers == cantonese.REGISTERS
+
+
+def test_a_command_in_one_language_does_not_import_the_others_reader():
+    code = ("import sys; from phonetics import analyze; analyze('床前明月光', 'cmn'); "
+            "print('phonetics.cantonese' in sys.modules, 'pycantonese' in sys.modules, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert out.stdout.split() == ["False", "False", "False"]
 
 
 def test_a_registered_language_is_found_listed_and_read(registered):

@@ -199,3 +199,78 @@ def test_the_model_ships_as_safetensors_and_json_under_ten_megabytes_with_its_li
     assert sum(p.stat().st_size for p in folder.iterdir()) < 10 * 2**20
     assert "Apache License" in (folder / "LICENSE").read_text("utf-8")
     json.loads((folder / "vocab.json").read_text("utf-8"))
+
+
+# ---- issue 26: the trust table, and the batched path reading as the plain one ----------------------------------
+
+@pytest.mark.parametrize(("marked", "expected"), [
+    ("河流的自然[落]差很大", "luo4"), ("河流的自然落[差]很大", "cha1"),  # pypinyin's words read 差 cha4: switched
+    ("两地的温[差]很小", "cha1"), ("相对高[差]二百米", "cha1"),
+    ("这张纸很[薄]", "bao2"), ("他每天去河边[挑]水", "tiao1"),  # cautious characters keep the old threshold
+    ("她在银[行]上班", "hang2"), ("我的头[发]长了", "fa4"),  # inside everyday words the word's reading stands
+])
+def test_mandarin_readings_the_trust_table_decides(marked, expected):
+    assert reading_at(marked, "cmn") == expected
+
+
+def test_the_trust_table_is_well_formed():
+    trust = cmn.load_trust()
+    assert 0.5 <= trust.threshold <= min(trust.cautious.values(), default=1.0) <= 1.0
+    choices = load_choices()
+    for char, chosen, other in trust.switch:
+        assert chosen != other and (chosen in choices[char] or other in choices[char]), (char, chosen, other)
+    # the model's reading outside words from the threshold; inside a word never unless switched
+    assert trust.decide("切", "qie4", "qie1", 0.6, False) == "qie1"
+    assert trust.decide("薄", "bao2", "bo2", 0.88, False) == "bao2"
+    assert trust.decide("行", "hang2", "xing2", 0.99, True) == "hang2"
+    assert trust.decide("差", "cha4", "cha1", 0.99, True) == "cha1"
+
+
+FIXED_TEXT = [
+    "气和玉烛，睿化著鸿明。缇管一阳生。郊禋盛礼燔柴毕，旋轸凤凰城。森罗仪卫振华缨。载路溢欢声。",
+    "床前明月光，疑是地上霜。举头望明月，低头思故乡。", "野火燒不盡，春風吹又生。重慶的銀行。",
+    "我们慢慢地走回家，你跑得太快了！天黑了你得走了；孩子已经睡着了。", "相对高差二百米，蛋糕一般切为长方形。",
+    "她在银行上班", "长长的路，重重的山。为你写下这首歌。", "abc 123 ……", "",
+]
+
+
+def test_reading_ahead_in_one_batch_gives_the_plain_readings():
+    texts = FIXED_TEXT + [line for line in ROOT.joinpath("bench", "data", "polyphones_cmn.tsv").read_text("utf-8")
+                          .replace("[", "").replace("]", "").splitlines() if not line.startswith("#")][:200]
+    plain = [cmn.SentenceReader().readings(text) for text in texts]  # a fresh reader a text: one sentence at a time
+    ahead = cmn.SentenceReader()
+    ahead.read_sentences([m.group() for text in texts for m in cmn.SENTENCE.finditer(cmn.convert(text, "t2s"))])
+    assert [ahead.readings(text) for text in texts] == plain
+
+
+def test_the_model_scores_a_sentence_alike_alone_and_in_a_padded_batch():
+    model = Disambiguator.load()
+    texts = ["她在银行上班", "递交了结案报告，头发很长。", "了", "相对高差二百米，蛋糕一般切为长方形"]
+    positions = [[3], [2, 9, 11], [0], [3, 12]]
+    together = model.choose(texts, positions)
+    alone = [model.choose([t], [p])[0] for t, p in zip(texts, positions, strict=True)]
+    assert [[r for r, _ in row] for row in together] == [[r for r, _ in row] for row in alone]
+    assert [p for row in together for _, p in row] == pytest.approx([p for row in alone for _, p in row], abs=1e-6)
+
+
+def test_language_read_ahead_leaves_the_readings_unchanged():
+    text = "\n".join(FIXED_TEXT)
+    before = [s.romanization for s in annotate(text, "cmn")]
+    language("cmn").read_ahead([*FIXED_TEXT, "一行白鹭上青天"])
+    language("yue").read_ahead(FIXED_TEXT)  # a reader without read_ahead: nothing to do
+    assert [s.romanization for s in annotate(text, "cmn")] == before
+
+
+def test_a_syllables_dict_is_asdict_and_known():
+    from dataclasses import asdict
+    for syllable in annotate("银行，a 𠀋", "cmn") + annotate("銀行", "yue"):
+        assert syllable.to_dict() == {**asdict(syllable), "known": syllable.known}
+
+
+def test_the_cached_pypinyin_reads_as_plain_pypinyin():
+    from phonetics.script import CJK_RUN
+    text = "\n".join([*FIXED_TEXT, ROOT.joinpath("bench", "data", "polyphones_cmn.tsv").read_text("utf-8")])
+    for _ in range(2):  # the second time from the caches
+        for run in CJK_RUN.finditer(text):
+            plain = lazy_pinyin(run.group(), style=Style.TONE3, neutral_tone_with_five=True)
+            assert cmn._pypinyin(run.group()) == plain

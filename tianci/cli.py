@@ -30,7 +30,7 @@ import io
 import json
 import math
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -275,16 +275,32 @@ def _scheme_for(args: argparse.Namespace) -> str | None:
     return args.scheme
 
 
-def _inputs(text: str | None) -> Iterable[str]:
+READ_AHEAD = 1024  # lines of piped standard input read in one batch (a terminal's are read one at a time)
+
+
+def _batched(items: Iterable[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _inputs(text: str | None) -> Iterable[list[str]]:
+    """The texts to analyse, in batches the reader can read ahead at once (the context model's one forward pass)."""
     if text == "-":  # bytes that are not UTF-8 are kept as U+FFFD rather than ending the run
         stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace")
-        return (line.rstrip("\n") for line in stdin if line.strip())
+        lines = (line.rstrip("\n") for line in stdin if line.strip())
+        return _batched(lines, 1 if sys.stdin.isatty() else READ_AHEAD)
     if text is None:
         raise UsageError("give the lyrics as TEXT, or - to read them from standard input")
     if not text.strip():
         raise UsageError("TEXT is empty: give the lyrics, or - to read them from standard input")
     # bytes of an argument that are not UTF-8 arrive as lone surrogates: read them as U+FFFD, as stdin does
-    return [text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")]
+    return [[text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")]]
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
@@ -298,26 +314,32 @@ def cmd_analyze(args: argparse.Namespace) -> None:
     melody = None
     if args.melody is not None or args.midi is not None:
         melody = _melody(args)
-    for text in _inputs(args.text):
-        analysis = analyze(text, args.lang, scheme_name, args.register)
-        fit = None
-        if melody is not None:
-            fit = melody_fit(text, melody, args.lang)
-        if args.json:
-            print(json.dumps({**analysis.to_dict(), **({"melody": fit} if fit else {})}, ensure_ascii=False),
-                  flush=True)
-        else:
-            _print_analysis(analysis)
-            if fit and "transitions" in fit:  # Cantonese: 0243 levels against the melody's
-                for i, line in enumerate(fit["lines"], 1):
-                    print(f"  {i}. {line['text']}  levels {line['levels']} · melody asks {line['melody']} · "
-                          f"fit {line['fit']:.2f}")
-                print(f"melody fit {fit['fit']:.2f} ({fit['transitions']} transitions)\n")
-            elif fit:  # Mandarin: tones against each note's cues
-                for i, line in enumerate(fit["lines"], 1):
-                    cues = " ".join("+".join(c) or "·" for c in line["cues"])
-                    print(f"  {i}. {line['text']}  tones {line['tones']} · cues {cues} · fit {line['fit']:.2f}")
-                print(f"melody fit {fit['fit']:.2f} ({fit['cued']} syllables with a cue)\n")
+    for batch in _inputs(args.text):
+        spoken.read_ahead(batch, args.register)
+        for text in batch:
+            _analyze_one(args, text, scheme_name, melody)
+
+
+def _analyze_one(args: argparse.Namespace, text: str, scheme_name: str | None, melody) -> None:
+    analysis = analyze(text, args.lang, scheme_name, args.register)
+    fit = None
+    if melody is not None:
+        fit = melody_fit(text, melody, args.lang)
+    if args.json:
+        print(json.dumps({**analysis.to_dict(), **({"melody": fit} if fit else {})}, ensure_ascii=False),
+              flush=True)
+    else:
+        _print_analysis(analysis)
+        if fit and "transitions" in fit:  # Cantonese: 0243 levels against the melody's
+            for i, line in enumerate(fit["lines"], 1):
+                print(f"  {i}. {line['text']}  levels {line['levels']} · melody asks {line['melody']} · "
+                      f"fit {line['fit']:.2f}")
+            print(f"melody fit {fit['fit']:.2f} ({fit['transitions']} transitions)\n")
+        elif fit:  # Mandarin: tones against each note's cues
+            for i, line in enumerate(fit["lines"], 1):
+                cues = " ".join("+".join(c) or "·" for c in line["cues"])
+                print(f"  {i}. {line['text']}  tones {line['tones']} · cues {cues} · fit {line['fit']:.2f}")
+            print(f"melody fit {fit['fit']:.2f} ({fit['cued']} syllables with a cue)\n")
 
 
 def _print_analysis(analysis: Analysis) -> None:
