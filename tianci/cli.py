@@ -51,7 +51,7 @@ from lyrics.modern.briefs import BriefSampler
 from lyrics.modern.corpus import CORPUS, CORPUS_DIR, CheckResult, add_to_corpus, check_files, corpus_songs, load_briefs
 from lyrics.modern.report import corpus_report, write_report
 from lyrics.training.config import STAGES, GeneratorConfig, load_config
-from phonetics import Analysis, TianciError, analyze, language, language_codes, languages
+from phonetics import Analysis, TianciError, analyze, language, language_codes, languages, warn_renamed
 from pipeline.config import EngineConfig, RSConfig
 from scorer.config import ScorerConfig
 from scorer.ratings import RatingsStore, default_ratings_db, mos_report, rating_mos
@@ -66,6 +66,24 @@ class UsageError(TianciError):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, not argparse's usage block
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _Renamed(argparse.Action):
+    """A flag's old name: its value goes where the new name's does, and one line on standard error says so."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        warn_renamed(option_string, self.new)
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed_flag(parser: argparse.ArgumentParser, old: str, new: str, kind: type) -> None:
+    """``old`` still accepted for the flag ``new`` (added before, typed ``kind``), hidden from ``--help``."""
+    parser.add_argument(old, dest=new.lstrip("-").replace("-", "_"), type=kind, action=_Renamed, new=new,
+                        default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def _add_lang_scheme(parser: argparse.ArgumentParser) -> None:
@@ -139,16 +157,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="lines to keep as given, the rest written around them, e.g. 1=床前明月光,3=举头望明月")
     p.add_argument("--keywords", default="",
                    help="the keyword plan's first words, e.g. 海浪,夏天 (default: planned from the topic)")
-    p.add_argument("--keyword-bias", type=float, default=KEYWORD_PULL,
+    p.add_argument("--keyword-pull", type=float, default=KEYWORD_PULL,
                    help=f"pull towards the plan's keywords while decoding (default {KEYWORD_PULL}; 0: off)")
+    add_renamed_flag(p, "--keyword-bias", "--keyword-pull", float)
     p.add_argument("--genre", default="", help="style, e.g. 城市民谣")
     p.add_argument("--mood", default="", help="feeling, e.g. 温柔")
     p.add_argument("--register", choices=_union(spoken.lyric_registers for spoken in languages()), default=None,
                    help="Cantonese: written lyric Chinese (as Cantopop mostly sings) or spoken colloquial Cantonese")
     _add_melody(p, "one syllable per note; Cantonese lines follow its contour in 0243 levels, Mandarin tones are "
-                   "pulled towards it (--melody-bias)")
-    p.add_argument("--melody-bias", type=float, default=MELODY_PULL,
+                   "pulled towards it (--melody-pull)")
+    p.add_argument("--melody-pull", type=float, default=MELODY_PULL,
                    help=f"Mandarin: pull towards tones that suit the melody (default {MELODY_PULL}; 0: off)")
+    add_renamed_flag(p, "--melody-bias", "--melody-pull", float)
     p.add_argument("-n", type=int, default=4, help="candidates (default 4)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--temperature", type=float, default=0.9)
@@ -390,17 +410,17 @@ def cmd_generate(args: argparse.Namespace) -> None:
         raise UsageError(f"--temperature must be a number above 0 and at most {MAX_TEMPERATURE}, e.g. 0.9")
     if not math.isfinite(args.top_p) or not 0 < args.top_p <= 1:
         raise UsageError("--top-p must be above 0 and at most 1, e.g. 0.95")
-    if not math.isfinite(args.keyword_bias) or not 0 <= args.keyword_bias <= 100:
-        raise UsageError("--keyword-bias must be from 0 (off) to 100, e.g. 4")
-    if not math.isfinite(args.melody_bias) or not 0 <= args.melody_bias <= 100:
-        raise UsageError("--melody-bias must be from 0 (off) to 100, e.g. 2")
+    if not math.isfinite(args.keyword_pull) or not 0 <= args.keyword_pull <= 100:
+        raise UsageError("--keyword-pull must be from 0 (off) to 100, e.g. 4")
+    if not math.isfinite(args.melody_pull) or not 0 <= args.melody_pull <= 100:
+        raise UsageError("--melody-pull must be from 0 (off) to 100, e.g. 2")
     if args.export is not None:
         _check_writable_dir(args.export)  # before any model work
     writer = _writer(args.model, args.adapter)
     spec = writer.plan(spec)
     candidates = [scored.candidate for scored in writer.write(
         [spec], spec.n, seed=spec.seed, temperature=args.temperature, top_p=args.top_p, hints=args.hints,
-        keyword_bias=args.keyword_bias, melody=melody, melody_bias=args.melody_bias)[0]]
+        keyword_pull=args.keyword_pull, melody=melody, melody_pull=args.melody_pull)[0]]
     if spec.keywords:
         fields["keywords"] = list(spec.keywords)
     if args.export is not None:

@@ -48,7 +48,7 @@ ASSOC_WORDS = 12000  # ... and keywords
 CHUNK = 2000  # works per co-occurrence product
 SEPARATOR = "、"
 KEYWORDS_FILE = "keywords.json"
-# The decoding pull towards a plan (lyrics.decoding.keyword_bias), chosen on bench/quality.py (models/tiny/README.md):
+# The decoding pull towards a plan (lyrics.decoding.keyword_pull), chosen on bench/quality.py (models/tiny/README.md):
 # strength 2 lifted the topic 0.25, 4 about 0.37.
 KEYWORD_PULL = 4.0
 
