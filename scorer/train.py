@@ -69,7 +69,7 @@ def build_data(config: ScorerConfig, data_dir: Path, tables: dict, progress: boo
             continue
         rows: list[dict] = []
         for lang in data.langs:
-            works = sample_works(works_dir, lang, split, counts[part], data.max_lines, seed, data.modern_share)
+            works = sample_works(works_dir, lang, split, counts[part], data.stanza_lines, seed, data.modern_share)
             if not works:
                 raise ConfigError(f"no {lang} {split} works under {works_dir}: run `tianci data build`")
             rows += corruption_pairs(works, seed, tables)

@@ -23,7 +23,7 @@ def rs_config(folder, data_dir, generator_dir, scorer_dir, **extra):
     config = {
         "name": "rs", "seed": 0, "out_dir": str(folder / "run"),
         "model": {"generator": str(generator_dir), "scorer": str(scorer_dir)},
-        "data": {"dir": str(data_dir), "langs": ["cmn", "yue"], "sft_max_lines": 8},
+        "data": {"dir": str(data_dir), "langs": ["cmn", "yue"], "stanza_lines": 8},
         "prompts": {"train": 6, "eval": 2, "structures": ["5A 5A", "4 4A 4"]},
         "rounds": 2, "k": 2, "eval_k": 2, "threshold": 1.0,
         "stages": {"sft": {"steps": 2, "batch_size": 2, "seq_len": 256, "lr": 1e-3, "eval_every": 2,

@@ -142,25 +142,25 @@ def spec_of_record(record: Record, rng: random.Random,
     return spec
 
 
-def stanzas(record: Record, max_lines: int | None) -> Iterator[Record]:
-    """The work in consecutive pieces of at most ``max_lines`` lines (a last piece of one line is dropped),
+def stanzas(record: Record, stanza_lines: int | None) -> Iterator[Record]:
+    """The work in consecutive pieces of at most ``stanza_lines`` lines (a last piece of one line is dropped),
     so a small model's context holds the whole exchange; None keeps it whole."""
-    if not max_lines or len(record.lines) <= max_lines:
+    if not stanza_lines or len(record.lines) <= stanza_lines:
         yield record
         return
-    for start in range(0, len(record.lines), max_lines):
-        piece = record.lines[start:start + max_lines]
+    for start in range(0, len(record.lines), stanza_lines):
+        piece = record.lines[start:start + stanza_lines]
         if len(piece) >= 2:
-            yield dataclasses.replace(record, id=f"{record.id}#{start // max_lines}", lines=piece)
+            yield dataclasses.replace(record, id=f"{record.id}#{start // stanza_lines}", lines=piece)
 
 
-def utilisation(records: Iterable[Record], seed: int = 0, max_lines: int | None = None,
+def utilisation(records: Iterable[Record], seed: int = 0, stanza_lines: int | None = None,
                 keywords: dict[str, KeywordTable] | None = None) -> Iterator[dict]:
-    """Stage 3: each work (or each stanza of at most ``max_lines`` lines) as a chat exchange, hint line
+    """Stage 3: each work (or each stanza of at most ``stanza_lines`` lines) as a chat exchange, hint line
     before each lyric line; with ``keywords`` (per language), each brief carries the stanza's keyword plan."""
     rng = random.Random(seed)
     for whole in records:
-        for record in stanzas(whole, max_lines):
+        for record in stanzas(whole, stanza_lines):
             if any(len(line) > 30 for line in record.lines) or len(record.lines) > 64:
                 continue  # outside what a spec can ask for
             spec = spec_of_record(record, rng, (keywords or {}).get(record.lang))

@@ -44,7 +44,7 @@ def training_data(cfg: RSConfig, samples: list[dict], round_index: int,
     for lang in langs:
         works = list(islice(read_split(cfg.data.works_dir, lang, "train"), 20000))
         random.Random(f"{cfg.seed}-replay-{round_index}-{lang}").shuffle(works)
-        pool += list(islice(utilisation(works, cfg.seed + round_index, cfg.data.sft_max_lines, keywords),
+        pool += list(islice(utilisation(works, cfg.seed + round_index, cfg.data.stanza_lines, keywords),
                             math.ceil(wanted / len(langs))))
     replay = pool[:wanted]
     rows = mix(kept, replay, f"{cfg.seed}-mix-{round_index}")
