@@ -197,7 +197,7 @@ class Decoder:
         """``n`` candidates for each (planned) spec. Sampling keywords go to ``model.generate``
         (``temperature``, ``top_k``, ``top_p``, ``do_sample=False`` for greedy, ``num_beams`` for beam search);
         the seed seeds the call's own ``torch.Generator``. ``hints``: write the hint line before every lyric
-        line, for a generator trained on hinted lyrics (knowledge stage 3); None takes the model's own setting
+        line, for a generator trained on hinted lyrics (knowledge step 3); None takes the model's own setting
         (``tianci.json`` beside Tianci-trained weights). ``constrained=False`` drops the logits processor: the
         model writes freely, and with hints each hint is put in the text before the model writes its line.
         Specs of one shape (language, scheme, lines and rhymes, after pinning) share one compiled constraint

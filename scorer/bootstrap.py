@@ -84,7 +84,7 @@ def ratings(kind: str | None, severity: float | None = None) -> dict[str, float]
     return {a: (level if a in hit else 5.0) for a in ASPECTS}
 
 
-def sample_works(data_dir: Path, lang: str, split: str, count: int, stanza_lines: int, seed: int,
+def sample_stanzas(data_dir: Path, lang: str, split: str, count: int, stanza_lines: int, seed: int,
                  modern_share: float = 0.0) -> list[Record]:
     """``count`` stanzas (3 lines at least) of distinct works of one split, drawn across all sources;
     ``modern_share`` of them (as far as there are) from the modern corpus (source ``modern``)."""

@@ -105,7 +105,7 @@ def test_a_line_may_not_end_on_the_character_its_label_already_ended_on(which, c
     spec = LyricSpec.from_dict({"lang": "cmn", "topic": "月", "structure": "2A 2A", "rhymes": {"A": "光"}})
     constraint = Decoder(None, tokenizer).compile(spec)
     state = _after_first_line(constraint, tokenizer, "阳光")
-    assert state.line == 1 and state.finals == (("A", "光"),)
+    assert state.line == 1 and state.line_ends == (("A", "光"),)
     state = constraint.advance(constraint.forbidden(state)[0], tokenizer.encode("明", add_special_tokens=False)[0])
     allowed = constraint.allowed(state)[1]
     (guang,) = tokenizer.encode("光", add_special_tokens=False)

@@ -1,8 +1,8 @@
 """What a generator trains on: the knowledge and sft examples of a config, tokenized, and their batches.
 
-Stage ``knowledge``: stage 1-2 texts of ``lyrics.training.knowledge`` mixed with plain corpus text (held-out
+Stage ``knowledge``: step 1-2 texts of ``lyrics.training.knowledge`` mixed with plain corpus text (held-out
 questions and the valid split for evaluation). Stage ``sft``: hinted lyric exchanges of the works (with
-keyword plans when ``data.keywords``), mixed with word-level readings and stage-1 texts at
+keyword plans when ``data.keywords``), mixed with word-level readings and step-1 texts at
 ``data.knowledge_mix``, or the exchanges of ``data.examples``; validated on the works' valid split. Works
 are sampled balanced across sources.
 """
