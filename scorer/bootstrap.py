@@ -42,7 +42,7 @@ from tqdm import tqdm
 from lyrics.data.keywords import KeywordTable, plan_size
 from lyrics.data.works import Record, read_split
 from lyrics.decoding.constraints import UnsatisfiableSpec
-from lyrics.decoding.spec import LineSpec
+from lyrics.decoding.spec import MAX_SYLLABLES, LineSpec
 from lyrics.generation import Decoder
 from lyrics.training.knowledge import spec_of_record, stanzas
 
@@ -98,7 +98,7 @@ def sample_stanzas(data_dir: Path, lang: str, split: str, count: int, stanza_lin
             if len(picked) == quota:
                 break
             piece = next(stanzas(work, stanza_lines), None)
-            if (piece is not None and len(piece.lines) >= 3 and all(len(line) <= 30 for line in piece.lines)
+            if (piece is not None and len(piece.lines) >= 3 and all(len(line) <= MAX_SYLLABLES for line in piece.lines)
                     and work.id not in seen):
                 seen.add(work.id)
                 picked.append(piece)

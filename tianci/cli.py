@@ -43,7 +43,7 @@ from lyrics.data.keywords import KEYWORD_PULL
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.data.works import DEFAULT_SOURCES, SOURCE_LANGS, build, builtin_sources, user_source
 from lyrics.decoding.melody import MELODY_PULL, melody_fit, parse_numbered, read_midi, with_melody
-from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
+from lyrics.decoding.spec import DEFAULT_STRUCTURE, LyricSpec, parse_rhymes_option
 from lyrics.export import export_candidates
 from lyrics.files import write_atomic
 from lyrics.models import DEFAULT_MODEL, check_local, export_model, looks_local
@@ -52,7 +52,7 @@ from lyrics.modern.corpus import CORPUS, CORPUS_DIR, CheckResult, add_to_corpus,
 from lyrics.modern.report import corpus_report, write_report
 from lyrics.training.config import STAGES, GeneratorConfig, load_config
 from phonetics import Analysis, TianciError, analyze, language, language_codes, languages, warn_renamed
-from pipeline.config import EngineConfig, RSConfig
+from pipeline.config import DEFAULT_HOST, DEFAULT_PORT, MAX_BATCH, QUEUE_SIZE, EngineConfig, RSConfig
 from scorer.config import ScorerConfig
 from scorer.ratings import RatingsStore, default_ratings_db, mos_report, rating_mos
 
@@ -149,8 +149,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("generate", help="write lyrics to a spec with a causal LM, constrained")
     p.add_argument("--topic", required=True, help="what the lyrics are about")
     _add_lang_scheme(p)
-    p.add_argument("--structure", default=None,
-                   help='lines as <syllables><label?> (default "7A 7A 7B 7A"; with a melody, its lines, all rhyming)')
+    p.add_argument("--structure", default=None, help=f'lines as <syllables><label?> (default "{DEFAULT_STRUCTURE}"; '
+                                                     "with a melody, its lines, all rhyming)")
     p.add_argument("--rhymes", default="", help="pinned rhymes, e.g. A=光,B=江阳")
     p.add_argument("--tones", default="", help="tone patterns per line, comma-separated, e.g. 平平仄仄平,*****")
     p.add_argument("--keep", default="",
@@ -198,10 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p)
     p.add_argument("--scorer", default=None,
                    help="scorer giving each candidate scores (default: the shipped models/scorer-tiny; 'none': off)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8808, help="port (default 8808; 0: any free one)")
-    p.add_argument("--max-batch", type=int, default=16, help="requests written together at most (default 16)")
-    p.add_argument("--queue", type=int, default=64, help="requests waiting at most; more are answered 503 (default 64)")
+    p.add_argument("--host", default=DEFAULT_HOST,
+                   help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)")
+    p.add_argument("--max-batch", type=int, default=MAX_BATCH,
+                   help=f"requests written together at most (default {MAX_BATCH})")
+    p.add_argument("--queue", type=int, default=QUEUE_SIZE,
+                   help=f"requests waiting at most; more are answered 503 (default {QUEUE_SIZE})")
     p.add_argument("--log", action="store_true", help="a line on standard error per request")
     p.set_defaults(run=cmd_serve)
 
@@ -382,7 +385,7 @@ def cmd_rhymes(args: argparse.Namespace) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> None:
 
-    structure = "7A 7A 7B 7A" if args.structure is None else args.structure  # "" is an error, not the default
+    structure = DEFAULT_STRUCTURE if args.structure is None else args.structure  # "" is an error, not the default
     fields = {"lang": args.lang, "topic": args.topic, "structure": structure, "n": args.n}
     fields |= {name: getattr(args, name) for name in ("genre", "mood", "register") if getattr(args, name)}
     if args.tones:

@@ -18,6 +18,7 @@ from typing import Any
 
 from phonetics import PhoneticsError, TianciError, analyze, is_cjk, language, language_codes, scheme, tone_classes
 
+DEFAULT_STRUCTURE = "7A 7A 7B 7A"  # a quatrain, lines 1, 2 and 4 rhyming (七绝): the front ends' default
 MAX_SYLLABLES = 30
 MAX_LINES = 64
 MAX_CANDIDATES = 64

@@ -24,7 +24,7 @@ from lyrics.data.keywords import KeywordTable, plan_size
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.data.works import Record, topical_title
 from lyrics.decoding.prompt import HINT_RATE_WITH_TONES, exchange
-from lyrics.decoding.spec import LineSpec, LyricSpec
+from lyrics.decoding.spec import MAX_LINES, MAX_SYLLABLES, LineSpec, LyricSpec
 from phonetics import analyze, annotate, language, scheme
 
 TOP_CHARS = 3000  # characters per language that steps 1-2 cover, commonest first
@@ -161,7 +161,7 @@ def utilisation(records: Iterable[Record], seed: int = 0, stanza_lines: int | No
     rng = random.Random(seed)
     for whole in records:
         for record in stanzas(whole, stanza_lines):
-            if any(len(line) > 30 for line in record.lines) or len(record.lines) > 64:
+            if any(len(line) > MAX_SYLLABLES for line in record.lines) or len(record.lines) > MAX_LINES:
                 continue  # outside what a spec can ask for
             spec = spec_of_record(record, rng, (keywords or {}).get(record.lang))
             yield {"step": 3, "lang": record.lang, "id": record.id, "split": record.split,
