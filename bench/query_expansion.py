@@ -40,9 +40,9 @@ def main() -> None:
     scorer = Scorer.load()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, lex in (("plain topic", None), ("expanded", imagery_tables)):
+        for label, tables in (("plain topic", None), ("expanded", imagery_tables)):
             out = Path(tmp) / f"{label}.jsonl"
-            sample_prompts(model, tokenizer, scorer, prompts, out, args.k, 0, cfg.temperature, lex, desc=label)
+            sample_prompts(model, tokenizer, scorer, prompts, out, args.k, 0, cfg.temperature, tables, desc=label)
             records = read_jsonl(out)
             rows[label] = (eval_metrics(records, float("nan")), records)
     print(f"{len(prompts)} held-out prompts x {args.k} candidates, default model, scorer models/scorer-tiny")
