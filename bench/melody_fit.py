@@ -1,8 +1,8 @@
 """Mandarin melody fit with the melody pull on and off: 20 seeded melodies (4 lines of 5-7 notes within an
 octave and a half), the shipped model, 4 candidates each, the same seeds for both arms; the fit
-(``lyrics.decoding.melody.melody_fit``) and the share of candidates passing every check, per strength.
+(``lyrics.decoding.melody.melody_fit``) and the share of candidates passing every check, per pull.
 
-    python bench/melody_fit.py [--melodies 20] [--strengths 0,1,2,4]
+    python bench/melody_fit.py [--melodies 20] [--pulls 0,1,2,4]
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from lyrics.decoding.melody import Melody, melody_fit
 from lyrics.decoding.spec import LyricSpec
 from lyrics.generation import generate
 from lyrics.models import DEFAULT_MODEL, load_model
+from tianci.cli import add_renamed_flag
 
 TOPICS = ("月光", "夏天的海边", "回家", "城市夜晚", "分手以后", "老朋友", "下雨天", "毕业")
 
@@ -43,23 +44,24 @@ def melodies(count: int, seed: int = 0) -> list[Melody]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--melodies", type=int, default=20)
-    parser.add_argument("--strengths", default="0,1,2,4")
+    parser.add_argument("--pulls", default="0,1,2,4")
+    add_renamed_flag(parser, "--strengths", "--pulls", str)
     args = parser.parse_args()
     torch.set_num_threads(1)
     model, tokenizer = load_model(DEFAULT_MODEL, device="cpu")
     tunes = melodies(args.melodies)
-    print(f"{'strength':>8} {'fit':>6} {'checks pass':>12}")
-    for strength in (float(s) for s in args.strengths.split(",")):
+    print(f"{'pull':>8} {'fit':>6} {'checks pass':>12}")
+    for pull in (float(s) for s in args.pulls.split(",")):
         fits, passed, total = [], 0, 0
         for i, tune in enumerate(tunes):
             spec = LyricSpec.from_dict({"lang": "cmn", "topic": TOPICS[i % len(TOPICS)],
                                         "structure": " ".join(f"{len(line)}A" for line in tune.lines)})
-            for c in generate(model, tokenizer, spec, n=4, seed=i, melody=tune, melody_bias=strength):
+            for c in generate(model, tokenizer, spec, n=4, seed=i, melody=tune, melody_pull=pull):
                 total += 1
                 passed += c.checks.ok
                 if c.checks.structure:
                     fits.append(melody_fit(c.lyrics, tune, "cmn")["fit"])
-        print(f"{strength:8.1f} {statistics.mean(fits):6.3f} {passed / total:12.1%}")
+        print(f"{pull:8.1f} {statistics.mean(fits):6.3f} {passed / total:12.1%}")
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ def brief_figures(model, tokenizer, lang: str, count: int, n: int, train_lines: 
     songs = [s for s in corpus_songs() if s.brief.lang == lang and split_of(s.id) == "test"][:count]
     specs = [LyricSpec.from_dict({**chorus_spec(s, n), "seed": i}) for i, s in enumerate(songs)]
     decoder = Decoder(model, tokenizer)
-    groups = decoder.generate_many([decoder.plan_keywords(s) for s in specs], n, seed=0, keyword_bias=0.0)
+    groups = decoder.generate_many([decoder.plan_keywords(s) for s in specs], n, seed=0, keyword_pull=0.0)
     texts = [c.lyrics for group in groups for c in group]
     lines = [line for text in texts for line in text.split("\n") if line]
     markers = set(BriefSampler().tables["colloquial_markers_yue"])
@@ -74,7 +74,7 @@ def rhyme_groups_per_call(model, tokenizer, lang: str, calls: int = 12) -> float
     counts = []
     for i, topic in enumerate(topics):
         candidates = generate(model, tokenizer, {"lang": lang, "topic": topic, "structure": "7A 7A 7B 7A"},
-                              n=4, seed=i, keyword_bias=0.0)
+                              n=4, seed=i, keyword_pull=0.0)
         counts.append(len({c.checks.lines[0].rhyme for c in candidates}))
     return statistics.fmean(counts)
 

@@ -48,6 +48,7 @@ from lyrics.training.examples import IGNORE, encode_example
 from lyrics.training.knowledge import spec_of_record, stanzas, utilisation
 from phonetics import to_lang_script
 from pipeline.rs.metrics import distinct
+from tianci.cli import add_renamed_flag
 
 ROOT = Path(__file__).resolve().parent.parent
 TOPICS = json.loads((ROOT / "bench" / "data" / "topics.json").read_text("utf-8"))["topics"]
@@ -57,15 +58,15 @@ DEFAULT_ARMS = {"default (models/tiny)": DEFAULT_MODEL,
                 "knowledge mix": ROOT / "runs/ablation-knowledge-mix/sft/final"}  # when make bench-quality trained it
 
 
-def topic_rows(model, tokenizer, lang: str, n: int, seed: int, bias: float) -> list[dict]:
+def topic_rows(model, tokenizer, lang: str, n: int, seed: int, keyword_pull: float) -> list[dict]:
     """Per topic, ``n`` candidates at its own seed (``seed`` + its index), and a first candidate at ``seed``
-    itself, the same for every topic (for the same-seed overlap); ``bias``: the keyword pull."""
+    itself, the same for every topic (for the same-seed overlap); ``keyword_pull``: the keyword pull."""
     rows = []
     for i, item in enumerate(tqdm(TOPICS, desc=f"topics {lang}", file=sys.stderr, leave=False)):
         topic = to_lang_script(item["topic"], lang)
         spec = {"lang": lang, "topic": topic, "structure": STRUCTURE}
-        candidates = generate(model, tokenizer, spec, n=n, seed=seed + i, keyword_bias=bias)
-        first = generate(model, tokenizer, spec, n=1, seed=seed, keyword_bias=bias)[0]
+        candidates = generate(model, tokenizer, spec, n=n, seed=seed + i, keyword_pull=keyword_pull)
+        first = generate(model, tokenizer, spec, n=1, seed=seed, keyword_pull=keyword_pull)[0]
         rows.append({"topic": topic, "assoc": set(to_lang_script(item["assoc"], lang)), "first": first.lyrics,
                      "lyrics": [c.lyrics for c in candidates], "checks": [c.checks for c in candidates]})
     return rows
@@ -200,8 +201,9 @@ def main() -> None:
                         help="a model to measure (repeatable); default: the shipped model and the trained arms")
     parser.add_argument("-n", type=int, default=4, help="candidates per topic")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--keyword-bias", type=float, default=KEYWORD_PULL,
+    parser.add_argument("--keyword-pull", type=float, default=KEYWORD_PULL,
                         help="the keyword pull of the shipped decoding (every arm is also measured without it)")
+    add_renamed_flag(parser, "--keyword-bias", "--keyword-pull", float)
     parser.add_argument("--specs", type=int, default=30, help="held-out specs per language for hints only")
     parser.add_argument("--ppl-works", type=int, default=100, help="validation works per language")
     parser.add_argument("--json", type=Path, default=ROOT / "runs" / "bench" / "quality.json")
@@ -214,7 +216,7 @@ def main() -> None:
         model, tokenizer = load_model(path, device="cpu")
         for lang in LANGS:
             alone = topic_rows(model, tokenizer, lang, args.n, args.seed, 0.0)  # the model and its plan only
-            rows = topic_rows(model, tokenizer, lang, args.n, args.seed, args.keyword_bias)
+            rows = topic_rows(model, tokenizer, lang, args.n, args.seed, args.keyword_pull)
             own, control, gain = lift(rows)
             specs = held_out_specs(model, data_dir, lang, args.specs, args.seed)
             results.append({
@@ -231,7 +233,7 @@ def main() -> None:
     args.json.write_text(json.dumps(results, ensure_ascii=False, indent=1))
     print(f"{len(TOPICS)} topics x {args.n} candidates ({STRUCTURE}, seed {args.seed}) per language; "
           f"hints only on {args.specs} held-out stanzas; perplexity on {args.ppl_works} validation works; "
-          f"keyword pull {args.keyword_bias} (figures without it in brackets)\n")
+          f"keyword pull {args.keyword_pull} (figures without it in brackets)\n")
     print("| arm | lang | lift (own − control) [no pull] | same-seed overlap [no pull] | ppl | distinct-1 | "
           "distinct-2 [no pull] | repeated line | top char | identical rhyme | hints-only syl / rhyme / tone | "
           "removed mass |")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from lyrics.data.expansion import build_lexicon
+from lyrics.data.expansion import build_imagery_tables
 from lyrics.files import read_jsonl
 from lyrics.models import DEFAULT_MODEL, load_model
 from lyrics.training.config import load_config
@@ -35,14 +35,14 @@ def main() -> None:
     args = parser.parse_args()
     cfg = load_config(ROOT / "configs" / "rs_tiny.yaml", RSConfig)
     prompts = make_prompts(cfg, "valid", args.prompts)
-    lexicon = build_lexicon(cfg.data.works_dir, cfg.data.langs)
+    imagery_tables = build_imagery_tables(cfg.data.works_dir, cfg.data.langs)
     model, tokenizer = load_model(DEFAULT_MODEL, device="cpu")
     scorer = Scorer.load()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for label, lex in (("plain topic", None), ("expanded", lexicon)):
+        for label, tables in (("plain topic", None), ("expanded", imagery_tables)):
             out = Path(tmp) / f"{label}.jsonl"
-            sample_prompts(model, tokenizer, scorer, prompts, out, args.k, 0, cfg.temperature, lex, desc=label)
+            sample_prompts(model, tokenizer, scorer, prompts, out, args.k, 0, cfg.temperature, tables, desc=label)
             records = read_jsonl(out)
             rows[label] = (eval_metrics(records, float("nan")), records)
     print(f"{len(prompts)} held-out prompts x {args.k} candidates, default model, scorer models/scorer-tiny")

@@ -27,9 +27,9 @@ from lyrics.data.keywords import KEYWORD_PULL, KeywordTable, plan_size
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.decoding.checks import Checks, check_lyrics
 from lyrics.decoding.constraints import LyricsConstraint, RowConstraintsProcessor, UnsatisfiableSpec
-from lyrics.decoding.keyword_bias import KeywordBias
+from lyrics.decoding.keyword_pull import KeywordPull
 from lyrics.decoding.melody import MELODY_PULL, Melody
-from lyrics.decoding.melody_bias import MelodyBias
+from lyrics.decoding.melody_pull import MelodyPull
 from lyrics.decoding.prompt import build_prompt, spec_hints
 from lyrics.decoding.spec import LyricSpec
 from lyrics.decoding.tokentable import NEWLINE, TEXT, TokenTable
@@ -192,26 +192,26 @@ class Decoder:
 
     def generate_many(self, specs: list[LyricSpec], n: int, *, seed: int | None = None,
                       prompts: list[str] | None = None, hints: bool | None = None, constrained: bool = True,
-                      max_rows: int = MAX_ROWS, keyword_bias: float = KEYWORD_PULL, melody: Melody | None = None,
-                      melody_bias: float = MELODY_PULL, **sampling: Any) -> list[list[Candidate]]:
+                      max_rows: int = MAX_ROWS, keyword_pull: float = KEYWORD_PULL, melody: Melody | None = None,
+                      melody_pull: float = MELODY_PULL, **sampling: Any) -> list[list[Candidate]]:
         """``n`` candidates for each (planned) spec. Sampling keywords go to ``model.generate``
         (``temperature``, ``top_k``, ``top_p``, ``do_sample=False`` for greedy, ``num_beams`` for beam search);
         the seed seeds the call's own ``torch.Generator``. ``hints``: write the hint line before every lyric
-        line, for a generator trained on hinted lyrics (knowledge stage 3); None takes the model's own setting
+        line, for a generator trained on hinted lyrics (knowledge step 3); None takes the model's own setting
         (``tianci.json`` beside Tianci-trained weights). ``constrained=False`` drops the logits processor: the
         model writes freely, and with hints each hint is put in the text before the model writes its line.
         Specs of one shape (language, scheme, lines and rhymes, after pinning) share one compiled constraint
         and go through ``model.generate`` together, their prompts left-padded, at most ``max_rows`` rows
-        (specs x n) a call. ``keyword_bias``: the pull towards each spec's keyword plan
-        (``lyrics.decoding.keyword_bias``; 0: none). ``melody``: the tune every spec is written to; in a
-        language whose melody does not fix tones (Mandarin) ``melody_bias`` pulls syllables towards the tones
-        its notes suit (``lyrics.decoding.melody_bias``; 0: none)."""
+        (specs x n) a call. ``keyword_pull``: the pull towards each spec's keyword plan
+        (``lyrics.decoding.keyword_pull``; 0: none). ``melody``: the tune every spec is written to; in a
+        language whose melody does not fix tones (Mandarin) ``melody_pull`` pulls syllables towards the tones
+        its notes suit (``lyrics.decoding.melody_pull``; 0: none)."""
         hints = self.hints if hints is None else hints
         sampler, options = sampling_processors({**DEFAULT_SAMPLING, **sampling}, seed, self.model)
         row_wise = (hints and constrained and melody is None and options.get("num_beams", 1) == 1
                     and any(set(spec.labels) - set(spec.rhymes) for spec in specs))
         if row_wise:  # each candidate its own rhyme groups, so a call offers different rhymes
-            return self._generate_rows(specs, n, seed, prompts, max_rows, keyword_bias, sampler, options)
+            return self._generate_rows(specs, n, seed, prompts, max_rows, keyword_pull, sampler, options)
         if hints:
             specs = [self.pin_rhymes(spec, seed if seed is not None else spec.seed) for spec in specs]
         texts = prompts or [build_prompt(spec, self.tokenizer) for spec in specs]
@@ -232,11 +232,11 @@ class Decoder:
                 spec = specs[chunk[0]]
                 budget = token_budget(spec, [constraint])
                 _check_context(self.model, inputs["input_ids"].shape[1], budget)
-                pull = KeywordBias([list(specs[i].keywords) for i in chunk], self.tokenizer, keyword_bias,
+                pull = KeywordPull([list(specs[i].keywords) for i in chunk], self.tokenizer, keyword_pull,
                                    rows_per_plan=n)
                 processors, masks = [pull], constraint.processor()
-                if melody is not None and melody_bias and not language(spec.lang).melody_levels:
-                    processors.append(MelodyBias(constraint, melody, melody_bias, masks.tracker))
+                if melody is not None and melody_pull and not language(spec.lang).melody_levels:
+                    processors.append(MelodyPull(constraint, melody, melody_pull, masks.tracker))
                 rows = self._decode(inputs, [*processors, masks, *sampler], budget, options, n)
                 for k, i in enumerate(chunk):
                     results[i] = [candidate_from_tokens(constraint, row, specs[i]) for row in rows[k * n:(k + 1) * n]]
@@ -261,7 +261,7 @@ class Decoder:
         return out[:, inputs["input_ids"].shape[1]:].tolist()
 
     def _generate_rows(self, specs: list[LyricSpec], n: int, seed: int | None, prompts: list[str] | None,
-                       max_rows: int, keyword_bias: float, sampler: list[LogitsProcessor],
+                       max_rows: int, keyword_pull: float, sampler: list[LogitsProcessor],
                        options: dict) -> list[list[Candidate]]:
         """Hinted, constrained sampling with each candidate row its own rhyme groups (:meth:`row_rhymes`), its
         own prompt and hints; rows of specs of one shape share a ``generate`` call, each under its own
@@ -282,8 +282,8 @@ class Decoder:
                 inputs = self._inputs([prompt for _, _, prompt in chunk])
                 budget = token_budget(chunk[0][1], constraints)
                 _check_context(self.model, inputs["input_ids"].shape[1], budget)
-                pull = KeywordBias([list(row_spec.keywords) for _, row_spec, _ in chunk], self.tokenizer,
-                                   keyword_bias)
+                pull = KeywordPull([list(row_spec.keywords) for _, row_spec, _ in chunk], self.tokenizer,
+                                   keyword_pull)
                 out = self._decode(inputs, [pull, RowConstraintsProcessor(constraints), *sampler], budget, options)
                 for (i, row_spec, _), constraint, row in zip(chunk, constraints, out, strict=True):
                     results[i].append(candidate_from_tokens(constraint, row, row_spec))

@@ -13,7 +13,7 @@ it. The engine takes the class, and each request carries its spec (the JSON obje
 The processor compiles each request's spec as ``lyrics.generation.Decoder.generate_many`` does for the model
 (with a model trained on hint lines, ``tianci.json`` ``{"hints": true}``: rhymes pinned, each line's hint forced),
 keeps each row's plan state incrementally from the generated ids vLLM hands it (one ``LyricsConstraint.advance``
-per new token), adds the pull towards the spec's keyword plan (``KeywordBias``, strength ``tianci_keyword_bias``,
+per new token), adds the pull towards the spec's keyword plan (``KeywordPull``, its pull ``tianci_keyword_pull``,
 default ``KEYWORD_PULL``) and masks the rows with the constraint's cached additive bias rows, one in-place add per
 distinct mask of the step, so no mask is re-derived per step. It lives in this layer, not in ``lyrics.decoding``,
 because it compiles through the ``Decoder`` (its token table and compiled-constraint cache), which sits above the
@@ -41,14 +41,16 @@ from vllm.v1.sample.logits_processor.builtin import process_dict_updates
 
 from lyrics.data.keywords import KEYWORD_PULL, load_tables
 from lyrics.decoding.constraints import LyricsConstraint, RowState, UnsatisfiableSpec, additive_bias
-from lyrics.decoding.keyword_bias import KeywordBias
+from lyrics.decoding.keyword_pull import KeywordPull
 from lyrics.decoding.prompt import build_prompt
 from lyrics.decoding.spec import LyricSpec, SpecError
 from lyrics.generation import Candidate, Decoder, candidate_from_tokens, token_budget
 from lyrics.models import trained_with_hints
+from phonetics import warn_renamed
 
 SPEC_KEY = "tianci_spec"  # the key of SamplingParams.extra_args (HTTP: vllm_xargs) that carries the spec
-PULL_KEY = "tianci_keyword_bias"  # the keyword pull's strength (default KEYWORD_PULL; 0: off), as keyword_bias=
+PULL_KEY = "tianci_keyword_pull"  # the keyword pull (default KEYWORD_PULL; 0: off), as keyword_pull=
+RENAMED_PULL_KEY = "tianci_keyword_bias"  # its old name, still read
 log = logging.getLogger(__name__)
 
 
@@ -69,10 +71,16 @@ def request_spec(params: SamplingParams) -> dict | None:
     return value
 
 
-def request_pull(params: SamplingParams) -> float:
-    """The strength of the request's pull towards its spec's keyword plan (``Decoder.generate_many``'s
-    ``keyword_bias``): ``KEYWORD_PULL`` unless the request sets ``tianci_keyword_bias``."""
-    value = (params.extra_args or {}).get(PULL_KEY, KEYWORD_PULL)
+def request_pull(params: SamplingParams, warn: bool = False) -> float:
+    """The request's pull towards its spec's keyword plan (``Decoder.generate_many``'s ``keyword_pull``):
+    ``KEYWORD_PULL`` unless the request sets ``tianci_keyword_pull`` (or its old name ``tianci_keyword_bias``,
+    with a line on standard error when ``warn``)."""
+    extra = params.extra_args or {}
+    if PULL_KEY not in extra and RENAMED_PULL_KEY in extra:
+        if warn:
+            warn_renamed(RENAMED_PULL_KEY, PULL_KEY)
+        extra = {PULL_KEY: extra[RENAMED_PULL_KEY]}
+    value = extra.get(PULL_KEY, KEYWORD_PULL)
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < float("inf"):
         raise SpecError(f"{PULL_KEY}: give a number from 0 (no pull) up; the default is {KEYWORD_PULL}")
     return float(value)
@@ -114,7 +122,7 @@ class RequestRow:
     ids; the state is advanced over the ids not yet seen, so each step costs one ``advance`` per new token, as
     ``RowTracker`` does for ``model.generate``."""
 
-    def __init__(self, constraint: LyricsConstraint, output_ids: list[int], pull: KeywordBias | None = None):
+    def __init__(self, constraint: LyricsConstraint, output_ids: list[int], pull: KeywordPull | None = None):
         self.constraint, self.table, self.output_ids, self.pull = constraint, constraint.table, output_ids, pull
         self.state, self.seen = RowState(), 0
 
@@ -186,9 +194,9 @@ class ConstrainedBatch:
         except UnsatisfiableSpec as err:
             log.warning("tianci: request ended unwritten: %s", err)
             return EndedRow(self.compiler.decoder, str(err))
-        strength = request_pull(params)
-        pull = (KeywordBias([list(spec.keywords)], self.compiler.tokenizer, strength, prompt_length=0)
-                if strength and spec.keywords else None)
+        keyword_pull = request_pull(params)
+        pull = (KeywordPull([list(spec.keywords)], self.compiler.tokenizer, keyword_pull, prompt_length=0)
+                if keyword_pull and spec.keywords else None)
         return RequestRow(constraint, output_ids, pull)
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
@@ -222,7 +230,7 @@ class TianciLogitsProcessor(LogitsProcessor):
             data = request_spec(sampling_params)
             if data is not None:
                 LyricSpec.from_dict(data)
-                request_pull(sampling_params)
+                request_pull(sampling_params, warn=True)  # the old key's warning once a request, here
         except SpecError as err:
             raise VLLMValidationError(str(err)) from None  # the message alone: no "(parameter=...)" suffix
 

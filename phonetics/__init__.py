@@ -6,7 +6,7 @@ No torch here: everything later (training data, logit processors, the scorer, th
 
 from .analysis import Analysis, Line, analyze, split_lines
 from .annotate import Syllable, annotate, reading_sets, split_romanization
-from .errors import PhoneticsError, TianciError
+from .errors import PhoneticsError, TianciError, warn_renamed
 from .languages import (
     LANGUAGES,
     Language,
@@ -48,4 +48,5 @@ __all__ = [
     "tone_class",
     "tone_classes",
     "unregister",
+    "warn_renamed",
 ]

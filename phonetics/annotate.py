@@ -52,13 +52,13 @@ def annotate(text: str, lang: str, scheme_name: str | None = None, register: str
     ['3', '2']
     """
     spoken = language(lang)
-    rhymes = scheme(lang, scheme_name)
+    rhyme_scheme = scheme(lang, scheme_name)
     if not isinstance(text, str):
         raise PhoneticsError(f"text must be a string, not {type(text).__name__}")
     if len(text) > MAX_CHARS:
         raise PhoneticsError(f"text has {len(text):,} characters; at most {MAX_CHARS:,} per call: split it")
     found = spoken.readings(text, register)
-    return [_syllable(char, reading, rhymes) for char, reading in zip(text, found, strict=True)]
+    return [_syllable(char, reading, rhyme_scheme) for char, reading in zip(text, found, strict=True)]
 
 
 def split_romanization(lang: str, romanization: str) -> tuple[str | None, str, int]:
@@ -78,10 +78,10 @@ def _reading_sets(spoken: Language) -> dict[str, frozenset[str]]:
 
 
 @lru_cache(maxsize=1 << 16)
-def _syllable(char: str, reading: str | None, rhymes: RhymeScheme) -> Syllable:
+def _syllable(char: str, reading: str | None, rhyme_scheme: RhymeScheme) -> Syllable:
     """Syllables are immutable, so one instance serves every occurrence of a (char, reading)."""
     if reading is None:
         return Syllable(char, is_syllable=is_cjk(char))
-    spoken = language(rhymes.lang)
+    spoken = language(rhyme_scheme.lang)
     initial, final, tone = spoken.split(reading)
-    return Syllable(char, reading, initial, final, tone, rhymes.group(final), spoken.tone_class(tone), True)
+    return Syllable(char, reading, initial, final, tone, rhyme_scheme.group(final), spoken.tone_class(tone), True)

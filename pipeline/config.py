@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from lyrics.decoding.spec import DEFAULT_STRUCTURE
 from lyrics.training.config import ConfigError, DataConfig, RunConfig, StageConfig, require
 
-DEFAULT_STRUCTURES = ("7A 7A 7B 7A", "5A 5A 5B 5A", "7A 7A 7A 7A", "4 4A 7 7A")
+DEFAULT_STRUCTURES = (DEFAULT_STRUCTURE, "5A 5A 5B 5A", "7A 7A 7A 7A", "4 4A 7 7A")
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,12 @@ class PromptsConfig:
         require(self.train >= 1 and self.eval >= 1, "train and eval must be at least 1")
         require(bool(self.structures), "structures must name at least one structure")
 
+
+# tianci serve's defaults (pipeline.serve; here, where the command line reads them without loading torch)
+DEFAULT_HOST = "127.0.0.1"  # this machine only
+DEFAULT_PORT = 8808
+MAX_BATCH = 16  # requests written together at most
+QUEUE_SIZE = 64  # requests waiting at most; more are answered 503
 
 ENGINES = ("local", "ray")
 RAY_SCHEMES = ("ray://",)  # Ray Client; a bare HOST:PORT is a cluster's GCS address

@@ -43,12 +43,11 @@ from lyrics.decoding.spec import LyricSpec, SpecError
 from phonetics import TianciError
 
 from .candidates import Scored, ranked
+from .config import DEFAULT_HOST, DEFAULT_PORT, MAX_BATCH, QUEUE_SIZE
 from .writer import Writer
 
 MAX_BODY = 64 * 1024  # bytes: a spec is a few hundred; a 64-line spec with kept lines well under this
 DEFAULT_N = 4  # candidates for a spec without its own n, as tianci batch and tianci generate
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8808
 GATHER_SECONDS = 0.005  # how long the worker waits for more requests once it has one
 ANSWER_SECONDS = 300.0  # a request thread gives up (504) after this
 MAX_DISCARD = 1024 * 1024  # an oversized body up to this is read and dropped, so the 413 reaches the client
@@ -99,7 +98,8 @@ class MicroBatcher:
     """The one thread that uses the Writer: takes up to ``max_batch`` jobs from a bounded queue (waiting
     ``gather`` seconds for more once it has one) and writes them together; see the module's docstring."""
 
-    def __init__(self, writer: Writer, max_batch: int = 16, queue_size: int = 64, gather: float = GATHER_SECONDS):
+    def __init__(self, writer: Writer, max_batch: int = MAX_BATCH, queue_size: int = QUEUE_SIZE,
+                 gather: float = GATHER_SECONDS):
         if max_batch < 1 or queue_size < 1:
             raise ValueError("max_batch and queue_size must be at least 1")
         self.writer, self.max_batch, self.gather = writer, max_batch, gather
@@ -327,7 +327,7 @@ class LyricsServer:
     and the accept loop in threads (tests, benches), :meth:`serve_forever` in this one (the command line)."""
 
     def __init__(self, writer: Writer, *, model: str, scorer: str | None = None, host: str = DEFAULT_HOST,
-                 port: int = DEFAULT_PORT, max_batch: int = 16, queue_size: int = 64,
+                 port: int = DEFAULT_PORT, max_batch: int = MAX_BATCH, queue_size: int = QUEUE_SIZE,
                  gather: float = GATHER_SECONDS, answer_seconds: float = ANSWER_SECONDS,
                  log: Callable[[str], None] | None = None):
         self.model_path, self.scorer_path = model, scorer

@@ -1,6 +1,6 @@
 """Bootstrap preference data for the scorer, while few human ratings exist.
 
-A real work (a stanza of at most ``max_lines`` lines, prompt = its title, language and genre, and for every
+A real work (a stanza of at most ``stanza_lines`` lines, prompt = its title, language and genre, and for every
 other work its keyword plan) is preferred to its own corruptions, each of which damages some aspects; the
 kinds cover what a reader notices:
 
@@ -42,7 +42,7 @@ from tqdm import tqdm
 from lyrics.data.keywords import KeywordTable, plan_size
 from lyrics.data.works import Record, read_split
 from lyrics.decoding.constraints import UnsatisfiableSpec
-from lyrics.decoding.spec import LineSpec
+from lyrics.decoding.spec import MAX_SYLLABLES, LineSpec
 from lyrics.generation import Decoder
 from lyrics.training.knowledge import spec_of_record, stanzas
 
@@ -84,7 +84,7 @@ def ratings(kind: str | None, severity: float | None = None) -> dict[str, float]
     return {a: (level if a in hit else 5.0) for a in ASPECTS}
 
 
-def sample_works(data_dir: Path, lang: str, split: str, count: int, max_lines: int, seed: int,
+def sample_stanzas(data_dir: Path, lang: str, split: str, count: int, stanza_lines: int, seed: int,
                  modern_share: float = 0.0) -> list[Record]:
     """``count`` stanzas (3 lines at least) of distinct works of one split, drawn across all sources;
     ``modern_share`` of them (as far as there are) from the modern corpus (source ``modern``)."""
@@ -97,8 +97,8 @@ def sample_works(data_dir: Path, lang: str, split: str, count: int, max_lines: i
         for work in pool:
             if len(picked) == quota:
                 break
-            piece = next(stanzas(work, max_lines), None)
-            if (piece is not None and len(piece.lines) >= 3 and all(len(line) <= 30 for line in piece.lines)
+            piece = next(stanzas(work, stanza_lines), None)
+            if (piece is not None and len(piece.lines) >= 3 and all(len(line) <= MAX_SYLLABLES for line in piece.lines)
                     and work.id not in seen):
                 seen.add(work.id)
                 picked.append(piece)

@@ -23,7 +23,8 @@ class ScorerModelConfig:
 class ScorerDataConfig:
     dir: str | None = None  # the built datasets; None: $TIANCI_HOME/data
     langs: tuple[str, ...] = field(default_factory=language_codes)  # every registered language
-    max_lines: int = 8  # works are cut to their first stanza of at most this many lines
+    # works are cut to their first stanza of at most this many lines (``renamed``: the key's old name, still read)
+    stanza_lines: int = field(default=8, metadata={"renamed": "max_lines"})
     train_works: int = 2000  # per language, from the train split
     eval_works: int = 200  # per language, from the valid split (held out)
     model_samples: int = 0  # per language: real work vs the generator's sample for its spec
@@ -34,7 +35,7 @@ class ScorerDataConfig:
     def __post_init__(self):
         require(bool(self.langs) and set(self.langs) <= set(language_codes()),
                 f"langs must be some of {', '.join(language_codes())}")
-        for name in ("max_lines", "train_works", "eval_works"):
+        for name in ("stanza_lines", "train_works", "eval_works"):
             require(getattr(self, name) >= 1, f"{name} must be at least 1")
         require(0 <= self.modern_share <= 1, "modern_share must be in [0, 1]")
 

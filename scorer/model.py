@@ -33,6 +33,7 @@ from .ratings import ASPECTS
 DEFAULT_SCORER = Path(__file__).resolve().parent.parent / "models" / "scorer-tiny"
 FEATURES_KEY = "features.weight"
 FLUENCY = ("logp_mean", "logp_spread", "logp_low")  # the backbone's view, before scorer.features' FEATURES
+SEQ_LEN = 384  # tokens of prompt and lyrics read, for a scorer folder whose settings do not say
 LOW_SHARE = 0.2  # logp_low: the mean of a text's lowest fifth of token log-probabilities
 LOW, HIGH = 1.0, 5.0
 
@@ -220,8 +221,8 @@ def new_scorer(backbone: str | Path) -> tuple[ScorerModel, object]:
 class Scorer:
     """Aspect scores (1-5) for (prompt, lyrics) pairs."""
 
-    def __init__(self, model: ScorerModel, tokenizer, seq_len: int = 384, tables: dict[str, KeywordTable] | None = None,
-                 relevance_cap: float | None = NO_EVIDENCE_RELEVANCE):
+    def __init__(self, model: ScorerModel, tokenizer, seq_len: int = SEQ_LEN,
+                 tables: dict[str, KeywordTable] | None = None, relevance_cap: float | None = NO_EVIDENCE_RELEVANCE):
         self.model, self.tokenizer, self.seq_len = model.eval(), tokenizer, seq_len
         self.tables = tables or {}  # the keyword tables topic evidence is read with (scorer.features)
         self.relevance_cap = relevance_cap
@@ -246,7 +247,7 @@ class Scorer:
         settings_file = Path(path) / SETTINGS_FILE
         settings = json.loads(settings_file.read_text("utf-8")) if settings_file.is_file() else {}
         # a scorer written before v3 has no relevance_cap: it was trained to be read with the cap
-        return cls(model.to(device), tokenizer, settings.get("seq_len", 384), load_tables(Path(path)),
+        return cls(model.to(device), tokenizer, settings.get("seq_len", SEQ_LEN), load_tables(Path(path)),
                    settings.get("relevance_cap", NO_EVIDENCE_RELEVANCE))
 
     @torch.inference_mode()

@@ -37,7 +37,7 @@ from lyrics.training.config import ConfigError
 from lyrics.training.knowledge import is_held_out
 from lyrics.training.loop import adamw, indices_at, plot_losses, prepare_run, publish, read_log, train_loop
 
-from .bootstrap import MODEL_KINDS, corruption_pairs, model_pairs, sample_works
+from .bootstrap import MODEL_KINDS, corruption_pairs, model_pairs, sample_stanzas
 from .config import ScorerConfig
 from .features import NO_EVIDENCE_RELEVANCE
 from .model import ScorerModel, encode_items, new_scorer, to_scale, to_scores
@@ -69,7 +69,7 @@ def build_data(config: ScorerConfig, data_dir: Path, tables: dict, progress: boo
             continue
         rows: list[dict] = []
         for lang in data.langs:
-            works = sample_works(works_dir, lang, split, counts[part], data.max_lines, seed, data.modern_share)
+            works = sample_stanzas(works_dir, lang, split, counts[part], data.stanza_lines, seed, data.modern_share)
             if not works:
                 raise ConfigError(f"no {lang} {split} works under {works_dir}: run `tianci data build`")
             rows += corruption_pairs(works, seed, tables)

@@ -65,7 +65,7 @@ def test_lone_surrogates_and_control_characters_are_kept_as_non_syllables(lang):
     (["--top-p", "5"], "--top-p must be above 0 and at most 1"),
     (["--seed", str(2**70)], "seed: give an integer from 0 to"),
     (["--structure", ""], "structure: give lines as"),
-    (["--keyword-bias", "-1"], "--keyword-bias must be from 0 (off) to 100"),
+    (["--keyword-pull", "-1"], "--keyword-pull must be from 0 (off) to 100"),
 ])
 def test_generate_numbers_out_of_range_are_one_line_errors(cli, args, message):
     out = cli("generate", "--topic", "月", *args)

@@ -35,7 +35,7 @@ MODULES = modules_with_examples()
 def test_the_discovery_finds_the_known_examples():
     assert {"phonetics.analysis", "phonetics.languages", "lyrics.decoding.constraints", "lyrics.modern.briefs",
             "lyrics.decoding.spec", "lyrics.decoding.melody", "pipeline.candidates", "lyrics.export",
-            "lyrics.decoding.melody_bias", "lyrics.generation", "pipeline.rs.selection"} <= set(MODULES)
+            "lyrics.decoding.melody_pull", "lyrics.generation", "pipeline.rs.selection"} <= set(MODULES)
 
 
 def test_the_discovery_reads_every_package_and_no_module_without_examples(tmp_path, monkeypatch):

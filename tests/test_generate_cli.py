@@ -31,6 +31,26 @@ def test_generate_from_a_local_directory(cli, model_dir):
         assert rhymes[0] == rhymes[1] == rhymes[3] == "江阳"  # the A lines
 
 
+def test_the_old_pull_flags_still_work_with_a_one_line_warning(capsys, model_dir):
+    from tianci.cli import build_parser, main
+
+    args = build_parser().parse_args(["generate", "--topic", "月", "--keyword-bias", "9", "--melody-bias", "3"])
+    assert (args.keyword_pull, args.melody_pull) == (9.0, 3.0) and not hasattr(args, "keyword_bias")
+    capsys.readouterr()
+    common = ["generate", "--topic", "月光", "--structure", "5A 5A", "-n", "2", "--seed", "3", "--json",
+              "--model", str(model_dir), "--melody", "1 2 3 5 6 | 6 5 3 2 1"]
+    assert main([*common, "--keyword-pull", "9", "--melody-pull", "3"]) == 0
+    new = capsys.readouterr()
+    assert main([*common, "--keyword-bias", "9", "--melody-bias", "3"]) == 0
+    old = capsys.readouterr()
+    assert old.out == new.out and "deprecated" not in new.err
+    assert [line for line in old.err.splitlines() if "deprecated" in line] == [
+        "warning: --keyword-bias is deprecated; use --keyword-pull",
+        "warning: --melody-bias is deprecated; use --melody-pull"]
+    assert main([*common, "--keyword-bias", "-1"]) == 2
+    assert "--keyword-pull must be from 0 (off) to 100" in capsys.readouterr().err
+
+
 def test_the_users_keywords_go_into_the_brief(cli, model_dir):
     out = cli("generate", "--topic", "夏天", "--keywords", "海浪、沙滩", "--structure", "5A 5A", "-n", "1",
               "--model", str(model_dir))
@@ -124,7 +144,7 @@ def test_the_default_model_writes_to_its_topic():
         hits = 0
         for topic, words in (("城市夜晚", "霓虹"), ("夏天的海边", "海浪"), ("生日快乐", "蛋糕")):
             spec = {"lang": "cmn", "topic": topic, "structure": "7A 7A 7B 7A", "keywords": words}
-            for candidate in generate(model, tokenizer, spec, n=4, seed=1, keyword_bias=pull):
+            for candidate in generate(model, tokenizer, spec, n=4, seed=1, keyword_pull=pull):
                 assert candidate.checks.ok
                 hits += len(set(candidate.lyrics) & set(words + topic.replace("的", ""))) >= 2
         counts[pull] = hits

@@ -105,7 +105,7 @@ def test_a_line_may_not_end_on_the_character_its_label_already_ended_on(which, c
     spec = LyricSpec.from_dict({"lang": "cmn", "topic": "月", "structure": "2A 2A", "rhymes": {"A": "光"}})
     constraint = Decoder(None, tokenizer).compile(spec)
     state = _after_first_line(constraint, tokenizer, "阳光")
-    assert state.line == 1 and state.finals == (("A", "光"),)
+    assert state.line == 1 and state.line_ends == (("A", "光"),)
     state = constraint.advance(constraint.forbidden(state)[0], tokenizer.encode("明", add_special_tokens=False)[0])
     allowed = constraint.allowed(state)[1]
     (guang,) = tokenizer.encode("光", add_special_tokens=False)
@@ -186,7 +186,7 @@ def test_the_keyword_pull_writes_the_plan_and_keeps_every_check(which, char_toke
                                                                qwen_model):
     tokenizer, model = (char_tokenizer, char_model) if which == "char" else (qwen_tokenizer, qwen_model)
     spec = {"lang": "cmn", "topic": "月", "structure": "5A 5A 5B 5A", "keywords": ["明月", "春风"]}
-    pulled = generate(model, tokenizer, spec, n=4, seed=0, keyword_bias=30.0)
+    pulled = generate(model, tokenizer, spec, n=4, seed=0, keyword_pull=30.0)
     assert all("明月" in c.lyrics and "春风" in c.lyrics and c.checks.ok for c in pulled)
-    free = generate(model, tokenizer, spec, n=4, seed=0, keyword_bias=0.0)  # a random model ignores its brief
+    free = generate(model, tokenizer, spec, n=4, seed=0, keyword_pull=0.0)  # a random model ignores its brief
     assert not any("明月" in c.lyrics for c in free) and all(c.checks.ok for c in free)

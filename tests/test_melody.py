@@ -110,7 +110,7 @@ def test_cli_generate_and_analyze_with_a_melody(cli, tmp_path, char_model, char_
     (["generate", "--topic", "月", "--melody", "1 2 3", "--structure", "4A"], "3 notes but the structure asks for 4"),
     (["generate", "--topic", "月", "--midi", "/nonexistent.mid"], "--midi /nonexistent.mid: no such file"),
     (["analyze", "--melody", "1 2 3", "月光"], "line '月光': 2 syllables for 3 notes"),  # Mandarin too
-    (["generate", "--topic", "月", "--melody", "1 2 3", "--melody-bias", "nan"], "--melody-bias must be from 0"),
+    (["generate", "--topic", "月", "--melody", "1 2 3", "--melody-pull", "nan"], "--melody-pull must be from 0"),
     (["analyze", "--lang", "yue", "--melody", "1 2 3", "月光"], "line '月光': 2 syllables for 3 notes"),
 ])
 def test_melody_bad_input_is_one_line(cli, args, message):
@@ -142,7 +142,7 @@ def test_the_mandarin_melody_pull_raises_the_fit_and_every_check_holds(char_mode
         scores = []
         for k, tune in enumerate(tunes):
             spec = {"lang": "cmn", "topic": "月光", "structure": "5A 5A 5B 5A"}
-            for c in generate(char_model, char_tokenizer, spec, n=4, seed=k, melody=tune, melody_bias=strength):
+            for c in generate(char_model, char_tokenizer, spec, n=4, seed=k, melody=tune, melody_pull=strength):
                 assert c.checks.ok, c.checks.to_dict()
                 scores.append(melody_fit(c.lyrics, tune, "cmn")["fit"])
         fits[strength] = sum(scores) / len(scores)

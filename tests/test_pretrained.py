@@ -43,7 +43,7 @@ def exported(tmp_path_factory, pretrained, data_dir):
     """knowledge (LoRA, merged at its end) → sft (LoRA) → `tianci export`."""
     folder = tmp_path_factory.mktemp("pretrained-run")
     raw = {"name": "qwen-tiny", "seed": 0, "out_dir": str(folder / "run"), "model": {"base": str(pretrained)},
-           "data": {"dir": str(data_dir), "max_works": 30, "knowledge_chars": 40, "sft_max_lines": 4},
+           "data": {"dir": str(data_dir), "max_works": 30, "knowledge_chars": 40, "stanza_lines": 4},
            "stages": {"knowledge": STAGE, "sft": {**STAGE, "grad_accum": 2, "gradient_checkpointing": True}}}
     path = folder / "config.yaml"
     path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
@@ -62,7 +62,7 @@ def test_hint_lines_tokenize_in_training_as_the_decoder_forces_them(exported, da
     model, tokenizer = load_model(str(model_dir), device="cpu")
     assert model.config.tianci_hints and tokenizer.chat_template  # the base's BPE and chat template kept
     works = list(read_split(data_dir, "cmn", "train"))[:20]
-    for example in list(utilisation(works, 0, config.data.sft_max_lines))[:10]:
+    for example in list(utilisation(works, 0, config.data.stanza_lines))[:10]:
         ids, _ = encode_example(tokenizer, example, 1024)
         answer = example["messages"][-1]["content"].split("\n")
         spec_lines = answer[0::2]  # the hint lines, each before its lyric line
@@ -95,7 +95,7 @@ def test_generate_with_hints_then_score_then_one_rs_round_then_batch(exported, d
     rs_config = from_mapping(RSConfig, {
         "name": "rs", "seed": 0, "out_dir": str(tmp_path / "rs"),
         "model": {"generator": str(model_dir), "scorer": str(scorer_dir)},
-        "data": {"dir": str(data_dir), "sft_max_lines": 4},
+        "data": {"dir": str(data_dir), "stanza_lines": 4},
         "prompts": {"train": 2, "eval": 2, "structures": ["5A 5A"]}, "rounds": 1, "k": 2, "eval_k": 1,
         "threshold": 1.0, "stages": {"sft": STAGE}})
     report = run_rounds(rs_config)

@@ -95,7 +95,7 @@ def test_the_sampling_step_of_an_rs_round_runs_on_ray(cluster, tmp_path, data_di
     cfg = from_mapping(RSConfig, {
         "name": "rs-ray", "seed": 0, "out_dir": str(tmp_path / "run"),
         "model": {"generator": str(char_generator_dir), "scorer": str(scorer_dir)},
-        "data": {"dir": str(data_dir), "sft_max_lines": 8}, "prompts": {"train": 4, "eval": 2, "structures": ["5A 5A"]},
+        "data": {"dir": str(data_dir), "stanza_lines": 8}, "prompts": {"train": 4, "eval": 2, "structures": ["5A 5A"]},
         "rounds": 1, "k": 2, "eval_k": 1, "threshold": 1.0,
         "engine": {"kind": "ray", "address": cluster, "actors": 2},
         "stages": {"sft": {"steps": 1, "batch_size": 2, "seq_len": 256, "lr": 1e-3, "eval_every": 1, "save_every": 5,

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from transformers import AutoTokenizer
 
-from lyrics.data.expansion import build_lexicon, expand_topic
+from lyrics.data.expansion import build_imagery_tables, expand_topic
 from pipeline.rs.metrics import distinct, eval_metrics
 from pipeline.rs.selection import select_samples
 from scorer.model import new_scorer
@@ -23,7 +23,7 @@ def rs_config(folder, data_dir, generator_dir, scorer_dir, **extra):
     config = {
         "name": "rs", "seed": 0, "out_dir": str(folder / "run"),
         "model": {"generator": str(generator_dir), "scorer": str(scorer_dir)},
-        "data": {"dir": str(data_dir), "langs": ["cmn", "yue"], "sft_max_lines": 8},
+        "data": {"dir": str(data_dir), "langs": ["cmn", "yue"], "stanza_lines": 8},
         "prompts": {"train": 6, "eval": 2, "structures": ["5A 5A", "4 4A 4"]},
         "rounds": 2, "k": 2, "eval_k": 2, "threshold": 1.0,
         "stages": {"sft": {"steps": 2, "batch_size": 2, "seq_len": 256, "lr": 1e-3, "eval_every": 2,
@@ -137,13 +137,13 @@ def test_metrics_diversity_and_repetition():
 
 
 def test_query_expansion_adds_corpus_imagery(data_dir):
-    lexicon = build_lexicon(data_dir, ["yue"])
-    topic = next(t for t in ("春", "月", "山", "秋") if lexicon["yue"].imagery(t))
-    expanded = expand_topic(topic, "yue", lexicon)
+    imagery_tables = build_imagery_tables(data_dir, ["yue"])
+    topic = next(t for t in ("春", "月", "山", "秋") if imagery_tables["yue"].imagery(t))
+    expanded = expand_topic(topic, "yue", imagery_tables)
     assert expanded.startswith(f"{topic}（意象：") and expanded.endswith("）")
     imagery = expanded[len(topic) + 4:-1].split("、")
     assert 1 <= len(imagery) <= 4 and topic not in imagery
-    assert expand_topic("𠀀", "yue", lexicon) == "𠀀"  # nothing known: the topic as given
+    assert expand_topic("𠀀", "yue", imagery_tables) == "𠀀"  # nothing known: the topic as given
 
 
 @pytest.mark.parametrize(("extra", "message"), [

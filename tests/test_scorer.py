@@ -14,7 +14,7 @@ from lyrics.data.works import build, modern_source, poetry_source
 from lyrics.files import read_jsonl
 from lyrics.training.config import load_config
 from lyrics.training.knowledge import is_held_out
-from scorer.bootstrap import DAMAGES, MODEL_KINDS, corruption_pairs, damaged, sample_works
+from scorer.bootstrap import DAMAGES, MODEL_KINDS, corruption_pairs, damaged, sample_stanzas
 from scorer.checkset import CHECK_SET, HERE, check_pairs, load_stanzas
 from scorer.config import ScorerConfig
 from scorer.features import FEATURES, text_features
@@ -49,7 +49,7 @@ def scorer_config(folder, data_dir, generator_dir, ratings_db=None, model_sample
 
 
 def test_bootstrap_pairs_damage_what_they_say(data_dir):
-    works = sample_works(data_dir, "yue", "train", 10, 8, seed=0)
+    works = sample_stanzas(data_dir, "yue", "train", 10, 8, seed=0)
     assert len(works) == 10 and all(3 <= len(w.lines) <= 8 for w in works)
     pairs = list(corruption_pairs(works, seed=0))
     kinds = {p["kind"] for p in pairs}
@@ -70,7 +70,7 @@ def test_bootstrap_pairs_damage_what_they_say(data_dir):
 def test_works_are_drawn_from_the_modern_corpus_by_share(tmp_path):
     build([itertools.islice(modern_source(), 80), itertools.islice(poetry_source("tang", "cmn"), 200)], tmp_path)
     for share, modern in ((0.0, None), (0.6, 6), (1.0, 10)):
-        works = sample_works(tmp_path, "cmn", "train", 10, 8, seed=0, modern_share=share)
+        works = sample_stanzas(tmp_path, "cmn", "train", 10, 8, seed=0, modern_share=share)
         assert len(works) == 10 and len({w.id for w in works}) == 10
         if modern is not None:
             assert sum(w.source == "modern" for w in works) == modern
@@ -149,7 +149,7 @@ def test_scorer_trains_a_few_steps_and_resumes_bitwise(tmp_path, data_dir, char_
 
 def test_human_ratings_move_the_scores(tmp_path, data_dir, char_generator_dir):
     # Raters who, against the bootstrap prior, prefer a stanza's lines reversed to the stanza itself.
-    works = [w for w in sample_works(data_dir, "cmn", "train", 40, 8, seed=3)
+    works = [w for w in sample_stanzas(data_dir, "cmn", "train", 40, 8, seed=3)
              if not is_held_out(w.text) and not is_held_out("\n".join(reversed(w.lines)))][:12]
     store = RatingsStore(tmp_path / "ratings.sqlite")
     rated = []
@@ -213,7 +213,7 @@ def test_the_shipped_scorer_ranks_real_verse_above_its_corruptions(shipped_score
     # Classical works of the corpus's test split: the scorer trained on train-split works and was evaluated on
     # valid ones, where it ranked real over damaged in 92% of pairs, substituted characters in 97% (its model card);
     # on these 20 works v3, which gives most of its training to the modern corpus, ranks 16 of 20 substituted.
-    works = sample_works(data_dir, "cmn", "test", 10, 8, seed=1) + sample_works(data_dir, "yue", "test", 10, 8, seed=1)
+    works = [work for lang in ("cmn", "yue") for work in sample_stanzas(data_dir, lang, "test", 10, 8, seed=1)]
     assert len(works) == 20
     pairs = [p for p in corruption_pairs(works, seed=1) if p["better"]["ratings"]["overall"] == 5.0]
     scores = shipped_scorer.score([(s["prompt"], s["lyrics"]) for p in pairs for s in (p["better"], p["worse"])])

@@ -79,7 +79,7 @@ def test_each_trainer_runs_the_one_loop_with_its_stage_optimizer_settings(traine
     assert len(calls) == 1 + len(CHANGED)
 
 
-def test_every_shipped_config_loads_with_the_optimizer_settings_it_trained_with():
+def test_every_shipped_config_loads_with_the_optimizer_settings_it_trained_with(capsys):
     kinds = {"scorer": ScorerConfig, "rs": RSConfig}
     paths = sorted((ROOT / "configs").glob("*.yaml"))
     assert len(paths) >= 10
@@ -87,6 +87,19 @@ def test_every_shipped_config_loads_with_the_optimizer_settings_it_trained_with(
         config = load_config(path, kinds.get(path.name.split("_")[0], GeneratorConfig))
         for stage in config.stages.values():
             assert {name: getattr(stage, name) for name in BEFORE} == BEFORE, path.name
+    assert "deprecated" not in capsys.readouterr().err  # configs/ uses the current names
+
+
+@pytest.mark.parametrize(("kind", "old"), [(GeneratorConfig, "sft_max_lines"), (RSConfig, "sft_max_lines"),
+                                           (ScorerConfig, "max_lines")])
+def test_a_renamed_config_key_still_reads_with_a_one_line_warning(capsys, kind, old):
+    stage = {"steps": 2, "batch_size": 2, "seq_len": 64, "lr": 1e-3}
+    stages = {"scorer": stage} if kind is ScorerConfig else {"sft": {**stage, "lora": {}}}
+    config = from_mapping(kind, {"name": "t", "stages": stages, "data": {old: 5}}, "t.yaml")
+    assert config.data.stanza_lines == 5
+    assert capsys.readouterr().err == f"warning: t.yaml: data.{old} is deprecated; use data.stanza_lines\n"
+    with pytest.raises(ConfigError, match=f"^t.yaml: data.{old} and data.stanza_lines are one setting"):
+        from_mapping(kind, {"name": "t", "stages": stages, "data": {old: 5, "stanza_lines": 5}}, "t.yaml")
 
 
 @pytest.mark.parametrize(("field", "value", "message"), [

@@ -32,10 +32,12 @@ from lyrics.generation import Decoder
 from lyrics.models import DEFAULT_MODEL, load_model
 from lyrics.vllm_processor import (
     PULL_KEY,
+    RENAMED_PULL_KEY,
     SPEC_KEY,
     ConstrainedBatch,
     LyricRequests,
     TianciLogitsProcessor,
+    request_pull,
 )
 
 SPECS = [
@@ -86,6 +88,15 @@ def test_a_bad_spec_is_refused_with_the_one_line_spec_error(llm):
         llm.generate(["月光"], SamplingParams(max_tokens=4, extra_args={SPEC_KEY: bad}), use_tqdm=False)
     assert str(refused.value) == str(expected.value)
     assert "\n" not in str(refused.value)
+
+
+def test_the_old_pull_key_still_sets_the_pull_with_a_one_line_warning(capsys):
+    old = SamplingParams(extra_args={RENAMED_PULL_KEY: 2.0})
+    assert request_pull(old) == 2.0 and capsys.readouterr().err == ""  # the row's read: no second warning
+    assert request_pull(old, warn=True) == 2.0  # the request's validation
+    assert capsys.readouterr().err == f"warning: {RENAMED_PULL_KEY} is deprecated; use {PULL_KEY}\n"
+    assert request_pull(SamplingParams(extra_args={PULL_KEY: 1.0, RENAMED_PULL_KEY: 2.0}), warn=True) == 1.0
+    assert capsys.readouterr().err == ""
 
 
 def test_a_request_without_a_spec_is_decoded_freely(llm):
@@ -161,7 +172,7 @@ def test_greedy_vllm_writes_what_the_hugging_face_decoder_writes(llm, requests):
     model, tokenizer = load_model(str(DEFAULT_MODEL), device="cpu")
     decoder = Decoder(model, tokenizer)
     for (k, spec), pull in itertools.product(enumerate(SPECS), (KEYWORD_PULL, 0.0)):
-        expected = [c.lyrics for c in decoder.generate(spec, PER_SPEC, seed=k, do_sample=False, keyword_bias=pull)]
+        expected = [c.lyrics for c in decoder.generate(spec, PER_SPEC, seed=k, do_sample=False, keyword_pull=pull)]
         rows = requests.build(spec, n=PER_SPEC, seed=k, temperature=0.0)
         for row in rows:
             row.params.extra_args[PULL_KEY] = pull

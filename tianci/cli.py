@@ -43,7 +43,7 @@ from lyrics.data.keywords import KEYWORD_PULL
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.data.works import DEFAULT_SOURCES, SOURCE_LANGS, build, builtin_sources, user_source
 from lyrics.decoding.melody import MELODY_PULL, melody_fit, parse_numbered, read_midi, with_melody
-from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
+from lyrics.decoding.spec import DEFAULT_STRUCTURE, LyricSpec, parse_rhymes_option
 from lyrics.export import export_candidates
 from lyrics.files import write_atomic
 from lyrics.models import DEFAULT_MODEL, check_local, export_model, looks_local
@@ -51,8 +51,8 @@ from lyrics.modern.briefs import BriefSampler
 from lyrics.modern.corpus import CORPUS, CORPUS_DIR, CheckResult, add_to_corpus, check_files, corpus_songs, load_briefs
 from lyrics.modern.report import corpus_report, write_report
 from lyrics.training.config import STAGES, GeneratorConfig, load_config
-from phonetics import Analysis, TianciError, analyze, language, language_codes, languages
-from pipeline.config import EngineConfig, RSConfig
+from phonetics import Analysis, TianciError, analyze, language, language_codes, languages, warn_renamed
+from pipeline.config import DEFAULT_HOST, DEFAULT_PORT, MAX_BATCH, QUEUE_SIZE, EngineConfig, RSConfig
 from scorer.config import ScorerConfig
 from scorer.ratings import RatingsStore, default_ratings_db, mos_report, rating_mos
 
@@ -66,6 +66,24 @@ class UsageError(TianciError):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, not argparse's usage block
         raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+class _Renamed(argparse.Action):
+    """A flag's old name: its value goes where the new name's does, and one line on standard error says so."""
+
+    def __init__(self, option_strings, dest, new: str, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.new = new
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        warn_renamed(option_string, self.new)
+        setattr(namespace, self.dest, values)
+
+
+def add_renamed_flag(parser: argparse.ArgumentParser, old: str, new: str, kind: type) -> None:
+    """``old`` still accepted for the flag ``new`` (added before, typed ``kind``), hidden from ``--help``."""
+    parser.add_argument(old, dest=new.lstrip("-").replace("-", "_"), type=kind, action=_Renamed, new=new,
+                        default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
 
 def _add_lang_scheme(parser: argparse.ArgumentParser) -> None:
@@ -131,24 +149,26 @@ def build_parser() -> argparse.ArgumentParser:
     p = commands.add_parser("generate", help="write lyrics to a spec with a causal LM, constrained")
     p.add_argument("--topic", required=True, help="what the lyrics are about")
     _add_lang_scheme(p)
-    p.add_argument("--structure", default=None,
-                   help='lines as <syllables><label?> (default "7A 7A 7B 7A"; with a melody, its lines, all rhyming)')
+    p.add_argument("--structure", default=None, help=f'lines as <syllables><label?> (default "{DEFAULT_STRUCTURE}"; '
+                                                     "with a melody, its lines, all rhyming)")
     p.add_argument("--rhymes", default="", help="pinned rhymes, e.g. A=光,B=江阳")
     p.add_argument("--tones", default="", help="tone patterns per line, comma-separated, e.g. 平平仄仄平,*****")
     p.add_argument("--keep", default="",
                    help="lines to keep as given, the rest written around them, e.g. 1=床前明月光,3=举头望明月")
     p.add_argument("--keywords", default="",
                    help="the keyword plan's first words, e.g. 海浪,夏天 (default: planned from the topic)")
-    p.add_argument("--keyword-bias", type=float, default=KEYWORD_PULL,
+    p.add_argument("--keyword-pull", type=float, default=KEYWORD_PULL,
                    help=f"pull towards the plan's keywords while decoding (default {KEYWORD_PULL}; 0: off)")
+    add_renamed_flag(p, "--keyword-bias", "--keyword-pull", float)
     p.add_argument("--genre", default="", help="style, e.g. 城市民谣")
     p.add_argument("--mood", default="", help="feeling, e.g. 温柔")
     p.add_argument("--register", choices=_union(spoken.lyric_registers for spoken in languages()), default=None,
                    help="Cantonese: written lyric Chinese (as Cantopop mostly sings) or spoken colloquial Cantonese")
     _add_melody(p, "one syllable per note; Cantonese lines follow its contour in 0243 levels, Mandarin tones are "
-                   "pulled towards it (--melody-bias)")
-    p.add_argument("--melody-bias", type=float, default=MELODY_PULL,
+                   "pulled towards it (--melody-pull)")
+    p.add_argument("--melody-pull", type=float, default=MELODY_PULL,
                    help=f"Mandarin: pull towards tones that suit the melody (default {MELODY_PULL}; 0: off)")
+    add_renamed_flag(p, "--melody-bias", "--melody-pull", float)
     p.add_argument("-n", type=int, default=4, help="candidates (default 4)")
     p.add_argument("--seed", type=int, default=None)
     p.add_argument("--temperature", type=float, default=0.9)
@@ -178,10 +198,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model(p)
     p.add_argument("--scorer", default=None,
                    help="scorer giving each candidate scores (default: the shipped models/scorer-tiny; 'none': off)")
-    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine only)")
-    p.add_argument("--port", type=int, default=8808, help="port (default 8808; 0: any free one)")
-    p.add_argument("--max-batch", type=int, default=16, help="requests written together at most (default 16)")
-    p.add_argument("--queue", type=int, default=64, help="requests waiting at most; more are answered 503 (default 64)")
+    p.add_argument("--host", default=DEFAULT_HOST,
+                   help=f"address to listen on (default {DEFAULT_HOST}: this machine only)")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT}; 0: any free one)")
+    p.add_argument("--max-batch", type=int, default=MAX_BATCH,
+                   help=f"requests written together at most (default {MAX_BATCH})")
+    p.add_argument("--queue", type=int, default=QUEUE_SIZE,
+                   help=f"requests waiting at most; more are answered 503 (default {QUEUE_SIZE})")
     p.add_argument("--log", action="store_true", help="a line on standard error per request")
     p.set_defaults(run=cmd_serve)
 
@@ -384,7 +407,7 @@ def cmd_rhymes(args: argparse.Namespace) -> None:
 
 def cmd_generate(args: argparse.Namespace) -> None:
 
-    structure = "7A 7A 7B 7A" if args.structure is None else args.structure  # "" is an error, not the default
+    structure = DEFAULT_STRUCTURE if args.structure is None else args.structure  # "" is an error, not the default
     fields = {"lang": args.lang, "topic": args.topic, "structure": structure, "n": args.n}
     fields |= {name: getattr(args, name) for name in ("genre", "mood", "register") if getattr(args, name)}
     if args.tones:
@@ -412,17 +435,17 @@ def cmd_generate(args: argparse.Namespace) -> None:
         raise UsageError(f"--temperature must be a number above 0 and at most {MAX_TEMPERATURE}, e.g. 0.9")
     if not math.isfinite(args.top_p) or not 0 < args.top_p <= 1:
         raise UsageError("--top-p must be above 0 and at most 1, e.g. 0.95")
-    if not math.isfinite(args.keyword_bias) or not 0 <= args.keyword_bias <= 100:
-        raise UsageError("--keyword-bias must be from 0 (off) to 100, e.g. 4")
-    if not math.isfinite(args.melody_bias) or not 0 <= args.melody_bias <= 100:
-        raise UsageError("--melody-bias must be from 0 (off) to 100, e.g. 2")
+    if not math.isfinite(args.keyword_pull) or not 0 <= args.keyword_pull <= 100:
+        raise UsageError("--keyword-pull must be from 0 (off) to 100, e.g. 4")
+    if not math.isfinite(args.melody_pull) or not 0 <= args.melody_pull <= 100:
+        raise UsageError("--melody-pull must be from 0 (off) to 100, e.g. 2")
     if args.export is not None:
         _check_writable_dir(args.export)  # before any model work
     writer = _writer(args.model, args.adapter)
     spec = writer.plan(spec)
     candidates = [scored.candidate for scored in writer.write(
         [spec], spec.n, seed=spec.seed, temperature=args.temperature, top_p=args.top_p, hints=args.hints,
-        keyword_bias=args.keyword_bias, melody=melody, melody_bias=args.melody_bias)[0]]
+        keyword_pull=args.keyword_pull, melody=melody, melody_pull=args.melody_pull)[0]]
     if spec.keywords:
         fields["keywords"] = list(spec.keywords)
     if args.export is not None:

@@ -26,7 +26,7 @@ import gradio as gr
 
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.decoding.melody import MelodyError, melody_fit, melody_tones, with_melody
-from lyrics.decoding.spec import LyricSpec, parse_rhymes_option
+from lyrics.decoding.spec import DEFAULT_STRUCTURE, LyricSpec, parse_rhymes_option
 from lyrics.export import export_candidates
 from lyrics.generation import Candidate
 from lyrics.models import DEFAULT_MODEL, ModelLoadError, check_local, load_model, set_cpu_threads
@@ -268,7 +268,7 @@ class Demo:
     def spec_of(self, lang, topic, genre, structure, rhymes, tones, melody_text, midi_file, n, seed, keywords="",
                 keep: dict[str, str] | None = None, mood: str = "", register: str = ""):
         """The spec (and melody) from the form's fields, ``keep`` the lines to keep; errors are one line."""
-        fields = {"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A",
+        fields = {"lang": lang, "topic": topic or "", "structure": structure or DEFAULT_STRUCTURE,
                   "n": whole_number(n), "seed": whole_number(seed) if seed not in (None, "") else None}
         if keep:
             fields["keep"] = keep
@@ -411,7 +411,7 @@ class Demo:
         """One prompt through both models; sides shown in random order, unlabeled."""
         if model_a == model_b:
             raise Mistake("choose two different models: a model compared with itself only records ties")
-        spec = LyricSpec.from_dict({"lang": lang, "topic": topic or "", "structure": structure or "7A 7A 7B 7A",
+        spec = LyricSpec.from_dict({"lang": lang, "topic": topic or "", "structure": structure or DEFAULT_STRUCTURE,
                                     "seed": whole_number(seed or 0)})
         sides = []
         for name in (model_a, model_b):
@@ -462,7 +462,7 @@ def compare_controls(demo: Demo) -> None:
     with gr.Row():
         c_lang = gr.Radio(language_choices(), value="cmn", label="Language")
         c_topic = gr.Textbox(label="Topic", value="月光")
-        c_structure = gr.Textbox(label="Structure", value="7A 7A 7B 7A")
+        c_structure = gr.Textbox(label="Structure", value=DEFAULT_STRUCTURE)
         c_seed = gr.Number(value=1, precision=0, label="Seed")
     with gr.Row():
         model_a = gr.Dropdown(demo.names, value=demo.names[0], label="Current model", allow_custom_value=True)

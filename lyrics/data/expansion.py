@@ -1,12 +1,12 @@
 """Query expansion for a small generator: a short topic enriched with imagery mined from the corpus.
 
-The lexicon is a table built from the train split: for each character of a work's title, how often each
+The imagery table of a language is built from its train split: for each character of a work's title, how often each
 character appears in the body of works with that title character. A topic's imagery is the characters with
 the highest local mutual information (co-occurrences x positive PMI) with the topic's characters, so a topic
 brings the characters its works use more than the corpus does, common enough to be imagery rather than
 rarities. ``expand_topic`` writes the brief the generator sees:
 
-    >>> expand_topic("秋夜", "cmn", lexicon)      # doctest: +SKIP
+    >>> expand_topic("秋夜", "cmn", imagery_tables)      # doctest: +SKIP
     '秋夜（意象：砧、蟋、蟀、萤）'
 """
 
@@ -25,7 +25,7 @@ MIN_BODY_WORKS = 20  # imagery: a character the corpus uses, in at most a quarte
 IMAGERY = 4  # characters added to a topic
 
 
-class Lexicon:
+class ImageryTable:
     def __init__(self, works: int, title_df: Counter, body_df: Counter, pairs: dict[str, Counter]):
         self.works, self.title_df, self.body_df, self.pairs = works, title_df, body_df, pairs
 
@@ -40,8 +40,8 @@ class Lexicon:
         return [c for c, _ in scores.most_common(limit)]
 
 
-def build_lexicon(data_dir: Path, langs: list[str], max_works: int = 20000) -> dict[str, Lexicon]:
-    lexicons = {}
+def build_imagery_tables(data_dir: Path, langs: list[str], max_works: int = 20000) -> dict[str, ImageryTable]:
+    imagery_tables = {}
     for lang in langs:
         title_df, body_df, pairs, count = Counter(), Counter(), {}, 0
         for work in islice(read_split(data_dir, lang, "train"), max_works):
@@ -52,10 +52,10 @@ def build_lexicon(data_dir: Path, langs: list[str], max_works: int = 20000) -> d
             body_df.update(body)
             for t in title:
                 pairs.setdefault(t, Counter()).update(body)
-        lexicons[lang] = Lexicon(count, title_df, body_df, pairs)
-    return lexicons
+        imagery_tables[lang] = ImageryTable(count, title_df, body_df, pairs)
+    return imagery_tables
 
 
-def expand_topic(topic: str, lang: str, lexicons: dict[str, Lexicon]) -> str:
-    words = lexicons[lang].imagery(topic) if lang in lexicons else []
+def expand_topic(topic: str, lang: str, imagery_tables: dict[str, ImageryTable]) -> str:
+    words = imagery_tables[lang].imagery(topic) if lang in imagery_tables else []
     return f"{topic}（意象：{'、'.join(words)}）" if words else topic

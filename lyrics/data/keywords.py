@@ -48,7 +48,7 @@ ASSOC_WORDS = 12000  # ... and keywords
 CHUNK = 2000  # works per co-occurrence product
 SEPARATOR = "、"
 KEYWORDS_FILE = "keywords.json"
-# The decoding pull towards a plan (lyrics.decoding.keyword_bias), chosen on bench/quality.py (models/tiny/README.md):
+# The decoding pull towards a plan (lyrics.decoding.keyword_pull), chosen on bench/quality.py (models/tiny/README.md):
 # strength 2 lifted the topic 0.25, 4 about 0.37.
 KEYWORD_PULL = 4.0
 
@@ -62,7 +62,8 @@ def keyword_line(keywords: Iterable[str]) -> str:
     return "关键词：" + SEPARATOR.join(keywords)
 
 
-def bigrams(line: str) -> list[str]:
+def candidate_words(line: str) -> list[str]:
+    """The words a plan may take from ``line``: every two Chinese characters side by side."""
     return [line[i:i + 2] for i in range(len(line) - 1) if is_cjk(line[i]) and is_cjk(line[i + 1])]
 
 
@@ -79,7 +80,7 @@ class KeywordTable:
         tf: Counter = Counter()
         first: dict[str, int] = {}
         for line in lines:
-            for word in bigrams(line):
+            for word in candidate_words(line):
                 if word in self.df:
                     tf[word] += 1
                     first.setdefault(word, len(first))
@@ -150,9 +151,9 @@ def build_keywords(works: Iterable[Iterable[str]], lang: str) -> KeywordTable:
     count: Counter = Counter()
     chars_seen: Counter = Counter()
     for lines in bodies:
-        df.update({w for line in lines for w in bigrams(line)})
+        df.update({w for line in lines for w in candidate_words(line)})
         for line in lines:
-            count.update(bigrams(line))
+            count.update(candidate_words(line))
             chars_seen.update(line)
     limit = max(2 * MIN_COUNT, int(len(bodies) * MAX_DF_SHARE))  # a small corpus keeps its common words
     total_chars = max(1, sum(chars_seen.values()))
@@ -177,7 +178,7 @@ def build_keywords(works: Iterable[Iterable[str]], lang: str) -> KeywordTable:
         words = np.zeros((len(chunk), len(assoc_words)), dtype=np.float32)
         for row, lines in enumerate(chunk):
             chars[row, [char_id[c] for c in {c for line in lines for c in line} if c in char_id]] = 1
-            words[row, [word_id[w] for w in {w for line in lines for w in bigrams(line)} if w in word_id]] = 1
+            words[row, [word_id[w] for w in {w for line in lines for w in candidate_words(line)} if w in word_id]] = 1
         joint += chars.T @ words
     total = len(bodies)
     expected = np.array([char_df[c] for c in assoc_chars], dtype=np.float32)[:, None] * np.array(

@@ -108,7 +108,7 @@ class CharRules:
 
     def __init__(self, lang: str, scheme_name: str, table: TokenTable):
         self.lang, self.table = lang, table
-        rhymes = scheme(lang, scheme_name)
+        rhyme_scheme = scheme(lang, scheme_name)
         self.classes: dict[str, frozenset[str]] = {}
         self.groups: dict[str, frozenset[str | None]] = {}
         for char, readings in reading_sets(lang).items():
@@ -116,7 +116,7 @@ class CharRules:
                 continue  # not a syllable, or the other script (Mandarin simplified, Cantonese traditional)
             parsed = [split_romanization(lang, r) for r in readings]
             self.classes[char] = frozenset(tone_class(lang, tone) for _, _, tone in parsed)
-            self.groups[char] = frozenset(rhymes.group(final) for _, final, _ in parsed)
+            self.groups[char] = frozenset(rhyme_scheme.group(final) for _, final, _ in parsed)
         # A byte-level vocabulary can write any character byte by byte; a character vocabulary only its own.
         any_char = table.writes_any_utf8
         whole = set(table.char_list)
@@ -213,7 +213,7 @@ class RowState:
     pos: int = 0  # syllables written in the current line
     pending: bytes = b""  # bytes of an unfinished character
     chosen: tuple[tuple[str, str], ...] = ()  # rhyme group chosen per unpinned label
-    finals: tuple[tuple[str, str], ...] = ()  # (label, character) each finished labelled line ended on
+    line_ends: tuple[tuple[str, str], ...] = ()  # (label, character) each finished labelled line ended on
     relaxed: tuple[tuple[int, str], ...] = ()  # (line, "tone" | "rhyme")
     hint: int = 0  # tokens of the current line's forced hint written so far
     kept: int = 0  # tokens of the current kept line written so far
@@ -234,7 +234,7 @@ class LyricsConstraint:
         self.spec, self.table, self.hints = spec, table, hints
         self.kept = self._check_kept(spec, table, kept or {})
         # characters kept lines end on, per label: no other line of the label may end on one (no 重韵)
-        self.kept_finals = {(spec.lines[i].label, text[-1]) for i, text in spec.keep if spec.lines[i].label}
+        self.kept_line_ends = {(spec.lines[i].label, text[-1]) for i, text in spec.keep if spec.lines[i].label}
         self.rules = char_rules(spec.lang, spec.scheme, table)
         self.eos_ids = sorted({i for i in eos_ids if i is not None and 0 <= i < table.vocab_size})
         if not self.eos_ids:
@@ -278,7 +278,7 @@ class LyricsConstraint:
         if pos != spec_line.syllables - 1 or not spec_line.label or "rhyme" in relaxed:
             return Slot(tone=tone)
         label = spec_line.label
-        avoid = frozenset(char for other, char in (*state.finals, *self.kept_finals) if other == label)
+        avoid = frozenset(char for other, char in (*state.line_ends, *self.kept_line_ends) if other == label)
         group = self.spec.rhymes.get(label) or dict(state.chosen).get(label)
         if group:
             return Slot(tone=tone, rhyme=group, avoid=avoid)
@@ -360,7 +360,7 @@ class LyricsConstraint:
                 return replace(state, off_plan=True)
             state = replace(state, kept=state.kept + 1)
         data, pos, chosen = state.pending + self.table.data[token], state.pos, dict(state.chosen)
-        finals = state.finals
+        line_ends = state.line_ends
         i = 0
         while i < len(data):
             size = utf8_length(data[i])
@@ -368,12 +368,12 @@ class LyricsConstraint:
                 break
             char = data[i:i + size].decode("utf-8", errors="replace")
             if pos == line.syllables - 1 and line.label:
-                finals = (*finals, (line.label, char))
+                line_ends = (*line_ends, (line.label, char))
                 if line.label not in self.spec.rhymes and line.label not in chosen \
                         and (group := self.rules.group_of(char)):
                     chosen[line.label] = group  # the label's first line picks its group
             pos, i = pos + 1, i + size
-        return replace(state, pos=pos, pending=data[i:], chosen=tuple(sorted(chosen.items())), finals=finals)
+        return replace(state, pos=pos, pending=data[i:], chosen=tuple(sorted(chosen.items())), line_ends=line_ends)
 
     def choosing(self, state: RowState) -> bool:
         """Whether the next token starts a syllable the decoder chooses: inside a line, at a character boundary,
@@ -414,7 +414,7 @@ class LyricsConstraint:
     def forbidden(self, state: RowState) -> tuple[RowState, torch.Tensor]:
         """The complement of :meth:`allowed`, which is what the processor applies (no inversion per step).
         Cached per state on its plain fields, so the per-step cost is one small tuple hash."""
-        key = (state.line, state.pos, state.pending, state.chosen, state.finals, state.relaxed, state.hint,
+        key = (state.line, state.pos, state.pending, state.chosen, state.line_ends, state.relaxed, state.hint,
                state.kept, state.done or state.off_plan)
         hit = self._by_state.get(key)
         if hit is None:

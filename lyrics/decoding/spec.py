@@ -18,6 +18,7 @@ from typing import Any
 
 from phonetics import PhoneticsError, TianciError, analyze, is_cjk, language, language_codes, scheme, tone_classes
 
+DEFAULT_STRUCTURE = "7A 7A 7B 7A"  # a quatrain, lines 1, 2 and 4 rhyming (七绝): the front ends' default
 MAX_SYLLABLES = 30
 MAX_LINES = 64
 MAX_CANDIDATES = 64
@@ -106,7 +107,7 @@ class LyricSpec:
         scheme_name = data.get("scheme") or None
         if scheme_name is not None and scheme_name not in spoken.schemes:
             raise SpecError(f"scheme: {scheme_name!r} is not a {lang} scheme; use one of {', '.join(spoken.schemes)}")
-        rhymes = scheme(lang, scheme_name)
+        rhyme_scheme = scheme(lang, scheme_name)
         topic = data.get("topic", "")
         if not isinstance(topic, str) or not topic.strip():
             raise SpecError("topic: give a non-empty string, e.g. \"月光\"")
@@ -126,10 +127,10 @@ class LyricSpec:
             if not isinstance(anchor, str) or not anchor.strip():
                 raise SpecError(f"rhymes.{label}: give a character, a group name or a final")
             try:
-                resolved[label] = rhymes.resolve(anchor.strip())
+                resolved[label] = rhyme_scheme.resolve(anchor.strip())
             except PhoneticsError as err:
                 raise SpecError(f"rhymes.{label}: {err}") from None
-        keep = _keep(data.get("keep"), lines, lang, rhymes, resolved)
+        keep = _keep(data.get("keep"), lines, lang, rhyme_scheme, resolved)
         n = _int_field(data, "n", 1, 1, MAX_CANDIDATES)
         seed = data.get("seed")
         if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed <= MAX_SEED):
@@ -143,7 +144,7 @@ class LyricSpec:
         if register is not None and register not in allowed:  # a tuple: JSON may give an unhashable list
             raise SpecError(f"register: {register!r} is not a {lang} register; "
                             + (f"use one of {', '.join(allowed)}" if allowed else "leave it out"))
-        return cls(lang, topic.strip(), tuple(lines), rhymes.name, resolved, n, seed, spec_id,
+        return cls(lang, topic.strip(), tuple(lines), rhyme_scheme.name, resolved, n, seed, spec_id,
                    genre, data.get("structure"), _keywords(data.get("keywords")), keep, mood, register)
 
     def keep_dict(self) -> dict[str, str]:
@@ -163,7 +164,8 @@ def _style(data: dict, name: str) -> str | None:
     return value.strip() or None
 
 
-def _keep(value: Any, lines: list[LineSpec], lang: str, rhymes, pinned: dict[str, str]) -> tuple[tuple[int, str], ...]:
+def _keep(value: Any, lines: list[LineSpec], lang: str, rhyme_scheme,
+          pinned: dict[str, str]) -> tuple[tuple[int, str], ...]:
     """Kept lines from ``{"1": "床前明月光"}`` or ``"1=床前明月光,3=..."`` (1-based). Each must have its line's
     syllables (nothing else) and tones; its rhyme group pins its label in ``pinned`` (updated in place), and two
     kept lines of one label must rhyme, on characters of their own."""
@@ -180,7 +182,7 @@ def _keep(value: Any, lines: list[LineSpec], lang: str, rhymes, pinned: dict[str
     if not isinstance(value, dict):
         raise SpecError('keep: give an object of line number → text, e.g. {"1": "床前明月光"}, or "1=床前明月光"')
     kept: dict[int, str] = {}
-    finals: dict[str, tuple[int, str]] = {}
+    line_ends: dict[str, tuple[int, str]] = {}
     for key, text in sorted(value.items(), key=lambda item: int(item[0]) if str(item[0]).isdecimal() else -1):
         if not str(key).isdecimal() or not 1 <= int(key) <= len(lines):
             raise SpecError(f"keep: line {key!r} is not a line of the structure (1 to {len(lines)})")
@@ -188,7 +190,7 @@ def _keep(value: Any, lines: list[LineSpec], lang: str, rhymes, pinned: dict[str
         if not isinstance(text, str) or not text.strip():
             raise SpecError(f"keep: line {i + 1}: give its text")
         text, line = text.strip(), lines[i]
-        analysis = analyze(text, lang, rhymes.name)
+        analysis = analyze(text, lang, rhyme_scheme.name)
         if not all(map(is_cjk, text)) or len(analysis.lines) != 1:
             raise SpecError(f"keep: line {i + 1} ({text!r}) must be one line of Chinese characters only")
         got = analysis.lines[0]
@@ -204,15 +206,15 @@ def _keep(value: Any, lines: list[LineSpec], lang: str, rhymes, pinned: dict[str
                 raise SpecError(f"keep: line {i + 1} ({text!r}) ends on {text[-1]!r}, whose rhyme is not known; "
                                 "drop its label or keep another line")
             if pinned.get(line.label, got.rhyme) != got.rhyme:
-                source = (f"line {finals[line.label][0] + 1} (kept)" if line.label in finals
+                source = (f"line {line_ends[line.label][0] + 1} (kept)" if line.label in line_ends
                           else f"rhymes.{line.label}")
                 raise SpecError(f"keep: line {i + 1} ({text!r}) ends in {got.rhyme}, but {source} puts label "
                                 f"{line.label} in {pinned[line.label]}")
-            if line.label in finals and finals[line.label][1] == text[-1]:
-                raise SpecError(f"keep: lines {finals[line.label][0] + 1} and {i + 1} both end on {text[-1]!r} "
+            if line.label in line_ends and line_ends[line.label][1] == text[-1]:
+                raise SpecError(f"keep: lines {line_ends[line.label][0] + 1} and {i + 1} both end on {text[-1]!r} "
                                 f"(label {line.label}): an identical rhyme; keep another line")
             pinned[line.label] = got.rhyme
-            finals.setdefault(line.label, (i, text[-1]))
+            line_ends.setdefault(line.label, (i, text[-1]))
         kept[i] = text
     return tuple(sorted(kept.items()))
 

@@ -27,7 +27,7 @@ from typing import Any, TypeVar, Union
 import yaml
 
 from lyrics.data.assets import tianci_home
-from phonetics import TianciError, language_codes
+from phonetics import TianciError, language_codes, warn_renamed
 
 STAGES = ("knowledge", "sft")
 PRECISIONS = ("fp32", "bf16")
@@ -121,7 +121,8 @@ class DataConfig:
     langs: tuple[str, ...] = field(default_factory=language_codes)  # every registered language
     max_works: int | None = None  # per language, sampled (seeded) with an equal share per source
     knowledge_chars: int = 3000  # characters per language the knowledge texts and vocabulary start from
-    sft_max_lines: int | None = None  # works cut into stanzas of at most this many lines
+    # sft: works cut into stanzas of at most this many lines (``renamed``: the key's old name, still read)
+    stanza_lines: int | None = field(default=None, metadata={"renamed": "sft_max_lines"})
     keywords: bool = False  # each sft brief carries its stanza's keyword plan
     rebuild_keywords: bool = False  # build the keyword tables from this run's data even when the base has its own
     knowledge_mix: float = 0.0  # share of word readings and character facts mixed into sft
@@ -131,7 +132,7 @@ class DataConfig:
         unknown = [lang for lang in self.langs if lang not in language_codes()]
         require(not unknown and bool(self.langs), f"langs must be some of {', '.join(language_codes())}")
         require(0 <= self.knowledge_mix < 1, f"knowledge_mix must be at least 0 and below 1, not {self.knowledge_mix}")
-        for name in ("max_works", "sft_max_lines"):
+        for name in ("max_works", "stanza_lines"):
             value = getattr(self, name)
             require(value is None or value >= 1, f"{name} must be at least 1 or null")
 
@@ -204,6 +205,7 @@ def _build(kind: type, raw: Any, source: str, where: str):
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: {what} must be a mapping")
     fields = {f.name: f for f in dataclasses.fields(kind) if f.metadata.get("yaml", True)}
+    raw = _renamed_keys(raw, fields, source, where)
     unknown = sorted(set(raw) - set(fields))
     if unknown:
         raise ConfigError(f"{source}: {where}{unknown[0]} is not a field; use {', '.join(sorted(fields))}")
@@ -219,6 +221,19 @@ def _build(kind: type, raw: Any, source: str, where: str):
         return kind(**values)
     except ConfigError as err:
         raise ConfigError(f"{source}: {where}{err}") from None
+
+
+def _renamed_keys(raw: dict, fields: dict[str, dataclasses.Field], source: str, where: str) -> dict:
+    """``raw`` with each key a field has been renamed from (its ``renamed`` metadata) under the new name, and a
+    line on standard error for each; both names at once is an error."""
+    for name, spec in fields.items():
+        old = spec.metadata.get("renamed")
+        if old in raw:
+            if name in raw:
+                raise ConfigError(f"{source}: {where}{old} and {where}{name} are one setting: keep {where}{name}")
+            warn_renamed(f"{source}: {where}{old}", f"{where}{name}")
+            raw = {(name if key == old else key): value for key, value in raw.items()}
+    return raw
 
 
 def _value(hint: Any, value: Any, source: str, where: str):

@@ -1,8 +1,8 @@
 """What a generator trains on: the knowledge and sft examples of a config, tokenized, and their batches.
 
-Stage ``knowledge``: stage 1-2 texts of ``lyrics.training.knowledge`` mixed with plain corpus text (held-out
+Stage ``knowledge``: step 1-2 texts of ``lyrics.training.knowledge`` mixed with plain corpus text (held-out
 questions and the valid split for evaluation). Stage ``sft``: hinted lyric exchanges of the works (with
-keyword plans when ``data.keywords``), mixed with word-level readings and stage-1 texts at
+keyword plans when ``data.keywords``), mixed with word-level readings and step-1 texts at
 ``data.knowledge_mix``, or the exchanges of ``data.examples``; validated on the works' valid split. Works
 are sampled balanced across sources.
 """
@@ -106,7 +106,7 @@ def stage_examples(config: GeneratorConfig, stage: str, tokenizer, seq_len: int,
             valid += [q for q in questions if q["held_out"]] + [{"text": w.text} for w in works(lang, "valid")[:200]]
         else:
             if not data.examples:
-                exchanges = list(utilisation(works(lang, "train"), seed, data.sft_max_lines, tables))
+                exchanges = list(utilisation(works(lang, "train"), seed, data.stanza_lines, tables))
                 train += exchanges
                 if data.knowledge_mix:
                     known_chars = set(top_chars(lang, data.knowledge_chars))
@@ -115,7 +115,7 @@ def stage_examples(config: GeneratorConfig, stage: str, tokenizer, seq_len: int,
                     random.Random(f"{seed}-{lang}-mix").shuffle(texts)
                     want = int(len(exchanges) * data.knowledge_mix / (1 - data.knowledge_mix))
                     train += [texts[i % len(texts)] for i in range(want)]
-            valid += list(utilisation(works(lang, "valid")[:200], seed, data.sft_max_lines, tables))
+            valid += list(utilisation(works(lang, "valid")[:200], seed, data.stanza_lines, tables))
     if stage == "sft" and data.examples:  # given exchanges (rejection sampling's kept samples)
         train = read_examples(Path(data.examples))
     if not train or not valid:

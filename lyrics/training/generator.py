@@ -1,8 +1,8 @@
 """``tianci train --config configs/NAME.yaml --stage knowledge|sft [--resume]``: the generator's training loop.
 
-Read it top to bottom in :func:`train`. Stage ``knowledge`` trains on phonetic knowledge (stages 1-2 of
+Read it top to bottom in :func:`train`. Stage ``knowledge`` trains on phonetic knowledge (steps 1-2 of
 ``lyrics.training.knowledge``) mixed with plain corpus text: all parameters of a model built from scratch,
-or LoRA/all of a pretrained one. Stage ``sft`` trains on hinted lyric exchanges (stage 3), LoRA adapters
+or LoRA/all of a pretrained one. Stage ``sft`` trains on hinted lyric exchanges (step 3), LoRA adapters
 (peft) or all parameters, starting from the knowledge stage's result when there is one. 4/8-bit QLoRA goes
 through bitsandbytes and needs CUDA.
 
@@ -29,8 +29,8 @@ from .start import build_or_load
 
 
 @torch.no_grad()
-def evaluate(model, examples: list[Encoded], cfg: StageConfig, seed: int, pad_id: int,
-             device: torch.device) -> float:
+def held_out_loss(model, examples: list[Encoded], cfg: StageConfig, seed: int, pad_id: int,
+                  device: torch.device) -> float:
     """Mean loss over the first ``eval_batches`` validation batches (every process computes the same, so
     sharded models (FSDP, ZeRO) take part in each forward)."""
     model.eval()
@@ -114,7 +114,7 @@ def train(config: GeneratorConfig, stage: str, resume: bool = False, progress: b
         return micro_steps(model, batch, cfg, accelerator), {}
 
     def eval_fn(model) -> dict[str, float]:
-        return {"eval_loss": round(evaluate(model, valid_set, cfg, seed, pad_id, accelerator.device), 5)}
+        return {"eval_loss": round(held_out_loss(model, valid_set, cfg, seed, pad_id, accelerator.device), 5)}
 
     model = train_loop(model, optimizer, cfg, stage_dir, seed=seed, checkpoint=checkpoint, accelerator=accelerator,
                        step_fn=step_fn, eval_fn=eval_fn, desc=f"{config.name}/{stage}", progress=progress)

@@ -1,4 +1,4 @@
-"""Phonetic knowledge injection: training text for the three stages.
+"""Phonetic knowledge injection: training text in three steps.
 
 1. **Memorisation**: per character, its reading, final, tone, rhyme group(s) and tone class; per
    rhyme group, its members (commonest first). Plain text, both languages.
@@ -24,15 +24,15 @@ from lyrics.data.keywords import KeywordTable, plan_size
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.data.works import Record, topical_title
 from lyrics.decoding.prompt import HINT_RATE_WITH_TONES, exchange
-from lyrics.decoding.spec import LineSpec, LyricSpec
+from lyrics.decoding.spec import MAX_LINES, MAX_SYLLABLES, LineSpec, LyricSpec
 from phonetics import analyze, annotate, language, scheme
 
-TOP_CHARS = 3000  # characters per language that stages 1-2 cover, commonest first
-HELD_OUT = 10  # one character in HELD_OUT is kept out of stage-2 training questions
+TOP_CHARS = 3000  # characters per language that steps 1-2 cover, commonest first
+HELD_OUT = 10  # one character in HELD_OUT is kept out of step-2 training questions
 
 
 def is_held_out(text: str) -> bool:
-    """One string in HELD_OUT, by hash: a stage-2 character, or (the scorer) a rated lyric."""
+    """One string in HELD_OUT, by hash: a step-2 character, or (the scorer) a rated lyric."""
     return int(hashlib.sha1(text.encode("utf-8")).hexdigest()[:6], 16) % HELD_OUT == 0
 
 
@@ -56,23 +56,23 @@ def _describe(char: str, lang: str) -> str:
 
 
 def memorisation(lang: str, limit: int = TOP_CHARS) -> Iterator[dict]:
-    """Stage 1: one text per character, then one per rhyme group of each scheme."""
+    """Step 1: one text per character, then one per rhyme group of each scheme."""
     chars = top_chars(lang, limit)
     for char in chars:
         if text := _describe(char, lang):
-            yield {"stage": 1, "lang": lang, "text": text}
+            yield {"step": 1, "lang": lang, "text": text}
     book = rhyme_dictionary(lang)
     for name in language(lang).schemes:
         title = scheme(lang, name).title or name
         for group in scheme(lang, name).groups:
             members = book.members(group, name, limit=40)
             if members:
-                yield {"stage": 1, "lang": lang,
+                yield {"step": 1, "lang": lang,
                        "text": f"{language(lang).native_name}{title}「{group}」韵的常用字：{'、'.join(members)}。"}
 
 
 def understanding(lang: str, seed: int = 0, per_char: int = 2, limit: int = TOP_CHARS) -> Iterator[dict]:
-    """Stage 2: question-answer pairs; ``held_out`` marks questions about held-out characters."""
+    """Step 2: question-answer pairs; ``held_out`` marks questions about held-out characters."""
     rng = random.Random(f"{seed}-{lang}")
     chars = top_chars(lang, limit)
     name = language(lang).schemes[0]
@@ -107,7 +107,7 @@ def understanding(lang: str, seed: int = 0, per_char: int = 2, limit: int = TOP_
             asks.append((f"给出三个与「{char}」押韵的{language(lang).native_name}字。",
                          f"{'、'.join(picks[:3])}（都属{title}{s.rhyme}）。"))
         for question, answer in rng.sample(asks, min(per_char, len(asks))):
-            yield {"stage": 2, "lang": lang, "held_out": is_held_out(char), "messages": [
+            yield {"step": 2, "lang": lang, "held_out": is_held_out(char), "messages": [
                 {"role": "user", "content": question}, {"role": "assistant", "content": answer}]}
 
 
@@ -142,29 +142,29 @@ def spec_of_record(record: Record, rng: random.Random,
     return spec
 
 
-def stanzas(record: Record, max_lines: int | None) -> Iterator[Record]:
-    """The work in consecutive pieces of at most ``max_lines`` lines (a last piece of one line is dropped),
+def stanzas(record: Record, stanza_lines: int | None) -> Iterator[Record]:
+    """The work in consecutive pieces of at most ``stanza_lines`` lines (a last piece of one line is dropped),
     so a small model's context holds the whole exchange; None keeps it whole."""
-    if not max_lines or len(record.lines) <= max_lines:
+    if not stanza_lines or len(record.lines) <= stanza_lines:
         yield record
         return
-    for start in range(0, len(record.lines), max_lines):
-        piece = record.lines[start:start + max_lines]
+    for start in range(0, len(record.lines), stanza_lines):
+        piece = record.lines[start:start + stanza_lines]
         if len(piece) >= 2:
-            yield dataclasses.replace(record, id=f"{record.id}#{start // max_lines}", lines=piece)
+            yield dataclasses.replace(record, id=f"{record.id}#{start // stanza_lines}", lines=piece)
 
 
-def utilisation(records: Iterable[Record], seed: int = 0, max_lines: int | None = None,
+def utilisation(records: Iterable[Record], seed: int = 0, stanza_lines: int | None = None,
                 keywords: dict[str, KeywordTable] | None = None) -> Iterator[dict]:
-    """Stage 3: each work (or each stanza of at most ``max_lines`` lines) as a chat exchange, hint line
+    """Step 3: each work (or each stanza of at most ``stanza_lines`` lines) as a chat exchange, hint line
     before each lyric line; with ``keywords`` (per language), each brief carries the stanza's keyword plan."""
     rng = random.Random(seed)
     for whole in records:
-        for record in stanzas(whole, max_lines):
-            if any(len(line) > 30 for line in record.lines) or len(record.lines) > 64:
+        for record in stanzas(whole, stanza_lines):
+            if any(len(line) > MAX_SYLLABLES for line in record.lines) or len(record.lines) > MAX_LINES:
                 continue  # outside what a spec can ask for
             spec = spec_of_record(record, rng, (keywords or {}).get(record.lang))
-            yield {"stage": 3, "lang": record.lang, "id": record.id, "split": record.split,
+            yield {"step": 3, "lang": record.lang, "id": record.id, "split": record.split,
                    "messages": exchange(spec, list(record.lines))}
 
 
@@ -188,5 +188,5 @@ def word_readings(lang: str, chars: set[str], limit: int = 40000, seed: int = 0)
             continue
         batch.append(f"{word} {''.join(s.romanization for s in syllables)}")
         if len(batch) == WORDS_PER_TEXT:
-            yield {"stage": 1, "lang": lang, "text": f"{native}词语读音：" + "；".join(batch) + "。"}
+            yield {"step": 1, "lang": lang, "text": f"{native}词语读音：" + "；".join(batch) + "。"}
             batch = []

@@ -11,7 +11,7 @@ import torch
 
 from lyrics.training.config import GeneratorConfig
 from lyrics.training.examples import stage_examples
-from lyrics.training.generator import evaluate, pad_id_of
+from lyrics.training.generator import held_out_loss, pad_id_of
 from scorer.ratings import ASPECTS
 
 from ..config import RSConfig
@@ -47,4 +47,4 @@ def validation_ppl(model, tokenizer, cfg: RSConfig) -> float:
     config = GeneratorConfig(name=cfg.name, seed=cfg.seed, stages={"sft": cfg.sft},
                              data=dataclasses.replace(cfg.data, examples=None, max_works=200))
     _, valid = stage_examples(config, "sft", tokenizer, cfg.sft.seq_len)
-    return math.exp(evaluate(model, valid, cfg.sft, cfg.seed, pad_id_of(tokenizer), torch.device(model.device)))
+    return math.exp(held_out_loss(model, valid, cfg.sft, cfg.seed, pad_id_of(tokenizer), torch.device(model.device)))

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
-from lyrics.data.expansion import build_lexicon
+from lyrics.data.expansion import build_imagery_tables
 from lyrics.data.keywords import load_tables
 from lyrics.data.works import read_split
 from lyrics.decoding.prompt import exchange
@@ -44,7 +44,7 @@ def training_data(cfg: RSConfig, samples: list[dict], round_index: int,
     for lang in langs:
         works = list(islice(read_split(cfg.data.works_dir, lang, "train"), 20000))
         random.Random(f"{cfg.seed}-replay-{round_index}-{lang}").shuffle(works)
-        pool += list(islice(utilisation(works, cfg.seed + round_index, cfg.data.sft_max_lines, keywords),
+        pool += list(islice(utilisation(works, cfg.seed + round_index, cfg.data.stanza_lines, keywords),
                             math.ceil(wanted / len(langs))))
     replay = pool[:wanted]
     rows = mix(kept, replay, f"{cfg.seed}-mix-{round_index}")
@@ -77,7 +77,7 @@ def run_rounds(cfg: RSConfig) -> Path:
     eval_prompts = make_prompts(cfg, "valid", cfg.prompts.eval)
     train_prompts = make_prompts(cfg, "train", cfg.prompts.train, frozenset(p["topic"] for p in eval_prompts))
     write_json(out_dir / "prompts.json", {"train": train_prompts, "eval": eval_prompts})
-    lexicon = build_lexicon(cfg.data.works_dir, cfg.data.langs) if cfg.prompts.expand else None
+    imagery_tables = build_imagery_tables(cfg.data.works_dir, cfg.data.langs) if cfg.prompts.expand else None
 
     generator = str(cfg.model.generator or DEFAULT_MODEL)  # the current model: each round starts from it
     current = 0  # ... and the round that made it (0: the starting generator)
@@ -92,7 +92,7 @@ def run_rounds(cfg: RSConfig) -> Path:
                     engine = sampling_engine(cfg, generator)  # None: here, with the model loaded now
                     writer = Writer(*load_model(generator, device="cpu"), scorer) if engine is None else None
                     sample_prompts(writer, train_prompts, folder / "samples.jsonl", cfg.k,
-                                   cfg.seed + 1000 * r, cfg.temperature, lexicon, desc=f"round {r} samples",
+                                   cfg.seed + 1000 * r, cfg.temperature, imagery_tables, desc=f"round {r} samples",
                                    repetition_gate=cfg.repetition_gate, engine=engine)
                     del writer
                     if not (folder / "train.jsonl").is_file():  # written last: with it, selection.json is there
@@ -109,14 +109,14 @@ def run_rounds(cfg: RSConfig) -> Path:
         if not (folder / "metrics.json").is_file():
             writer = Writer(*load_model(evaluated, device="cpu"), scorer)
             sample_prompts(writer, eval_prompts, folder / "eval.jsonl", cfg.eval_k, cfg.seed,
-                           cfg.temperature, lexicon, desc=f"round {r} eval")
+                           cfg.temperature, imagery_tables, desc=f"round {r} eval")
             ppl = validation_ppl(writer.model, writer.tokenizer, cfg)
             metrics = {"round": r, "generator": evaluated, **eval_metrics(read_jsonl(folder / "eval.jsonl"), ppl)}
             if r > 0:
                 metrics["selection"] = {k: v for k, v in json.loads((folder / "selection.json").read_text("utf-8"))
                                         .items() if k != "picks"}
                 metrics["promotion"] = decide(cfg, out_dir, current, generator, r, evaluated, metrics)
-            if r == 0 and lexicon is not None:  # the same generator without expansion: its effect
+            if r == 0 and imagery_tables is not None:  # the same generator without expansion: its effect
                 sample_prompts(writer, eval_prompts, folder / "eval_plain.jsonl", cfg.eval_k,
                                cfg.seed, cfg.temperature, None, desc="round 0 eval, no expansion")
                 metrics["without_expansion"] = eval_metrics(read_jsonl(folder / "eval_plain.jsonl"),

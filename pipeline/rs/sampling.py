@@ -47,7 +47,7 @@ def make_prompts(cfg: RSConfig, split: str, count: int, exclude: frozenset[str] 
     return order[:count]
 
 
-def prompt_records(writer: Writer, group: list[dict], seed: int, *, k: int, temperature: float, lexicon=None,
+def prompt_records(writer: Writer, group: list[dict], seed: int, *, k: int, temperature: float, imagery_tables=None,
                    repetition_gate: bool = False) -> list[dict]:
     """The sample records of one chunk of prompts: K candidates each through the writer (its scorer judging).
     The chunk's prompts of one language and structure get the same rhyme groups (one seed), so they share a
@@ -59,8 +59,8 @@ def prompt_records(writer: Writer, group: list[dict], seed: int, *, k: int, temp
     asked = [LyricSpec.from_dict({key: v for key, v in p.items() if key != "id"}) for p in group]
     specs = []
     for spec in asked:  # the generator may see an expanded topic; the scorer judges the asked one
-        if lexicon is not None:
-            spec = dataclasses.replace(spec, topic=expand_topic(spec.topic, spec.lang, lexicon))
+        if imagery_tables is not None:
+            spec = dataclasses.replace(spec, topic=expand_topic(spec.topic, spec.lang, imagery_tables))
         specs.append(writer.decoder.pin_rhymes(writer.plan(spec), seed))
     try:
         results = writer.write(specs, k, seed=seed, judged=asked, temperature=temperature)
@@ -80,7 +80,7 @@ def prompt_records(writer: Writer, group: list[dict], seed: int, *, k: int, temp
 
 
 def sample_prompts(writer: Writer | None, prompts: list[dict], out: Path, k: int, seed: int, temperature: float,
-                   lexicon=None, desc: str = "samples", chunk: int = 32, repetition_gate: bool = False,
+                   imagery_tables=None, desc: str = "samples", chunk: int = 32, repetition_gate: bool = False,
                    engine: Callable | None = None) -> None:
     """:func:`prompt_records` for every prompt, one line per prompt appended to ``out`` and synced (ids already
     there skipped), in chunks of ``chunk`` prompts; ``engine`` runs the chunks elsewhere (``pipeline.ray_engine``,
@@ -89,7 +89,7 @@ def sample_prompts(writer: Writer | None, prompts: list[dict], out: Path, k: int
     todo = [p for p in prompts if p["id"] not in done]
     tasks = [(group, seed + int(group[0]["id"].rsplit("-", 1)[1]) * 7919 + len(group[0]["lang"]))
              for group in (todo[start:start + chunk] for start in range(0, len(todo), chunk))]
-    job = functools.partial(prompt_records, k=k, temperature=temperature, lexicon=lexicon,
+    job = functools.partial(prompt_records, k=k, temperature=temperature, imagery_tables=imagery_tables,
                             repetition_gate=repetition_gate)
     results = engine(job, tasks) if engine is not None else (job(writer, *task) for task in tasks)
     with tqdm(total=len(prompts), initial=len(prompts) - len(todo), desc=desc, unit="prompt", file=sys.stderr,

@@ -1,18 +1,18 @@
 """A soft pull towards the keyword plan, as a Hugging Face logits processor.
 
-A small generator reads its brief's keyword plan and still drifts off it; this processor adds ``strength`` to
+A small generator reads its brief's keyword plan and still drifts off it; this processor adds ``pull`` to
 the logit of a keyword's first character (or of a token holding the whole keyword) until that character is
 in the row's text, and twice that to its second character right after its first, so a plan's words get
 written whole; a keyword already written pulls no more. It only adds: the constraint's mask, applied after
-it, still decides what may be written, so structure, rhyme and tone stay exact. ``strength`` 0 turns it off.
+it, still decides what may be written, so structure, rhyme and tone stay exact. ``pull`` 0 turns it off.
 
 >>> from lyrics.training.chartok import build_char_tokenizer
 >>> tokenizer = build_char_tokenizer("城市夜晚月光")
->>> bias = KeywordBias([["城市"]], tokenizer, strength=2.0, prompt_length=0)
->>> scores = bias(torch.tensor([[tokenizer.convert_tokens_to_ids("月")]]), torch.zeros(1, len(tokenizer)))
+>>> pull = KeywordPull([["城市"]], tokenizer, pull=2.0, prompt_length=0)
+>>> scores = pull(torch.tensor([[tokenizer.convert_tokens_to_ids("月")]]), torch.zeros(1, len(tokenizer)))
 >>> float(scores[0, tokenizer.convert_tokens_to_ids("城")]), float(scores[0, tokenizer.convert_tokens_to_ids("市")])
 (2.0, 0.0)
->>> scores = bias(torch.tensor([[tokenizer.convert_tokens_to_ids("城")]]), torch.zeros(1, len(tokenizer)))
+>>> scores = pull(torch.tensor([[tokenizer.convert_tokens_to_ids("城")]]), torch.zeros(1, len(tokenizer)))
 >>> float(scores[0, tokenizer.convert_tokens_to_ids("市")])
 4.0
 """
@@ -31,15 +31,15 @@ def _single_token(tokenizer, text: str) -> int | None:
     return ids[0] if len(ids) == 1 and ids[0] != unk else None
 
 
-class KeywordBias(LogitsProcessor):
-    """Adds ``strength`` towards each unwritten keyword of a row's plan; one instance per ``generate`` call.
+class KeywordPull(LogitsProcessor):
+    """Adds ``pull`` towards each unwritten keyword of a row's plan; one instance per ``generate`` call.
     ``plans``: one keyword list per prompt, each prompt's rows consecutive (``rows_per_plan`` of them, as
     ``num_return_sequences`` lays them out). ``prompt_length``: tokens before generation starts (None: the
     length of the first call's input)."""
 
-    def __init__(self, plans: list[list[str]], tokenizer, strength: float = KEYWORD_PULL,
+    def __init__(self, plans: list[list[str]], tokenizer, pull: float = KEYWORD_PULL,
                  rows_per_plan: int = 1, prompt_length: int | None = None):
-        self.tokenizer, self.strength, self.rows_per_plan = tokenizer, float(strength), rows_per_plan
+        self.tokenizer, self.pull, self.rows_per_plan = tokenizer, float(pull), rows_per_plan
         self.prompt_length = prompt_length
         # per plan, per keyword: (the keyword, tokens that begin it: its first character or all of it,
         # the token of its second character)
@@ -48,7 +48,7 @@ class KeywordBias(LogitsProcessor):
                        for word in plan] for plan in plans]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if not self.strength or not any(self.plans):
+        if not self.pull or not any(self.plans):
             return scores
         if self.prompt_length is None:
             self.prompt_length = input_ids.shape[1]
@@ -61,8 +61,8 @@ class KeywordBias(LogitsProcessor):
                 if word in text:
                     continue  # written: no more pull
                 if second is not None and text.endswith(word[0]):
-                    scores[row, second] += 2 * self.strength
+                    scores[row, second] += 2 * self.pull
                 if word[0] not in text:  # once its first character is down, pulling it again only repeats it
                     for token in starts:
-                        scores[row, token] += self.strength
+                        scores[row, token] += self.pull
         return scores

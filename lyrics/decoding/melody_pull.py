@@ -2,10 +2,10 @@
 
 Sung Mandarin lets the melody bend lexical tone, so a melody is no hard constraint in Mandarin (as 0243 levels
 are in Cantonese); but listeners hear a word more easily when its tone goes with the tune. For each syllable
-the decoder chooses, this processor adds ``strength`` x :func:`lyrics.decoding.melody.cue_score` to every
+the decoder chooses, this processor adds ``pull`` x :func:`lyrics.decoding.melody.cue_score` to every
 token whose first character has one tone (a rise into the note suits tone 2, a fall tone 4, a high note tone 1,
 a low one tone 3; a clash counts against). It only adds: the constraint's mask, applied after it, still
-decides what may be written. ``strength`` 0 turns it off.
+decides what may be written. ``pull`` 0 turns it off.
 
 >>> from lyrics.decoding.constraints import LyricsConstraint
 >>> from lyrics.decoding.melody import Melody
@@ -15,12 +15,12 @@ decides what may be written. ``strength`` 0 turns it off.
 >>> tokenizer = build_char_tokenizer("天明好去")  # on their own: 天 tone 1, 明 2, 好 3, 去 4
 >>> spec = LyricSpec.from_dict({"lang": "cmn", "topic": "天", "structure": "2"})
 >>> constraint = LyricsConstraint(spec, TokenTable.for_tokenizer(tokenizer), [tokenizer.eos_token_id])
->>> bias = MelodyBias(constraint, Melody(((0, 7),)), strength=2.0)
+>>> pull = MelodyPull(constraint, Melody(((0, 7),)), pull=2.0)
 >>> ids = {c: tokenizer.convert_tokens_to_ids(c) for c in "天明好去"}
->>> scores = bias(torch.tensor([[ids["天"]]]), torch.zeros(1, len(tokenizer)))  # the prompt
+>>> scores = pull(torch.tensor([[ids["天"]]]), torch.zeros(1, len(tokenizer)))  # the prompt
 >>> [float(scores[0, ids[c]]) for c in "天明好去"]  # the low first note: tone 3 suits it, tone 1 clashes
 [-2.0, 0.0, 2.0, 0.0]
->>> scores = bias(torch.tensor([[ids["天"], ids["好"]]]), torch.zeros(1, len(tokenizer)))
+>>> scores = pull(torch.tensor([[ids["天"], ids["好"]]]), torch.zeros(1, len(tokenizer)))
 >>> [float(scores[0, ids[c]]) for c in "天明好去"]  # a rise to a high note: tones 1 and 2, not 3 and 4
 [2.0, 2.0, -2.0, -2.0]
 """
@@ -53,18 +53,18 @@ def token_tones(constraint: LyricsConstraint) -> torch.Tensor:
     return table.derived[key]
 
 
-class MelodyBias(LogitsProcessor):
-    def __init__(self, constraint: LyricsConstraint, melody: Melody, strength: float,
+class MelodyPull(LogitsProcessor):
+    def __init__(self, constraint: LyricsConstraint, melody: Melody, pull: float,
                  tracker: RowTracker | None = None):
         """``tracker``: the constraint processor's own (it then advances each row once a step, not twice)."""
         spec = constraint.spec
         if [len(line) for line in melody.lines] != [line.syllables for line in spec.lines]:
             raise MelodyError(f"the melody's lines have {melody.structure} notes but the spec asks for "
                               f"{' '.join(str(line.syllables) for line in spec.lines)} syllables")
-        self.constraint, self.strength = constraint, float(strength)
+        self.constraint, self.pull = constraint, float(pull)
         self.cues = [note_cues(line) for line in melody.lines]
         self.tracker = tracker or RowTracker(constraint)
-        self._tones = token_tones(constraint) if self.strength else None
+        self._tones = token_tones(constraint) if self.pull else None
         self._bias: dict[tuple[int, int], torch.Tensor] = {}
 
     def bias(self, line: int, pos: int) -> torch.Tensor:
@@ -72,11 +72,11 @@ class MelodyBias(LogitsProcessor):
         key = (line, pos)
         if key not in self._bias:
             per_tone = torch.tensor([0.0, *(cue_score(t, self.cues[line][pos]) for t in range(1, 6))])
-            self._bias[key] = self.strength * per_tone[self._tones]
+            self._bias[key] = self.pull * per_tone[self._tones]
         return self._bias[key]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if not self.strength:
+        if not self.pull:
             return scores
         for i, state in enumerate(self.tracker.states(input_ids)):
             if self.constraint.choosing(state):
