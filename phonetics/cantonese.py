@@ -10,6 +10,9 @@ that the accuracy bench (``bench/phonetics_accuracy.py``) measures against plain
 3. A character read alone takes the reading it most often has standing alone in running text
    (HKCanCor), instead of rime-cantonese's single-character entry (which gives 長 zoeng6, 間 haan4,
    行 hong6); characters HKCanCor lacks take their commonest reading across rime's words.
+4. ToJyutping (words.hk and rime-cantonese, curated) arbitrates: where it reads a character in its sentence
+   otherwise than alone, it knows a word there (隨便 bin2, 停泊 bok6), and that reading is taken over
+   pycantonese's when it is one of the character's reading sets (not for words only speech records).
 """
 
 from __future__ import annotations
@@ -19,10 +22,11 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 
 import pycantonese
+import ToJyutping
 from pycantonese.data.rime_cantonese import CHARS_TO_JYUTPING
 
 from .cache import replacing_file, tianci_home
@@ -118,7 +122,10 @@ def _default_lexicon() -> Lexicon:
 def reading_sets() -> dict[str, frozenset[str]]:
     """Every reading :func:`readings` can give each character (traditional keys), in any context: its
     single-character reading and its reading inside every dictionary word."""
-    lex = _default_lexicon()
+    return dict(_default_reader().reading_sets)
+
+
+def _lexicon_reading_sets(lex: Lexicon) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = {c: {r} for c, r in lex.chars.items()}
     for word, syllables in lex.words.items():
         for char, syllable in zip(word, syllables, strict=True):
@@ -178,6 +185,10 @@ class LexiconReader:
         self._run_readings = lru_cache(maxsize=self.RUNS_CACHED)(self._read_run)
         self._word_readings = lru_cache(maxsize=self.WORDS_CACHED)(self._read_word)
 
+    @cached_property
+    def reading_sets(self) -> dict[str, frozenset[str]]:
+        return _lexicon_reading_sets(self.lexicon)
+
     def readings(self, text: str, register: str | None = None) -> list[str | None]:
         """As :func:`readings`, with this lexicon."""
         traditional = convert(text, "s2hk")
@@ -200,6 +211,7 @@ class LexiconReader:
             found, sources = self._word_readings(word)
             out.extend(found)
             source.extend(sources)
+        self._arbitrate(run, out, source)
         if register == "literary":
             for i, char in enumerate(run):
                 if (pair := _LITERARY.get(char)) and out[i] and _colloquial(out[i], pair[0], source[i], char):
@@ -207,9 +219,19 @@ class LexiconReader:
         apply_rules(load_rules("context_yue"), run, out, register)
         return tuple(out)
 
+    def _arbitrate(self, run: str, out: list[str | None], source: list[str]) -> None:
+        """Module docstring, point 4: ToJyutping's reading in context where it differs from its reading alone."""
+        sets = self.reading_sets
+        for i, (char, reading) in enumerate(ToJyutping.get_jyutping_list(run)):
+            if (reading and reading != out[i] and source[i] != "spoken" and reading != _tojyutping_alone(char)
+                    and reading in sets.get(char, ())):
+                out[i] = reading
+                source[i] = "context"
+
     def _read_word(self, word: str) -> tuple[tuple[str | None, ...], tuple[str, ...]]:
         """A segment's readings, and per character where it came from: ``word`` (a dictionary word), ``spoken``
-        (a word only speech records: HKCanCor's 輕輕 heng6 heng1, a sound change of talk) or ``alone``."""
+        (a word only speech records: HKCanCor's 輕輕 heng6 heng1, a sound change of talk) or ``alone`` (and after
+        :meth:`_arbitrate`, ``context``: ToJyutping's reading)."""
         lex = self.lexicon
         words = lex.words
         if len(word) > 1 and word in words:
@@ -235,13 +257,19 @@ class LexiconReader:
         return chars.get(char) or chars.get(convert(char, "t2hk")) or chars.get(convert(char, "s2hk"))
 
 
+@lru_cache(maxsize=1 << 14)
+def _tojyutping_alone(char: str) -> str | None:
+    return ToJyutping.get_jyutping_list(char)[0][1]
+
+
 def _colloquial(reading: str, colloquial: str, source: str, char: str) -> bool:
     """Whether ``reading`` is the colloquial one of a literary pair, where the literary register replaces it:
-    read alone, or in any word for the colloquial tone-5 layer (遠近 kan5); in a word only speech records, in
-    any of its tones (輕輕 heng6 heng1 is heng1 said)."""
+    read alone or as ToJyutping reads it in context (its everyday words: 青苔 ceng1), or in any word for the
+    colloquial tone-5 layer (遠近 kan5); in a word only speech records, in any of its tones (輕輕 heng6 heng1
+    is heng1 said)."""
     if source == "spoken":
         return reading.rstrip("123456") == colloquial.rstrip("123456")
-    return reading == colloquial and (source == "alone" or char in _LITERARY_EVERYWHERE)
+    return reading == colloquial and (source in ("alone", "context") or char in _LITERARY_EVERYWHERE)
 
 
 @lru_cache(maxsize=4096)
