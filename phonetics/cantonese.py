@@ -140,31 +140,44 @@ def _split_syllables(jyutping: str) -> list[str] | None:
     return parts if "".join(parts) == jyutping.replace(" ", "") else None
 
 
-REGISTERS = ("literary", "colloquial")
+REGISTERS = ("literary", "written", "colloquial")
 _CONTEXT = load_table("context_yue")  # registers here; its rules are read by phonetics.context
 _COLLOQUIAL = re.compile("|".join(_CONTEXT["colloquial_markers"]))
+_CLASSICAL = re.compile("|".join(_CONTEXT["literary_markers"]))
+_MODERN = re.compile("|".join(_CONTEXT["modern_markers"]))
+_VERSE_LINES = frozenset(_CONTEXT["verse_line_lengths"])
 _LITERARY: dict[str, tuple[str, str]] = {c: (pair[0], pair[1]) for c, pair in _CONTEXT["literary_pairs"].items()}
 _LITERARY_EVERYWHERE = frozenset(_CONTEXT["literary_everywhere"])
 
 
 def register_of(text: str) -> str:
-    """``colloquial`` if ``text`` has a colloquial Cantonese word (嘅, 咗, 佢, 唔 ...), else ``literary``: verse
-    and written-style lyrics are sung with literary readings.
+    """The register ``text`` is in, from evidence: ``colloquial`` if it has a colloquial Cantonese word (嘅, 咗,
+    佢, 唔 ...); ``literary`` if it is verse-like (no modern written function word such as 的 們 這, and a
+    classical one, 之乎者也兮矣焉哉, or lines of 5 or 7 characters, or parallel lines of one length); else
+    ``written``: modern written Chinese, read aloud with everyday readings (:func:`readings`).
 
-    >>> register_of("佢聽日返工"), register_of("春風吹又生")
-    ('colloquial', 'literary')
+    >>> register_of("佢聽日返工"), register_of("春風吹又生"), register_of("他的考試分數很高")
+    ('colloquial', 'literary', 'written')
     """
     return _register_of(convert(text, "s2hk"))
 
 
 def _register_of(traditional: str) -> str:
-    return "colloquial" if _COLLOQUIAL.search(traditional) else "literary"
+    if _COLLOQUIAL.search(traditional):
+        return "colloquial"
+    if _MODERN.search(traditional):
+        return "written"
+    lines = [len(line) for line in CJK_RUN.findall(traditional)]
+    verse_shaped = bool(lines) and (set(lines) <= _VERSE_LINES or (len(lines) > 1 and len(set(lines)) == 1))
+    return "literary" if verse_shaped or _CLASSICAL.search(traditional) else "written"
 
 
 def readings(text: str, register: str | None = None) -> list[str | None]:
     """Jyutping (tone 1-6) per character of ``text``; None off CJK or where no reading is known. ``register``
-    (``literary`` or ``colloquial``; None: :func:`register_of` the text) picks between a character's literary
-    and colloquial readings where no dictionary word fixes it: 春風吹又生 sang1, 佢生咗個仔 saang1."""
+    (``literary``, ``written`` or ``colloquial``; None: :func:`register_of` the text) picks between a
+    character's literary and everyday readings where no dictionary word fixes it: 春風吹又生 sang1, 佢生咗個仔
+    saang1. Written text reads with everyday readings where a word fixes them (ToJyutping's too: 好淡 taam5) and
+    with the literary one of a pair read alone, as text is read aloud and sung (一聲再見 sing1)."""
     return _default_reader().readings(text, register)
 
 
@@ -212,9 +225,11 @@ class LexiconReader:
             out.extend(found)
             source.extend(sources)
         self._arbitrate(run, out, source)
-        if register == "literary":
+        if register != "colloquial":
             for i, char in enumerate(run):
-                if (pair := _LITERARY.get(char)) and out[i] and _colloquial(out[i], pair[0], source[i], char):
+                if ((pair := _LITERARY.get(char)) and out[i]
+                        and (register == "literary" or _read_aloud(source[i], char))
+                        and _colloquial(out[i], pair[0], source[i], char)):
                     out[i] = pair[1]
         apply_rules(load_rules("context_yue"), run, out, register)
         return tuple(out)
@@ -260,6 +275,12 @@ class LexiconReader:
 @lru_cache(maxsize=1 << 14)
 def _tojyutping_alone(char: str) -> str | None:
     return ToJyutping.get_jyutping_list(char)[0][1]
+
+
+def _read_aloud(source: str, char: str) -> bool:
+    """Whether written text takes a pair's literary reading: for a character read alone (一聲再見 sing1), as
+    text is read aloud and sung; not the colloquial tone-5 layer (好淡 taam5) nor inside a word."""
+    return source == "alone" and char not in _LITERARY_EVERYWHERE
 
 
 def _colloquial(reading: str, colloquial: str, source: str, char: str) -> bool:

@@ -1,7 +1,7 @@
 """Context rules: a polyphone read one way in one context, kept as data (``data/context_<lang>.json``).
 
 Each rule is a regular expression over a run of CJK characters; the character in its group ``t`` takes the
-rule's reading (in the rule's register only, when it names one). The first rule that matches a character
+rule's reading (in the rule's registers only, when it names one or a list). The first rule that matches a character
 reads it.
 
 >>> rules = load_rules("context_cmn")
@@ -25,13 +25,18 @@ from .tables import load_table
 class ContextRule:
     pattern: re.Pattern[str]
     reading: str
-    register: str | None = None  # None: in every register
+    registers: tuple[str, ...] | None = None  # None: in every register
 
 
 @cache
 def load_rules(table: str) -> tuple[ContextRule, ...]:
-    return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"], rule.get("register"))
+    return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"], _registers(rule.get("register")))
                  for rule in load_table(table)["rules"])
+
+
+def _registers(named: str | list[str] | None) -> tuple[str, ...] | None:
+    """A rule's ``register``: one name, a list of names, or none (every register)."""
+    return (named,) if isinstance(named, str) else None if named is None else tuple(named)
 
 
 def apply_rules(rules: tuple[ContextRule, ...], run: str, readings: MutableSequence[str | None],
@@ -39,7 +44,7 @@ def apply_rules(rules: tuple[ContextRule, ...], run: str, readings: MutableSeque
     """Set ``readings[offset + i]`` for each character ``run[i]`` a rule for ``register`` matches."""
     ruled: set[int] = set()
     for rule in rules:
-        if rule.register in (None, register):
+        if rule.registers is None or register in rule.registers:
             for match in rule.pattern.finditer(run):
                 if (where := match.start("t")) not in ruled:
                     readings[offset + where] = rule.reading

@@ -126,8 +126,35 @@ def test_analyze_reports_the_register_it_read_in():
     assert analyze("春眠不觉晓", "cmn").register is None
     with pytest.raises(PhoneticsError, match="has no register 'literary'"):
         language("cmn").readings("春眠", "literary")
-    with pytest.raises(PhoneticsError, match="use one of literary, colloquial"):
+    with pytest.raises(PhoneticsError, match="use one of literary, written, colloquial"):
         language("yue").readings("春眠", "formal")
+
+
+@pytest.mark.parametrize(("text", "register"), [
+    ("春眠不覺曉，處處聞啼鳥", "literary"),  # lines of five
+    ("遍插茱萸少一人", "literary"),  # a line of seven
+    ("枯藤老樹昏鴉，小橋流水人家", "literary"),  # parallel lines of one length
+    ("路漫漫其修遠兮", "literary"),  # a classical function word
+    ("他的考試分數很高", "written"),  # a modern function word, though seven characters
+    ("牽着你的手", "written"),
+    ("預防疾病傳播", "written"),  # neither verse-like nor colloquial: written
+    ("佢今日唔返工", "colloquial"),
+])
+def test_the_register_comes_from_evidence(text, register):
+    assert yue.register_of(text) == register
+
+
+def test_written_text_reads_everyday_words_and_literary_pairs_read_alone():
+    assert reading_at("碗湯好[淡]", "yue", "written") == "taam5"  # the tone-5 layer stays, unlike verse
+    assert reading_at("碗湯好[淡]", "yue", "literary") == "daam6"
+    assert reading_at("一[聲]再見", "yue", "written") == "sing1"  # read alone: read aloud as sung
+    assert reading_at("一[聲]再見", "yue", "colloquial") == "seng1"
+    assert reading_at("我個袋好[重]", "yue", "written") == "cung5"  # a rule for written and colloquial
+
+
+def test_tojyutping_arbitrates_words_pycantonese_segments_apart():
+    assert reading_at("你隨[便]坐啦", "yue") == "bin2"
+    assert reading_at("復照[青]苔上", "yue") == "cing1"  # verse still takes the literary reading
 
 
 @pytest.mark.parametrize(("table", "lang"), [("context_cmn", "cmn"), ("context_yue", "yue")])
@@ -140,7 +167,8 @@ def test_context_rules_read_only_readings_their_characters_have(table, lang):
         targets = set(re.findall(r"\(\?P<t>(.)\)", rule["pattern"]))
         assert len(targets) == 1, rule["pattern"]
         assert rule["reading"] in sets[targets.pop()], rule
-        assert rule.get("register") in (None, *yue.REGISTERS)
+        named = rule.get("register")
+        assert set([named] if isinstance(named, str) else named or []) <= set(yue.REGISTERS), rule
     if lang == "yue":
         for char, (colloquial, literary) in load_table(table)["literary_pairs"].items():
             assert {colloquial, literary} <= sets[char], char
