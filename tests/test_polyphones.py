@@ -227,3 +227,9 @@ def test_the_model_ships_as_safetensors_and_json_under_ten_megabytes_with_its_li
     assert sum(p.stat().st_size for p in folder.iterdir()) < 10 * 2**20
     assert "Apache License" in (folder / "LICENSE").read_text("utf-8")
     json.loads((folder / "vocab.json").read_text("utf-8"))
+
+
+def test_everyday_readings_of_colloquial_characters_and_verse_pairs():
+    assert reading_at("快啲[嚟]啦", "yue") == "lai4"  # not speech's lei4
+    assert reading_at("[呢]個係我朋友", "yue") == "ni1"
+    assert reading_at("青山郭外[斜]", "yue") == "ce4"  # rhymes in verse as ce4
