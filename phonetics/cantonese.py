@@ -148,6 +148,7 @@ _MODERN = re.compile("|".join(_CONTEXT["modern_markers"]))
 _VERSE_LINES = frozenset(_CONTEXT["verse_line_lengths"])
 _LITERARY: dict[str, tuple[str, str]] = {c: (pair[0], pair[1]) for c, pair in _CONTEXT["literary_pairs"].items()}
 _LITERARY_EVERYWHERE = frozenset(_CONTEXT["literary_everywhere"])
+_TOJYUTPING_ALONE = frozenset(_CONTEXT["tojyutping_alone_registers"])
 
 
 def register_of(text: str) -> str:
@@ -224,7 +225,7 @@ class LexiconReader:
             found, sources = self._word_readings(word)
             out.extend(found)
             source.extend(sources)
-        self._arbitrate(run, out, source)
+        self._arbitrate(run, out, source, register)
         if register != "colloquial":
             for i, char in enumerate(run):
                 if ((pair := _LITERARY.get(char)) and out[i]
@@ -234,12 +235,21 @@ class LexiconReader:
         apply_rules(load_rules("context_yue"), run, out, register)
         return tuple(out)
 
-    def _arbitrate(self, run: str, out: list[str | None], source: list[str]) -> None:
-        """Module docstring, point 4: ToJyutping's reading in context where it differs from its reading alone."""
+    def _arbitrate(self, run: str, out: list[str | None], source: list[str], register: str) -> None:
+        """Module docstring, point 4: ToJyutping's reading in context where it differs from its reading alone
+        (it knows a word there), or, in text read aloud (``_TOJYUTPING_ALONE`` registers), in place of a
+        character read alone: HKCanCor's counts of characters alone are speech's (到 dou2 after a verb, 上
+        soeng5 to go up), words.hk's everyday reading fits written text and verse better (到 dou3, 上 soeng6).
+        Within the reading sets only; a word speech records keeps its reading; and the register, not ToJyutping,
+        picks the literary reading of a pair for a character no dictionary word fixes (慢慢行 haang4, where
+        ToJyutping knows 慢行 hang4)."""
         sets = self.reading_sets
         for i, (char, reading) in enumerate(ToJyutping.get_jyutping_list(run)):
-            if (reading and reading != out[i] and source[i] != "spoken" and reading != _tojyutping_alone(char)
-                    and reading in sets.get(char, ())):
+            if (not reading or reading == out[i] or source[i] == "spoken" or reading not in sets.get(char, ())
+                    or (register != "literary" and source[i] == "alone" and (pair := _LITERARY.get(char))
+                        and reading == pair[1])):
+                continue
+            if reading != _tojyutping_alone(char) or (source[i] == "alone" and register in _TOJYUTPING_ALONE):
                 out[i] = reading
                 source[i] = "context"
 
