@@ -10,9 +10,10 @@ that the accuracy bench (``bench/phonetics_accuracy.py``) measures against plain
 3. A character read alone takes the reading it most often has standing alone in running text
    (HKCanCor), instead of rime-cantonese's single-character entry (which gives 長 zoeng6, 間 haan4,
    行 hong6); characters HKCanCor lacks take their commonest reading across rime's words.
-4. ToJyutping (words.hk and rime-cantonese, curated) arbitrates: where it reads a character in its sentence
-   otherwise than alone, it knows a word there (隨便 bin2, 停泊 bok6), and that reading is taken over
-   pycantonese's when it is one of the character's reading sets (not for words only speech records).
+4. ToJyutping (words.hk and rime-cantonese, curated; read by :mod:`phonetics.everyday`) arbitrates: where it
+   reads a character in its sentence otherwise than alone, it knows a word there (隨便 bin2, 停泊 bok6), and
+   that reading is taken over pycantonese's when it is one of the character's reading sets (not for words only
+   speech records); in text read aloud, it reads the characters no dictionary word fixes (:meth:`_arbitrate`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from functools import cache, cached_property, lru_cache
 from pathlib import Path
 
 import pycantonese
-import ToJyutping
 from pycantonese.data.rime_cantonese import CHARS_TO_JYUTPING
 
 from .cache import replacing_file, tianci_home
 from .context import apply_rules, load_rules
+from .everyday import everyday_readings, reading_alone
 from .script import CJK_RUN, convert
 from .tables import load_table
 
@@ -244,12 +245,12 @@ class LexiconReader:
         picks the literary reading of a pair for a character no dictionary word fixes (慢慢行 haang4, where
         ToJyutping knows 慢行 hang4)."""
         sets = self.reading_sets
-        for i, (char, reading) in enumerate(ToJyutping.get_jyutping_list(run)):
+        for i, (char, reading) in enumerate(everyday_readings(run)):
             if (not reading or reading == out[i] or source[i] == "spoken" or reading not in sets.get(char, ())
                     or (register != "literary" and source[i] == "alone" and (pair := _LITERARY.get(char))
                         and reading == pair[1])):
                 continue
-            if reading != _tojyutping_alone(char) or (source[i] == "alone" and register in _TOJYUTPING_ALONE):
+            if reading != reading_alone(char) or (source[i] == "alone" and register in _TOJYUTPING_ALONE):
                 out[i] = reading
                 source[i] = "context"
 
@@ -280,11 +281,6 @@ class LexiconReader:
     def _char_reading(self, char: str) -> str | None:
         chars = self.lexicon.chars
         return chars.get(char) or chars.get(convert(char, "t2hk")) or chars.get(convert(char, "s2hk"))
-
-
-@lru_cache(maxsize=1 << 14)
-def _tojyutping_alone(char: str) -> str | None:
-    return ToJyutping.get_jyutping_list(char)[0][1]
 
 
 def _read_aloud(source: str, char: str) -> bool:
