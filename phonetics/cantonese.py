@@ -150,6 +150,11 @@ _VERSE_LINES = frozenset(_CONTEXT["verse_line_lengths"])
 _LITERARY: dict[str, tuple[str, str]] = {c: (pair[0], pair[1]) for c, pair in _CONTEXT["literary_pairs"].items()}
 _LITERARY_EVERYWHERE = frozenset(_CONTEXT["literary_everywhere"])
 _TOJYUTPING_ALONE = frozenset(_CONTEXT["tojyutping_alone_registers"])
+# (character, reading) the table can give: a rule's character is the one its group t matches, when one
+_TABLE_READINGS = tuple(
+    [(char, reading) for char, pair in _LITERARY.items() for reading in pair]
+    + [(m.group(1), rule["reading"]) for rule in _CONTEXT["rules"]
+       if (m := re.search(r"\(\?P<t>(.)\)", rule["pattern"]))])
 
 
 def register_of(text: str) -> str:
@@ -202,7 +207,11 @@ class LexiconReader:
 
     @cached_property
     def reading_sets(self) -> dict[str, frozenset[str]]:
-        return _lexicon_reading_sets(self.lexicon)
+        """The lexicon's readings of each character, with those the context table gives (rules, literary pairs)."""
+        sets = _lexicon_reading_sets(self.lexicon)
+        for char, reading in _TABLE_READINGS:
+            sets[char] = sets.get(char, frozenset()) | {reading}
+        return sets
 
     def readings(self, text: str, register: str | None = None) -> list[str | None]:
         """As :func:`readings`, with this lexicon."""
