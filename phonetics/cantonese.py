@@ -157,10 +157,22 @@ _TABLE_READINGS = tuple(
        if (m := re.search(r"\(\?P<t>(.)\)", rule["pattern"]))])
 
 
+def _has_modern_bigram(runs: list[str]) -> bool:
+    modern = _modern_bigrams()
+    return any(run[i:i + 2] in modern for run in runs for i in range(len(run) - 1))
+
+
+@cache
+def _modern_bigrams() -> frozenset[str]:
+    """``data/register_yue.json``: bigrams common in modern text and absent from Tang and Song verse."""
+    return frozenset(load_table("register_yue")["modern_bigrams"].split())
+
+
 def register_of(text: str) -> str:
     """The register ``text`` is in, from evidence: ``colloquial`` if it has a colloquial Cantonese word (嘅, 咗,
-    佢, 唔 ...); ``literary`` if it is verse-like (no modern written function word such as 的 們 這, and a
-    classical one, 之乎者也兮矣焉哉, or lines of 5 or 7 characters, or parallel lines of one length); else
+    佢, 唔 ...); ``literary`` if it is verse-like (no modern written function word such as 的 們 這 nor a
+    modern word, a bigram of ``data/register_yue.json`` (手機, 電話), and a classical function word,
+    之乎者也兮矣焉哉, or lines of 5 or 7 characters, or parallel lines of one length); else
     ``written``: modern written Chinese, read aloud with everyday readings (:func:`readings`).
 
     >>> register_of("佢聽日返工"), register_of("春風吹又生"), register_of("他的考試分數很高")
@@ -172,9 +184,10 @@ def register_of(text: str) -> str:
 def _register_of(traditional: str) -> str:
     if _COLLOQUIAL.search(traditional):
         return "colloquial"
-    if _MODERN.search(traditional):
+    runs = CJK_RUN.findall(traditional)
+    if _MODERN.search(traditional) or _has_modern_bigram(runs):
         return "written"
-    lines = [len(line) for line in CJK_RUN.findall(traditional)]
+    lines = [len(line) for line in runs]
     verse_shaped = bool(lines) and (set(lines) <= _VERSE_LINES or (len(lines) > 1 and len(set(lines)) == 1))
     return "literary" if verse_shaped or _CLASSICAL.search(traditional) else "written"
 
