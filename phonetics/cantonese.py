@@ -128,9 +128,13 @@ def reading_sets() -> dict[str, frozenset[str]]:
 
 def _lexicon_reading_sets(lex: Lexicon) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = {c: {r} for c, r in lex.chars.items()}
+    valid: dict[str, bool] = {}  # a syllable checked once (a few thousand kinds, 300k occurrences)
     for word, syllables in lex.words.items():
         for char, syllable in zip(word, syllables, strict=True):
-            if _SYLLABLE.fullmatch(syllable) or _SYLLABIC.fullmatch(syllable):
+            ok = valid.get(syllable)
+            if ok is None:
+                ok = valid[syllable] = bool(_SYLLABLE.fullmatch(syllable) or _SYLLABIC.fullmatch(syllable))
+            if ok:
                 found.setdefault(char, set()).add(syllable)
     return {c: frozenset(r) for c, r in found.items()}
 
