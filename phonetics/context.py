@@ -26,12 +26,19 @@ class ContextRule:
     pattern: re.Pattern[str]
     reading: str
     registers: tuple[str, ...] | None = None  # None: in every register
+    target: str | None = None  # the one character group t matches, when it names one: runs without it are skipped
 
 
 @cache
 def load_rules(table: str) -> tuple[ContextRule, ...]:
-    return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"], _registers(rule.get("register")))
+    return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"], _registers(rule.get("register")),
+                             _target(rule["pattern"]))
                  for rule in load_table(table)["rules"])
+
+
+def _target(pattern: str) -> str | None:
+    found = re.search(r"\(\?P<t>(.)\)", pattern)
+    return found.group(1) if found else None
 
 
 def _registers(named: str | list[str] | None) -> tuple[str, ...] | None:
@@ -44,7 +51,7 @@ def apply_rules(rules: tuple[ContextRule, ...], run: str, readings: MutableSeque
     """Set ``readings[offset + i]`` for each character ``run[i]`` a rule for ``register`` matches."""
     ruled: set[int] = set()
     for rule in rules:
-        if rule.registers is None or register in rule.registers:
+        if (rule.registers is None or register in rule.registers) and (rule.target is None or rule.target in run):
             for match in rule.pattern.finditer(run):
                 if (where := match.start("t")) not in ruled:
                     readings[offset + where] = rule.reading
