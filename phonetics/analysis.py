@@ -73,7 +73,7 @@ class Analysis:
     scheme: str
     syllables: list[Syllable]
     lines: list[Line]
-    register: str | None = None  # the register read in (Cantonese literary / colloquial), asked for or assumed
+    register: str | None = None  # the register read in (Cantonese literary / written / colloquial): asked or guessed
 
     @property
     def rhyme_letters(self) -> str:

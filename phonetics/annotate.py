@@ -42,7 +42,7 @@ class Syllable:
 
 def annotate(text: str, lang: str, scheme_name: str | None = None, register: str | None = None) -> list[Syllable]:
     """Annotate ``text`` as Mandarin (``cmn``) or Cantonese (``yue``) under a rhyme scheme, in ``register``
-    (Cantonese ``literary`` or ``colloquial``; None: the one the text is in, :meth:`Language.register_of`).
+    (Cantonese ``literary``, ``written`` or ``colloquial``; None: the one the text is in, :meth:`Language.register_of`).
 
     >>> [s.romanization for s in annotate("银行", "cmn")]
     ['yin2', 'hang2']

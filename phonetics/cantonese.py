@@ -10,6 +10,10 @@ that the accuracy bench (``bench/phonetics_accuracy.py``) measures against plain
 3. A character read alone takes the reading it most often has standing alone in running text
    (HKCanCor), instead of rime-cantonese's single-character entry (which gives 長 zoeng6, 間 haan4,
    行 hong6); characters HKCanCor lacks take their commonest reading across rime's words.
+4. ToJyutping (words.hk and rime-cantonese, curated; read by :mod:`phonetics.everyday`) arbitrates: where it
+   reads a character in its sentence otherwise than alone, it knows a word there (隨便 bin2, 停泊 bok6), and
+   that reading is taken over pycantonese's when it is one of the character's reading sets (not for words only
+   speech records); in text read aloud, it reads the characters no dictionary word fixes (:meth:`_arbitrate`).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 
 import pycantonese
@@ -27,6 +31,7 @@ from pycantonese.data.rime_cantonese import CHARS_TO_JYUTPING
 
 from .cache import replacing_file, tianci_home
 from .context import apply_rules, load_rules
+from .everyday import everyday_readings, reading_alone
 from .script import CJK_RUN, convert
 from .tables import load_table
 
@@ -118,11 +123,18 @@ def _default_lexicon() -> Lexicon:
 def reading_sets() -> dict[str, frozenset[str]]:
     """Every reading :func:`readings` can give each character (traditional keys), in any context: its
     single-character reading and its reading inside every dictionary word."""
-    lex = _default_lexicon()
+    return dict(_default_reader().reading_sets)
+
+
+def _lexicon_reading_sets(lex: Lexicon) -> dict[str, frozenset[str]]:
     found: dict[str, set[str]] = {c: {r} for c, r in lex.chars.items()}
+    valid: dict[str, bool] = {}  # a syllable checked once (a few thousand kinds, 300k occurrences)
     for word, syllables in lex.words.items():
         for char, syllable in zip(word, syllables, strict=True):
-            if _SYLLABLE.fullmatch(syllable) or _SYLLABIC.fullmatch(syllable):
+            ok = valid.get(syllable)
+            if ok is None:
+                ok = valid[syllable] = bool(_SYLLABLE.fullmatch(syllable) or _SYLLABIC.fullmatch(syllable))
+            if ok:
                 found.setdefault(char, set()).add(syllable)
     return {c: frozenset(r) for c, r in found.items()}
 
@@ -133,31 +145,63 @@ def _split_syllables(jyutping: str) -> list[str] | None:
     return parts if "".join(parts) == jyutping.replace(" ", "") else None
 
 
-REGISTERS = ("literary", "colloquial")
+REGISTERS = ("literary", "written", "colloquial")
 _CONTEXT = load_table("context_yue")  # registers here; its rules are read by phonetics.context
 _COLLOQUIAL = re.compile("|".join(_CONTEXT["colloquial_markers"]))
+_CLASSICAL = re.compile("|".join(_CONTEXT["literary_markers"]))
+_MODERN = re.compile("|".join(_CONTEXT["modern_markers"]))
+_VERSE_LINES = frozenset(_CONTEXT["verse_line_lengths"])
 _LITERARY: dict[str, tuple[str, str]] = {c: (pair[0], pair[1]) for c, pair in _CONTEXT["literary_pairs"].items()}
 _LITERARY_EVERYWHERE = frozenset(_CONTEXT["literary_everywhere"])
+_TOJYUTPING_ALONE = frozenset(_CONTEXT["tojyutping_alone_registers"])
+# (character, reading) the table can give: a rule's character is the one its group t matches, when one
+_TABLE_READINGS = tuple(
+    [(char, reading) for char, pair in _LITERARY.items() for reading in pair]
+    + [(m.group(1), rule["reading"]) for rule in _CONTEXT["rules"]
+       if (m := re.search(r"\(\?P<t>(.)\)", rule["pattern"]))])
+
+
+def _has_modern_bigram(runs: list[str]) -> bool:
+    modern = _modern_bigrams()
+    return any(run[i:i + 2] in modern for run in runs for i in range(len(run) - 1))
+
+
+@cache
+def _modern_bigrams() -> frozenset[str]:
+    """``data/register_yue.json``: bigrams common in modern text and absent from Tang and Song verse."""
+    return frozenset(load_table("register_yue")["modern_bigrams"].split())
 
 
 def register_of(text: str) -> str:
-    """``colloquial`` if ``text`` has a colloquial Cantonese word (嘅, 咗, 佢, 唔 ...), else ``literary``: verse
-    and written-style lyrics are sung with literary readings.
+    """The register ``text`` is in, from evidence: ``colloquial`` if it has a colloquial Cantonese word (嘅, 咗,
+    佢, 唔 ...); ``literary`` if it is verse-like (no modern written function word such as 的 們 這 nor a
+    modern word, a bigram of ``data/register_yue.json`` (手機, 電話), and a classical function word,
+    之乎者也兮矣焉哉, or lines of 5 or 7 characters, or parallel lines of one length); else
+    ``written``: modern written Chinese, read aloud with everyday readings (:func:`readings`).
 
-    >>> register_of("佢聽日返工"), register_of("春風吹又生")
-    ('colloquial', 'literary')
+    >>> register_of("佢聽日返工"), register_of("春風吹又生"), register_of("他的考試分數很高")
+    ('colloquial', 'literary', 'written')
     """
     return _register_of(convert(text, "s2hk"))
 
 
 def _register_of(traditional: str) -> str:
-    return "colloquial" if _COLLOQUIAL.search(traditional) else "literary"
+    if _COLLOQUIAL.search(traditional):
+        return "colloquial"
+    runs = CJK_RUN.findall(traditional)
+    if _MODERN.search(traditional) or _has_modern_bigram(runs):
+        return "written"
+    lines = [len(line) for line in runs]
+    verse_shaped = bool(lines) and (set(lines) <= _VERSE_LINES or (len(lines) > 1 and len(set(lines)) == 1))
+    return "literary" if verse_shaped or _CLASSICAL.search(traditional) else "written"
 
 
 def readings(text: str, register: str | None = None) -> list[str | None]:
     """Jyutping (tone 1-6) per character of ``text``; None off CJK or where no reading is known. ``register``
-    (``literary`` or ``colloquial``; None: :func:`register_of` the text) picks between a character's literary
-    and colloquial readings where no dictionary word fixes it: 春風吹又生 sang1, 佢生咗個仔 saang1."""
+    (``literary``, ``written`` or ``colloquial``; None: :func:`register_of` the text) picks between a
+    character's literary and everyday readings where no dictionary word fixes it: 春風吹又生 sang1, 佢生咗個仔
+    saang1. Written text reads with everyday readings where a word fixes them (ToJyutping's too: 好淡 taam5) and
+    with the literary one of a pair read alone, as text is read aloud and sung (一聲再見 sing1)."""
     return _default_reader().readings(text, register)
 
 
@@ -177,6 +221,14 @@ class LexiconReader:
         self.lexicon = lexicon
         self._run_readings = lru_cache(maxsize=self.RUNS_CACHED)(self._read_run)
         self._word_readings = lru_cache(maxsize=self.WORDS_CACHED)(self._read_word)
+
+    @cached_property
+    def reading_sets(self) -> dict[str, frozenset[str]]:
+        """The lexicon's readings of each character, with those the context table gives (rules, literary pairs)."""
+        sets = _lexicon_reading_sets(self.lexicon)
+        for char, reading in _TABLE_READINGS:
+            sets[char] = sets.get(char, frozenset()) | {reading}
+        return sets
 
     def readings(self, text: str, register: str | None = None) -> list[str | None]:
         """As :func:`readings`, with this lexicon."""
@@ -200,16 +252,38 @@ class LexiconReader:
             found, sources = self._word_readings(word)
             out.extend(found)
             source.extend(sources)
-        if register == "literary":
+        self._arbitrate(run, out, source, register)
+        if register != "colloquial":
             for i, char in enumerate(run):
-                if (pair := _LITERARY.get(char)) and out[i] and _colloquial(out[i], pair[0], source[i], char):
+                if ((pair := _LITERARY.get(char)) and out[i]
+                        and (register == "literary" or _read_aloud(source[i], char))
+                        and _colloquial(out[i], pair[0], source[i], char)):
                     out[i] = pair[1]
         apply_rules(load_rules("context_yue"), run, out, register)
         return tuple(out)
 
+    def _arbitrate(self, run: str, out: list[str | None], source: list[str], register: str) -> None:
+        """Module docstring, point 4: ToJyutping's reading in context where it differs from its reading alone
+        (it knows a word there), or, in text read aloud (``_TOJYUTPING_ALONE`` registers), in place of a
+        character read alone: HKCanCor's counts of characters alone are speech's (到 dou2 after a verb, 上
+        soeng5 to go up), words.hk's everyday reading fits written text and verse better (到 dou3, 上 soeng6).
+        Within the reading sets only; a word speech records keeps its reading; and the register, not ToJyutping,
+        picks the literary reading of a pair for a character no dictionary word fixes (慢慢行 haang4, where
+        ToJyutping knows 慢行 hang4)."""
+        sets = self.reading_sets
+        for i, (char, reading) in enumerate(everyday_readings(run)):
+            if (not reading or reading == out[i] or source[i] == "spoken" or reading not in sets.get(char, ())
+                    or (register != "literary" and source[i] == "alone" and (pair := _LITERARY.get(char))
+                        and reading == pair[1])):
+                continue
+            if reading != reading_alone(char) or (source[i] == "alone" and register in _TOJYUTPING_ALONE):
+                out[i] = reading
+                source[i] = "context"
+
     def _read_word(self, word: str) -> tuple[tuple[str | None, ...], tuple[str, ...]]:
         """A segment's readings, and per character where it came from: ``word`` (a dictionary word), ``spoken``
-        (a word only speech records: HKCanCor's 輕輕 heng6 heng1, a sound change of talk) or ``alone``."""
+        (a word only speech records: HKCanCor's 輕輕 heng6 heng1, a sound change of talk) or ``alone`` (and after
+        :meth:`_arbitrate`, ``context``: ToJyutping's reading)."""
         lex = self.lexicon
         words = lex.words
         if len(word) > 1 and word in words:
@@ -235,13 +309,20 @@ class LexiconReader:
         return chars.get(char) or chars.get(convert(char, "t2hk")) or chars.get(convert(char, "s2hk"))
 
 
+def _read_aloud(source: str, char: str) -> bool:
+    """Whether written text takes a pair's literary reading: for a character read alone (一聲再見 sing1), as
+    text is read aloud and sung; not the colloquial tone-5 layer (好淡 taam5) nor inside a word."""
+    return source == "alone" and char not in _LITERARY_EVERYWHERE
+
+
 def _colloquial(reading: str, colloquial: str, source: str, char: str) -> bool:
     """Whether ``reading`` is the colloquial one of a literary pair, where the literary register replaces it:
-    read alone, or in any word for the colloquial tone-5 layer (遠近 kan5); in a word only speech records, in
-    any of its tones (輕輕 heng6 heng1 is heng1 said)."""
+    read alone or as ToJyutping reads it in context (its everyday words: 青苔 ceng1), or in any word for the
+    colloquial tone-5 layer (遠近 kan5); in a word only speech records, in any of its tones (輕輕 heng6 heng1
+    is heng1 said)."""
     if source == "spoken":
         return reading.rstrip("123456") == colloquial.rstrip("123456")
-    return reading == colloquial and (source == "alone" or char in _LITERARY_EVERYWHERE)
+    return reading == colloquial and (source in ("alone", "context") or char in _LITERARY_EVERYWHERE)
 
 
 @lru_cache(maxsize=4096)

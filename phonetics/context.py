@@ -1,7 +1,7 @@
 """Context rules: a polyphone read one way in one context, kept as data (``data/context_<lang>.json``).
 
 Each rule is a regular expression over a run of CJK characters; the character in its group ``t`` takes the
-rule's reading (in the rule's register only, when it names one). The first rule that matches a character
+rule's reading (in the rule's registers only, when it names one or a list). The first rule that matches a character
 reads it.
 
 >>> rules = load_rules("context_cmn")
@@ -25,18 +25,25 @@ from .tables import load_table
 class ContextRule:
     pattern: re.Pattern[str]
     reading: str
-    register: str | None = None  # None: in every register
-    needs: str | None = None  # the one character its group t reads, if the pattern names one: runs without it skip
-
-
-_ONE_CHARACTER = re.compile(r"\(\?P<t>([^\\()\[\].|*+?{}^$])\)")
+    registers: tuple[str, ...] | None = None  # None: in every register
+    target: str | None = None  # the one character group t matches, when it names one: runs without it are skipped
 
 
 @cache
 def load_rules(table: str) -> tuple[ContextRule, ...]:
-    return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"], rule.get("register"),
-                             (found := _ONE_CHARACTER.search(rule["pattern"])) and found.group(1))
+    return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"], _registers(rule.get("register")),
+                             _target(rule["pattern"]))
                  for rule in load_table(table)["rules"])
+
+
+def _target(pattern: str) -> str | None:
+    found = re.search(r"\(\?P<t>([^\\()\[\].|*+?{}^$])\)", pattern)  # a literal character, not a class or "."
+    return found.group(1) if found else None
+
+
+def _registers(named: str | list[str] | None) -> tuple[str, ...] | None:
+    """A rule's ``register``: one name, a list of names, or none (every register)."""
+    return (named,) if isinstance(named, str) else None if named is None else tuple(named)
 
 
 def apply_rules(rules: tuple[ContextRule, ...], run: str, readings: MutableSequence[str | None],
@@ -44,7 +51,7 @@ def apply_rules(rules: tuple[ContextRule, ...], run: str, readings: MutableSeque
     """Set ``readings[offset + i]`` for each character ``run[i]`` a rule for ``register`` matches."""
     ruled: set[int] = set()
     for rule in rules:
-        if rule.register in (None, register) and (rule.needs is None or rule.needs in run):
+        if (rule.registers is None or register in rule.registers) and (rule.target is None or rule.target in run):
             for match in rule.pattern.finditer(run):
                 if (where := match.start("t")) not in ruled:
                     readings[offset + where] = rule.reading

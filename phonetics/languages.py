@@ -104,7 +104,7 @@ class Language:
 
     @property
     def registers(self) -> tuple[str, ...]:
-        """The registers whose readings differ (Cantonese: literary, colloquial); empty for one register."""
+        """The registers whose readings differ (Cantonese: literary, written, colloquial); empty for one register."""
         return tuple(self.reader.REGISTERS)
 
     def register_of(self, text: str) -> str | None:

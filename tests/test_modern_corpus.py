@@ -212,3 +212,12 @@ def test_extend_vocab_keeps_every_id_and_adds_the_modern_characters(qwen_tokeniz
     assert new.encode("她们月", add_special_tokens=False)[-1] == old.convert_tokens_to_ids("月")
     with pytest.raises(ConfigError, match="character-level base"):
         extended_char_tokenizer(qwen_tokenizer, ["她"])
+
+
+def test_a_cantonese_chorus_may_rhyme_on_any_reading_of_its_reading_set():
+    from lyrics.modern.check import _rhymes_sung
+
+    assert _rhymes_sung("淨", "yue", "ing") and _rhymes_sung("淨", "yue", "eng")  # 乾淨 zing6 / zeng6
+    assert _rhymes_sung("更", "yue", "ang") and _rhymes_sung("更", "yue", "aang")  # 三更 gang1 / gaang1
+    assert not _rhymes_sung("淨", "yue", "aa")
+    assert not _rhymes_sung("行", "cmn", "江阳")  # Mandarin has no registers: the reading in context only

@@ -7,10 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import ToJyutping
 import torch
 from pypinyin import Style, lazy_pinyin
+from ToJyutping import get_jyutping_list as tojyutping
 
-from phonetics import PhoneticsError, analyze, annotate, language, reading_sets
+from phonetics import PhoneticsError, analyze, annotate, is_cjk, language, reading_sets
 from phonetics import cantonese as yue
 from phonetics import mandarin as cmn
 from phonetics.polyphone import Disambiguator, build_choices, load_choices
@@ -126,21 +128,53 @@ def test_analyze_reports_the_register_it_read_in():
     assert analyze("春眠不觉晓", "cmn").register is None
     with pytest.raises(PhoneticsError, match="has no register 'literary'"):
         language("cmn").readings("春眠", "literary")
-    with pytest.raises(PhoneticsError, match="use one of literary, colloquial"):
+    with pytest.raises(PhoneticsError, match="use one of literary, written, colloquial"):
         language("yue").readings("春眠", "formal")
+
+
+@pytest.mark.parametrize(("text", "register"), [
+    ("春眠不覺曉，處處聞啼鳥", "literary"),  # lines of five
+    ("遍插茱萸少一人", "literary"),  # a line of seven
+    ("枯藤老樹昏鴉，小橋流水人家", "literary"),  # parallel lines of one length
+    ("路漫漫其修遠兮", "literary"),  # a classical function word
+    ("他的考試分數很高", "written"),  # a modern function word, though seven characters
+    ("牽着你的手", "written"),
+    ("預防疾病傳播", "written"),  # neither verse-like nor colloquial: written
+    ("佢今日唔返工", "colloquial"),
+])
+def test_the_register_comes_from_evidence(text, register):
+    assert yue.register_of(text) == register
+
+
+def test_written_text_reads_everyday_words_and_literary_pairs_read_alone():
+    assert reading_at("碗湯好[淡]", "yue", "written") == "taam5"  # the tone-5 layer stays, unlike verse
+    assert reading_at("碗湯好[淡]", "yue", "literary") == "daam6"
+    assert reading_at("一[聲]再見", "yue", "written") == "sing1"  # read alone: read aloud as sung
+    assert reading_at("一[聲]再見", "yue", "colloquial") == "seng1"
+    assert reading_at("我個袋好[重]", "yue", "written") == "cung5"  # a rule for written and colloquial
+
+
+def test_tojyutping_arbitrates_words_pycantonese_segments_apart():
+    assert reading_at("你隨[便]坐啦", "yue") == "bin2"
+    assert reading_at("復照[青]苔上", "yue") == "cing1"  # verse still takes the literary reading
 
 
 @pytest.mark.parametrize(("table", "lang"), [("context_cmn", "cmn"), ("context_yue", "yue")])
 def test_context_rules_read_only_readings_their_characters_have(table, lang):
     rules = load_table(table)["rules"]
     sets = reading_sets(lang)
+    if lang == "yue":  # the sources' readings: the lexicon's, and ToJyutping's (the reading sets add the table's)
+        sets = dict(yue._lexicon_reading_sets(yue._default_lexicon()))
+        for char in {c for c, _ in yue._TABLE_READINGS}:
+            sets[char] = sets.get(char, frozenset()) | set(ToJyutping.get_jyutping_candidates(char)[0][1])
     for rule in rules:
         pattern = re.compile(rule["pattern"])
         assert "t" in pattern.groupindex, rule["pattern"]
         targets = set(re.findall(r"\(\?P<t>(.)\)", rule["pattern"]))
         assert len(targets) == 1, rule["pattern"]
         assert rule["reading"] in sets[targets.pop()], rule
-        assert rule.get("register") in (None, *yue.REGISTERS)
+        named = rule.get("register")
+        assert set([named] if isinstance(named, str) else named or []) <= set(yue.REGISTERS), rule
     if lang == "yue":
         for char, (colloquial, literary) in load_table(table)["literary_pairs"].items():
             assert {colloquial, literary} <= sets[char], char
@@ -274,3 +308,65 @@ def test_the_cached_pypinyin_reads_as_plain_pypinyin():
         for run in CJK_RUN.finditer(text):
             plain = lazy_pinyin(run.group(), style=Style.TONE3, neutral_tone_with_five=True)
             assert cmn._pypinyin(run.group()) == plain
+
+def test_everyday_readings_of_colloquial_characters_and_verse_pairs():
+    assert reading_at("快啲[嚟]啦", "yue") == "lai4"  # not speech's lei4
+    assert reading_at("[呢]個係我朋友", "yue") == "ni1"
+    assert reading_at("青山郭外[斜]", "yue") == "ce4"  # rhymes in verse as ce4
+
+
+# Issue 26's error classes, each in the registers it differs in: modern written sentences read with everyday
+# readings, verse with literary ones, particles at their everyday tones, and 嚟/呢/到.
+@pytest.mark.parametrize(("marked", "expected", "register"), [
+    ("你看[着]我的眼睛", "zoek6", "written"),  # an aspect marker: words.hk's reading, not HKCanCor's alone
+    ("他[到]達機場了", "dou3", "written"),
+    ("請到辦事[處]查詢", "cyu3", "written"),
+    ("醫院[病]人很多", "beng6", "written"),  # the everyday reading of a pair inside a word
+    ("我哋慢慢[行]", "haang4", "colloquial"),  # not ToJyutping's 慢行 hang4
+    ("[行]路返屋企", "haang4", "colloquial"),
+    ("佢[病]咗三日", "beng6", "colloquial"),
+    ("我瞓咗個午[覺]", "gaau3", "colloquial"),
+    ("百年多[病]獨登臺", "bing6", "literary"),  # the same characters read literary in verse
+    ("夜[泊]秦淮近酒家", "bok6", "literary"),
+    ("離離原[上]草", "soeng6", "literary"),
+    ("南[朝]四百八十寺", "ciu4", "literary"),
+    ("渭城[朝]雨浥輕塵", "ziu1", "literary"),
+    ("雲深不知[處]", "cyu3", "literary"),
+    ("你去邊[呀]", "aa3", "written"),  # particles
+    ("佢好叻[㗎]", "gaa3", "colloquial"),
+    ("我到咗[喇]", "laa3", "colloquial"),
+    ("我[到]咗喇", "dou3", "colloquial"),  # 到 as the main verb; as a complement, dou2
+    ("我搵唔[到]佢", "dou2", "colloquial"),
+    ("快啲[嚟]啦", "lai4", "colloquial"),
+    ("[呢]個係我朋友", "ni1", "colloquial"),
+])
+def test_error_classes_read_in_the_register_guessed(marked, expected, register):
+    assert yue.register_of(marked.replace("[", "").replace("]", "")) == register
+    assert reading_at(marked, "yue") == expected
+
+
+@pytest.mark.parametrize(("text", "register"), [
+    ("手機沒電了", "written"),  # modern words (手機) and a modern function word
+    ("電話響起", "written"),  # four characters, no marker: a modern bigram decides
+    ("政府今日公布新措施", "written"),
+    ("乘客請勿在車廂內飲食", "written"),
+    ("今日返工好攰", "colloquial"),
+    ("白日依山盡", "literary"),
+    ("明月幾時有，把酒問青天", "literary"),
+])
+def test_the_register_guess_on_constructed_texts(text, register):
+    assert yue.register_of(text) == register
+
+
+def test_dictionary_words_keep_the_lexicons_readings_unless_tojyutping_reads_them_otherwise():
+    """The word tables read as before: a sample of rime-cantonese words (no literary pair, context rule or
+    particle in them) reads as the lexicon has it, but for under 3%: where ToJyutping reads the word otherwise
+    (師傅 fu2, 拖鞋 haai2), or pycantonese's segmenter splits it (喀嚓)."""
+    lex = yue._default_lexicon()
+    ruled = {c for c, _ in yue._TABLE_READINGS}
+    words = [w for w in sorted(lex.words)
+             if len(w) == 2 and all(map(is_cjk, w)) and w not in lex.spoken and not set(w) & ruled][::40]
+    changed = [w for w in words if yue.readings(w, "colloquial") != list(lex.words[w])]
+    assert len(words) > 1000 and len(changed) < 0.03 * len(words), changed
+    by_tojyutping = [w for w in changed if yue.readings(w, "colloquial") == [r for _, r in tojyutping(w)]]
+    assert len(by_tojyutping) > len(changed) / 2, changed

@@ -1,6 +1,6 @@
 """``tianci``: the command line.
 
-    tianci analyze [--lang cmn|yue] [--scheme S] [--register literary|colloquial] [--json] [TEXT | -]
+    tianci analyze [--lang cmn|yue] [--scheme S] [--register literary|written|colloquial] [--json] [TEXT | -]
     tianci rhymes CHAR [--lang cmn|yue] [--scheme S] [--limit N] [--json]
     tianci generate --topic T [--lang] [--structure S] [--rhymes A=光] [--tones P,P] [--keep 1=...] [-n N] [--json]
     tianci batch SPECS.jsonl OUT.jsonl [--model PATH] [-n N] [--batch-size N] [--scorer DIR|none] [--engine ray]
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_lang_scheme(p)
     p.add_argument("--register", choices=_union(spoken.registers for spoken in languages()), default=None,
                    help="Cantonese: read in this register (default: colloquial if the text has colloquial words "
-                        "such as 嘅 咗 佢 唔, else literary, as verse and written lyrics are sung)")
+                        "such as 嘅 咗 佢 唔, literary if it is verse-like, else written)")
     p.add_argument("--json", action="store_true", help="JSON Lines, one object per input")
     _add_melody(p, "also report how well the lyrics follow this melody (Cantonese 0243 levels, Mandarin tones)")
     p.add_argument("text", nargs="?", help="lyrics (lines end at newlines, / or clause punctuation); "

@@ -2,7 +2,9 @@
 
 A song passes when its sections are the brief's, in order; every line holds only Chinese characters and has
 its brief's syllable count; the chorus's rhyme lines end in the brief's group (read in context, Cantonese with
-everyday readings, as modern lyrics are sung); the required words appear; a Cantonese song keeps its register
+everyday readings, as modern lyrics are sung; in a language with registers, on any reading in the last
+character's reading set, as sung Cantonese rhymes 乾淨 on zing6 or zeng6 and 三更 on gang1 or gaang1, and as the
+constrained decoder keeps every reading of the set); the required words appear; a Cantonese song keeps its register
 (colloquial: at least two colloquial characters; written: none); and it is no near-duplicate of a song kept
 before it (more than half of the shorter song's lines shared). Each failure is one reason naming the line.
 
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from lyrics.modern.briefs import SECTION_NAMES, Brief, BriefSampler
-from phonetics import analyze, is_cjk, to_lang_script
+from phonetics import analyze, is_cjk, language, reading_sets, scheme, to_lang_script
 
 MARKER = re.compile(r"^\[(" + "|".join(re.escape(name) for name in SECTION_NAMES) + r")\]$")
 READ_REGISTER = {"yue": "colloquial"}  # modern lyrics are sung with everyday readings, not literary ones
@@ -104,7 +106,7 @@ def song_problems(song: Song, markers: str = "", min_markers: int = 0) -> list[s
             where = f"[{name}] line {i + 1} {line!r}"
             if got.syllable_count != want:
                 problems.append(f"{where} has {got.syllable_count} syllables; the brief asks for {want}")
-            if i in rhymed and got.rhyme != brief.rhyme:
+            if i in rhymed and got.rhyme != brief.rhyme and not _rhymes_sung(line[-1], brief.lang, brief.rhyme):
                 last = got.final_syllable
                 reading = last.romanization if last else None
                 problems.append(f"{where} ends on {line[-1]} ({reading}, group {got.rhyme}), "
@@ -122,6 +124,16 @@ def song_problems(song: Song, markers: str = "", min_markers: int = 0) -> list[s
             found = "".join(dict.fromkeys(c for c in text if c in markers))
             problems.append(f"written register with colloquial characters {found}: write 的/了/在/不/他 instead")
     return problems
+
+
+def _rhymes_sung(char: str, lang: str, group: str) -> bool:
+    """Whether a line's last character may rhyme on ``group`` by another reading of its reading set: in a
+    language with registers only (Cantonese literary/colloquial pairs: 淨 zeng6/zing6, 更 gaang1/gang1)."""
+    if not language(lang).registers:
+        return False
+    rhymes = scheme(lang)
+    split = language(lang).split
+    return any(rhymes.group(split(r)[1]) == group for r in reading_sets(lang).get(to_lang_script(char, lang), ()))
 
 
 @dataclass
