@@ -245,4 +245,4 @@ def from_table(table: str, reader: Reader) -> Language:
 
 
 register(from_table("mandarin", LazyReader("phonetics.mandarin", ())))
-register(from_table("cantonese", LazyReader("phonetics.cantonese", ("literary", "colloquial"))))
+register(from_table("cantonese", LazyReader("phonetics.cantonese", ("literary", "written", "colloquial"))))
