@@ -4,13 +4,22 @@ shipped models/tiny with its scorer) answering `POST /v1/lyrics` (4 x 7 syllable
 turn) under 1, 8 and 32 concurrent clients: latency p50/p95 and aggregate candidates/s. The targets (issue 29):
 a warm request at least 5x faster than the cold command; 8 clients at least 3x one client's candidates/s.
 
+Then, where vLLM is installed (the .venv-vllm venv), the decoding engines side by side in this process
+(``Writer.load(..., engine="hf" | "vllm")``, no scorer): tokens/s and candidates/s of Hugging Face vs vLLM,
+plain (``constrained=False``) vs constrained, at 1, 8 and 32 candidate rows a call (1 spec x 1, 2 x 4, 8 x 4),
+with the ratios vLLM/HF and constrained/plain (issue 29's target: vLLM constrained/plain >= 0.9 at 32). Tokens are
+the decoded tokens of the candidates (with hints the constrained rows decode their hint lines; plain rows get them
+in the text); each cell is the best of ``--repeats`` timed calls after one warm-up call.
+
     python bench/serve.py [--requests 8] [--cold 3] [--max-batch 16]
+    .venv-vllm/bin/python bench/serve.py --engines-only [--repeats 2]     # only the engine table
 """
 
 from __future__ import annotations
 
 import argparse
 import http.client
+import importlib.util
 import json
 import os
 import statistics
@@ -86,7 +95,16 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=8, help="requests per client at 1 client (fewer with more)")
     parser.add_argument("--cold", type=int, default=3, help="cold `tianci generate` runs (the median is used)")
     parser.add_argument("--max-batch", type=int, default=16)
+    parser.add_argument("--engines-only", action="store_true", help="only the HF vs vLLM engine table")
+    parser.add_argument("--repeats", type=int, default=2, help="timed calls per engine-table cell (the best kept)")
     args = parser.parse_args()
+    has_vllm = importlib.util.find_spec("vllm") is not None
+    if args.engines_only:
+        if not has_vllm:
+            raise SystemExit("bench/serve.py --engines-only needs vLLM: make vllm, then run it with "
+                             ".venv-vllm/bin/python")
+        engine_table(args.repeats)
+        return
     print(f"cpus {os.cpu_count()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')}, "
           f"spec {STRUCTURE} n={N}, models/tiny + models/scorer-tiny", flush=True)
     colds = [cold_generate() for _ in range(args.cold)]
@@ -113,6 +131,68 @@ def main() -> None:
           f"{rows[1]['rate']:.2f} cand/s vs 1 client {rows[0]['rate']:.2f}: x{scale:.1f} (target "
           f"x{CONCURRENCY_TARGET:.0f}: {'met' if scale >= CONCURRENCY_TARGET else 'NOT met'}); 32 clients "
           f"x{rows[2]['rate'] / rows[0]['rate']:.1f}")
+    if has_vllm:
+        engine_table(args.repeats)
+    else:
+        print("\n(engine table skipped: vLLM is not installed here; run .venv-vllm/bin/python bench/serve.py "
+              "--engines-only)")
+
+
+ENGINE_BATCHES = ((1, 1), (2, 4), (8, 4))  # (specs, candidates each): 1, 8 and 32 rows a call
+
+
+def engine_rows(engine: str, repeats: int) -> list[dict]:
+    """One engine's cells: for each batch and mode, the best of ``repeats`` timed ``Writer.write`` calls."""
+    import torch
+
+    from lyrics.decoding.spec import LyricSpec
+    from lyrics.models import DEFAULT_MODEL
+    from pipeline.writer import Writer
+
+    writer = Writer.load(str(DEFAULT_MODEL), engine=engine)
+    threads = torch.get_num_threads()
+    rows = []
+    for specs_count, n in ENGINE_BATCHES:
+        specs = [writer.plan(LyricSpec.from_dict({"lang": "cmn", "topic": TOPICS[i], "structure": STRUCTURE}))
+                 for i in range(specs_count)]
+        for constrained in (False, True):
+            best = None
+            for attempt in range(repeats + 1):  # the first call warms caches (compiled masks, kernels)
+                began = time.perf_counter()
+                groups = writer.write(specs, n, seed=attempt, constrained=constrained)
+                wall = time.perf_counter() - began
+                candidates = [item.candidate for group in groups for item in group]
+                if attempt and (best is None or wall < best["wall"]):
+                    best = {"wall": wall, "tokens": sum(c.tokens for c in candidates),
+                            "candidates": len(candidates), "passed": sum(c.checks.ok for c in candidates)}
+            rows.append({"engine": engine, "rows": specs_count * n, "mode": "constrained" if constrained else "plain",
+                         "threads": threads, **best, "tok_s": best["tokens"] / best["wall"],
+                         "cand_s": best["candidates"] / best["wall"]})
+            print(f"  {engine} {rows[-1]['mode']:>11} x{specs_count * n:<2} {best['wall']:6.2f} s", flush=True)
+    writer.close()
+    return rows
+
+
+def engine_table(repeats: int) -> None:
+    """Hugging Face vs vLLM, plain vs constrained, at 1, 8 and 32 rows: the table and its ratios."""
+    print("\nengines in this process (models/tiny, no scorer; Hugging Face first, then vLLM):", flush=True)
+    cells = {(r["engine"], r["rows"], r["mode"]): r for e in ("hf", "vllm") for r in engine_rows(e, repeats)}
+    print(f"\n{'engine':>6} {'rows':>4} {'mode':>11} {'thr':>3} {'tokens':>6} {'wall s':>7} {'tok/s':>7} "
+          f"{'cand/s':>7} {'pass':>5}")
+    for row in cells.values():
+        print(f"{row['engine']:>6} {row['rows']:>4} {row['mode']:>11} {row['threads']:>3} {row['tokens']:>6} "
+              f"{row['wall']:>7.2f} {row['tok_s']:>7.0f} {row['cand_s']:>7.2f} "
+              f"{row['passed']:>2}/{row['candidates']:<2}")
+    print(f"\n{'rows':>4} {'vLLM/HF plain':>14} {'vLLM/HF constr':>15} {'HF constr/plain':>16} "
+          f"{'vLLM constr/plain':>18}   (tokens/s ratios)")
+    for specs_count, n in ENGINE_BATCHES:
+        k = specs_count * n
+        hf_p, hf_c = cells["hf", k, "plain"]["tok_s"], cells["hf", k, "constrained"]["tok_s"]
+        vl_p, vl_c = cells["vllm", k, "plain"]["tok_s"], cells["vllm", k, "constrained"]["tok_s"]
+        print(f"{k:>4} {vl_p / hf_p:>14.2f} {vl_c / hf_c:>15.2f} {hf_c / hf_p:>16.2f} {vl_c / vl_p:>18.2f}")
+    ratio = cells["vllm", 32, "constrained"]["tok_s"] / cells["vllm", 32, "plain"]["tok_s"]
+    print(f"\nheadline: vLLM constrained/plain tokens/s at 32 rows x{ratio:.2f} (target x0.9: "
+          f"{'met' if ratio >= 0.9 else 'NOT met'})")
 
 
 def _get(host: str, port: int, path: str) -> bytes:
