@@ -14,7 +14,9 @@ Seeds seed a ``torch.Generator`` of the call; the process's global random state 
 
 Two decoding backends (``engine``): ``hf``, the Hugging Face ``Decoder`` (the default), and ``vllm``, the
 ``lyrics.vllm_decoder.VllmDecoder`` (a vLLM engine in this process, only where vLLM is installed: ``make vllm``,
-the ``.venv-vllm`` venv). Both plan alike, and their candidates go through the same checks and scoring.
+the ``.venv-vllm`` venv). Both plan alike, and their candidates go through the same checks and scoring. On the
+vLLM engine each candidate row is seeded on its own (``lyrics.vllm_decoder``), and starting the engine in this
+process (vLLM on CPU) seeds the process's global random state once, as vLLM does.
 """
 
 from __future__ import annotations
