@@ -6,10 +6,12 @@ a warm request at least 5x faster than the cold command; 8 clients at least 3x o
 
 Then, where vLLM is installed (the .venv-vllm venv), the decoding engines side by side in this process
 (``Writer.load(..., engine="hf" | "vllm")``, no scorer): tokens/s and candidates/s of Hugging Face vs vLLM,
-plain (``constrained=False``) vs constrained, at 1, 8 and 32 candidate rows a call (1 spec x 1, 2 x 4, 8 x 4),
-with the ratios vLLM/HF and constrained/plain (issue 29's target: vLLM constrained/plain >= 0.9 at 32). Tokens are
-the decoded tokens of the candidates (with hints the constrained rows decode their hint lines; plain rows get them
-in the text); each cell is the best of ``--repeats`` timed calls after one warm-up call.
+plain vs constrained, at 1, 8 and 32 candidate rows a call (1 spec x 1, 2 x 4, 8 x 4), with the ratios vLLM/HF
+and constrained/plain (issue 29's target: vLLM constrained/plain >= 0.9 at 32). Constrained: ``Writer.write``
+end to end (the tokens are the candidates' decoded tokens, hint lines included); plain: the same prompts decoded
+without any processor, every row as many tokens as the constrained rows took on average (end tokens ignored), so
+the ratio is the constraint's cost per token; a plain "candidate" is an unchecked row. The two modes alternate,
+one warm-up round and then ``--repeats`` timed rounds; each cell is the median.
 
     python bench/serve.py [--requests 8] [--cold 3] [--max-batch 16]
     .venv-vllm/bin/python bench/serve.py --engines-only [--repeats 2]     # only the engine table
@@ -30,6 +32,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the repository's packages, not bench/phonetics.py (the engine table imports them)
 TOPICS = ("月光", "海港", "春雨", "离别", "故乡", "夜车", "秋风", "山城")
 STRUCTURE = "7A 7A 7B 7A"
 N = 4
@@ -96,7 +99,7 @@ def main() -> None:
     parser.add_argument("--cold", type=int, default=3, help="cold `tianci generate` runs (the median is used)")
     parser.add_argument("--max-batch", type=int, default=16)
     parser.add_argument("--engines-only", action="store_true", help="only the HF vs vLLM engine table")
-    parser.add_argument("--repeats", type=int, default=2, help="timed calls per engine-table cell (the best kept)")
+    parser.add_argument("--repeats", type=int, default=3, help="timed calls per engine-table cell (the median kept)")
     args = parser.parse_args()
     has_vllm = importlib.util.find_spec("vllm") is not None
     if args.engines_only:
@@ -142,33 +145,59 @@ ENGINE_BATCHES = ((1, 1), (2, 4), (8, 4))  # (specs, candidates each): 1, 8 and 
 
 
 def engine_rows(engine: str, repeats: int) -> list[dict]:
-    """One engine's cells: for each batch and mode, the best of ``repeats`` timed ``Writer.write`` calls."""
+    """One engine's cells: for each batch, constrained (``Writer.write``: plan, decode under the constraint, read
+    and check the candidates) and plain (the same prompts decoded without any processor, each row exactly as many
+    tokens as the constrained rows took on average, end tokens ignored), alternating: the median of ``repeats``."""
     import torch
 
+    from lyrics.decoding.prompt import build_prompt
     from lyrics.decoding.spec import LyricSpec
     from lyrics.models import DEFAULT_MODEL
     from pipeline.writer import Writer
 
     writer = Writer.load(str(DEFAULT_MODEL), engine=engine)
     threads = torch.get_num_threads()
+
+    def plain(texts: list[str], length: int, seed: int) -> None:
+        if engine == "vllm":
+            from vllm import SamplingParams
+
+            params = [SamplingParams(max_tokens=length, min_tokens=length, ignore_eos=True, temperature=0.9,
+                                     top_p=0.95, seed=seed + k) for k in range(len(texts))]
+            writer.decoder.llm.generate(texts, params, use_tqdm=False)
+            return
+        tokenizer, model = writer.tokenizer, writer.model
+        inputs = tokenizer(texts, return_tensors="pt", add_special_tokens=False, padding=True, padding_side="left")
+        torch.manual_seed(seed)
+        with torch.inference_mode():
+            model.generate(**inputs, do_sample=True, temperature=0.9, top_p=0.95, max_new_tokens=length,
+                           min_new_tokens=length, pad_token_id=tokenizer.pad_token_id)
+
     rows = []
     for specs_count, n in ENGINE_BATCHES:
         specs = [writer.plan(LyricSpec.from_dict({"lang": "cmn", "topic": TOPICS[i], "structure": STRUCTURE}))
                  for i in range(specs_count)]
-        for constrained in (False, True):
-            best = None
-            for attempt in range(repeats + 1):  # the first call warms caches (compiled masks, kernels)
-                began = time.perf_counter()
-                groups = writer.write(specs, n, seed=attempt, constrained=constrained)
-                wall = time.perf_counter() - began
-                candidates = [item.candidate for group in groups for item in group]
-                if attempt and (best is None or wall < best["wall"]):
-                    best = {"wall": wall, "tokens": sum(c.tokens for c in candidates),
-                            "candidates": len(candidates), "passed": sum(c.checks.ok for c in candidates)}
-            rows.append({"engine": engine, "rows": specs_count * n, "mode": "constrained" if constrained else "plain",
-                         "threads": threads, **best, "tok_s": best["tokens"] / best["wall"],
-                         "cand_s": best["candidates"] / best["wall"]})
-            print(f"  {engine} {rows[-1]['mode']:>11} x{specs_count * n:<2} {best['wall']:6.2f} s", flush=True)
+        texts = [build_prompt(spec, writer.tokenizer) for spec in specs for _ in range(n)]
+        walls: dict[str, list[float]] = {"constrained": [], "plain": []}
+        tokens = passed = 0
+        for attempt in range(repeats + 1):  # the modes in turn, so both see the same load; the first call warms up
+            began = time.perf_counter()
+            candidates = [item.candidate for group in writer.write(specs, n, seed=attempt) for item in group]
+            wall = time.perf_counter() - began
+            tokens, passed = sum(c.tokens for c in candidates), sum(c.checks.ok for c in candidates)
+            length = max(1, round(tokens / len(candidates)))
+            began = time.perf_counter()
+            plain(texts, length, attempt)
+            if attempt:
+                walls["constrained"].append(wall)
+                walls["plain"].append(time.perf_counter() - began)
+        for mode, times in walls.items():
+            wall = statistics.median(times)
+            count = tokens if mode == "constrained" else length * len(texts)
+            rows.append({"engine": engine, "rows": len(texts), "mode": mode, "threads": threads, "wall": wall,
+                         "tokens": count, "candidates": len(texts), "passed": passed if mode == "constrained" else None,
+                         "tok_s": count / wall, "cand_s": len(texts) / wall})
+            print(f"  {engine} {mode:>11} x{len(texts):<2} " + " ".join(f"{t:.2f}" for t in times) + " s", flush=True)
     writer.close()
     return rows
 
@@ -182,7 +211,7 @@ def engine_table(repeats: int) -> None:
     for row in cells.values():
         print(f"{row['engine']:>6} {row['rows']:>4} {row['mode']:>11} {row['threads']:>3} {row['tokens']:>6} "
               f"{row['wall']:>7.2f} {row['tok_s']:>7.0f} {row['cand_s']:>7.2f} "
-              f"{row['passed']:>2}/{row['candidates']:<2}")
+              + (f"{row['passed']:>2}/{row['candidates']:<2}" if row["passed"] is not None else "    -"))
     print(f"\n{'rows':>4} {'vLLM/HF plain':>14} {'vLLM/HF constr':>15} {'HF constr/plain':>16} "
           f"{'vLLM constr/plain':>18}   (tokens/s ratios)")
     for specs_count, n in ENGINE_BATCHES:

@@ -69,8 +69,8 @@ class VllmDecoder:
 
     model = None  # no torch model in this process: the engine holds it
 
-    def __init__(self, llm: LLM, compiler: SpecCompiler):
-        self.llm, self.compiler = llm, compiler
+    def __init__(self, llm: LLM, compiler: SpecCompiler, top_k: int | None = None):
+        self.llm, self.compiler, self.top_k = llm, compiler, top_k
         self.requests = LyricRequests(compiler)
         self.planner = compiler.decoder
         self.max_model_len = llm.llm_engine.model_config.max_model_len
@@ -96,7 +96,7 @@ class VllmDecoder:
             llm = LLM(model=str(path), logits_processors=[TianciLogitsProcessor], **{**options, **engine})
         except (OSError, ValueError) as err:  # a folder that is not a model, an unknown architecture
             raise EngineError(f"vLLM cannot load {path}: {str(err).splitlines()[0] if str(err) else err!r}") from None
-        return cls(llm, SpecCompiler.for_model(path))
+        return cls(llm, SpecCompiler.for_model(path), _default_top_k(path))
 
     def close(self) -> None:
         """Stop the engine (its core process and memory) now rather than at exit."""
@@ -189,6 +189,8 @@ class VllmDecoder:
         unknown = sorted(set(options) - SAMPLING_FIELDS)
         if unknown:
             raise EngineError(f"the vLLM engine does not take the option {unknown[0]!r}; use the Hugging Face engine")
+        if options.get("temperature") != 0.0:
+            options.setdefault("top_k", self.top_k)  # the model's own, as the Hugging Face path samples
         if options.get("top_k") is None:
             options.pop("top_k", None)
         return options
@@ -256,3 +258,14 @@ def _row_seed(seed: int | None, spec: LyricSpec, index: int, n: int, row: int) -
     if seed is not None:
         return seed + index * n + row
     return None if spec.seed is None else spec.seed + row
+
+
+def _default_top_k(path: str | Path) -> int | None:
+    """The model's ``generation_config.json`` top-k, which the Hugging Face path samples with unless told (None:
+    none, or no such file)."""
+    try:
+        from transformers import GenerationConfig
+
+        return GenerationConfig.from_pretrained(str(path)).top_k or None
+    except OSError:
+        return None

@@ -12,6 +12,8 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import subprocess
+import sys
 
 import pytest
 
@@ -28,6 +30,8 @@ from pipeline.serve import LyricsServer
 from pipeline.writer import Writer
 from scorer.model import DEFAULT_SCORER
 from tianci.cli import main
+
+from .conftest import ROOT
 
 SPEC = {"lang": "cmn", "topic": "月光", "structure": "7A 7A 7B 7A"}
 SPECS = [SPEC, {"lang": "yue", "topic": "海港", "structure": "7A 7A 7B 7A"},
@@ -92,6 +96,19 @@ def test_tianci_batch_engine_vllm_writes_candidates_passing_every_check(engines,
         _passes(record["candidates"], spec)
         assert all(set(c["scores"]) >= {"overall"} for c in record["candidates"])  # ranked with the scorer
         assert record["lyrics"] in [c["lyrics"] for c in record["candidates"]]
+
+
+def test_the_real_command_starts_its_own_engine():
+    """``tianci generate --engine vllm`` as a user runs it: a fresh interpreter, its own engine (in its process on
+    CPU), vLLM's start-up log kept out; the candidates pass every check."""
+    command = ["generate", "--topic", "海港", "--lang", "yue", "-n", "2", "--seed", "2", "--engine", "vllm", "--json"]
+    done = subprocess.run([sys.executable, "-m", "tianci.cli", *command], capture_output=True, text=True, cwd=ROOT,
+                          timeout=900, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    answer = json.loads(done.stdout)
+    assert len(answer["candidates"]) == 2
+    _passes(answer["candidates"], LyricSpec.from_dict(answer["spec"]))
+    assert " INFO " not in done.stderr
 
 
 def test_a_bad_spec_is_one_line_before_any_engine_work(engines, capsys):
