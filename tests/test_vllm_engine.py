@@ -105,7 +105,7 @@ def test_the_real_command_starts_its_own_engine():
     done = subprocess.run([sys.executable, "-m", "tianci.cli", *command], capture_output=True, text=True, cwd=ROOT,
                           timeout=900, check=False)
     assert done.returncode == 0, done.stderr[-2000:]
-    answer = json.loads(done.stdout)
+    answer = json.loads(done.stdout)  # standard output is the answer alone: vLLM's log goes to standard error
     assert len(answer["candidates"]) == 2
     _passes(answer["candidates"], LyricSpec.from_dict(answer["spec"]))
     assert " INFO " not in done.stderr

@@ -477,8 +477,9 @@ def _writer(model: str | None, adapter: str | None, scorer: str | None = "none",
     by ``--engine`` (``hf`` or ``vllm``)."""
     from pipeline.writer import Writer
 
-    if engine == "vllm":  # vLLM's start-up log is for servers; a command shows its warnings only
+    if engine == "vllm":  # vLLM logs to standard output, which --json and pipes own: its warnings only, on stderr
         os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
     return Writer.load(_generator_path(model), adapter=adapter, scorer=_scorer_path(scorer), engine=engine)
 
 
