@@ -44,8 +44,8 @@ browser:
 	  { $$SUDO apt-get update -q >/dev/null && $$SUDO apt-get install -y -q chromium chromium-driver fonts-noto-cjk >/dev/null; }; }
 
 test: setup lint browser vllm
-	$(PY) -m pytest -q --ignore=tests/test_vllm.py
-	$(VLLM_PY) -m pytest -q -p no:cacheprovider tests/test_vllm.py
+	$(PY) -m pytest -q --ignore-glob='tests/test_vllm*.py'
+	$(VLLM_PY) -m pytest -q -p no:cacheprovider tests/test_vllm.py tests/test_vllm_engine.py
 
 bench: setup
 	$(PY) bench/phonetics_accuracy.py

@@ -35,7 +35,7 @@ DEFAULT_PORT = 8808
 MAX_BATCH = 16  # requests written together at most
 QUEUE_SIZE = 64  # requests waiting at most; more are answered 503
 
-ENGINES = ("local", "ray")
+ENGINES = ("local", "ray", "vllm")
 RAY_SCHEMES = ("ray://",)  # Ray Client; a bare HOST:PORT is a cluster's GCS address
 
 
@@ -57,13 +57,15 @@ def ray_host_port(address: str) -> tuple[str, int] | None:
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """Where generation runs: here (``local``) or on Ray (``ray``: a pool of ``actors``, each holding a generator
-    and the scorer, ``num_gpus`` each; ``address`` joins a running cluster, none starts a local Ray)."""
+    """Where generation runs: here (``local``, decoded by Hugging Face transformers), on Ray (``ray``: a pool of
+    ``actors``, each holding a generator and the scorer, ``num_gpus`` each; ``address`` joins a running cluster,
+    none starts a local Ray), or here decoded by a vLLM engine (``vllm``: needs the .venv-vllm venv)."""
 
     # ``flag``/``help``/``choices``: the command line's flags for these fields are made from them (tianci batch)
     kind: str = field(default="local", metadata={
         "flag": "--engine", "choices": ENGINES,
-        "help": "local: this process; ray: a pool of Ray actors (pip install 'tianci[ray]')"})
+        "help": "local: this process (Hugging Face); ray: a pool of Ray actors (pip install 'tianci[ray]'); vllm: "
+                "this process, decoded by vLLM (the .venv-vllm venv: make vllm)"})
     address: str | None = field(default=None, metadata={
         "flag": "--address", "help": "--engine ray: a running cluster to join (default: start one here)"})
     actors: int = field(default=2, metadata={

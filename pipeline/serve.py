@@ -1,5 +1,6 @@
 """``tianci serve``: one resident :class:`~pipeline.writer.Writer` behind a small HTTP API, concurrent requests
-written together (micro-batching), on the Hugging Face engine.
+written together (micro-batching), on the Hugging Face engine or (``--engine vllm``) a vLLM engine, whose
+continuous batching then decodes every row of a round together.
 
     POST /v1/lyrics   a spec as ``tianci batch`` reads it (``n`` defaults to 4)
                       → 200 {"spec", "lyrics", "candidates": [{"lyrics", "checks", "tokens", "scores"?}, ...]}
@@ -20,7 +21,8 @@ others draws different tokens than it would alone. A request with a ``seed`` is 
 its own, ``Writer.write([spec], n, seed=spec.seed)``: the same spec and seed give the same candidates whatever
 else is in flight, and the same as ``tianci generate --seed S`` with the default sampling (and as
 ``tianci batch`` would not: batch seeds by chunk). Requests without a seed are batched, each call with a fresh
-seed.
+seed. On the vLLM engine every candidate row is seeded on its own (``lyrics.vllm_decoder``), so seeded requests
+are batched with the rest and still written as they would be alone.
 """
 
 from __future__ import annotations
@@ -178,8 +180,8 @@ class MicroBatcher:
                                              f"planning failed: {type(err).__name__}: {err}"))
         groups: dict[tuple[int, int | None, int], list[tuple[Job, LyricSpec]]] = {}
         for index, (job, planned) in enumerate(ready):
-            alone = index if planned.seed is not None else -1
-            groups.setdefault((planned.n, planned.seed, alone), []).append((job, planned))
+            alone = index if planned.seed is not None and self.writer.engine == "hf" else -1
+            groups.setdefault((planned.n, planned.seed if alone >= 0 else None, alone), []).append((job, planned))
         for (count, seed, _), group in groups.items():
             self._write(group, count, seed)
 
@@ -354,7 +356,7 @@ class LyricsServer:
                 "queued": self.batcher.jobs.qsize(), **self.batcher.stats.to_dict()}
 
     def models(self) -> dict[str, Any]:
-        return {"models": [{"id": _name(self.model_path), "path": self.model_path, "engine": "hf",
+        return {"models": [{"id": _name(self.model_path), "path": self.model_path, "engine": self.batcher.writer.engine,
                             "scorer": _name(self.scorer_path), "max_batch": self.batcher.max_batch}]}
 
     def start(self) -> LyricsServer:

@@ -3,9 +3,12 @@
     tianci analyze [--lang cmn|yue] [--scheme S] [--register literary|written|colloquial] [--json] [TEXT | -]
     tianci rhymes CHAR [--lang cmn|yue] [--scheme S] [--limit N] [--json]
     tianci generate --topic T [--lang] [--structure S] [--rhymes A=光] [--tones P,P] [--keep 1=...] [-n N] [--json]
-    tianci batch SPECS.jsonl OUT.jsonl [--model PATH] [-n N] [--batch-size N] [--scorer DIR|none] [--engine ray]
+                    [--engine hf|vllm]
+    tianci batch SPECS.jsonl OUT.jsonl [--model PATH] [-n N] [--batch-size N] [--scorer DIR|none]
+                 [--engine local|ray|vllm]
     tianci score IN.jsonl OUT.jsonl [--scorer DIR]
     tianci serve [--model PATH] [--scorer DIR|none] [--host 127.0.0.1] [--port 8808] [--max-batch 16] [--queue 64]
+                 [--engine hf|vllm]
     tianci train --config configs/NAME.yaml --stage knowledge|sft [--resume]
     tianci export --config configs/NAME.yaml --out DIR
     tianci scorer train --config configs/scorer_tiny.yaml [--resume]
@@ -29,6 +32,7 @@ import dataclasses
 import io
 import json
 import math
+import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -124,6 +128,12 @@ def _add_model(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapter", default=None, help="a LoRA adapter directory to merge into --model")
 
 
+def _add_engine(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--engine", default="hf", choices=("hf", "vllm"),
+                        help="decoding backend: hf (Hugging Face transformers, the default) or vllm (a vLLM engine "
+                             "in this process; needs the .venv-vllm venv: make vllm)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="tianci", description="Controllable Mandarin and Cantonese lyrics.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -174,6 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temperature", type=float, default=0.9)
     p.add_argument("--top-p", type=float, default=0.95)
     _add_model(p)
+    _add_engine(p)
     p.add_argument("--hints", action=argparse.BooleanOptionalAction, default=None,
                    help="write a hint line before each lyric line (default: as the model was trained, tianci.json)")
     p.add_argument("--json", action="store_true", help='one JSON object {"spec": ..., "candidates": [...]}')
@@ -206,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--queue", type=int, default=QUEUE_SIZE,
                    help=f"requests waiting at most; more are answered 503 (default {QUEUE_SIZE})")
     p.add_argument("--log", action="store_true", help="a line on standard error per request")
+    _add_engine(p)
     p.set_defaults(run=cmd_serve)
 
     ratings = commands.add_parser("ratings", help="the SQLite ratings store: import, export, MOS report")
@@ -429,6 +441,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
     if args.seed is not None:
         fields["seed"] = args.seed
     spec = LyricSpec.from_dict(fields)  # a bad spec fails here, before any model is loaded
+    _require_engine(args.engine)
     if spec.keep:
         fields["keep"] = spec.keep_dict()
     if not math.isfinite(args.temperature) or not 0 < args.temperature <= MAX_TEMPERATURE:
@@ -441,7 +454,7 @@ def cmd_generate(args: argparse.Namespace) -> None:
         raise UsageError("--melody-pull must be from 0 (off) to 100, e.g. 2")
     if args.export is not None:
         _check_writable_dir(args.export)  # before any model work
-    writer = _writer(args.model, args.adapter)
+    writer = _writer(args.model, args.adapter, engine=args.engine)
     spec = writer.plan(spec)
     candidates = [scored.candidate for scored in writer.write(
         [spec], spec.n, seed=spec.seed, temperature=args.temperature, top_p=args.top_p, hints=args.hints,
@@ -503,12 +516,24 @@ def config_from_args(config: type, args: argparse.Namespace):
                      if "flag" in spec.metadata})
 
 
-def _writer(model: str | None, adapter: str | None, scorer: str | None = "none"):
+def _writer(model: str | None, adapter: str | None, scorer: str | None = "none", engine: str = "hf"):
     """The Writer of a generation command: ``--model`` (default: the shipped one) with ``--adapter``, and the
-    scorer ``--scorer`` names (by default, for commands that rank: the shipped one; ``none``: no scorer)."""
+    scorer ``--scorer`` names (by default, for commands that rank: the shipped one; ``none``: no scorer), decoded
+    by ``--engine`` (``hf`` or ``vllm``)."""
     from pipeline.writer import Writer
 
-    return Writer.load(_generator_path(model), adapter=adapter, scorer=_scorer_path(scorer))
+    if engine == "vllm":  # vLLM logs to standard output, which --json and pipes own: its warnings only, on stderr
+        os.environ.setdefault("VLLM_LOGGING_LEVEL", "WARNING")
+        os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
+    return Writer.load(_generator_path(model), adapter=adapter, scorer=_scorer_path(scorer), engine=engine)
+
+
+def _require_engine(engine: str) -> None:
+    """``--engine vllm`` where vLLM is not installed: one line saying to run ``make vllm`` and use .venv-vllm,
+    before any model work."""
+    from pipeline.writer import require_engine
+
+    require_engine("vllm" if engine == "vllm" else "hf")
 
 
 def _scorer_path(path: str | None) -> str | None:
@@ -541,6 +566,7 @@ def cmd_batch(args: argparse.Namespace) -> None:
     if args.n < 1 or args.batch_size < 1 or args.actors < 1:
         raise UsageError("-n, --batch-size and --actors must be at least 1")
     engine_config = config_from_args(EngineConfig, args)  # a malformed --address before OUT is made
+    _require_engine(engine_config.kind)
     if args.seed is not None and args.seed < 0:
         raise UsageError("--seed must be 0 or more, as tianci generate's")
     if args.out.resolve() == args.specs.resolve():
@@ -551,7 +577,8 @@ def cmd_batch(args: argparse.Namespace) -> None:
         summary = run_batch(None, args.specs, args.out, args.n, args.batch_size, args.seed,
                             engine=_ray_engine(engine_config, args.model, args.adapter, args.scorer))
     else:
-        summary = run_batch(_writer(args.model, args.adapter, args.scorer), args.specs, args.out, args.n,
+        engine = "vllm" if engine_config.kind == "vllm" else "hf"
+        summary = run_batch(_writer(args.model, args.adapter, args.scorer, engine), args.specs, args.out, args.n,
                             args.batch_size, args.seed)
     print(summary.line(), file=sys.stderr)
 
@@ -566,8 +593,9 @@ def cmd_serve(args: argparse.Namespace) -> None:
     if not _is_loopback(args.host):
         print(f"tianci serve: warning: listening on {args.host}, not loopback: anyone who can reach this machine "
               "can use the model (there is no authentication)", file=sys.stderr)
+    _require_engine(args.engine)
     generator, scorer = _generator_path(args.model), _scorer_path(args.scorer)
-    writer = _writer(args.model, args.adapter, args.scorer)
+    writer = _writer(args.model, args.adapter, args.scorer, args.engine)
     log = (lambda line: print(line, file=sys.stderr, flush=True)) if args.log else None
     try:
         server = LyricsServer(writer, model=generator, scorer=scorer, host=args.host, port=args.port,
@@ -575,7 +603,7 @@ def cmd_serve(args: argparse.Namespace) -> None:
     except OSError as err:
         raise UsageError(f"cannot listen on {args.host}:{args.port} ({err.strerror or err}); "
                          "give another --port or --host") from None
-    print(f"tianci serve: {server.url} (model {generator}, scorer {scorer or 'none'}); "
+    print(f"tianci serve: {server.url} (model {generator}, scorer {scorer or 'none'}, engine {args.engine}); "
           f"POST {server.url}/v1/lyrics; Ctrl-C stops", file=sys.stderr, flush=True)
     server.serve_forever()
 
@@ -694,7 +722,9 @@ def cmd_score(args: argparse.Namespace) -> None:
 def cmd_rs(args: argparse.Namespace) -> None:
     from pipeline.rs.rounds import run_rounds
 
-    report = run_rounds(load_config(args.config, RSConfig))
+    config = load_config(args.config, RSConfig)
+    _require_engine(config.engine.kind)
+    report = run_rounds(config)
     print(f"rejection sampling: {report} (metrics.png and round_*/ beside it)")
 
 

@@ -69,6 +69,17 @@ def sampling_engine(cfg: RSConfig, generator: str) -> Callable | None:
     return ray_engine(cfg.engine, generator, None, str(cfg.model.scorer or DEFAULT_SCORER))
 
 
+def sampling_writer(cfg: RSConfig, generator: str, scorer: Scorer) -> Writer:
+    """The Writer of the training prompts' sampling here: Hugging Face on CPU, or a vLLM engine
+    (``engine.kind: vllm``; the held-out evaluation stays on Hugging Face, which also gives its perplexity)."""
+    if cfg.engine.kind == "vllm":
+        from lyrics.vllm_decoder import VllmDecoder  # vllm: only in the .venv-vllm venv
+
+        decoder = VllmDecoder.load(generator)
+        return Writer(None, decoder.tokenizer, scorer, decoder=decoder)
+    return Writer(*load_model(generator, device="cpu"), scorer)
+
+
 def run_rounds(cfg: RSConfig) -> Path:
     """Run (or continue) every round of the config; returns ``report.md``."""
     out_dir = cfg.run_dir
@@ -90,10 +101,12 @@ def run_rounds(cfg: RSConfig) -> Path:
             if not (folder / "metrics.json").is_file() and not model_dir.is_dir():
                 if not (folder / "sft" / "final").is_dir():
                     engine = sampling_engine(cfg, generator)  # None: here, with the model loaded now
-                    writer = Writer(*load_model(generator, device="cpu"), scorer) if engine is None else None
+                    writer = sampling_writer(cfg, generator, scorer) if engine is None else None
                     sample_prompts(writer, train_prompts, folder / "samples.jsonl", cfg.k,
                                    cfg.seed + 1000 * r, cfg.temperature, imagery_tables, desc=f"round {r} samples",
                                    repetition_gate=cfg.repetition_gate, engine=engine)
+                    if writer is not None:
+                        writer.close()  # a vLLM engine's memory back before training
                     del writer
                     if not (folder / "train.jsonl").is_file():  # written last: with it, selection.json is there
                         rows, counts = training_data(cfg, read_jsonl(folder / "samples.jsonl"), r,
