@@ -116,7 +116,8 @@ def main() -> None:
               f"{proc_s / proc_calls * 1e3:.3f} ms/step over all {int(proc_calls)} steps, "
               f"{warm_s / max(warm_calls, 1) * 1e3:.3f} ms/step over the {int(warm_calls)} with every mask cached")
     inside = sum(1 for key in constraint._masks if isinstance(key[-1], bytes) and key[-1])
-    print(f"distinct masks computed for the spec: {len(constraint._masks)} ({inside} inside a byte-split character)")
+    print(f"distinct masks computed for the spec: {len(constraint._masks)} ({inside} inside a byte-split character); "
+          f"used-character overlays on them (no 重韵): {constraint.overlays_built}")
     print()
     for batch, (plain_step, cons_step, proc, warm) in results.items():
         ratio = cons_step / plain_step

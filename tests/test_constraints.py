@@ -6,11 +6,14 @@ candidate is then judged by the independent check (phonetics.analyze), never by 
 
 import pytest
 import torch
+from transformers import LogitsProcessorList
 
 from lyrics import generate
 from lyrics.decoding.constraints import LyricsConstraint, RowState, UnsatisfiableSpec
+from lyrics.decoding.prompt import build_prompt
 from lyrics.decoding.spec import LyricSpec
-from lyrics.generation import Decoder
+from lyrics.decoding.tokentable import TEXT
+from lyrics.generation import Decoder, candidate_from_tokens, token_budget
 from lyrics.training.chartok import build_char_tokenizer
 
 SPECS = [
@@ -154,3 +157,101 @@ def test_relaxation_drops_tone_first_then_rhyme_and_keeps_the_structure():
     state, mask = Decoder(None, tokenizer).compile(spec_free).allowed(impossible)
     assert state.relaxed == ((1, "tone"), (1, "rhyme"))
     assert set(mask.nonzero().flatten().tolist()) == set(ids.values())  # any character, never a line break
+
+
+def _full_forbidden(constraint: LyricsConstraint, state: RowState) -> tuple[RowState, torch.Tensor]:
+    """The mask of ``state`` computed whole, as before the used-character overlay: every slot with the characters
+    it avoids, partial characters judged on ``CharRules.prefixes`` of those slots, relaxing where nothing is
+    left. The reference the overlay must equal."""
+    from dataclasses import replace
+
+    from lyrics.decoding.tokentable import utf8_length
+
+    def whole(state: RowState) -> torch.Tensor:
+        line = constraint.spec.lines[state.line] if state.line < len(constraint.spec.lines) else None
+        if (line is None or state.done or state.off_plan or constraint._in_hint(state)
+                or (state.pos == line.syllables and not state.pending) or state.line in constraint.kept):
+            return constraint._forbidden(state)[0]  # masks of fixed ids: no used characters in them
+        slots = tuple(constraint.slot(state, state.line, p) for p in range(state.pos, line.syllables))
+        if not state.pending:
+            return ~constraint._text_mask(slots)
+        ok = torch.zeros(constraint.table.vocab_size, dtype=torch.bool)
+        table = constraint.table
+        for token in ((table.lead > 0) & (table.kinds == TEXT)).nonzero().flatten().tolist():
+            data = state.pending + table.data[token]
+            i, m, fits = 0, 0, True
+            while i < len(data) and fits:
+                size = utf8_length(data[i])
+                piece = data[i:i + size]
+                if size == 0 or m >= len(slots):
+                    fits = False
+                elif len(piece) < size:
+                    fits, i = piece in constraint.rules.prefixes(slots[m]), len(data)
+                else:
+                    try:
+                        fits = constraint.rules.allows(piece.decode("utf-8"), slots[m])
+                    except UnicodeDecodeError:
+                        fits = False
+                    i, m = i + size, m + 1
+            ok[token] = fits
+        return ~ok
+
+    forbidden = whole(state)
+    for what in ("tone", "rhyme"):
+        if not bool(forbidden.all()):
+            break
+        state = replace(state, relaxed=(*state.relaxed, (state.line, what)))
+        forbidden = whole(state)
+    return state, forbidden
+
+
+OVERLAY_SPECS = [
+    {"lang": "cmn", "topic": "月光", "structure": "7A 7A 7B 7A", "rhymes": {"A": "光"},
+     "tones": ["平平仄仄仄平平", "仄仄平平仄仄平"]},
+    {"lang": "cmn", "scheme": "13zhe", "topic": "月光", "structure": "2A 2B 2A 2B 2A 2B"},
+    {"lang": "yue", "topic": "笑", "structure": "3A 2A", "rhymes": {"A": "eu"}},  # byte-split characters only
+]
+
+
+@pytest.mark.parametrize("spec_index", range(len(OVERLAY_SPECS)))
+def test_the_used_character_overlay_equals_the_whole_mask(spec_index, qwen_tokenizer, qwen_model):
+    """No 重韵 makes a mask depend on the characters other lines ended on; they are applied as a few ids over a
+    mask shared without them. On recorded runs with the real Qwen3 tokenizer, at every step of every candidate,
+    the overlaid mask and the relaxations equal those of the mask computed whole."""
+    spec = LyricSpec.from_dict(OVERLAY_SPECS[spec_index])
+    constraint = Decoder(None, qwen_tokenizer).compile(spec)
+    prompt = qwen_tokenizer(build_prompt(spec, qwen_tokenizer), return_tensors="pt")
+    torch.manual_seed(spec_index)
+    out = qwen_model.generate(**prompt, logits_processor=LogitsProcessorList([constraint.processor()]),
+                              do_sample=True, temperature=1.0, num_return_sequences=3,
+                              max_new_tokens=token_budget(spec, [constraint]), eos_token_id=constraint.eos_ids,
+                              pad_token_id=qwen_tokenizer.pad_token_id)
+    constraint = Decoder(None, qwen_tokenizer).compile(spec)  # a fresh cache: masks built in the replay's order
+    overlaid = 0
+    for row in out[:, prompt["input_ids"].shape[1]:].tolist():
+        tokens = row[:next(i + 1 for i, t in enumerate(row) if t in constraint.eos_ids)]
+        candidate = candidate_from_tokens(constraint, tokens, spec)
+        assert candidate.checks.ok and candidate.checks.relaxed == [], candidate.checks.to_dict()
+        state = RowState()
+        for token in tokens:
+            expected_state, expected = _full_forbidden(constraint, state)
+            state, base, extra = constraint.masks(state)
+            overlaid += bool(len(extra))
+            assert state == expected_state
+            assert torch.equal(constraint.forbidden(state)[1], expected), (candidate.lyrics, state)
+            assert not bool(base[extra].any())  # the overlay only adds
+            state = constraint.advance(state, token)
+    assert overlaid  # the rule was in play
+
+
+def test_used_characters_can_force_a_relaxation_as_the_whole_mask_does():
+    tokenizer = build_char_tokenizer("天年见风")  # 天年见: 言前; 风 (and the hint symbol 平): 中东
+    constraint = Decoder(None, tokenizer).compile(LyricSpec.from_dict(
+        {"lang": "cmn", "topic": "x", "structure": "1A 1A", "rhymes": {"A": "天"}}))
+    used = (("A", "天"), ("A", "年"), ("A", "见"))
+    for finals in (used[:1], used[1:2], used):  # the last: a state no row reaches, every 言前 character used
+        state = RowState(line=1, finals=finals)
+        expected_state, expected = _full_forbidden(constraint, state)
+        got_state, got = constraint.forbidden(state)
+        assert got_state == expected_state and torch.equal(got, expected)
+    assert got_state.relaxed == ((1, "tone"), (1, "rhyme"))  # nothing left in 言前: the rhyme goes

@@ -107,6 +107,10 @@ def test_a_request_without_a_spec_is_decoded_freely(llm):
 def test_vllm_masks_equal_the_hugging_face_masks_step_by_step(written, requests):
     """Every candidate's recorded ids fed through both processors, all rows in one batch as vLLM holds them: at
     each step, each row allows exactly the tokens ``RowConstraintsProcessor`` allows it."""
+    _assert_masks_equal_step_by_step(written, requests)
+
+
+def _assert_masks_equal_step_by_step(written, requests) -> None:
     compiler = requests.compiler
     constraints = [compiler.constraint(request.spec) for request, _ in written]
     batch = ConstrainedBatch(compiler)
@@ -180,3 +184,66 @@ def test_greedy_vllm_writes_what_the_hugging_face_decoder_writes(llm, requests):
         got = [requests.candidate(row, out.outputs[0].token_ids).lyrics
                for row, out in zip(rows, outputs, strict=True)]
         assert got == expected, (spec, pull)
+
+
+# The real Qwen3 tokenizer (byte-level BPE: multi-character tokens, characters split over byte tokens) on a
+# random-weight Qwen3 saved with it, trained-with-hints settings as the shipped model: what a random model writes
+# right is the processor's doing.
+QWEN_SPECS = [
+    {"lang": "cmn", "topic": "月光", "structure": "7A 7A 7B 7A", "tones": ["平平仄仄仄平平", "仄仄平平仄仄平"]},
+    {"lang": "cmn", "topic": "春风", "structure": "2A 2B 2A 2B 2A 2B"},  # no 重韵 on every other line
+    {"lang": "yue", "topic": "笑", "structure": "3A 2A", "rhymes": {"A": "eu"}},  # two characters, both byte-split
+]
+
+
+@pytest.fixture(scope="module")
+def qwen_dir(tmp_path_factory):
+    from transformers import AutoTokenizer, Qwen3Config, Qwen3ForCausalLM
+
+    from lyrics.data.assets import asset_dir
+
+    folder = tmp_path_factory.mktemp("qwen3-random")
+    tokenizer = AutoTokenizer.from_pretrained(asset_dir("qwen3-tokenizer"))
+    torch.manual_seed(0)
+    config = Qwen3Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, head_dim=64, max_position_embeddings=1024,
+                         tie_word_embeddings=True, eos_token_id=tokenizer.eos_token_id)
+    Qwen3ForCausalLM(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    (folder / "tianci.json").write_text(json.dumps({"hints": True}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def qwen_requests(qwen_dir):
+    return LyricRequests.for_model(qwen_dir)
+
+
+@pytest.fixture(scope="module")
+def qwen_written(qwen_dir, qwen_requests, llm):
+    """As ``written``, by a second engine on the random Qwen3 (``llm`` first: one engine is started at a time)."""
+    engine = LLM(model=str(qwen_dir), logits_processors=[TianciLogitsProcessor], dtype="float32", max_model_len=1024,
+                 max_num_seqs=8, enforce_eager=True, seed=0)
+    rows = [row for k, spec in enumerate(QWEN_SPECS) for row in qwen_requests.build(spec, n=PER_SPEC, seed=k)]
+    outputs = engine.generate([row.prompt for row in rows], [row.params for row in rows], use_tqdm=False)
+    del engine
+    return [(row, list(out.outputs[0].token_ids)) for row, out in zip(rows, outputs, strict=True)]
+
+
+def test_every_vllm_candidate_on_the_qwen3_tokenizer_passes_the_independent_checks(qwen_written, qwen_requests):
+    assert len(qwen_written) == len(QWEN_SPECS) * PER_SPEC
+    table = qwen_requests.compiler.decoder.table
+    for request, token_ids in qwen_written:
+        candidate = qwen_requests.candidate(request, token_ids)
+        checks = check_lyrics(candidate.lyrics, request.spec)
+        assert checks.ok, (request.data, candidate.lyrics, checks.to_dict())
+        assert len(candidate.lyrics.split("\n")) == len(request.spec.lines)
+        assert candidate.checks.relaxed == []
+        assert "\ufffd" not in candidate.lyrics
+    # the byte-level vocabulary was exercised: tokens of several characters, and characters written byte by byte
+    used = [t for _, ids in qwen_written for t in ids]
+    assert any(int(table.n_chars[t]) > 1 for t in used) and any(int(table.tail[t]) >= 0 for t in used)
+
+
+def test_vllm_masks_on_the_qwen3_tokenizer_equal_the_hugging_face_masks(qwen_written, qwen_requests):
+    _assert_masks_equal_step_by_step(qwen_written, qwen_requests)

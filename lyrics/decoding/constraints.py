@@ -80,6 +80,30 @@ def additive_bias(forbidden: torch.Tensor, device: torch.device, table: TokenTab
     return row
 
 
+_NONE = torch.zeros(0, dtype=torch.long)  # no more ids forbidden
+
+
+_NONE = torch.zeros(0, dtype=torch.long)  # no more ids forbidden
+
+
+def device_mask(forbidden: torch.Tensor, device: torch.device, table: TokenTable) -> torch.Tensor:
+    """``forbidden`` on ``device``: itself on the CPU, elsewhere a copy kept with the ``table`` (most recently used
+    first, as :func:`additive_bias` keeps its rows), so the masks of a batch are stacked where the logits are."""
+    if device.type == "cpu":
+        return forbidden
+    rows: OrderedDict = table.derived.setdefault("device masks", OrderedDict())
+    key = (id(forbidden), str(device))
+    hit = rows.get(key)
+    if hit is not None and hit[0] is forbidden:
+        rows.move_to_end(key)
+        return hit[1]
+    row = forbidden.to(device)
+    rows[key] = (forbidden, row)
+    while len(rows) > 1 and len(rows) * row.numel() > _BIAS_CACHE_BYTES:
+        rows.popitem(last=False)
+    return row
+
+
 class UnsatisfiableSpec(SpecError):
     """The vocabulary cannot meet the spec; the message names the line."""
 
@@ -121,9 +145,12 @@ class CharRules:
         any_char = table.writes_any_utf8
         whole = set(table.char_list)
         self.writable = sorted(c for c in self.classes if any_char or c in whole)
+        self._writable_set = frozenset(self.writable)
         self._char_masks: dict[Slot, torch.Tensor] = {}  # per slot, kept with these rules (slots are few)
         self._prefixes: dict[Slot, frozenset[bytes]] = {}
         self._prefix_masks: dict[Slot, torch.Tensor] = {}
+        self._prefix_counts: dict[Slot, dict[bytes, int]] = {}
+        self._lost: dict[tuple[Slot, frozenset[str]], frozenset[bytes]] = {}
 
     def allows(self, char: str, slot: Slot) -> bool:
         classes = self.classes.get(char)
@@ -157,6 +184,42 @@ class CharRules:
                     out.update(data[:k] for k in range(1, len(data)))
             self._prefixes[slot] = frozenset(out)
         return self._prefixes[slot]
+
+    def prefix_counts(self, slot: Slot) -> dict[bytes, int]:
+        """Per proper UTF-8 prefix in :meth:`prefixes`, how many writable characters that fit ``slot`` begin with
+        it."""
+        if slot not in self._prefix_counts:
+            counts: dict[bytes, int] = {}
+            for char in self.writable:
+                if self.allows(char, slot):
+                    data = char.encode("utf-8")
+                    for k in range(1, len(data)):
+                        counts[data[:k]] = counts.get(data[:k], 0) + 1
+            self._prefix_counts[slot] = counts
+        return self._prefix_counts[slot]
+
+    def lost_prefixes(self, slot: Slot, avoid: frozenset[str]) -> frozenset[bytes]:
+        """The prefixes of ``slot`` (one without ``avoid``) that only characters in ``avoid`` finish:
+        ``prefixes(slot)`` less these is ``prefixes`` of the slot that avoids them, found without a pass over
+        every writable character per set of used characters."""
+        key = (slot, avoid)
+        if key not in self._lost:
+            counts, gone = self.prefix_counts(slot), {}
+            for char in avoid:
+                if char in self._writable_set and self.allows(char, slot):
+                    data = char.encode("utf-8")
+                    for k in range(1, len(data)):
+                        gone[data[:k]] = gone.get(data[:k], 0) + 1
+            self._lost[key] = frozenset(p for p, n in gone.items() if counts.get(p, 0) == n)
+        return self._lost[key]
+
+    def fits_prefix(self, piece: bytes, slot: Slot) -> bool:
+        """Whether ``piece`` is in ``prefixes(slot)``, the characters a slot avoids taken off its avoid-free
+        prefixes."""
+        if not slot.avoid:
+            return piece in self.prefixes(slot)
+        free = replace(slot, avoid=frozenset())
+        return piece in self.prefixes(free) and piece not in self.lost_prefixes(free, slot.avoid)
 
     def prefix_mask(self, slot: Slot) -> torch.Tensor:
         """bool [P] over the table's trailing partial characters."""
@@ -242,8 +305,10 @@ class LyricsConstraint:
         self.newline_ids = table.newline_ids
         if len(spec.lines) > 1 and not self.newline_ids:
             raise UnsatisfiableSpec("the tokenizer has no token for a line break (\\n)")
-        self._masks: dict[tuple, torch.Tensor] = {}  # forbidden tokens by the slots still to fill, across lines
-        self._by_state: dict[tuple, tuple[tuple, torch.Tensor]] = {}  # by state: relaxations and forbidden tokens
+        # forbidden tokens, and how many are allowed, by the slots still to fill (used characters left out)
+        self._masks: dict[tuple, tuple[torch.Tensor, int]] = {}
+        self._overlays: dict[tuple, torch.Tensor] = {}  # by mask key and used characters: the more ids they forbid
+        self._by_state: dict[tuple, tuple[tuple, torch.Tensor, torch.Tensor]] = {}  # by state: relaxations, masks
         self._kinds: list[int] = table.kinds.tolist()  # per-token lookups on the hot path, off the tensor
         self._text = (table.kinds == TEXT)
         self._boundary_text = self._text & (table.lead == 0)
@@ -254,6 +319,7 @@ class LyricsConstraint:
         for token in (self._text & (table.lead > 0)).nonzero().flatten().tolist():
             self._lead_tokens.setdefault(int(table.lead[token]), []).append(token)
         self.masks_built = 0  # for benchmarks: how many masks were computed rather than found
+        self.overlays_built = 0  # and how many used-character overlays
         self.viable_groups = self._viable_groups()  # per unpinned label: groups all its lines can end in
 
     # ---- the plan ----------------------------------------------------------------------------------
@@ -391,7 +457,7 @@ class LyricsConstraint:
         """``tokens`` without the forced hints: what the lyrics are written with."""
         state, out = RowState(), []
         for token in tokens:
-            state = self.forbidden(state)[0]
+            state = self.resolve(state)
             if not (state.line < len(self.spec.lines) and self._in_hint(state)):
                 out.append(token)
             state = self.advance(state, token)
@@ -401,7 +467,7 @@ class LyricsConstraint:
         """The state after ``tokens`` from the start, relaxing where generation had to."""
         state = RowState()
         for token in tokens:
-            state = self.advance(self.forbidden(state)[0], token)
+            state = self.advance(self.resolve(state), token)
         return state
 
     # ---- masks -------------------------------------------------------------------------------------
@@ -412,51 +478,92 @@ class LyricsConstraint:
         return state, ~forbidden
 
     def forbidden(self, state: RowState) -> tuple[RowState, torch.Tensor]:
-        """The complement of :meth:`allowed`, which is what the processor applies (no inversion per step).
-        Cached per state on its plain fields, so the per-step cost is one small tuple hash."""
+        """The complement of :meth:`allowed`, materialised: :meth:`masks`' shared mask with the row's used
+        characters filled in (a new tensor when there are any). The processors apply :meth:`masks` instead."""
+        state, base, extra = self.masks(state)
+        return state, (base.clone().index_fill_(0, extra, True) if len(extra) else base)
+
+    def resolve(self, state: RowState) -> RowState:
+        """``state`` with the relaxations its mask needs (none unless a line has no allowed token left)."""
+        return self.masks(state)[0]
+
+    def masks(self, state: RowState) -> tuple[RowState, torch.Tensor, torch.Tensor]:
+        """What ``state`` forbids, in two parts: a bool [V] mask shared by every state with the same slots still to
+        fill, the characters other lines of the rhyme label ended on left out (so a spec has few of them, each
+        computed once), and the long [E] ids those used characters forbid besides (the 重韵 rule: tokens that would
+        put one at the line end, or a partial character only they finish): a small per-row overlay, empty for
+        most states. Cached per state on its plain fields, so the per-step cost is one small tuple hash."""
         key = (state.line, state.pos, state.pending, state.chosen, state.line_ends, state.relaxed, state.hint,
                state.kept, state.done or state.off_plan)
         hit = self._by_state.get(key)
         if hit is None:
-            resolved, forbidden = state, self._forbidden(state)
+            resolved = state
+            base, allowed, extra = self._forbidden(resolved)
             for what in ("tone", "rhyme"):
-                if not bool(forbidden.all()):
+                if allowed > len(extra):
                     break
                 resolved = replace(resolved, relaxed=(*resolved.relaxed, (resolved.line, what)))
-                forbidden = self._forbidden(resolved)
-            hit = self._by_state[key] = (resolved.relaxed, forbidden)
-        relaxed, forbidden = hit
-        return (state if relaxed == state.relaxed else replace(state, relaxed=relaxed)), forbidden
+                base, allowed, extra = self._forbidden(resolved)
+            hit = self._by_state[key] = (resolved.relaxed, base, extra)
+        relaxed, base, extra = hit
+        return (state if relaxed == state.relaxed else replace(state, relaxed=relaxed)), base, extra
 
-    def _forbidden(self, state: RowState) -> torch.Tensor:
-        """The tokens ``state`` forbids, cached per distinct mask (states that share one share the tensor)."""
+    def _forbidden(self, state: RowState) -> tuple[torch.Tensor, int, torch.Tensor]:
+        """The tokens ``state`` forbids: the mask cached per distinct remaining slots without the used characters
+        (states that share one share the tensor), how many tokens it allows, and the ids the used characters
+        forbid besides (among those it allows)."""
         if state.done or state.off_plan or state.line >= len(self.spec.lines):
-            return self._ids_mask(("eos",), self.eos_ids)
+            return (*self._ids_mask(("eos",), self.eos_ids), _NONE)
         line = self.spec.lines[state.line]
         if self._in_hint(state):
             token = self.hints[state.line][state.hint]
-            return self._ids_mask(("hint", token), [token])
+            return (*self._ids_mask(("hint", token), [token]), _NONE)
         if state.pos == line.syllables and not state.pending:
             if state.line == len(self.spec.lines) - 1:
-                return self._ids_mask(("eos",), self.eos_ids)
-            return self._ids_mask(("newline",), self.newline_ids)
+                return (*self._ids_mask(("eos",), self.eos_ids), _NONE)
+            return (*self._ids_mask(("newline",), self.newline_ids), _NONE)
         if (kept := self.kept.get(state.line)) is not None:
             token = kept[state.kept]  # the kept text has exactly the line's syllables: it ends with them
-            return self._ids_mask(("kept", token), [token])
+            return (*self._ids_mask(("kept", token), [token]), _NONE)
         slots = tuple(self.slot(state, state.line, p) for p in range(state.pos, line.syllables))
-        key = (slots, state.pending)
+        avoid = slots[-1].avoid  # only a line's last syllable avoids characters
+        free = (*slots[:-1], replace(slots[-1], avoid=frozenset())) if avoid else slots
+        key = (free, state.pending)
         if key not in self._masks:
-            allowed = self._text_mask(slots) if not state.pending else self._pending_mask(slots, state.pending)
-            self._masks[key] = ~allowed
+            allowed = self._text_mask(free) if not state.pending else self._pending_mask(free, state.pending)
+            self._masks[key] = (~allowed, int(allowed.sum()))
             self.masks_built += 1
-        return self._masks[key]
+        forbidden, count = self._masks[key]
+        if not avoid:
+            return forbidden, count, _NONE
+        overlay_key = (key, avoid)
+        if overlay_key not in self._overlays:
+            self._overlays[overlay_key] = self._overlay(slots, state.pending, forbidden)
+            self.overlays_built += 1
+        return forbidden, count, self._overlays[overlay_key]
 
-    def _ids_mask(self, key: tuple, ids: list[int]) -> torch.Tensor:
+    def _overlay(self, slots: tuple[Slot, ...], pending: bytes, forbidden: torch.Tensor) -> torch.Tensor:
+        """The tokens the used characters of the last slot (``slots[-1].avoid``) forbid that ``forbidden`` (the
+        mask without them) allows: those with a used character, or a partial character only used ones finish, at
+        the line end. Sorted, unique ids."""
+        last, room = slots[-1], len(slots)
+        if pending:  # continuing a character: few tokens are allowed; each is simulated with the used characters
+            allowed = (~forbidden).nonzero().flatten().tolist()
+            out = [t for t in allowed if not self._continues(pending, t, slots)]
+            return torch.tensor(out, dtype=torch.long)
+        free = replace(last, avoid=frozenset())
+        parts = [self.table.tokens_with_char(char, room - 1) for char in sorted(last.avoid)]
+        parts += [self.table.tokens_with_tail(prefix, room - 1)
+                  for prefix in sorted(self.rules.lost_prefixes(free, last.avoid))]
+        ids = torch.cat([_NONE, *parts]).unique()
+        return ids[~forbidden[ids]]
+
+    def _ids_mask(self, key: tuple, ids: list[int]) -> tuple[torch.Tensor, int]:
         """Forbids everything but ``ids``."""
         if key not in self._masks:
             forbidden = torch.ones(self.table.vocab_size, dtype=torch.bool)
             forbidden[ids] = False
-            self._masks[key] = forbidden
+            self._masks[key] = (forbidden, len(set(ids)))
         return self._masks[key]
 
     def _text_mask(self, slots: tuple[Slot, ...]) -> torch.Tensor:
@@ -484,12 +591,15 @@ class LyricsConstraint:
         need = utf8_length(pending[0])
         missing = need - len(pending)
         for token in (t for lead in range(1, missing + 1) for t in self._lead_tokens.get(lead, ())):
-            data = pending + self.table.data[token]
-            if len(data) < need:
-                ok[token] = data in self.rules.prefixes(slots[0])
-                continue
-            ok[token] = self._fits(data, slots)
+            ok[token] = self._continues(pending, token, slots, need)
         return ok
+
+    def _continues(self, pending: bytes, token: int, slots: tuple[Slot, ...], need: int = 0) -> bool:
+        """Whether ``token`` continues the unfinished character ``pending`` and fits the remaining slots."""
+        data = pending + self.table.data[token]
+        if len(data) < (need or utf8_length(pending[0])):
+            return self.rules.fits_prefix(data, slots[0])
+        return self._fits(data, slots)
 
     def _fits(self, data: bytes, slots: tuple[Slot, ...]) -> bool:
         i = m = 0
@@ -499,7 +609,7 @@ class LyricsConstraint:
                 return False
             piece = data[i:i + size]
             if len(piece) < size:
-                return piece in self.rules.prefixes(slots[m])
+                return self.rules.fits_prefix(piece, slots[m])
             try:
                 char = piece.decode("utf-8")
             except UnicodeDecodeError:
@@ -511,6 +621,15 @@ class LyricsConstraint:
 
     def processor(self) -> LyricsLogitsProcessor:
         return LyricsLogitsProcessor(self)
+
+
+def apply_masks(row: torch.Tensor, constraint: LyricsConstraint, state: RowState) -> None:
+    """Masks one row of scores ([V], in place) as ``state`` needs: the shared mask's additive bias row, then the
+    used characters' few ids set to -inf."""
+    _, base, extra = constraint.masks(state)
+    row.add_(additive_bias(base, row.device, constraint.table))
+    if len(extra):
+        row.index_fill_(0, extra.to(row.device), float("-inf"))
 
 
 class RowTracker:
@@ -533,7 +652,7 @@ class RowTracker:
             if state is None:
                 parent = self._states.get(key[:-1])
                 state = self.constraint.advance(parent, key[-1]) if parent else self.constraint.replay(row)
-            state = self.constraint.forbidden(state)[0]  # with the relaxations its mask needed
+            state = self.constraint.resolve(state)  # with the relaxations its mask needed
             states[key] = state
             out.append(state)
         self._states = states  # only the current step's rows are parents of the next
@@ -549,7 +668,7 @@ class LyricsLogitsProcessor(LogitsProcessor):
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         for i, state in enumerate(self.tracker.states(input_ids)):
-            scores[i].add_(additive_bias(self.constraint.forbidden(state)[1], scores.device, self.constraint.table))
+            apply_masks(scores[i], self.constraint, state)
         return scores
 
 
@@ -571,6 +690,6 @@ class RowConstraintsProcessor(LogitsProcessor):
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         for constraint, rows, tracker in self._groups.values():
             for i, state in zip(rows, tracker.states(input_ids[rows]), strict=True):
-                scores[i].add_(additive_bias(constraint.forbidden(state)[1], scores.device, constraint.table))
+                apply_masks(scores[i], constraint, state)
         return scores
 

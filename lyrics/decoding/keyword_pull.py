@@ -53,16 +53,22 @@ class KeywordPull(LogitsProcessor):
         if self.prompt_length is None:
             self.prompt_length = input_ids.shape[1]
         for row, ids in enumerate(input_ids[:, self.prompt_length:].tolist()):
-            plan = self.plans[min(row // self.rows_per_plan, len(self.plans) - 1)]
-            if not plan:
-                continue
-            text = self.tokenizer.decode(ids, skip_special_tokens=True)
-            for word, starts, second in plan:
-                if word in text:
-                    continue  # written: no more pull
-                if second is not None and text.endswith(word[0]):
-                    scores[row, second] += 2 * self.pull
-                if word[0] not in text:  # once its first character is down, pulling it again only repeats it
-                    for token in starts:
-                        scores[row, token] += self.pull
+            for token, amount in self.pulls(row // self.rows_per_plan, ids):
+                scores[row, token] += amount
         return scores
+
+    def pulls(self, plan: int, ids: list[int]) -> list[tuple[int, float]]:
+        """(token, amount) to add, in order, to the scores of a row of plan ``plan`` that has written ``ids``."""
+        words = self.plans[min(plan, len(self.plans) - 1)]
+        if not self.pull or not words:
+            return []
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        out = []
+        for word, starts, second in words:
+            if word in text:
+                continue  # written: no more pull
+            if second is not None and text.endswith(word[0]):
+                out.append((second, 2 * self.pull))
+            if word[0] not in text:  # once its first character is down, pulling it again only repeats it
+                out += [(token, self.pull) for token in starts]
+        return out

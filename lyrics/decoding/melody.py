@@ -26,7 +26,7 @@ Mandarin gets softer guidance (singing overrides lexical tone far more than in C
 syllable counts and line breaks, and each note gives cues from the tone-melody rules of sung Mandarin
 (``melody_cues`` in ``phonetics/data/mandarin.json``: a rise suits tone 2, a fall tone 4, a high note tone 1,
 a low one tone 3), which :class:`lyrics.decoding.melody_pull.MelodyPull` turns into a soft pull while
-decoding, at a strength the user sets.
+decoding, with a pull the user sets.
 
 :func:`melody_fit` measures how well lyrics follow a melody. Cantonese: the share of within-line transitions
 whose direction (same, up, down) the syllables' 0243 levels share. Mandarin: over the syllables with a cue,

@@ -165,6 +165,45 @@ class TokenTable:
         single = {d[0] for d in self.data if len(d) == 1}
         return single >= {*range(0x80, 0xC0), *range(0xC2, 0xF5)}
 
+    @cached_property
+    def char_ids(self) -> dict[str, int]:
+        """Each character of ``char_list`` → its id."""
+        return {c: i for i, c in enumerate(self.char_list)}
+
+    @cached_property
+    def prefix_ids(self) -> dict[bytes, int]:
+        """Each partial character of ``prefixes`` → its id."""
+        return {p: i for i, p in enumerate(self.prefixes)}
+
+    @cached_property
+    def _char_index(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The tokens holding each character, grouped by character id: (token ids, the character's position in the
+        token, the offsets of each character's run), so a character's tokens are one slice."""
+        pad = len(self.char_list)
+        where = ((self.chars != pad) & (self.kinds == TEXT).unsqueeze(1)).nonzero()
+        ids = self.chars[where[:, 0], where[:, 1]].long()
+        order = torch.argsort(ids, stable=True)
+        offsets = torch.zeros(pad + 1, dtype=torch.long)
+        offsets[1:] = torch.bincount(ids, minlength=pad).cumsum(0)
+        return where[order, 0], where[order, 1], offsets
+
+    def tokens_with_char(self, char: str, position: int) -> torch.Tensor:
+        """long [N]: the text tokens whose complete character number ``position`` (from 0) is ``char``."""
+        index = self.char_ids.get(char)
+        if index is None:
+            return torch.zeros(0, dtype=torch.long)
+        tokens, positions, offsets = self._char_index
+        start, end = int(offsets[index]), int(offsets[index + 1])
+        return tokens[start:end][positions[start:end] == position]
+
+    def tokens_with_tail(self, prefix: bytes, n_chars: int) -> torch.Tensor:
+        """long [N]: the text tokens that end in the partial character ``prefix`` after ``n_chars`` complete
+        ones."""
+        index = self.prefix_ids.get(prefix)
+        if index is None:
+            return torch.zeros(0, dtype=torch.long)
+        return ((self.tail == index) & (self.n_chars == n_chars) & (self.kinds == TEXT)).nonzero().flatten()
+
     @property
     def newline_ids(self) -> list[int]:
         return (self.kinds == NEWLINE).nonzero().flatten().tolist()
