@@ -35,7 +35,8 @@ DEFAULT_PORT = 8808
 MAX_BATCH = 16  # requests written together at most
 QUEUE_SIZE = 64  # requests waiting at most; more are answered 503
 
-ENGINES = ("local", "ray", "vllm")
+DECODERS = ("hf", "vllm")  # the decoding backends behind a Writer: Hugging Face transformers, vLLM
+ENGINES = ("local", "ray", "vllm")  # where tianci batch runs its chunks: here, Ray actors, a vLLM engine here
 RAY_SCHEMES = ("ray://",)  # Ray Client; a bare HOST:PORT is a cluster's GCS address
 
 

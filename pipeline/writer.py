@@ -32,8 +32,8 @@ from phonetics import TianciError
 from scorer.model import Scorer
 
 from .candidates import Scored, score_all
+from .config import DECODERS
 
-ENGINES = ("hf", "vllm")  # the decoding backends: Hugging Face transformers, vLLM
 NO_VLLM = ("--engine vllm needs vLLM, which this environment does not have: run `make vllm`, then use the "
            ".venv-vllm venv (e.g. .venv-vllm/bin/tianci ... --engine vllm); on a GPU machine install CUDA vllm")
 
@@ -45,8 +45,8 @@ class EngineUnavailable(TianciError):
 def require_engine(engine: str) -> None:
     """Raise :class:`EngineUnavailable` (one line, no traceback at the command line) unless ``engine`` can run
     here: checked before any model work, without importing vLLM."""
-    if engine not in ENGINES:
-        raise EngineUnavailable(f"engine {engine!r}: use one of {', '.join(ENGINES)}")
+    if engine not in DECODERS:
+        raise EngineUnavailable(f"engine {engine!r}: use one of {', '.join(DECODERS)}")
     if engine == "vllm" and importlib.util.find_spec("vllm") is None:
         raise EngineUnavailable(NO_VLLM)
 

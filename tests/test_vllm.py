@@ -70,14 +70,22 @@ def written(llm, requests):
     return [(row, list(out.outputs[0].token_ids)) for row, out in zip(rows, outputs, strict=True)]
 
 
-def test_every_vllm_candidate_passes_the_independent_checks(written, requests):
-    assert len(written) == len(SPECS) * PER_SPEC
+def checked_candidates(written, requests) -> list:
+    """Each written row's candidate, asserting it passes the independent checks, unrelaxed, line for line."""
+    out = []
     for request, token_ids in written:
         candidate = requests.candidate(request, token_ids)
         checks = check_lyrics(candidate.lyrics, request.spec)
         assert checks.ok, (request.data, candidate.lyrics, checks.to_dict())
         assert len(candidate.lyrics.split("\n")) == len(request.spec.lines)
         assert candidate.checks.relaxed == []
+        out.append(candidate)
+    return out
+
+
+def test_every_vllm_candidate_passes_the_independent_checks(written, requests):
+    assert len(written) == len(SPECS) * PER_SPEC
+    checked_candidates(written, requests)
 
 
 def test_a_bad_spec_is_refused_with_the_one_line_spec_error(llm):
@@ -233,12 +241,7 @@ def qwen_written(qwen_dir, qwen_requests, llm):
 def test_every_vllm_candidate_on_the_qwen3_tokenizer_passes_the_independent_checks(qwen_written, qwen_requests):
     assert len(qwen_written) == len(QWEN_SPECS) * PER_SPEC
     table = qwen_requests.compiler.decoder.table
-    for request, token_ids in qwen_written:
-        candidate = qwen_requests.candidate(request, token_ids)
-        checks = check_lyrics(candidate.lyrics, request.spec)
-        assert checks.ok, (request.data, candidate.lyrics, checks.to_dict())
-        assert len(candidate.lyrics.split("\n")) == len(request.spec.lines)
-        assert candidate.checks.relaxed == []
+    for candidate in checked_candidates(qwen_written, qwen_requests):
         assert "\ufffd" not in candidate.lyrics
     # the byte-level vocabulary was exercised: tokens of several characters, and characters written byte by byte
     used = [t for _, ids in qwen_written for t in ids]

@@ -56,7 +56,7 @@ from lyrics.modern.corpus import CORPUS, CORPUS_DIR, CheckResult, add_to_corpus,
 from lyrics.modern.report import corpus_report, write_report
 from lyrics.training.config import STAGES, GeneratorConfig, load_config
 from phonetics import Analysis, TianciError, analyze, language, language_codes, languages, warn_renamed
-from pipeline.config import DEFAULT_HOST, DEFAULT_PORT, MAX_BATCH, QUEUE_SIZE, EngineConfig, RSConfig
+from pipeline.config import DECODERS, DEFAULT_HOST, DEFAULT_PORT, MAX_BATCH, QUEUE_SIZE, EngineConfig, RSConfig
 from scorer.config import ScorerConfig
 from scorer.ratings import RatingsStore, default_ratings_db, mos_report, rating_mos
 
@@ -129,7 +129,7 @@ def _add_model(parser: argparse.ArgumentParser) -> None:
 
 
 def _add_engine(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--engine", default="hf", choices=("hf", "vllm"),
+    parser.add_argument("--engine", default=DECODERS[0], choices=DECODERS,
                         help="decoding backend: hf (Hugging Face transformers, the default) or vllm (a vLLM engine "
                              "in this process; needs the .venv-vllm venv: make vllm)")
 
