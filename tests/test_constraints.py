@@ -249,8 +249,8 @@ def test_used_characters_can_force_a_relaxation_as_the_whole_mask_does():
     constraint = Decoder(None, tokenizer).compile(LyricSpec.from_dict(
         {"lang": "cmn", "topic": "x", "structure": "1A 1A", "rhymes": {"A": "天"}}))
     used = (("A", "天"), ("A", "年"), ("A", "见"))
-    for finals in (used[:1], used[1:2], used):  # the last: a state no row reaches, every 言前 character used
-        state = RowState(line=1, finals=finals)
+    for line_ends in (used[:1], used[1:2], used):  # the last: a state no row reaches, every 言前 character used
+        state = RowState(line=1, line_ends=line_ends)
         expected_state, expected = _full_forbidden(constraint, state)
         got_state, got = constraint.forbidden(state)
         assert got_state == expected_state and torch.equal(got, expected)
