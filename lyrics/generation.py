@@ -31,7 +31,7 @@ from lyrics.decoding.keyword_pull import KeywordPull
 from lyrics.decoding.melody import MELODY_PULL, Melody
 from lyrics.decoding.melody_pull import MelodyPull
 from lyrics.decoding.prompt import build_prompt, spec_hints
-from lyrics.decoding.spec import LyricSpec
+from lyrics.decoding.spec import LineSpec, LyricSpec
 from lyrics.decoding.tokentable import NEWLINE, TEXT, TokenTable
 from phonetics import language
 
@@ -299,22 +299,18 @@ class Decoder:
         counts = [0] * n
         steps = list(zip(spec.lines, spec_hints(spec), strict=True)) if hints else [(None, "")]
         texts = [prompt] * n
-        newline = tokenizer.encode("\n", add_special_tokens=False)
-        stops = self.eos_ids + (newline if hints and len(newline) == 1 else [])
+        stops = free_stops(self.eos_ids, tokenizer, hints)
         for line, hint_text in steps:
             texts = [t + hint_text + ("\n" if hint_text else "") for t in texts]
-            budget = (4 * line.syllables + 2 if line
-                      else 4 * sum(x.syllables for x in spec.lines) + 64 * len(spec.lines))
-            out = self._decode(self._inputs(texts), list(sampler), budget, options, stops=stops)
+            out = self._decode(self._inputs(texts), list(sampler), free_budget(spec, line), options, stops=stops)
             for row, ids in enumerate(out):
-                end = next((i for i, t in enumerate(ids) if t in stops), len(ids))
-                counts[row] += min(end + 1, len(ids))
-                text = tokenizer.decode(ids[:end], skip_special_tokens=True)
+                text, used = free_output(ids, stops, tokenizer)
+                counts[row] += used
                 if hints:
                     written[row].append(text.strip())
                     texts[row] += text.strip() + "\n"
                 else:
-                    written[row] = [x for x in text.split("\n") if x.strip() and not x.startswith("〔")]
+                    written[row] = free_lines(text)
         return [Candidate("\n".join(lines), check_lyrics("\n".join(lines), spec), count)
                 for lines, count in zip(written, counts, strict=True)]
 
@@ -345,6 +341,28 @@ def _check_context(model, prompt_tokens: int, budget: int) -> None:
     if need > limit:
         raise UnsatisfiableSpec(f"the spec needs about {need} tokens with its prompt and hints; this model reads at "
                                 f"most {limit}: ask for fewer or shorter lines, or use a model with a longer context")
+
+
+def free_budget(spec: LyricSpec, line: LineSpec | None) -> int:
+    """New tokens for unconstrained sampling: one ``line`` after its hint, or (None) the whole stanza in one pass."""
+    return 4 * line.syllables + 2 if line else 4 * sum(x.syllables for x in spec.lines) + 64 * len(spec.lines)
+
+
+def free_stops(eos_ids: list[int], tokenizer, hints: bool) -> list[int]:
+    """Where unconstrained sampling stops: the end tokens, and with hints the newline (a line at a time)."""
+    newline = tokenizer.encode("\n", add_special_tokens=False)
+    return eos_ids + (newline if hints and len(newline) == 1 else [])
+
+
+def free_output(ids: list[int], stops: list[int], tokenizer) -> tuple[str, int]:
+    """The text a row wrote before its first stop token, and the tokens it used (the stop included)."""
+    end = next((i for i, t in enumerate(ids) if t in stops), len(ids))
+    return tokenizer.decode(ids[:end], skip_special_tokens=True), min(end + 1, len(ids))
+
+
+def free_lines(text: str) -> list[str]:
+    """The lyric lines of a one-pass unconstrained text: hint-like lines (〔...) and blank ones dropped."""
+    return [x for x in text.split("\n") if x.strip() and not x.startswith("〔")]
 
 
 def token_budget(spec: LyricSpec, constraints: list[LyricsConstraint]) -> int:

@@ -33,7 +33,7 @@ from lyrics.decoding.constraints import LyricsConstraint, UnsatisfiableSpec
 from lyrics.decoding.melody import MELODY_PULL, Melody
 from lyrics.decoding.prompt import build_prompt, spec_hints
 from lyrics.decoding.spec import LyricSpec
-from lyrics.generation import DEFAULT_SAMPLING, Candidate
+from lyrics.generation import DEFAULT_SAMPLING, Candidate, free_budget, free_lines, free_output, free_stops
 from lyrics.vllm_processor import PULL_KEY, LyricRequest, LyricRequests, SpecCompiler, TianciLogitsProcessor
 from phonetics import TianciError, language
 
@@ -212,8 +212,7 @@ class VllmDecoder:
         tokenizer, hints = self.tokenizer, self.hints
         if hints:
             specs = [self.pin_rhymes(spec, seed if seed is not None else spec.seed) for spec in specs]
-        newline = tokenizer.encode("\n", add_special_tokens=False)
-        stops = self.eos_ids + (newline if hints and len(newline) == 1 else [])
+        stops = free_stops(self.eos_ids, tokenizer, hints)
         rows = [(i, k) for i in range(len(specs)) for k in range(n)]
         texts = [prompts[i] if prompts else build_prompt(specs[i], tokenizer) for i, _ in rows]
         written: list[list[str]] = [[] for _ in rows]
@@ -226,24 +225,20 @@ class VllmDecoder:
                 spec = specs[rows[r][0]]
                 if hints:
                     texts[r] += spec_hints(spec)[step] + "\n"
-                    budget = 4 * spec.lines[step].syllables + 2
-                else:
-                    budget = 4 * sum(x.syllables for x in spec.lines) + 64 * len(spec.lines)
+                budget = free_budget(spec, spec.lines[step] if hints else None)
                 row_seed = _row_seed(seed, spec, rows[r][0], n, rows[r][1])
                 row_seed = None if row_seed is None else row_seed + 7919 * step
                 batch.append(SamplingParams(max_tokens=budget, stop_token_ids=stops, seed=row_seed,
                                             skip_special_tokens=True, **params))
             outputs = self.llm.generate([texts[r] for r in active], batch, use_tqdm=False)
             for r, out in zip(active, outputs, strict=True):
-                ids = list(out.outputs[0].token_ids)
-                end = next((j for j, t in enumerate(ids) if t in stops), len(ids))
-                counts[r] += min(end + 1, len(ids))
-                text = tokenizer.decode(ids[:end], skip_special_tokens=True)
+                text, used = free_output(list(out.outputs[0].token_ids), stops, tokenizer)
+                counts[r] += used
                 if hints:
                     written[r].append(text.strip())
                     texts[r] += text.strip() + "\n"
                 else:
-                    written[r] = [x for x in text.split("\n") if x.strip() and not x.startswith("〔")]
+                    written[r] = free_lines(text)
         results: list[list[Candidate]] = [[] for _ in specs]
         for (i, _), lines, count in zip(rows, written, counts, strict=True):
             lyrics = "\n".join(lines)
