@@ -145,7 +145,7 @@ def _split_syllables(jyutping: str) -> list[str] | None:
     return parts if "".join(parts) == jyutping.replace(" ", "") else None
 
 
-REGISTERS = ("literary", "written", "colloquial")
+REGISTERS = tuple(_TABLE["language"]["registers"])  # whose readings differ; data/cantonese.json
 _CONTEXT = load_table("context_yue")  # registers here; its rules are read by phonetics.context
 _COLLOQUIAL = re.compile("|".join(_CONTEXT["colloquial_markers"]))
 _CLASSICAL = re.compile("|".join(_CONTEXT["literary_markers"]))

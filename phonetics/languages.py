@@ -148,10 +148,15 @@ class Language:
         return f"{self.name} {self.to_script(self.native_name)}"
 
 
+def table_registers(table: str) -> tuple[str, ...]:
+    """The registers whose readings differ, as the language's table names them (none: one register)."""
+    return tuple(load_table(table)["language"].get("registers", ()))
+
+
 class LazyReader:
     """A reader module imported on its first use, so that a command in one language does not load another's
-    dictionaries (pypinyin and the context model; pycantonese). ``REGISTERS`` is given here, equal to the module's
-    (a test checks), so that registering the language imports nothing."""
+    dictionaries (pypinyin and the context model; pycantonese). ``REGISTERS`` is given here, from the language's
+    table as the module reads it (a test checks they agree), so that registering the language imports nothing."""
 
     def __init__(self, module: str, registers: tuple[str, ...]):
         self.name = module
@@ -244,5 +249,5 @@ def from_table(table: str, reader: Reader) -> Language:
                     lyric_registers=MappingProxyType(dict(info.get("lyric_registers", {}))))
 
 
-register(from_table("mandarin", LazyReader("phonetics.mandarin", ())))
-register(from_table("cantonese", LazyReader("phonetics.cantonese", ("literary", "written", "colloquial"))))
+register(from_table("mandarin", LazyReader("phonetics.mandarin", table_registers("mandarin"))))
+register(from_table("cantonese", LazyReader("phonetics.cantonese", table_registers("cantonese"))))
