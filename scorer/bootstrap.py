@@ -203,18 +203,20 @@ def corruption_pairs(works: list[Record], seed: int, tables: dict[str, KeywordTa
 
 
 def model_pairs(works: list[Record], model, tokenizer, seed: int, progress: bool = True,
-                kind: str = "model") -> Iterator[dict]:
-    """Real lyrics over the generator's sample for the spec the real lyrics meet (structure and rhymes; its
-    tone patterns are left free); ``kind`` "earlier_model" for a generator the default replaced."""
+                kind: str = "model", candidates: int = 1) -> Iterator[dict]:
+    """Real lyrics over each of the generator's ``candidates`` samples (one call) for the spec the real lyrics
+    meet (structure and rhymes; its tone patterns are left free); ``kind`` "earlier_model" for a generator the
+    default replaced."""
     rng = random.Random(seed)
     decoder = Decoder(model, tokenizer)  # one for the run: its compiled masks serve every work of a shape
     for work in tqdm(works, desc="model samples", unit="work", disable=not progress or None):
         spec = spec_of_record(work, rng)
         spec = replace(spec, lines=tuple(LineSpec(x.syllables, x.label, x.section, None) for x in spec.lines))
         try:
-            sample = decoder.generate(spec, n=1, seed=rng.randrange(2**31))[0]
+            samples = decoder.generate(spec, n=candidates, seed=rng.randrange(2**31))
         except UnsatisfiableSpec:
             continue
         prompt = work_prompt(work)
-        yield {"kind": kind, "aspects": list(DAMAGES[kind]), "better": side(prompt, work.text, ratings(None)),
-               "worse": side(prompt, sample.lyrics, ratings(kind))}
+        for sample in samples:
+            yield {"kind": kind, "aspects": list(DAMAGES[kind]), "better": side(prompt, work.text, ratings(None)),
+                   "worse": side(prompt, sample.lyrics, ratings(kind))}

@@ -29,13 +29,16 @@ class ScorerDataConfig:
     eval_works: int = 200  # per language, from the valid split (held out)
     model_samples: int = 0  # per language: real work vs the generator's sample for its spec
     eval_model_samples: int = 0
+    # candidates the default generator writes for each of those works in one call, each a pair against the work:
+    # the pipeline picks the best of n, so the scorer must rank every one of them below real lyrics, not one sample
+    model_candidates: int = 1
     modern_share: float = 0.0  # share of each language's works drawn from the modern corpus (the rest: all sources)
     ratings_db: str | None = None  # the ratings store trained on; None: the default store, when it exists
 
     def __post_init__(self):
         require(bool(self.langs) and set(self.langs) <= set(language_codes()),
                 f"langs must be some of {', '.join(language_codes())}")
-        for name in ("stanza_lines", "train_works", "eval_works"):
+        for name in ("stanza_lines", "train_works", "eval_works", "model_candidates"):
             require(getattr(self, name) >= 1, f"{name} must be at least 1")
         require(0 <= self.modern_share <= 1, "modern_share must be in [0, 1]")
 

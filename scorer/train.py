@@ -75,7 +75,9 @@ def build_data(config: ScorerConfig, data_dir: Path, tables: dict, progress: boo
             rows += corruption_pairs(works, seed, tables)
             for k, (kind, generator) in enumerate(generators):  # each generator answers other works
                 chosen = works[k * samples[part]: (k + 1) * samples[part]]
-                rows += model_pairs(chosen, *generator, seed, progress, kind=kind)
+                # the default's every candidate (the pipeline picks among them); an earlier default's one sample
+                n = data.model_candidates if kind == "model" else 1
+                rows += model_pairs(chosen, *generator, seed, progress, kind=kind, candidates=n)
         rated = [row for row in human if is_held_out(_rated_text(row)) == (part == "eval")]
         if part == "train" and rated:  # the bootstrap pairs are a prior; ratings are drawn often enough to move it
             copies = max(1, math.ceil(config.human_share * len(rows) / ((1 - config.human_share) * len(rated))))

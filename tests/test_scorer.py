@@ -12,9 +12,10 @@ from safetensors.torch import load_file
 
 from lyrics.data.works import build, modern_source, poetry_source
 from lyrics.files import read_jsonl
+from lyrics.models import load_model
 from lyrics.training.config import load_config
 from lyrics.training.knowledge import is_held_out
-from scorer.bootstrap import DAMAGES, MODEL_KINDS, corruption_pairs, damaged, sample_stanzas
+from scorer.bootstrap import DAMAGES, MODEL_KINDS, corruption_pairs, damaged, model_pairs, sample_stanzas
 from scorer.checkset import CHECK_SET, HERE, check_pairs, load_stanzas
 from scorer.config import ScorerConfig
 from scorer.features import FEATURES, text_features
@@ -65,6 +66,21 @@ def test_bootstrap_pairs_damage_what_they_say(data_dir):
                 or pair["kind"] in ("lines_shuffled", "line_repeated")
         for aspect in pair["aspects"]:
             assert worse["ratings"][aspect] < better["ratings"][aspect]
+
+
+def test_every_candidate_of_a_call_is_a_negative_against_its_work(data_dir, char_generator_dir):
+    # the pipeline shows the best of n, so each of a work's n candidates becomes its own pair against the work
+    works = sample_stanzas(data_dir, "cmn", "train", 3, 4, seed=0)
+    model, tokenizer = load_model(str(char_generator_dir), device="cpu")
+    one = list(model_pairs(works, model, tokenizer, seed=0, progress=False))
+    three = list(model_pairs(works, model, tokenizer, seed=0, progress=False, candidates=3))
+    assert len(one) == len(works) and len(three) == 3 * len(works)
+    assert [p["better"] for p in three] == [p["better"] for p in one for _ in range(3)]
+    assert {p["kind"] for p in three} == {"model"}
+    for work, start in zip(works, range(0, len(three), 3), strict=True):
+        samples = [p["worse"]["lyrics"] for p in three[start:start + 3]]
+        assert len(set(samples)) > 1  # sampled candidates, not one sample repeated
+        assert all([len(x) for x in s.split("\n")] == [len(x) for x in work.lines] for s in samples)
 
 
 def test_works_are_drawn_from_the_modern_corpus_by_share(tmp_path):
