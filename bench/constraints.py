@@ -3,7 +3,9 @@
 Measures, in one run:
 - the token table: built cold (no cache) and loaded warm;
 - tokens per second with and without the lyrics processor, same seeds, runs interleaved, at batch 1
-  and batch 8 (``num_return_sequences``), after one warm-up run that fills the mask cache;
+  and batch 8 (``num_return_sequences``), after one warm-up run that fills the mask cache; each plain run
+  writes exactly as many tokens as the constrained run before it (a constrained run stops at its last line,
+  a plain one would run to its budget, and the prefill's cost per token would differ by length alone);
 - the processor's own time per decoding step (its ``__call__``), at batch 1 and batch 8.
 
 Targets: constrained/plain time per token ≤ 1.10; processor ≤ 1 ms per step. Headline figures last.
@@ -83,13 +85,16 @@ def main() -> None:
     common = {"do_sample": True, "temperature": 0.9, "top_k": 50, "max_new_tokens": budget,
               "eos_token_id": constraint.eos_ids, "pad_token_id": tokenizer.pad_token_id}
 
-    def run(batch: int, seed: int, constrained: bool) -> tuple[float, int, Timed | None]:
+    def run(batch: int, seed: int, constrained: bool, steps: int | None = None) -> tuple[float, int, Timed | None]:
+        """One generation; ``steps``: exactly that many new tokens (a plain run as long as its constrained twin,
+        so the prefill and the call's fixed costs are spread over as many tokens in both)."""
         timed = Timed(constraint.processor()) if constrained else None
+        length = {"min_new_tokens": steps, "max_new_tokens": steps} if steps else {}
         torch.manual_seed(seed)
         start = time.perf_counter()
         with torch.inference_mode():
             out = model.generate(**inputs, num_return_sequences=batch,
-                                 logits_processor=LogitsProcessorList([timed] if timed else []), **common)
+                                 logits_processor=LogitsProcessorList([timed] if timed else []), **{**common, **length})
         seconds = time.perf_counter() - start
         steps = out.shape[1] - inputs["input_ids"].shape[1]
         return seconds, steps, timed
@@ -102,11 +107,11 @@ def main() -> None:
     results = {}
     for batch in (1, 8):
         plain_s = plain_steps = cons_s = cons_steps = proc_s = proc_calls = warm_s = warm_calls = 0.0
-        for rep in range(args.reps):  # interleaved: plain, constrained, plain, ...
-            s, n, _ = run(batch, rep, False)
-            plain_s, plain_steps = plain_s + s, plain_steps + n
+        for rep in range(args.reps):  # interleaved: constrained, then plain for as many tokens, ...
             s, n, timed = run(batch, rep, True)
             cons_s, cons_steps = cons_s + s, cons_steps + n
+            s, n, _ = run(batch, rep, False, steps=n)
+            plain_s, plain_steps = plain_s + s, plain_steps + n
             proc_s, proc_calls = proc_s + timed.seconds, proc_calls + timed.calls
             warm_s, warm_calls = warm_s + timed.warm_seconds, warm_calls + timed.warm_calls
         plain_step, cons_step = plain_s / plain_steps, cons_s / cons_steps
