@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from functools import cache
+from functools import cache, lru_cache
 
 import opencc
 
@@ -27,6 +27,7 @@ def _converter(config: str) -> opencc.OpenCC:
     return opencc.OpenCC(config)
 
 
+@lru_cache(maxsize=4096)  # a text is converted by each step that reads it (its register, then its readings)
 def convert(text: str, config: str) -> str:
     """OpenCC conversion (``t2s``, ``s2hk``, ...) that keeps one output character per input character.
 
