@@ -41,7 +41,8 @@ def grow(model, factor: int):
         index, rest = key.removeprefix("model.layers.").split(".", 1)
         for copy in range(factor):
             silent = copy > 0 and rest.startswith(ZEROED)
-            new_state[f"model.layers.{int(index) * factor + copy}.{rest}"] = torch.zeros_like(value) if silent else value
+            key = f"model.layers.{int(index) * factor + copy}.{rest}"
+            new_state[key] = torch.zeros_like(value) if silent else value
     missing, unexpected = grown.load_state_dict(new_state, strict=False)
     missing = [key for key in missing if key != "lm_head.weight"]  # tied to the embeddings
     if missing or unexpected:
