@@ -30,9 +30,11 @@ from lyrics.decoding.constraints import LyricsConstraint, RowConstraintsProcesso
 from lyrics.decoding.keyword_pull import KeywordPull
 from lyrics.decoding.melody import MELODY_PULL, Melody
 from lyrics.decoding.melody_pull import MelodyPull
-from lyrics.decoding.prompt import build_prompt, spec_hints
+from lyrics.decoding.phrase_memory import PhraseMemory, PhraseMix, TopicMemory
+from lyrics.decoding.prompt import HINT_OPEN, build_prompt, spec_hints
 from lyrics.decoding.spec import LineSpec, LyricSpec
 from lyrics.decoding.tokentable import NEWLINE, TEXT, TokenTable
+from lyrics.modern.corpus import corpus_memory
 from phonetics import language
 
 DEFAULT_SAMPLING = {"do_sample": True, "temperature": 0.9, "top_p": 0.95}
@@ -111,7 +113,9 @@ class Decoder:
         self.eos_ids = end_token_ids(tokenizer)
         self.keyword_tables: dict[str, KeywordTable] | None = getattr(model, "tianci_keywords", None)
         self.hints = bool(getattr(getattr(model, "config", None), "tianci_hints", False))
+        self.memory_mix = float(getattr(getattr(model, "config", None), "tianci_memory_mix", 0.0))
         self._compiled: OrderedDict[tuple, LyricsConstraint] = OrderedDict()
+        self._memories: dict[str, PhraseMemory | None] = {}  # per language, built on first use
 
     def compile(self, spec: LyricSpec, hints: bool = False) -> LyricsConstraint:
         """The spec compiled for this tokenizer; raises UnsatisfiableSpec before any model work. Cached, so
@@ -170,6 +174,16 @@ class Decoder:
                 rhymes[label] = order[row % len(order)]
         return [replace(spec, rhymes=rhymes) for rhymes in pinned]
 
+    def memory_near(self, spec: LyricSpec, mix: float) -> TopicMemory | None:
+        """The corpus's phrase memory for ``spec``'s language with the songs nearest its topic and plan (built on
+        first use, kept by this decoder); None when ``mix`` is 0 or the corpus has no songs in the language."""
+        if not mix:
+            return None
+        if spec.lang not in self._memories:
+            self._memories[spec.lang] = corpus_memory(spec.lang)
+        memory = self._memories[spec.lang]
+        return memory.near(spec.topic + "".join(spec.keywords)) if memory is not None else None
+
     def plan_keywords(self, spec: LyricSpec) -> LyricSpec:
         """``spec`` with its keyword plan filled from its topic (the user's keywords first), as the model's
         training briefs carried one; unchanged for a model trained without plans."""
@@ -193,7 +207,8 @@ class Decoder:
     def generate_many(self, specs: list[LyricSpec], n: int, *, seed: int | None = None,
                       prompts: list[str] | None = None, hints: bool | None = None, constrained: bool = True,
                       max_rows: int = MAX_ROWS, keyword_pull: float = KEYWORD_PULL, melody: Melody | None = None,
-                      melody_pull: float = MELODY_PULL, **sampling: Any) -> list[list[Candidate]]:
+                      melody_pull: float = MELODY_PULL, memory_mix: float | None = None,
+                      **sampling: Any) -> list[list[Candidate]]:
         """``n`` candidates for each (planned) spec. Sampling keywords go to ``model.generate``
         (``temperature``, ``top_k``, ``top_p``, ``do_sample=False`` for greedy, ``num_beams`` for beam search);
         the seed seeds the call's own ``torch.Generator``. ``hints``: write the hint line before every lyric
@@ -205,13 +220,16 @@ class Decoder:
         (specs x n) a call. ``keyword_pull``: the pull towards each spec's keyword plan
         (``lyrics.decoding.keyword_pull``; 0: none). ``melody``: the tune every spec is written to; in a
         language whose melody does not fix tones (Mandarin) ``melody_pull`` pulls syllables towards the tones
-        its notes suit (``lyrics.decoding.melody_pull``; 0: none)."""
+        its notes suit (``lyrics.decoding.melody_pull``; 0: none). ``memory_mix``: the share of the corpus's
+        phrase memory in each constrained step (``lyrics.decoding.phrase_memory``; 0: none; None: the model's own
+        setting, ``tianci.json``)."""
         hints = self.hints if hints is None else hints
+        mix = self.memory_mix if memory_mix is None else memory_mix
         sampler, options = sampling_processors({**DEFAULT_SAMPLING, **sampling}, seed, self.model)
         row_wise = (hints and constrained and melody is None and options.get("num_beams", 1) == 1
                     and any(set(spec.labels) - set(spec.rhymes) for spec in specs))
         if row_wise:  # each candidate its own rhyme groups, so a call offers different rhymes
-            return self._generate_rows(specs, n, seed, prompts, max_rows, keyword_pull, sampler, options)
+            return self._generate_rows(specs, n, seed, prompts, max_rows, keyword_pull, mix, sampler, options)
         if hints:
             specs = [self.pin_rhymes(spec, seed if seed is not None else spec.seed) for spec in specs]
         texts = prompts or [build_prompt(spec, self.tokenizer) for spec in specs]
@@ -234,7 +252,9 @@ class Decoder:
                 _check_context(self.model, inputs["input_ids"].shape[1], budget)
                 pull = KeywordPull([list(specs[i].keywords) for i in chunk], self.tokenizer, keyword_pull,
                                    rows_per_plan=n)
-                processors, masks = [pull], constraint.processor()
+                memory = PhraseMix([self.memory_near(specs[i], mix) for i in chunk], self.tokenizer, mix,
+                                   rows_per_plan=n)
+                processors, masks = [memory, pull], constraint.processor()
                 if melody is not None and melody_pull and not language(spec.lang).melody_levels:
                     processors.append(MelodyPull(constraint, melody, melody_pull, masks.tracker))
                 rows = self._decode(inputs, [*processors, masks, *sampler], budget, options, n)
@@ -261,7 +281,7 @@ class Decoder:
         return out[:, inputs["input_ids"].shape[1]:].tolist()
 
     def _generate_rows(self, specs: list[LyricSpec], n: int, seed: int | None, prompts: list[str] | None,
-                       max_rows: int, keyword_pull: float, sampler: list[LogitsProcessor],
+                       max_rows: int, keyword_pull: float, memory_mix: float, sampler: list[LogitsProcessor],
                        options: dict) -> list[list[Candidate]]:
         """Hinted, constrained sampling with each candidate row its own rhyme groups (:meth:`row_rhymes`), its
         own prompt and hints; rows of specs of one shape share a ``generate`` call, each under its own
@@ -284,7 +304,10 @@ class Decoder:
                 _check_context(self.model, inputs["input_ids"].shape[1], budget)
                 pull = KeywordPull([list(row_spec.keywords) for _, row_spec, _ in chunk], self.tokenizer,
                                    keyword_pull)
-                out = self._decode(inputs, [pull, RowConstraintsProcessor(constraints), *sampler], budget, options)
+                memory = PhraseMix([self.memory_near(row_spec, memory_mix) for _, row_spec, _ in chunk],
+                                   self.tokenizer, memory_mix)
+                out = self._decode(inputs, [memory, pull, RowConstraintsProcessor(constraints), *sampler], budget,
+                                   options)
                 for (i, row_spec, _), constraint, row in zip(chunk, constraints, out, strict=True):
                     results[i].append(candidate_from_tokens(constraint, row, row_spec))
         return results
@@ -362,7 +385,7 @@ def free_output(ids: list[int], stops: list[int], tokenizer) -> tuple[str, int]:
 
 def free_lines(text: str) -> list[str]:
     """The lyric lines of a one-pass unconstrained text: hint-like lines (〔...) and blank ones dropped."""
-    return [x for x in text.split("\n") if x.strip() and not x.startswith("〔")]
+    return [x for x in text.split("\n") if x.strip() and not x.startswith(HINT_OPEN)]
 
 
 def token_budget(spec: LyricSpec, constraints: list[LyricsConstraint]) -> int:

@@ -1,7 +1,8 @@
 """Loading generators: a local directory or hub id, safetensors weights only, no remote code.
 
 A Tianci-trained model (or adapter) folder holds ``tianci.json`` beside its weights: how it was trained to be
-prompted (``{"hints": true}``: a hint line before each lyric line), read at load into ``model.config``; and,
+prompted (``{"hints": true}``: a hint line before each lyric line) and the phrase memory's share its decoding
+was chosen with (``"memory_mix"``, :mod:`lyrics.decoding.phrase_memory`), read at load into ``model.config``; and,
 when it was trained with keyword plans, ``keywords.json`` (``lyrics.data.keywords``), read into
 ``model.tianci_keywords`` so inference writes its plans as training did.
 """
@@ -57,16 +58,26 @@ def load_model(path_or_id: str, device: str | None = None, adapter: str | None =
     for folder in (path_or_id, adapter):
         if folder and (Path(folder) / SETTINGS_FILE).is_file():
             model.config.tianci_hints = trained_with_hints(folder)
+            model.config.tianci_memory_mix = memory_mix_of(folder)
         if folder and (tables := load_tables(Path(folder))):
             model.tianci_keywords = tables  # its keyword plans' tables (not config: they stay out of config.json)
     return model.to(device).eval(), tokenizer
 
 
-def trained_with_hints(folder: str | Path) -> bool:
-    """Whether the model in ``folder`` was trained with hint lines (its ``tianci.json``); False for a folder
-    without one (or a hub id)."""
+def tianci_settings(folder: str | Path) -> dict:
+    """A model folder's ``tianci.json`` (empty for a folder without one, or a hub id)."""
     settings = Path(folder) / SETTINGS_FILE
-    return settings.is_file() and bool(json.loads(settings.read_text("utf-8")).get("hints", False))
+    return json.loads(settings.read_text("utf-8")) if settings.is_file() else {}
+
+
+def trained_with_hints(folder: str | Path) -> bool:
+    """Whether the model in ``folder`` was trained with hint lines (its ``tianci.json``)."""
+    return bool(tianci_settings(folder).get("hints", False))
+
+
+def memory_mix_of(folder: str | Path) -> float:
+    """The phrase memory's share its ``tianci.json`` chose for a model (``memory_mix``; 0: none)."""
+    return float(tianci_settings(folder).get("memory_mix", 0.0))
 
 
 SMALL_MODEL = 50_000_000  # parameters: below this, decoding's matrix products are too small to share out

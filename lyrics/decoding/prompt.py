@@ -39,10 +39,11 @@ def brief(spec: LyricSpec) -> str:
 
 
 HINT_RATE_WITH_TONES = 0.5  # share of training hints that carry the line's tone pattern (the rest: all *)
+HINT_OPEN, HINT_CLOSE = "〔", "〕"
 
 
 def hint(syllables: int, group: str | None, tones: str | None) -> str:
-    return f"〔{syllables}|{group or '-'}|{tones or '*' * syllables}〕"
+    return f"{HINT_OPEN}{syllables}|{group or '-'}|{tones or '*' * syllables}{HINT_CLOSE}"
 
 
 def spec_hints(spec: LyricSpec) -> list[str]:

@@ -1,0 +1,168 @@
+"""A phrase memory of the modern corpus, mixed into the generator's next-character distribution.
+
+A 4.7M-parameter model trained on a few thousand songs learns words but not syntax; the corpus's own lines hold
+the phrases it cannot compose (the idea of kNN-LM and n-gram mixtures: a small parametric model interpolated with a
+non-parametric memory of text). :class:`PhraseMemory` indexes the lines of a set of songs: for the text of the line
+being written it gives the characters that follow its longest suffix seen in them (up to ``order`` characters of
+context, line start included), with counts. :meth:`PhraseMemory.near` retrieves the songs whose briefs and lyrics
+share the request's rarer characters (topic and keyword plan), so a memory of those songs, weighted far above the
+whole corpus, brings phrases about the topic. :class:`PhraseMix` mixes, for each row,
+
+    p = (1 - mix) * p_model + mix * p_memory
+
+where the memory knows the context (at least two continuations seen), and leaves the row alone elsewhere (hint
+lines, the middle of a byte-split character, a context never seen). It only reweights: the constraint's mask,
+applied after it, still decides what may be written, so structure, rhyme and tone stay exact; whole lines copied
+from the corpus are what ``bench/modern_quality.py`` counts. ``mix`` 0 turns it off.
+
+>>> from lyrics.training.chartok import build_char_tokenizer
+>>> memory = PhraseMemory([("放学", ["我们一起走回家", "我们一起去看海"])])
+>>> sorted(memory.continuations("一起").items())
+[('去', 1), ('走', 1)]
+>>> tokenizer = build_char_tokenizer("我们一起走回家去看海")
+>>> ids = tokenizer.convert_tokens_to_ids
+>>> mix = PhraseMix([memory.near("放学")], tokenizer, mix=0.5, prompt_length=0)
+>>> scores = mix(torch.tensor([[ids("我"), ids("们"), ids("一"), ids("起")]]), torch.zeros(1, len(tokenizer)))
+>>> probs = scores.softmax(-1)[0]
+>>> round(float(probs[ids("走")] + probs[ids("去")]), 3) > 0.5
+True
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+
+import torch
+from transformers import LogitsProcessor
+
+from .prompt import HINT_OPEN
+
+LINE_START = "^"  # marks the start of a line in the index, so a line's first characters have a context too
+ORDER = 5  # characters of context at most
+MIN_SEEN = 2  # continuations a context needs before the memory speaks
+NEAR_SONGS = 30  # songs retrieved for a request
+NEAR_WEIGHT = 300.0  # a retrieved song's count against the whole corpus's
+_LAST = "\U0010ffff"
+
+
+class PhraseMemory:
+    """The lines of ``songs`` (``(topic, lines)`` pairs) indexed for continuations of up to ``order`` characters of
+    context, and the songs themselves for retrieval."""
+
+    def __init__(self, songs: Sequence[tuple[str, Sequence[str]]], order: int = ORDER):
+        self.order, self.songs = order, list(songs)
+        # every position of every line with up to order + 1 characters after it, sorted: the positions a context
+        # starts are one contiguous run, found by bisection
+        self._keys = sorted(line[i:i + order + 1] for _, lines in self.songs for text in lines
+                            for line in (LINE_START + text,) for i in range(len(line)))
+        self._chars = [set(topic) | {c for text in lines for c in text} for topic, lines in self.songs]
+        seen = Counter(c for chars in self._chars for c in chars)
+        self._idf = {c: math.log(len(self.songs) / n) for c, n in seen.items()}
+        self.continuations = lru_cache(maxsize=1 << 16)(self._continuations)
+
+    def _continuations(self, context: str) -> Counter:
+        """The characters that follow ``context`` in the lines, with counts (``context`` at most ``order`` long)."""
+        lo = bisect.bisect_left(self._keys, context)
+        hi = bisect.bisect_left(self._keys, context + _LAST, lo)
+        size = len(context)
+        return Counter(key[size] for key in self._keys[lo:hi] if len(key) > size)
+
+    def retrieve(self, query: str, k: int = NEAR_SONGS) -> list[int]:
+        """The ``k`` songs sharing most of ``query``'s characters, each weighted by its rarity (idf), three times
+        over where the song's topic has it."""
+        wanted = {c for c in query if c in self._idf}
+        if not wanted:
+            return []
+        scores = [sum(self._idf[c] * (3 if c in topic else 1) for c in wanted & chars)
+                  for (topic, _), chars in zip(self.songs, self._chars, strict=True)]
+        ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
+        return [i for i in ranked[:k] if scores[i] > 0]
+
+    def near(self, query: str, k: int = NEAR_SONGS, weight: float = NEAR_WEIGHT) -> TopicMemory:
+        """This memory with the ``k`` songs nearest ``query`` (a topic and its keywords) weighted ``weight``."""
+        chosen = self.retrieve(query, k)
+        return TopicMemory(self, PhraseMemory([self.songs[i] for i in chosen], self.order) if chosen else None,
+                           weight)
+
+
+class TopicMemory:
+    """A corpus memory and a small memory of songs near one request: the next-character distribution after a line's
+    text from the longest context either has seen at least ``MIN_SEEN`` times (counts of the near songs weighted)."""
+
+    def __init__(self, corpus: PhraseMemory, near: PhraseMemory | None, weight: float = NEAR_WEIGHT):
+        self.corpus, self.near, self.weight = corpus, near, weight
+        self.order = corpus.order
+
+    def distribution(self, line: str) -> dict[str, float] | None:
+        context = LINE_START + line
+        for size in range(min(self.order, len(context)), 0, -1):
+            tail = context[-size:]
+            counts = {c: float(n) for c, n in self.corpus.continuations(tail).items()}
+            if self.near is not None:
+                for c, n in self.near.continuations(tail).items():
+                    counts[c] = counts.get(c, 0.0) + self.weight * n
+            total = sum(counts.values())
+            if total >= MIN_SEEN:
+                return {c: n / total for c, n in counts.items()}
+        return None
+
+
+class PhraseMix(LogitsProcessor):
+    """Mixes each row's next-token distribution with its memory's (``memories``: one per prompt, each prompt's rows
+    consecutive, ``rows_per_plan`` of them; None: no memory for that prompt). Characters map to single tokens;
+    a character the tokenizer splits gets no memory mass. ``prompt_length``: tokens before generation starts (None:
+    the first call's input length)."""
+
+    def __init__(self, memories: Sequence[TopicMemory | None], tokenizer, mix: float, rows_per_plan: int = 1,
+                 prompt_length: int | None = None):
+        self.memories, self.tokenizer, self.mix = list(memories), tokenizer, float(mix)
+        self.rows_per_plan, self.prompt_length = rows_per_plan, prompt_length
+        self._token_of: dict[str, int | None] = {}
+
+    def token(self, char: str) -> int | None:
+        if char not in self._token_of:
+            ids = self.tokenizer.encode(char, add_special_tokens=False)
+            self._token_of[char] = ids[0] if len(ids) == 1 and ids[0] != self.tokenizer.unk_token_id else None
+        return self._token_of[char]
+
+    def row_distribution(self, plan: int, ids: list[int]) -> list[tuple[int, float]]:
+        """(token, probability) of the memory for a row of prompt ``plan`` that has written ``ids``; empty where the
+        memory says nothing."""
+        memory = self.memories[min(plan, len(self.memories) - 1)] if self.memories else None
+        if memory is None or not self.mix:
+            return []
+        line = self.tokenizer.decode(ids, skip_special_tokens=True).rsplit("\n", 1)[-1]
+        if line.startswith(HINT_OPEN) or line.endswith("\ufffd"):  # a hint line; inside a split character
+            return []
+        found = memory.distribution(line)
+        if not found:
+            return []
+        return [(token, p) for c, p in found.items() if (token := self.token(c)) is not None]
+
+    def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
+        if not self.mix or not any(m is not None for m in self.memories):
+            return scores
+        if self.prompt_length is None:
+            self.prompt_length = input_ids.shape[1]
+        rows, columns, values = [], [], []
+        for row, ids in enumerate(input_ids[:, self.prompt_length:].tolist()):
+            for token, p in self.row_distribution(row // self.rows_per_plan, ids):
+                rows.append(row)
+                columns.append(token)
+                values.append(p)
+        if not rows:
+            return scores
+        mixed = sorted(set(rows))
+        memory = torch.zeros(scores.shape, dtype=torch.float32, device=scores.device)
+        memory.index_put_((torch.tensor(rows, device=scores.device), torch.tensor(columns, device=scores.device)),
+                          torch.tensor(values, device=scores.device), accumulate=True)
+        index = torch.tensor(mixed, device=scores.device)
+        probs = scores[index].float().softmax(-1)
+        blended = (1 - self.mix) * probs + self.mix * memory[index]
+        scores = scores.clone()
+        scores[index] = blended.clamp_min(1e-30).log().to(scores.dtype)
+        return scores

@@ -1,0 +1,101 @@
+"""The corpus's phrase memory mixed into decoding: its index, retrieval, the mix's arithmetic, the rows it leaves
+alone, the constraint still exact on both tokenizers, and the model folder's setting."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from lyrics.decoding.phrase_memory import PhraseMemory, PhraseMix, TopicMemory
+from lyrics.decoding.prompt import hint
+from lyrics.generation import Decoder
+from lyrics.models import load_model
+from lyrics.modern.corpus import CORPUS, corpus_memory, corpus_songs, split_of
+
+SONGS = [("放学路上", ["我们一起走回家", "我们一起去看海", "路灯一盏一盏亮"]),
+         ("外婆的厨房", ["外婆切葱花", "锅里油在响", "我们一起等开饭"]),
+         ("地铁", ["车厢里很安静", "我们一起下车"])]
+
+
+def test_continuations_count_what_follows_a_context_in_the_lines():
+    memory = PhraseMemory(SONGS, order=3)
+    assert memory.continuations("一起") == {"走": 1, "去": 1, "等": 1, "下": 1}
+    assert memory.continuations("^我们") == {"一": 4}  # line start is part of the context
+    assert memory.continuations("葱花") == {}  # a line's end has no continuation: lines do not run together
+    assert memory.continuations("没见过") == {}
+
+
+def test_retrieval_ranks_songs_by_the_rarer_characters_they_share_with_the_request():
+    memory = PhraseMemory(SONGS)
+    assert memory.retrieve("外婆做饭", k=2)[0] == 1  # 外婆 is in its topic and its lines
+    assert memory.retrieve("地铁", k=3) == [2]  # only songs sharing a character at all
+    assert memory.retrieve("月光", k=3) == []
+
+
+def test_the_near_songs_outweigh_the_corpus_where_both_know_a_context():
+    memory = PhraseMemory(SONGS)
+    near = memory.near("外婆的厨房", k=1, weight=100.0)
+    assert near.near is not None and [topic for topic, _ in near.near.songs] == ["外婆的厨房"]
+    found = near.distribution("我们一起")  # corpus: 走 去 等 下 once each; the near song: 等 x 100
+    assert found["等"] == pytest.approx(101 / 104)
+    assert TopicMemory(memory, None).distribution("我们一起")["走"] == pytest.approx(1 / 4)
+    assert near.distribution("从来没有") is None  # no context seen twice: the memory says nothing
+
+
+def test_the_mix_blends_probabilities_and_leaves_other_rows_alone(char_tokenizer):
+    memory = PhraseMemory(SONGS)
+    near = memory.near("外婆的厨房", k=1)
+    line_hint = hint(5, None, None)
+    texts = [f"{line_hint}\n我们一起", f"我们一起\n{line_hint}"] * 2  # plan 0's two rows, then plan 1's
+    rows = torch.tensor([char_tokenizer.encode(t, add_special_tokens=False) for t in texts])
+    mix = PhraseMix([near, None], char_tokenizer, mix=0.75, rows_per_plan=2, prompt_length=0)
+    scores = torch.randn(4, len(char_tokenizer))
+    out = mix(rows, scores.clone())
+    target = 0.25 * scores[0].softmax(-1)
+    for char, p in near.distribution("我们一起").items():
+        target[char_tokenizer.convert_tokens_to_ids(char)] += 0.75 * p
+    assert torch.allclose(out[0].softmax(-1), target, atol=1e-5)
+    # a hint line being written; a prompt without a memory (twice)
+    assert all(torch.equal(out[row], scores[row]) for row in (1, 2, 3))
+    off = PhraseMix([near, None], char_tokenizer, mix=0.0, rows_per_plan=2, prompt_length=0)
+    assert torch.equal(off(rows, scores.clone()), scores)
+
+
+def test_a_character_split_over_byte_tokens_gets_no_memory_mass(qwen_tokenizer):
+    memory = PhraseMemory([("x", ["一起𠸏", "一起来"])])
+    mix = PhraseMix([memory.near("x")], qwen_tokenizer, mix=0.5, prompt_length=0)
+    assert len(qwen_tokenizer.encode("𠸏", add_special_tokens=False)) > 1
+    row = qwen_tokenizer.encode("一起", add_special_tokens=False)
+    assert [qwen_tokenizer.decode([t]) for t, _ in mix.row_distribution(0, row)] == ["来"]
+    partial = row + qwen_tokenizer.encode("𠸏", add_special_tokens=False)[:1]  # inside the split character
+    assert mix.row_distribution(0, partial) == []
+
+
+def test_the_corpus_memory_holds_training_songs_only():
+    memory = corpus_memory("yue")
+    train = [s for s in corpus_songs(CORPUS) if s.brief.lang == "yue" and split_of(s.id) == "train"]
+    assert len(memory.songs) == len(train) > 1000
+    held_out = next(s for s in corpus_songs(CORPUS) if s.brief.lang == "yue" and split_of(s.id) == "test")
+    assert (held_out.brief.topic, held_out.lines) not in memory.songs
+
+
+@pytest.mark.parametrize("which", ["char", "qwen"])
+def test_every_candidate_still_meets_the_spec_with_the_memory_on(which, char_tokenizer, char_model, qwen_tokenizer,
+                                                                    qwen_model):
+    model, tokenizer = (char_model, char_tokenizer) if which == "char" else (qwen_model, qwen_tokenizer)
+    decoder = Decoder(model, tokenizer)
+    spec = {"lang": "cmn", "topic": "外婆的葱油饼", "structure": "7A 7A 5B 7A", "rhymes": {"A": "言前"}}
+    plain = decoder.generate(spec, n=3, seed=2, memory_mix=0.0)
+    mixed = decoder.generate(spec, n=3, seed=2, memory_mix=0.9)
+    assert all(c.checks.ok for c in plain + mixed)
+    assert [c.lyrics for c in plain] != [c.lyrics for c in mixed]  # the memory moved the samples
+    assert decoder._memories["cmn"] is not None  # built once, kept by the decoder
+
+
+def test_a_model_folder_chooses_its_memory_share(tmp_path, char_generator_dir):
+    folder = tmp_path / "model"
+    shutil.copytree(char_generator_dir, folder)
+    assert Decoder(*load_model(str(folder), device="cpu")).memory_mix == 0.0  # no tianci.json: off
+    (folder / "tianci.json").write_text(json.dumps({"hints": False, "memory_mix": 0.8}))
+    assert Decoder(*load_model(str(folder), device="cpu")).memory_mix == 0.8
