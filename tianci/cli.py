@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keyword-pull", type=float, default=KEYWORD_PULL,
                    help=f"pull towards the plan's keywords while decoding (default {KEYWORD_PULL}; 0: off)")
     add_renamed_flag(p, "--keyword-bias", "--keyword-pull", float)
+    p.add_argument("--memory-mix", type=float, default=None,
+                   help="share of the corpus's phrase memory in each step, 0 to 1 (default: the model's own "
+                        "setting; 0: off)")
     p.add_argument("--genre", default="", help="style, e.g. 城市民谣")
     p.add_argument("--mood", default="", help="feeling, e.g. 温柔")
     p.add_argument("--register", choices=_union(spoken.lyric_registers for spoken in languages()), default=None,
@@ -452,13 +455,16 @@ def cmd_generate(args: argparse.Namespace) -> None:
         raise UsageError("--keyword-pull must be from 0 (off) to 100, e.g. 4")
     if not math.isfinite(args.melody_pull) or not 0 <= args.melody_pull <= 100:
         raise UsageError("--melody-pull must be from 0 (off) to 100, e.g. 2")
+    if args.memory_mix is not None and not (math.isfinite(args.memory_mix) and 0 <= args.memory_mix < 1):
+        raise UsageError("--memory-mix must be from 0 (off) to below 1, e.g. 0.8")
     if args.export is not None:
         _check_writable_dir(args.export)  # before any model work
     writer = _writer(args.model, args.adapter, engine=args.engine)
     spec = writer.plan(spec)
     candidates = [scored.candidate for scored in writer.write(
         [spec], spec.n, seed=spec.seed, temperature=args.temperature, top_p=args.top_p, hints=args.hints,
-        keyword_pull=args.keyword_pull, melody=melody, melody_pull=args.melody_pull)[0]]
+        keyword_pull=args.keyword_pull, melody=melody, melody_pull=args.melody_pull,
+        **({} if args.memory_mix is None else {"memory_mix": args.memory_mix}))[0]]
     if spec.keywords:
         fields["keywords"] = list(spec.keywords)
     if args.export is not None:
