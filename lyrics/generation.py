@@ -233,7 +233,7 @@ class Decoder:
                 budget = token_budget(spec, [constraint])
                 _check_context(self.model, inputs["input_ids"].shape[1], budget)
                 pull = KeywordPull([list(specs[i].keywords) for i in chunk], self.tokenizer, keyword_pull,
-                                   rows_per_plan=n)
+                                   rows_per_plan=n, table=self.table)
                 processors, masks = [pull], constraint.processor()
                 if melody is not None and melody_pull and not language(spec.lang).melody_levels:
                     processors.append(MelodyPull(constraint, melody, melody_pull, masks.tracker))
@@ -283,7 +283,7 @@ class Decoder:
                 budget = token_budget(chunk[0][1], constraints)
                 _check_context(self.model, inputs["input_ids"].shape[1], budget)
                 pull = KeywordPull([list(row_spec.keywords) for _, row_spec, _ in chunk], self.tokenizer,
-                                   keyword_pull)
+                                   keyword_pull, table=self.table)
                 out = self._decode(inputs, [pull, RowConstraintsProcessor(constraints), *sampler], budget, options)
                 for (i, row_spec, _), constraint, row in zip(chunk, constraints, out, strict=True):
                     results[i].append(candidate_from_tokens(constraint, row, row_spec))
