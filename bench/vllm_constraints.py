@@ -6,7 +6,11 @@ Constrained rows are ``LyricRequests`` for a 4 x 7 spec (each its own rhyme grou
 at its default, and off); plain rows are the same prompts without a spec, as many tokens each (``ignore_eos``), so
 the batches stay equally full. Target (issue 29): constrained / plain throughput >= 0.9 at batch 32.
 
-    .venv-vllm/bin/python bench/vllm_constraints.py [--reps 3] [--batches 1 8 32]
+``--processor-only``: the processor alone, without an engine (steadier on busy cores): ``ConstrainedBatch.apply`` over
+the same requests for 92 steps, each step's token the row's best under the mask of seeded random logits; its time per
+step with the pull and without (the pull also changes which tokens, so which masks, a row meets).
+
+    .venv-vllm/bin/python bench/vllm_constraints.py [--reps 3] [--batches 1 8 32] [--processor-only]
 """
 
 from __future__ import annotations
@@ -33,8 +37,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reps", type=int, default=3, help="interleaved runs per setting")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--processor-only", action="store_true", help="time the processor alone, without an engine")
     args = parser.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
+    if args.processor_only:
+        processor_only(args.batches, args.reps)
+        return
 
     from vllm import LLM, SamplingParams
 
@@ -108,6 +116,42 @@ def main() -> None:
         ratio, bare = rate["constrained"] / rate["plain"], rate["no pull"] / rate["plain"]
         print(f"headline batch {batch}: vLLM constrained/plain throughput {ratio:.3f} (without the pull {bare:.3f})"
               + (f"; target >= {TARGET}: {'met' if ratio >= TARGET else 'MISSED'}" if batch == 32 else ""))
+
+
+def processor_only(batches: list[int], reps: int, steps: int = 92) -> None:
+    """``ConstrainedBatch.apply``'s time per step without an engine, with the keyword pull and without: the median
+    of ``reps`` runs after a warm-up run that fills the caches."""
+    from lyrics.models import DEFAULT_MODEL
+    from lyrics.vllm_processor import PULL_KEY, ConstrainedBatch, LyricRequests
+
+    torch.set_num_threads(1)  # the processor's ops are small: a second thread on busy cores only waits
+    requests = LyricRequests.for_model(DEFAULT_MODEL)
+    vocab = requests.compiler.decoder.table.vocab_size
+
+    def run(batch: int, pull: bool, rep: int) -> float:
+        rows, written = ConstrainedBatch(requests.compiler), []
+        for k in range(batch):
+            request = requests.build({**SPEC, "topic": TOPICS[k % len(TOPICS)]}, n=1, seed=1000 * rep + k)[0]
+            if not pull:
+                request.params.extra_args[PULL_KEY] = 0.0
+            written.append([])
+            rows.rows[k] = rows._new_row(request.params, None, written[k])  # as vLLM adds a request
+        generator, seconds = torch.Generator().manual_seed(rep), 0.0
+        for _ in range(steps):
+            logits = torch.randn(batch, vocab, generator=generator)
+            began = time.perf_counter()
+            rows.apply(logits)
+            seconds += time.perf_counter() - began
+            for ids, token in zip(written, logits.argmax(1).tolist(), strict=True):
+                ids.append(token)
+        return seconds / steps
+
+    print(f"processor alone, {DEFAULT_MODEL.name}, spec {SPEC['structure']}, {steps} steps", flush=True)
+    for batch in batches:
+        step = {pull: statistics.median([run(batch, pull, rep) for rep in range(reps + 1)][1:])  # run 0: warm-up
+                for pull in (True, False)}
+        print(f"batch {batch:>2}: processor {step[True] * 1e3:.2f} ms/step, without the keyword pull "
+              f"{step[False] * 1e3:.2f} ms/step", flush=True)
 
 
 if __name__ == "__main__":

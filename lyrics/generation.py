@@ -251,7 +251,7 @@ class Decoder:
                 budget = token_budget(spec, [constraint])
                 _check_context(self.model, inputs["input_ids"].shape[1], budget)
                 pull = KeywordPull([list(specs[i].keywords) for i in chunk], self.tokenizer, keyword_pull,
-                                   rows_per_plan=n)
+                                   rows_per_plan=n, table=self.table)
                 memory = PhraseMix([self.memory_near(specs[i], mix) for i in chunk], self.tokenizer, mix,
                                    rows_per_plan=n)
                 processors, masks = [memory, pull], constraint.processor()
@@ -303,7 +303,7 @@ class Decoder:
                 budget = token_budget(chunk[0][1], constraints)
                 _check_context(self.model, inputs["input_ids"].shape[1], budget)
                 pull = KeywordPull([list(row_spec.keywords) for _, row_spec, _ in chunk], self.tokenizer,
-                                   keyword_pull)
+                                   keyword_pull, table=self.table)
                 memory = PhraseMix([self.memory_near(row_spec, memory_mix) for _, row_spec, _ in chunk],
                                    self.tokenizer, memory_mix)
                 out = self._decode(inputs, [memory, pull, RowConstraintsProcessor(constraints), *sampler], budget,

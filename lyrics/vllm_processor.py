@@ -43,7 +43,7 @@ from vllm.v1.sample.logits_processor.builtin import process_dict_updates
 
 from lyrics.data.keywords import KEYWORD_PULL, load_tables
 from lyrics.decoding.constraints import LyricsConstraint, RowState, UnsatisfiableSpec, additive_bias
-from lyrics.decoding.keyword_pull import KeywordPull
+from lyrics.decoding.keyword_pull import KeywordPull, PullText
 from lyrics.decoding.prompt import build_prompt
 from lyrics.decoding.spec import LyricSpec, SpecError
 from lyrics.generation import Candidate, Decoder, candidate_from_tokens, token_budget
@@ -127,6 +127,7 @@ class RequestRow:
     def __init__(self, constraint: LyricsConstraint, output_ids: list[int], pull: KeywordPull | None = None):
         self.constraint, self.table, self.output_ids, self.pull = constraint, constraint.table, output_ids, pull
         self.state, self.seen = RowState(), 0
+        self.written = PullText()  # the keyword pull's text of the ids seen, kept as the state is
 
     def masks(self) -> tuple[torch.Tensor, torch.Tensor]:
         """What the plan forbids next, as ``LyricsConstraint.masks`` gives it: the shared bool [V] mask and the few
@@ -137,6 +138,8 @@ class RequestRow:
             if token < 0:  # a placeholder for a token still being sampled (async scheduling): not known yet
                 break
             state = constraint.advance(constraint.resolve(state), token)
+            if self.pull is not None:
+                self.written = self.pull.add(self.written, (token,))
             self.seen += 1
         self.state, base, extra = constraint.masks(state)  # with the relaxations its mask needs
         return base, extra
@@ -148,7 +151,7 @@ class RequestRow:
 
     def pulls(self) -> list[tuple[int, float]]:
         """The keyword pull, as (token, amount) to add in order, from the ids seen so far."""
-        return self.pull.pulls(0, self.output_ids[:self.seen]) if self.pull is not None else []
+        return self.pull.pulls(0, self.written) if self.pull is not None else []
 
 
 class EndedRow:
@@ -207,7 +210,8 @@ class ConstrainedBatch:
             log.warning("tianci: request ended unwritten: %s", err)
             return EndedRow(self.compiler.decoder, str(err))
         keyword_pull = request_pull(params)
-        pull = (KeywordPull([list(spec.keywords)], self.compiler.tokenizer, keyword_pull, prompt_length=0)
+        pull = (KeywordPull([list(spec.keywords)], self.compiler.tokenizer, keyword_pull, prompt_length=0,
+                            table=self.compiler.decoder.table)
                 if keyword_pull and spec.keywords else None)
         return RequestRow(constraint, output_ids, pull)
 

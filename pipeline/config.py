@@ -59,8 +59,9 @@ def ray_host_port(address: str) -> tuple[str, int] | None:
 @dataclass(frozen=True)
 class EngineConfig:
     """Where generation runs: here (``local``, decoded by Hugging Face transformers), on Ray (``ray``: a pool of
-    ``actors``, each holding a generator and the scorer, ``num_gpus`` each; ``address`` joins a running cluster,
-    none starts a local Ray), or here decoded by a vLLM engine (``vllm``: needs the .venv-vllm venv)."""
+    ``actors``, each holding a generator and the scorer, ``num_gpus`` each, decoded by ``decoder``: Hugging Face or
+    a vLLM engine of its own; ``address`` joins a running cluster, none starts a local Ray), or here decoded by a
+    vLLM engine (``vllm``: needs the .venv-vllm venv)."""
 
     # ``flag``/``help``/``choices``: the command line's flags for these fields are made from them (tianci batch)
     kind: str = field(default="local", metadata={
@@ -73,12 +74,25 @@ class EngineConfig:
         "flag": "--actors", "help": "--engine ray: actors, each with a generator (default 2)"})
     num_gpus: float = field(default=0.0, metadata={
         "flag": "--num-gpus", "help": "--engine ray: GPUs per actor (default 0)"})
+    decoder: str = field(default="hf", metadata={
+        "flag": "--decoder", "choices": DECODERS,
+        "help": "--engine ray: each actor's decoding backend: hf (Hugging Face, the default) or vllm (a vLLM engine "
+                "per actor; Ray and vLLM in one venv: .venv-vllm, made by make vllm)"})
 
     def __post_init__(self):
         require(self.kind in ENGINES, f"kind must be one of {', '.join(ENGINES)}")
+        require(self.decoder in DECODERS, f"decoder must be one of {', '.join(DECODERS)}")
+        # local is Hugging Face and vllm is vLLM by definition: a decoder that contradicts the kind is a mistake
+        require(self.decoder == "hf" or self.kind != "local",
+                "decoder vllm with kind local: use kind vllm (a vLLM engine here) or kind ray (one per actor)")
         require(self.actors >= 1 and self.num_gpus >= 0, "actors must be at least 1 and num_gpus at least 0")
         if self.address is not None:
             ray_host_port(self.address)
+
+    @property
+    def decodes_with(self) -> str:
+        """The decoding backend the generation runs on: ``hf`` or ``vllm``."""
+        return "vllm" if self.kind == "vllm" or (self.kind == "ray" and self.decoder == "vllm") else "hf"
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,8 @@
 (``engine: {kind: ray}``).
 
 Ray Data spreads the work (one row per chunk of specs or prompts) over a pool of actors, each holding one
-generator and the scorer in its own Writer, loaded once (``num_gpus`` per actor on a GPU cluster). A chunk is
+generator and the scorer in its own Writer, loaded once (``num_gpus`` per actor on a GPU cluster), decoded by
+Hugging Face or (``decoder: vllm``) a vLLM engine of its own in the actor's process. A chunk is
 computed by the same function the local engine runs (``pipeline.batch.chunk_records``,
 ``pipeline.rs.sampling.prompt_records``) with the same seed, so the records are the local engine's; the driver
 writes them as they come (one whole line each, synced), which keeps the local engine's contract: a kill loses only
@@ -29,11 +30,20 @@ from .writer import Writer
 CONNECT_TIMEOUT = 10.0  # seconds to wait for a cluster's address to answer
 
 
-class ChunkWorker:
-    """One Ray actor: its own Writer (generator and scorer), and the job that turns a task into records."""
+# A vLLM engine in an actor: world size 1 on the uniprocess executor, its engine core in the actor's process.
+# vLLM would otherwise pick Ray's executor inside a placement group (and ask Ray for more resources) or spawn an
+# engine-core process that imports vLLM again outside the actor's resources.
+VLLM_ACTOR_OPTIONS = {"distributed_executor_backend": "uni", "tensor_parallel_size": 1}
 
-    def __init__(self, generator: str, adapter: str | None, scorer: str | None, job: Callable, tasks: Sequence):
-        self.writer = Writer.load(generator, adapter=adapter, scorer=scorer)
+
+class ChunkWorker:
+    """One Ray actor: its own Writer (generator and scorer, decoded by ``decoder``: ``hf`` or ``vllm``), and the
+    job that turns a task into records."""
+
+    def __init__(self, generator: str, adapter: str | None, scorer: str | None, job: Callable, tasks: Sequence,
+                 decoder: str = "hf"):
+        options = VLLM_ACTOR_OPTIONS if decoder == "vllm" else {}
+        self.writer = Writer.load(generator, adapter=adapter, scorer=scorer, engine=decoder, **options)
         self.job, self.tasks = job, tasks
 
     def __call__(self, batch: dict) -> dict:
@@ -77,7 +87,7 @@ def ray_engine(config: EngineConfig, generator: str, adapter: str | None,
             ChunkWorker, batch_size=1, compute=ray.data.ActorPoolStrategy(size=min(config.actors, len(tasks))),
             num_cpus=1, num_gpus=config.num_gpus,
             fn_constructor_kwargs={"generator": generator, "adapter": adapter, "scorer": scorer, "job": job,
-                                   "tasks": list(tasks)})
+                                   "tasks": list(tasks), "decoder": config.decoder})
         for row in rows.iter_rows():
             yield json.loads(row["records"])
 

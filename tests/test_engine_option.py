@@ -35,6 +35,23 @@ def test_batch(tmp_path, capsys):
     _one_line_pointing_at_make_vllm(capsys)
 
 
+def test_batch_on_ray_actors_decoding_with_vllm(tmp_path, capsys):
+    """A local Ray's actors run in this environment: --decoder vllm is refused here as --engine vllm is."""
+    specs = tmp_path / "specs.jsonl"
+    specs.write_text(json.dumps({"lang": "cmn", "topic": "月光", "structure": "7A 7A"}) + "\n", encoding="utf-8")
+    assert main(["batch", str(specs), str(tmp_path / "out.jsonl"), "--engine", "ray", "--decoder", "vllm"]) == 2
+    _one_line_pointing_at_make_vllm(capsys)
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_vllm_decoder_on_the_local_engine_is_one_line(tmp_path, capsys):
+    specs = tmp_path / "specs.jsonl"
+    specs.write_text(json.dumps({"lang": "cmn", "topic": "月光", "structure": "7A 7A"}) + "\n", encoding="utf-8")
+    assert main(["batch", str(specs), str(tmp_path / "out.jsonl"), "--decoder", "vllm"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "decoder vllm with kind local: use kind vllm" in err, err
+
+
 def test_serve(capsys):
     assert main(["serve", "--port", "0", "--engine", "vllm"]) == 2
     _one_line_pointing_at_make_vllm(capsys)
@@ -44,6 +61,14 @@ def test_rs(tmp_path, capsys):
     config = tmp_path / "rs.yaml"
     shipped = Path(__file__).resolve().parent.parent / "configs" / "rs_tiny.yaml"
     config.write_text(shipped.read_text("utf-8") + "engine:\n  kind: vllm\n", encoding="utf-8")
+    assert main(["rs", "--config", str(config)]) == 2
+    _one_line_pointing_at_make_vllm(capsys)
+
+
+def test_rs_on_ray_actors_decoding_with_vllm(tmp_path, capsys):
+    config = tmp_path / "rs.yaml"
+    shipped = Path(__file__).resolve().parent.parent / "configs" / "rs_tiny.yaml"
+    config.write_text(shipped.read_text("utf-8") + "engine:\n  kind: ray\n  decoder: vllm\n", encoding="utf-8")
     assert main(["rs", "--config", str(config)]) == 2
     _one_line_pointing_at_make_vllm(capsys)
 

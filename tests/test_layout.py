@@ -292,8 +292,10 @@ def test_the_batch_commands_engine_flags_come_from_its_config():
 
     parser = build_parser()
     flagged = [f for f in dataclasses.fields(EngineConfig) if "flag" in f.metadata]
-    assert {f.metadata["flag"] for f in flagged} == {"--engine", "--address", "--actors", "--num-gpus"}
+    assert {f.metadata["flag"] for f in flagged} == {"--engine", "--address", "--actors", "--num-gpus", "--decoder"}
     args = parser.parse_args(["batch", "specs.jsonl", "out.jsonl"])
     assert config_from_args(EngineConfig, args) == EngineConfig()
     args = parser.parse_args(["batch", "s", "o", "--engine", "ray", "--actors", "3", "--address", "10.0.0.1:6379"])
     assert config_from_args(EngineConfig, args) == EngineConfig(kind="ray", address="10.0.0.1:6379", actors=3)
+    args = parser.parse_args(["batch", "s", "o", "--engine", "ray", "--decoder", "vllm"])
+    assert config_from_args(EngineConfig, args) == EngineConfig(kind="ray", decoder="vllm")

@@ -1,6 +1,7 @@
 """``--engine vllm`` (``lyrics.vllm_decoder``): ``tianci generate`` and ``tianci batch`` decoded by a vLLM engine
 through the Writer, every candidate passing every check and ranked by the one rule; the same spec passing on both
-backends; a bad spec refused in one line; seeds per candidate row; ``tianci serve`` and rejection sampling on it.
+backends; a bad spec refused in one line; seeds per candidate row; ``tianci serve`` and rejection sampling on it;
+``tianci batch --engine ray --decoder vllm``: a vLLM engine inside a Ray actor writing the local engine's records.
 
 Runs in the vLLM venv only (``make vllm``; ``make test`` runs ``tests/test_vllm*.py`` there). One engine serves the
 whole file: the command-line tests load it through ``Writer.load``, which here hands back that engine (and records
@@ -16,6 +17,7 @@ import subprocess
 import sys
 
 import pytest
+import ray
 
 os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")
 os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", "1")
@@ -24,7 +26,10 @@ from lyrics.decoding.checks import check_lyrics
 from lyrics.decoding.spec import LyricSpec
 from lyrics.models import DEFAULT_MODEL
 from lyrics.vllm_decoder import EngineError, VllmDecoder, spec_data
+from pipeline.batch import run_batch
 from pipeline.candidates import Scored, best, ranked
+from pipeline.config import EngineConfig
+from pipeline.ray_engine import ray_engine
 from pipeline.rs.sampling import prompt_records
 from pipeline.serve import LyricsServer
 from pipeline.writer import Writer
@@ -192,3 +197,30 @@ def test_rejection_sampling_records_through_the_vllm_writer(writer):
     for record in records:
         assert "error" not in record and len(record["candidates"]) == 2
         assert record["best"] is not None and record["candidates"][record["best"]]["checks"]["ok"]
+
+
+def _specs_file(path, specs):
+    path.write_text("".join(json.dumps({**spec, "id": f"s{i}"}, ensure_ascii=False) + "\n"
+                            for i, spec in enumerate(specs)), encoding="utf-8")
+    return path
+
+
+def test_a_ray_actor_decodes_with_vllm_as_the_local_engine_does(writer, tmp_path):
+    """One actor on a local Ray, its own vLLM engine in its process (``decoder: vllm``): the records of the vLLM
+    engine here for the same specs and seed (each candidate row seeded on its own, so the engine's batching does
+    not change them), every candidate passing every check."""
+    specs = _specs_file(tmp_path / "specs.jsonl", SPECS)
+    local = run_batch(writer, specs, tmp_path / "local.jsonl", n=2, batch_size=2, seed=7, progress=False)
+    ray.init(num_cpus=1, include_dashboard=False, log_to_driver=False)
+    try:
+        engine = ray_engine(EngineConfig(kind="ray", actors=1, decoder="vllm"), str(DEFAULT_MODEL), None,
+                            str(DEFAULT_SCORER))
+        remote = run_batch(None, specs, tmp_path / "ray.jsonl", n=2, batch_size=2, seed=7, progress=False,
+                           engine=engine)
+    finally:
+        ray.shutdown()
+    records = [json.loads(line) for line in (tmp_path / "ray.jsonl").read_text("utf-8").splitlines()]
+    assert records == [json.loads(line) for line in (tmp_path / "local.jsonl").read_text("utf-8").splitlines()]
+    assert (remote.items, remote.errors, remote.passed) == (local.items, local.errors, local.passed) == (3, 0, 6)
+    for record in records:
+        _passes(record["candidates"], LyricSpec.from_dict(SPECS[int(record["id"][1:])]))

