@@ -43,8 +43,9 @@ from vllm.v1.sample.logits_processor.builtin import process_dict_updates
 
 from lyrics.data.keywords import KEYWORD_PULL, load_tables
 from lyrics.decoding.constraints import LyricsConstraint, RowState, UnsatisfiableSpec, additive_bias
-from lyrics.decoding.keyword_pull import KeywordPull, PullText
+from lyrics.decoding.keyword_pull import KeywordPull
 from lyrics.decoding.prompt import build_prompt
+from lyrics.decoding.row_text import PullText
 from lyrics.decoding.spec import LyricSpec, SpecError
 from lyrics.generation import Candidate, Decoder, candidate_from_tokens, token_budget
 from lyrics.models import trained_with_hints
@@ -139,7 +140,7 @@ class RequestRow:
                 break
             state = constraint.advance(constraint.resolve(state), token)
             if self.pull is not None:
-                self.written = self.pull.add(self.written, (token,))
+                self.written = self.pull.texts.add(self.written, (token,))
             self.seen += 1
         self.state, base, extra = constraint.masks(state)  # with the relaxations its mask needs
         return base, extra

@@ -10,7 +10,8 @@ import random
 import pytest
 import torch
 
-from lyrics.decoding.keyword_pull import KeywordPull, PullText
+from lyrics.decoding.keyword_pull import KeywordPull
+from lyrics.decoding.row_text import PullText
 from lyrics.decoding.tokentable import TokenTable
 
 KEYWORDS = ["明月", "春风", "嘅啲", "故乡", "月"]  # 嘅: two byte-level tokens in Qwen3; 月 a one-character word
@@ -59,7 +60,7 @@ def test_the_incremental_text_pulls_as_decoding_the_whole_row(which, char_tokeni
     for ids in _random_rows(tokenizer, rows=60, length=40, seed=7):
         written = PullText()
         for k, token in enumerate(ids):
-            written = pull.add(written, [token])
+            written = pull.texts.add(written, [token])
             whole = tokenizer.decode(ids[:k + 1], skip_special_tokens=True)
             # the text is the whole decode, less the U+FFFD of a character not finished yet
             assert whole.startswith(written.text), (ids[:k + 1], whole, written)

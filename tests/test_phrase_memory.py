@@ -9,6 +9,7 @@ import torch
 
 from lyrics.decoding.phrase_memory import PhraseMemory, PhraseMix, TopicMemory
 from lyrics.decoding.prompt import hint
+from lyrics.decoding.row_text import PullText
 from lyrics.generation import Decoder
 from lyrics.models import load_model
 from lyrics.modern.corpus import CORPUS, corpus_memory, corpus_songs, split_of
@@ -67,9 +68,9 @@ def test_a_character_split_over_byte_tokens_gets_no_memory_mass(qwen_tokenizer):
     mix = PhraseMix([memory.near("x")], qwen_tokenizer, mix=0.5, prompt_length=0)
     assert len(qwen_tokenizer.encode("𠸏", add_special_tokens=False)) > 1
     row = qwen_tokenizer.encode("一起", add_special_tokens=False)
-    assert [qwen_tokenizer.decode([t]) for t, _ in mix.row_distribution(0, row)] == ["来"]
+    assert [qwen_tokenizer.decode([t]) for t, _ in mix.row_distribution(0, mix.texts.add(PullText(), row))] == ["来"]
     partial = row + qwen_tokenizer.encode("𠸏", add_special_tokens=False)[:1]  # inside the split character
-    assert mix.row_distribution(0, partial) == []
+    assert mix.row_distribution(0, mix.texts.add(PullText(), partial)) == []
 
 
 def test_the_corpus_memory_holds_training_songs_only():

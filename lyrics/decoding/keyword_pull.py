@@ -23,62 +23,18 @@ again every step (on byte-level BPE a character may be split over tokens; its fi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
-
 import torch
 from transformers import LogitsProcessor
 
 from lyrics.data.keywords import KEYWORD_PULL
-from lyrics.decoding.tokentable import TokenTable, utf8_length
+from lyrics.decoding.row_text import PullText, RowTexts
+from lyrics.decoding.tokentable import TokenTable
 
 
 def _single_token(tokenizer, text: str) -> int | None:
     ids = tokenizer.encode(text, add_special_tokens=False)
     unk = tokenizer.unk_token_id
     return ids[0] if len(ids) == 1 and ids[0] != unk else None
-
-
-def _written_bytes(table: TokenTable) -> list[bytes]:
-    """Per token id, the bytes it adds to a decoded text: its own, none for a special token (skipped, as
-    ``decode(skip_special_tokens=True)`` skips it). Kept with the table: a request's pull costs no list of its own."""
-    key = ("keyword pull bytes",)
-    if key not in table.derived:
-        written = list(table.data)
-        for token in table.special_ids:
-            written[token] = b""
-        table.derived[key] = written
-    return table.derived[key]
-
-
-def _unfinished(data: bytes) -> int:
-    """How many bytes at the end of ``data`` begin a character that later bytes may finish (0 for none): a lead
-    byte followed by fewer continuation bytes than it needs. Everything before them decodes now as it will in the
-    whole text, since a lead byte always starts a new character (or a new invalid sequence)."""
-    for back in range(1, min(4, len(data)) + 1):
-        byte = data[-back]
-        if byte < 0x80:
-            return 0
-        if byte >= 0xC0:  # a lead byte (utf8_length is 0 for the never-valid ones: 0xC0, 0xC1, 0xF5-0xFF)
-            return back if back < utf8_length(byte) else 0
-    return 0
-
-
-@dataclass(frozen=True)
-class PullText:
-    """A row's decoded text so far, as the whole row would decode, and the first bytes of a character its tokens
-    have not finished yet (which the whole row's decode shows as U+FFFD, never a keyword's character)."""
-
-    text: str = ""
-    pending: bytes = b""
-
-    def add(self, data: bytes) -> PullText:
-        """This text with one token's bytes added."""
-        if not data:
-            return self
-        data = self.pending + data
-        cut = len(data) - _unfinished(data)
-        return PullText(self.text + data[:cut].decode("utf-8", errors="replace"), data[cut:])
 
 
 class KeywordPull(LogitsProcessor):
@@ -97,37 +53,17 @@ class KeywordPull(LogitsProcessor):
                                 if t is not None], _single_token(tokenizer, word[1]) if len(word) > 1 else None)
                        for word in plan] for plan in plans]
         self.active = bool(self.pull and any(self.plans))
-        self.written = _written_bytes(table or TokenTable.for_tokenizer(tokenizer)) if self.active else []
-        # each row's text by its ids, for this step's rows only: a row's text is its parent's (the row one token
-        # shorter, the previous step's) plus its last token, whichever row the parent was in (beams move)
-        self._texts: dict[tuple[int, ...], PullText] = {(): PullText()}
+        self.texts = RowTexts(table or TokenTable.for_tokenizer(tokenizer)) if self.active else None
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if not self.active:
             return scores
         if self.prompt_length is None:
             self.prompt_length = input_ids.shape[1]
-        texts: dict[tuple[int, ...], PullText] = {}
-        for row, ids in enumerate(input_ids[:, self.prompt_length:].tolist()):
-            key = tuple(ids)
-            text = texts.get(key) or self._texts.get(key)
-            if text is None:
-                parent = self._texts.get(key[:-1])
-                text = self.add(parent, key[-1:]) if parent is not None else self.add(PullText(), ids)
-            texts[key] = text
+        for row, text in enumerate(self.texts.step(input_ids[:, self.prompt_length:].tolist())):
             for token, amount in self.pulls(row // self.rows_per_plan, text):
                 scores[row, token] += amount
-        self._texts = texts
         return scores
-
-    def add(self, text: PullText, ids: Sequence[int]) -> PullText:
-        """``text`` with the tokens ``ids`` written after it (ids past the tokenizer, as a padded vocabulary has,
-        write nothing, as in ``decode``)."""
-        written, size = self.written, len(self.written)
-        for token in ids:
-            if 0 <= token < size:
-                text = text.add(written[token])
-        return text
 
     def pulls(self, plan: int, written: PullText) -> list[tuple[int, float]]:
         """(token, amount) to add, in order, to the scores of a row of plan ``plan`` that has written ``written``."""

@@ -40,6 +40,8 @@ import torch
 from transformers import LogitsProcessor
 
 from .prompt import HINT_OPEN
+from .row_text import PullText, RowTexts
+from .tokentable import TokenTable
 
 LINE_START = "^"  # marks the start of a line in the index, so a line's first characters have a context too
 ORDER = 5  # characters of context at most
@@ -118,9 +120,11 @@ class PhraseMix(LogitsProcessor):
     the first call's input length)."""
 
     def __init__(self, memories: Sequence[TopicMemory | None], tokenizer, mix: float, rows_per_plan: int = 1,
-                 prompt_length: int | None = None):
+                 prompt_length: int | None = None, table: TokenTable | None = None):
         self.memories, self.tokenizer, self.mix = list(memories), tokenizer, float(mix)
         self.rows_per_plan, self.prompt_length = rows_per_plan, prompt_length
+        self.active = bool(self.mix and any(m is not None for m in self.memories))
+        self.texts = RowTexts(table or TokenTable.for_tokenizer(tokenizer)) if self.active else None
         self._token_of: dict[str, int | None] = {}
 
     def token(self, char: str) -> int | None:
@@ -129,14 +133,14 @@ class PhraseMix(LogitsProcessor):
             self._token_of[char] = ids[0] if len(ids) == 1 and ids[0] != self.tokenizer.unk_token_id else None
         return self._token_of[char]
 
-    def row_distribution(self, plan: int, ids: list[int]) -> list[tuple[int, float]]:
-        """(token, probability) of the memory for a row of prompt ``plan`` that has written ``ids``; empty where the
-        memory says nothing."""
+    def row_distribution(self, plan: int, written: PullText) -> list[tuple[int, float]]:
+        """(token, probability) of the memory for a row of prompt ``plan`` that has written ``written``; empty where
+        the memory says nothing."""
         memory = self.memories[min(plan, len(self.memories) - 1)] if self.memories else None
-        if memory is None or not self.mix:
+        if memory is None or not self.mix or written.pending:  # none; inside a character split over byte tokens
             return []
-        line = self.tokenizer.decode(ids, skip_special_tokens=True).rsplit("\n", 1)[-1]
-        if line.startswith(HINT_OPEN) or line.endswith("\ufffd"):  # a hint line; inside a split character
+        line = written.text.rsplit("\n", 1)[-1]
+        if line.startswith(HINT_OPEN) or line.endswith("\ufffd"):  # a hint line; after bytes that are no character
             return []
         found = memory.distribution(line)
         if not found:
@@ -144,13 +148,13 @@ class PhraseMix(LogitsProcessor):
         return [(token, p) for c, p in found.items() if (token := self.token(c)) is not None]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
-        if not self.mix or not any(m is not None for m in self.memories):
+        if not self.active:
             return scores
         if self.prompt_length is None:
             self.prompt_length = input_ids.shape[1]
         rows, columns, values = [], [], []
-        for row, ids in enumerate(input_ids[:, self.prompt_length:].tolist()):
-            for token, p in self.row_distribution(row // self.rows_per_plan, ids):
+        for row, text in enumerate(self.texts.step(input_ids[:, self.prompt_length:].tolist())):
+            for token, p in self.row_distribution(row // self.rows_per_plan, text):
                 rows.append(row)
                 columns.append(token)
                 values.append(p)
