@@ -34,7 +34,14 @@ from lyrics.decoding.melody import MELODY_PULL, Melody
 from lyrics.decoding.prompt import build_prompt, spec_hints
 from lyrics.decoding.spec import LyricSpec
 from lyrics.generation import DEFAULT_SAMPLING, Candidate, free_budget, free_lines, free_output, free_stops
-from lyrics.vllm_processor import PULL_KEY, LyricRequest, LyricRequests, SpecCompiler, TianciLogitsProcessor
+from lyrics.vllm_processor import (
+    MEMORY_KEY,
+    PULL_KEY,
+    LyricRequest,
+    LyricRequests,
+    SpecCompiler,
+    TianciLogitsProcessor,
+)
 from phonetics import TianciError, language
 
 CPU_KV_CACHE_GIB = "1"  # VLLM_CPU_KVCACHE_SPACE unless set: a small model's few dozen rows need far less
@@ -148,7 +155,8 @@ class VllmDecoder:
     def generate_many(self, specs: list[LyricSpec], n: int, *, seed: int | None = None,
                       prompts: list[str] | None = None, hints: bool | None = None, constrained: bool = True,
                       max_rows: int | None = None, keyword_pull: float = KEYWORD_PULL, melody: Melody | None = None,
-                      melody_pull: float = MELODY_PULL, **sampling: Any) -> list[list[Candidate]]:
+                      melody_pull: float = MELODY_PULL, memory_mix: float | None = None,
+                      **sampling: Any) -> list[list[Candidate]]:
         """``n`` candidates for each (planned) spec, as ``Decoder.generate_many`` takes them, all submitted to the
         engine at once (``max_rows`` is the engine's business here: ``max_num_seqs``)."""
         if hints is not None and hints != self.hints:
@@ -167,6 +175,8 @@ class VllmDecoder:
                 row.params.seed = _row_seed(seed, spec, i, n, k)
                 if keyword_pull != KEYWORD_PULL:
                     row.params.extra_args[PULL_KEY] = float(keyword_pull)
+                if memory_mix is not None:  # else the engine's processor takes the model's own setting
+                    row.params.extra_args[MEMORY_KEY] = float(memory_mix)
                 if prompts is not None:
                     row.prompt = prompts[i]
                 self._check_context(row.prompt, row.params.max_tokens)

@@ -13,7 +13,8 @@ it. The engine takes the class, and each request carries its spec (the JSON obje
 The processor compiles each request's spec as ``lyrics.generation.Decoder.generate_many`` does for the model
 (with a model trained on hint lines, ``tianci.json`` ``{"hints": true}``: rhymes pinned, each line's hint forced),
 keeps each row's plan state incrementally from the generated ids vLLM hands it (one ``LyricsConstraint.advance``
-per new token), adds the pull towards the spec's keyword plan (``KeywordPull``, its pull ``tianci_keyword_pull``,
+per new token), mixes in the corpus's phrase memory (``PhraseMix``, its share ``tianci_memory_mix``, default the model's
+``tianci.json``), adds the pull towards the spec's keyword plan (``KeywordPull``, its pull ``tianci_keyword_pull``,
 default ``KEYWORD_PULL``) and masks the whole batch at once: each row's cached mask (``LyricsConstraint.masks``:
 shared by every row in the same plan state, so no mask is re-derived per step) stacked into one tensor and applied
 with one add, the few ids each row's used rhyme characters forbid (no 重韵) and the keyword pulls
@@ -44,15 +45,17 @@ from vllm.v1.sample.logits_processor.builtin import process_dict_updates
 from lyrics.data.keywords import KEYWORD_PULL, load_tables
 from lyrics.decoding.constraints import LyricsConstraint, RowState, UnsatisfiableSpec, additive_bias
 from lyrics.decoding.keyword_pull import KeywordPull
+from lyrics.decoding.phrase_memory import PhraseMix, blend
 from lyrics.decoding.prompt import build_prompt
-from lyrics.decoding.row_text import PullText
+from lyrics.decoding.row_text import PullText, RowTexts
 from lyrics.decoding.spec import LyricSpec, SpecError
 from lyrics.generation import Candidate, Decoder, candidate_from_tokens, token_budget
-from lyrics.models import trained_with_hints
+from lyrics.models import memory_mix_of, trained_with_hints
 from phonetics import warn_renamed
 
 SPEC_KEY = "tianci_spec"  # the key of SamplingParams.extra_args (HTTP: vllm_xargs) that carries the spec
 PULL_KEY = "tianci_keyword_pull"  # the keyword pull (default KEYWORD_PULL; 0: off), as keyword_pull=
+MEMORY_KEY = "tianci_memory_mix"  # the phrase memory's share (default: the model's tianci.json), as memory_mix=
 RENAMED_PULL_KEY = "tianci_keyword_bias"  # its old name, still read
 log = logging.getLogger(__name__)
 
@@ -89,22 +92,33 @@ def request_pull(params: SamplingParams, warn: bool = False) -> float:
     return float(value)
 
 
+def request_memory_mix(params: SamplingParams, default: float) -> float:
+    """The request's phrase-memory share (``Decoder.generate_many``'s ``memory_mix``): ``default`` (the model's own
+    setting) unless the request sets ``tianci_memory_mix``."""
+    value = (params.extra_args or {}).get(MEMORY_KEY, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value < 1:
+        raise SpecError(f"{MEMORY_KEY}: give a number from 0 (off) to below 1, e.g. 0.8")
+    return float(value)
+
+
 class SpecCompiler:
     """A spec dict to its compiled constraint, as the Hugging Face path compiles it for the same model: a
     ``Decoder`` without a model (token table, end tokens, compiled-constraint cache) and the model's hint setting.
     The client and the engine each hold one over the same tokenizer, so they agree on pinned rhymes and hints."""
 
-    def __init__(self, tokenizer, hints: bool, keyword_tables: dict | None = None):
+    def __init__(self, tokenizer, hints: bool, keyword_tables: dict | None = None, memory_mix: float = 0.0):
         self.tokenizer = tokenizer
         self.decoder = Decoder(None, tokenizer)
         self.decoder.hints = hints
         self.decoder.keyword_tables = keyword_tables or None
+        self.decoder.memory_mix = memory_mix
 
     @classmethod
     def for_model(cls, model_dir: str | Path, tokenizer_dir: str | Path | None = None) -> SpecCompiler:
         tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir or model_dir), trust_remote_code=False)
         folder = Path(model_dir)
-        return cls(tokenizer, trained_with_hints(folder), load_tables(folder) if folder.is_dir() else None)
+        return cls(tokenizer, trained_with_hints(folder), load_tables(folder) if folder.is_dir() else None,
+                   memory_mix_of(folder))
 
     @property
     def hints(self) -> bool:
@@ -125,10 +139,14 @@ class RequestRow:
     ids; the state is advanced over the ids not yet seen, so each step costs one ``advance`` per new token, as
     ``RowTracker`` does for ``model.generate``."""
 
-    def __init__(self, constraint: LyricsConstraint, output_ids: list[int], pull: KeywordPull | None = None):
+    def __init__(self, constraint: LyricsConstraint, output_ids: list[int], pull: KeywordPull | None = None,
+                 memory: PhraseMix | None = None):
         self.constraint, self.table, self.output_ids, self.pull = constraint, constraint.table, output_ids, pull
+        self.memory = memory
         self.state, self.seen = RowState(), 0
-        self.written = PullText()  # the keyword pull's text of the ids seen, kept as the state is
+        # the text of the ids seen, kept as the state is, for the keyword pull and the phrase memory
+        self.texts = RowTexts(self.table) if pull is not None or memory is not None else None
+        self.written = PullText()
 
     def masks(self) -> tuple[torch.Tensor, torch.Tensor]:
         """What the plan forbids next, as ``LyricsConstraint.masks`` gives it: the shared bool [V] mask and the few
@@ -139,8 +157,8 @@ class RequestRow:
             if token < 0:  # a placeholder for a token still being sampled (async scheduling): not known yet
                 break
             state = constraint.advance(constraint.resolve(state), token)
-            if self.pull is not None:
-                self.written = self.pull.texts.add(self.written, (token,))
+            if self.texts is not None:
+                self.written = self.texts.add(self.written, (token,))
             self.seen += 1
         self.state, base, extra = constraint.masks(state)  # with the relaxations its mask needs
         return base, extra
@@ -153,6 +171,12 @@ class RequestRow:
     def pulls(self) -> list[tuple[int, float]]:
         """The keyword pull, as (token, amount) to add in order, from the ids seen so far."""
         return self.pull.pulls(0, self.written) if self.pull is not None else []
+
+    def memory_distribution(self) -> tuple[float, list[tuple[int, float]]]:
+        """The phrase memory's share and its (token, probability) after the ids seen so far (empty: none)."""
+        if self.memory is None:
+            return 0.0, []
+        return self.memory.mix, self.memory.row_distribution(0, self.written)
 
 
 class EndedRow:
@@ -180,6 +204,9 @@ class EndedRow:
 
     def pulls(self) -> list[tuple[int, float]]:
         return []
+
+    def memory_distribution(self) -> tuple[float, list[tuple[int, float]]]:
+        return 0.0, []
 
 
 _NONE = torch.zeros(0, dtype=torch.long)
@@ -214,7 +241,11 @@ class ConstrainedBatch:
         pull = (KeywordPull([list(spec.keywords)], self.compiler.tokenizer, keyword_pull, prompt_length=0,
                             table=self.compiler.decoder.table)
                 if keyword_pull and spec.keywords else None)
-        return RequestRow(constraint, output_ids, pull)
+        mix = request_memory_mix(params, self.compiler.decoder.memory_mix)
+        near = self.compiler.decoder.memory_near(spec, mix)
+        memory = (PhraseMix([near], self.compiler.tokenizer, mix, prompt_length=0, table=self.compiler.decoder.table)
+                  if near is not None else None)
+        return RequestRow(constraint, output_ids, pull, memory)
 
     def apply(self, logits: torch.Tensor) -> torch.Tensor:
         if not self.rows:
@@ -225,8 +256,15 @@ class ConstrainedBatch:
         free = self._free_row(device)
         rows = [free] * batch
         extra_rows, extra_sizes, extra_ids, pull_rows, pull_ids, pull_amounts = [], [], [], [], [], []
+        memory_rows, memory_ids, memory_values, memory_mixes = [], [], [], []
         for index, row in self.rows.items():
             base, extra = row.masks()
+            mix, found = row.memory_distribution()
+            for token, p in found:
+                memory_rows.append(index)
+                memory_ids.append(token)
+                memory_values.append(p)
+                memory_mixes.append(mix)
             rows[index] = additive_bias(base, device, row.table)
             if len(extra):
                 extra_rows.append(index)
@@ -236,6 +274,8 @@ class ConstrainedBatch:
                 pull_rows.append(index)
                 pull_ids.append(token)
                 pull_amounts.append(amount)
+        if memory_rows:  # first, as in generate_many: the memory, the pulls, then the mask
+            logits[:, :size] = blend(logits[:, :size], memory_rows, memory_ids, memory_values, memory_mixes)
         if pull_rows:  # before the mask, as in generate_many; in the order KeywordPull adds them
             self._add_pulls(logits, pull_rows, pull_ids, pull_amounts)
         stacked = torch.stack(rows)  # float [B, V]: 0 or -inf; one add is far faster on CPU than masked_fill_
@@ -287,6 +327,7 @@ class TianciLogitsProcessor(LogitsProcessor):
             if data is not None:
                 LyricSpec.from_dict(data)
                 request_pull(sampling_params, warn=True)  # the old key's warning once a request, here
+                request_memory_mix(sampling_params, 0.0)
         except SpecError as err:
             raise VLLMValidationError(str(err)) from None  # the message alone: no "(parameter=...)" suffix
 

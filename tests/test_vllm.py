@@ -31,6 +31,7 @@ from lyrics.decoding.spec import LyricSpec, SpecError
 from lyrics.generation import Decoder
 from lyrics.models import DEFAULT_MODEL, load_model
 from lyrics.vllm_processor import (
+    MEMORY_KEY,
     PULL_KEY,
     RENAMED_PULL_KEY,
     SPEC_KEY,
@@ -96,6 +97,14 @@ def test_a_bad_spec_is_refused_with_the_one_line_spec_error(llm):
         llm.generate(["月光"], SamplingParams(max_tokens=4, extra_args={SPEC_KEY: bad}), use_tqdm=False)
     assert str(refused.value) == str(expected.value)
     assert "\n" not in str(refused.value)
+
+
+def test_a_bad_memory_share_is_refused_in_one_line(llm):
+    spec = {"lang": "cmn", "topic": "月光", "structure": "7A 7A"}
+    with pytest.raises(VLLMValidationError) as refused:
+        llm.generate(["月光"], SamplingParams(max_tokens=4, extra_args={SPEC_KEY: spec, MEMORY_KEY: 1.5}),
+                     use_tqdm=False)
+    assert str(refused.value) == f"{MEMORY_KEY}: give a number from 0 (off) to below 1, e.g. 0.8"
 
 
 def test_the_old_pull_key_still_sets_the_pull_with_a_one_line_warning(capsys):
@@ -180,18 +189,20 @@ def test_over_http_the_spec_comes_as_a_json_string(requests):
 def test_greedy_vllm_writes_what_the_hugging_face_decoder_writes(llm, requests):
     """End to end, the same plan: greedy decoding of the same specs and seeds (so the same pinned rhymes, keyword
     plans, prompts and hints) gives the same lyrics through vLLM as through ``Decoder.generate``, with the keyword
-    pull at its default and off."""
+    pull at its default and off, and the phrase memory off and on."""
     model, tokenizer = load_model(str(DEFAULT_MODEL), device="cpu")
     decoder = Decoder(model, tokenizer)
-    for (k, spec), pull in itertools.product(enumerate(SPECS), (KEYWORD_PULL, 0.0)):
-        expected = [c.lyrics for c in decoder.generate(spec, PER_SPEC, seed=k, do_sample=False, keyword_pull=pull)]
+    for (k, spec), pull, mix in itertools.product(enumerate(SPECS), (KEYWORD_PULL, 0.0), (0.0, 0.8)):
+        expected = [c.lyrics for c in decoder.generate(spec, PER_SPEC, seed=k, do_sample=False, keyword_pull=pull,
+                                                       memory_mix=mix)]
         rows = requests.build(spec, n=PER_SPEC, seed=k, temperature=0.0)
         for row in rows:
             row.params.extra_args[PULL_KEY] = pull
+            row.params.extra_args[MEMORY_KEY] = mix
         outputs = llm.generate([row.prompt for row in rows], [row.params for row in rows], use_tqdm=False)
         got = [requests.candidate(row, out.outputs[0].token_ids).lyrics
                for row, out in zip(rows, outputs, strict=True)]
-        assert got == expected, (spec, pull)
+        assert got == expected, (spec, pull, mix)
 
 
 # The real Qwen3 tokenizer (byte-level BPE: multi-character tokens, characters split over byte tokens) on a

@@ -158,15 +158,25 @@ class PhraseMix(LogitsProcessor):
                 rows.append(row)
                 columns.append(token)
                 values.append(p)
-        if not rows:
-            return scores
-        mixed = sorted(set(rows))
-        memory = torch.zeros(scores.shape, dtype=torch.float32, device=scores.device)
-        memory.index_put_((torch.tensor(rows, device=scores.device), torch.tensor(columns, device=scores.device)),
-                          torch.tensor(values, device=scores.device), accumulate=True)
-        index = torch.tensor(mixed, device=scores.device)
-        probs = scores[index].float().softmax(-1)
-        blended = (1 - self.mix) * probs + self.mix * memory[index]
-        scores = scores.clone()
-        scores[index] = blended.clamp_min(1e-30).log().to(scores.dtype)
+        return blend(scores, rows, columns, values, [self.mix] * len(rows))
+
+
+def blend(scores: torch.Tensor, rows: list[int], columns: list[int], values: list[float],
+          mixes: list[float]) -> torch.Tensor:
+    """``scores`` with each listed row's distribution mixed with its memory's: ``(row, column, probability)``
+    triples give the memories (sparse), ``mixes`` each triple's row's share. Rows not listed are left as they are.
+    One vectorised op over the rows mixed (the Hugging Face and vLLM processors both call it)."""
+    if not rows:
         return scores
+    device = scores.device
+    mixed = sorted(set(rows))
+    share = dict(zip(rows, mixes, strict=True))
+    memory = torch.zeros(scores.shape, dtype=torch.float32, device=device)
+    memory.index_put_((torch.tensor(rows, device=device), torch.tensor(columns, device=device)),
+                      torch.tensor(values, device=device), accumulate=True)
+    index = torch.tensor(mixed, device=device)
+    mix = torch.tensor([share[row] for row in mixed], dtype=torch.float32, device=device).unsqueeze(1)
+    blended = (1 - mix) * scores[index].float().softmax(-1) + mix * memory[index]
+    scores = scores.clone()
+    scores[index] = blended.clamp_min(1e-30).log().to(scores.dtype)
+    return scores
