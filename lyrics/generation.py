@@ -26,7 +26,7 @@ from transformers import (
 from lyrics.data.keywords import KEYWORD_PULL, KeywordTable, plan_size
 from lyrics.data.rhymebook import rhyme_dictionary
 from lyrics.decoding.checks import Checks, check_lyrics
-from lyrics.decoding.constraints import LyricsConstraint, RowConstraintsProcessor, UnsatisfiableSpec
+from lyrics.decoding.constraints import LyricsConstraint, RowConstraintsProcessor, UnsatisfiableSpec, char_rules
 from lyrics.decoding.keyword_pull import KeywordPull
 from lyrics.decoding.melody import MELODY_PULL, Melody
 from lyrics.decoding.melody_pull import MelodyPull
@@ -176,13 +176,19 @@ class Decoder:
 
     def memory_near(self, spec: LyricSpec, mix: float) -> TopicMemory | None:
         """The corpus's phrase memory for ``spec``'s language with the songs nearest its topic and plan (built on
-        first use, kept by this decoder); None when ``mix`` is 0 or the corpus has no songs in the language."""
+        first use, kept by this decoder), ending each line in its pinned rhyme group; None when ``mix`` is 0 or the
+        corpus has no songs in the language."""
         if not mix:
             return None
         if spec.lang not in self._memories:
             self._memories[spec.lang] = corpus_memory(spec.lang)
         memory = self._memories[spec.lang]
-        return memory.near(spec.topic + "".join(spec.keywords)) if memory is not None else None
+        if memory is None:
+            return None
+        lines = [(line.syllables, spec.rhymes.get(line.label) if line.label else None) for line in spec.lines]
+        rules = char_rules(spec.lang, spec.scheme, self.table)
+        return memory.near(spec.topic + "".join(spec.keywords)).for_lines(lines, f"{spec.lang}:{spec.scheme}",
+                                                                           rules.group_of)
 
     def plan_keywords(self, spec: LyricSpec) -> LyricSpec:
         """``spec`` with its keyword plan filled from its topic (the user's keywords first), as the model's

@@ -44,6 +44,23 @@ def test_the_near_songs_outweigh_the_corpus_where_both_know_a_context():
     assert near.distribution("从来没有") is None  # no context seen twice: the memory says nothing
 
 
+def test_a_line_ends_with_phrases_that_end_in_its_rhyme_group():
+    songs = [("a", ["我们一起走回家", "我们一起去看海", "我们一起看烟花"]), ("b", ["门前一棵大树下"])]
+    group_of = {"家": "发花", "花": "发花", "下": "发花", "海": "怀来"}.get
+    memory = PhraseMemory(songs)
+    memory.end_index("cmn:13zhe", group_of)
+    # two characters before the end of a 发花 line, after 一起: 走 (走回家) and 看 (看烟花), not 去 (去看海)
+    assert memory.ending("cmn:13zhe", "发花", 3, "一起") == {"走": 1, "看": 1}
+    assert memory.ending("cmn:13zhe", "怀来", 1, "去看") == {"海": 1}
+    topic = memory.near("a").for_lines([(7, "发花"), (7, None)], "cmn:13zhe", group_of)
+    found = topic.distribution("〔7|发花|*******〕\n我们一起看烟")
+    assert set(found) == {"花"}  # the line's last character, from the lines that end in its group
+    # a line without a group, or far from its end, reads the plain continuations
+    assert set(topic.distribution("我们一起看烟花\n我们一起")) == {"走", "去", "看"}
+    assert set(topic.distribution("我们一起")) == {"走", "看"}  # three from the 发花 line's end
+    assert set(topic.distribution("我们一")) == {"起"}
+
+
 def test_the_mix_blends_probabilities_and_leaves_other_rows_alone(char_tokenizer):
     memory = PhraseMemory(SONGS)
     near = memory.near("外婆的厨房", k=1)

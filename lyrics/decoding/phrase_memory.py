@@ -33,7 +33,7 @@ from __future__ import annotations
 import bisect
 import math
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import lru_cache
 
 import torch
@@ -48,6 +48,8 @@ ORDER = 5  # characters of context at most
 MIN_SEEN = 2  # continuations a context needs before the memory speaks
 NEAR_SONGS = 30  # songs retrieved for a request
 NEAR_WEIGHT = 300.0  # a retrieved song's count against the whole corpus's
+LINE_END = 3  # the last characters of a line, chosen from lines that end in the rhyme group the line must
+_SEP = "\x00"
 _LAST = "\U0010ffff"
 
 
@@ -65,6 +67,8 @@ class PhraseMemory:
         seen = Counter(c for chars in self._chars for c in chars)
         self._idf = {c: math.log(len(self.songs) / n) for c, n in seen.items()}
         self.continuations = lru_cache(maxsize=1 << 16)(self._continuations)
+        self._ends: dict[str, list[str]] = {}
+        self.ending = lru_cache(maxsize=1 << 16)(self._ending)
 
     def _continuations(self, context: str) -> Counter:
         """The characters that follow ``context`` in the lines, with counts (``context`` at most ``order`` long)."""
@@ -72,6 +76,34 @@ class PhraseMemory:
         hi = bisect.bisect_left(self._keys, context + _LAST, lo)
         size = len(context)
         return Counter(key[size] for key in self._keys[lo:hi] if len(key) > size)
+
+    def end_index(self, scheme: str, group_of: Callable[[str], str | None]) -> list[str]:
+        """For the lines whose last character is in one rhyme group (``group_of``, of the rhyme scheme named
+        ``scheme``), each of their last ``LINE_END`` characters as a sorted key: the group, the characters left
+        from it to the line's end, the ``order`` characters before it nearest first, then the character."""
+        if scheme not in self._ends:
+            keys = []
+            for _, lines in self.songs:
+                for text in lines:
+                    group = group_of(text[-1]) if text else None
+                    if group is None:
+                        continue
+                    line = LINE_START + text
+                    for left in range(1, min(LINE_END, len(text)) + 1):
+                        at = len(line) - left
+                        before = line[max(0, at - self.order):at][::-1]
+                        keys.append(f"{group}{_SEP}{left}{_SEP}{before}{_SEP}{line[at]}")
+            self._ends[scheme] = sorted(keys)
+        return self._ends[scheme]
+
+    def _ending(self, scheme: str, group: str, left: int, context: str) -> Counter:
+        """The characters written ``left`` characters before the end of a line in ``group`` (of ``scheme``'s index,
+        made by :meth:`end_index` first) after ``context``, with counts."""
+        keys = self._ends.get(scheme, [])
+        prefix = f"{group}{_SEP}{left}{_SEP}{context[::-1]}"
+        lo = bisect.bisect_left(keys, prefix)
+        hi = bisect.bisect_left(keys, prefix + _LAST, lo)
+        return Counter(key[-1] for key in keys[lo:hi])
 
     def retrieve(self, query: str, k: int = NEAR_SONGS) -> list[int]:
         """The ``k`` songs sharing most of ``query``'s characters, each weighted by its rarity (idf), three times
@@ -93,22 +125,54 @@ class PhraseMemory:
 
 class TopicMemory:
     """A corpus memory and a small memory of songs near one request: the next-character distribution after a line's
-    text from the longest context either has seen at least ``MIN_SEEN`` times (counts of the near songs weighted)."""
+    text from the longest context either has seen at least ``MIN_SEEN`` times (counts of the near songs weighted).
+    With the request's lines (:meth:`for_lines`: each line's syllables and pinned rhyme group), a line's last
+    ``LINE_END`` characters come from lines of the memory that end in the group the line must end in, so a phrase
+    lands on its rhyme instead of being cut off by it."""
 
     def __init__(self, corpus: PhraseMemory, near: PhraseMemory | None, weight: float = NEAR_WEIGHT):
         self.corpus, self.near, self.weight = corpus, near, weight
         self.order = corpus.order
+        self.lines: list[tuple[int, str | None]] = []
+        self.scheme = ""
 
-    def distribution(self, line: str) -> dict[str, float] | None:
+    def for_lines(self, lines: Sequence[tuple[int, str | None]], scheme: str,
+                  group_of: Callable[[str], str | None]) -> TopicMemory:
+        """This memory for a request's ``lines`` (syllables, the rhyme group its end must be in or None), rhyme
+        groups read by ``group_of`` of the scheme named ``scheme`` (language and scheme)."""
+        self.lines, self.scheme = list(lines), scheme
+        for memory in (self.corpus, self.near):
+            if memory is not None:
+                memory.end_index(scheme, group_of)
+        return self
+
+    def _counts(self, lookup: str, *key: object) -> dict[str, float]:
+        """A ``PhraseMemory`` lookup (``continuations`` or ``ending``) in the corpus and the near songs, weighted."""
+        counts = {c: float(n) for c, n in getattr(self.corpus, lookup)(*key).items()}
+        if self.near is not None:
+            for c, n in getattr(self.near, lookup)(*key).items():
+                counts[c] = counts.get(c, 0.0) + self.weight * n
+        return counts
+
+    def distribution(self, text: str) -> dict[str, float] | None:
+        """The next character's distribution after ``text``: the lyrics written so far (hint lines skipped), whose
+        last line is the one being written; None where the memory has not seen enough."""
+        *done, line = text.split("\n")
         context = LINE_START + line
+        written = sum(1 for x in done if not x.startswith(HINT_OPEN))
+        if written < len(self.lines) and self.lines[written][1] is not None:
+            syllables, group = self.lines[written]
+            left = syllables - len(line)
+            if 1 <= left <= LINE_END:
+                for size in range(min(self.order, len(context)), -1, -1):
+                    tail = context[len(context) - size:]
+                    counts = self._counts("ending", self.scheme, group, left, tail)
+                    if (total := sum(counts.values())) >= MIN_SEEN:
+                        return {c: n / total for c, n in counts.items()}
         for size in range(min(self.order, len(context)), 0, -1):
             tail = context[-size:]
-            counts = {c: float(n) for c, n in self.corpus.continuations(tail).items()}
-            if self.near is not None:
-                for c, n in self.near.continuations(tail).items():
-                    counts[c] = counts.get(c, 0.0) + self.weight * n
-            total = sum(counts.values())
-            if total >= MIN_SEEN:
+            counts = self._counts("continuations", tail)
+            if (total := sum(counts.values())) >= MIN_SEEN:
                 return {c: n / total for c, n in counts.items()}
         return None
 
@@ -142,7 +206,7 @@ class PhraseMix(LogitsProcessor):
         line = written.text.rsplit("\n", 1)[-1]
         if line.startswith(HINT_OPEN) or line.endswith("\ufffd"):  # a hint line; after bytes that are no character
             return []
-        found = memory.distribution(line)
+        found = memory.distribution(written.text)
         if not found:
             return []
         return [(token, p) for c, p in found.items() if (token := self.token(c)) is not None]
