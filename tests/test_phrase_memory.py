@@ -53,8 +53,10 @@ def test_a_line_ends_with_phrases_that_end_in_its_rhyme_group():
     assert memory.ending("cmn:13zhe", "发花", 3, "一起") == {"走": 1, "看": 1}
     assert memory.ending("cmn:13zhe", "怀来", 1, "去看") == {"海": 1}
     topic = memory.near("a").for_lines([(7, "发花"), (7, None)], "cmn:13zhe", group_of)
-    found = topic.distribution("〔7|发花|*******〕\n我们一起看烟")
-    assert set(found) == {"花"}  # the line's last character, from the lines that end in its group
+    found = topic.distribution("〔7|发花|*******〕\n我们一起走回")
+    assert "家" not in found  # it would complete a line of the corpus: the memory lends phrases, not whole lines
+    assert set(found) <= {"花", "下"}  # the line's last character, from the lines that end in its group
+    assert set(topic.distribution("〔7|发花|*******〕\n他们一起走回")) == {"家"}
     # a line without a group, or far from its end, reads the plain continuations
     assert set(topic.distribution("我们一起看烟花\n我们一起")) == {"走", "去", "看"}
     assert set(topic.distribution("我们一起")) == {"走", "看"}  # three from the 发花 line's end

@@ -63,6 +63,7 @@ class PhraseMemory:
         # starts are one contiguous run, found by bisection
         self._keys = sorted(line[i:i + order + 1] for _, lines in self.songs for text in lines
                             for line in (LINE_START + text,) for i in range(len(line)))
+        self.lines = {text for _, lines in self.songs for text in lines}
         self._chars = [set(topic) | {c for text in lines for c in text} for topic, lines in self.songs]
         seen = Counter(c for chars in self._chars for c in chars)
         self._idf = {c: math.log(len(self.songs) / n) for c, n in seen.items()}
@@ -128,7 +129,8 @@ class TopicMemory:
     text from the longest context either has seen at least ``MIN_SEEN`` times (counts of the near songs weighted).
     With the request's lines (:meth:`for_lines`: each line's syllables and pinned rhyme group), a line's last
     ``LINE_END`` characters come from lines of the memory that end in the group the line must end in, so a phrase
-    lands on its rhyme instead of being cut off by it."""
+    lands on its rhyme instead of being cut off by it; never the last character of a line the corpus has whole (the
+    memory lends phrases, not lines)."""
 
     def __init__(self, corpus: PhraseMemory, near: PhraseMemory | None, weight: float = NEAR_WEIGHT):
         self.corpus, self.near, self.weight = corpus, near, weight
@@ -167,6 +169,8 @@ class TopicMemory:
                 for size in range(min(self.order, len(context)), -1, -1):
                     tail = context[len(context) - size:]
                     counts = self._counts("ending", self.scheme, group, left, tail)
+                    if left == 1:  # phrases, not whole lines: never the character that completes a corpus line
+                        counts = {c: n for c, n in counts.items() if line + c not in self.corpus.lines}
                     if (total := sum(counts.values())) >= MIN_SEEN:
                         return {c: n / total for c, n in counts.items()}
         for size in range(min(self.order, len(context)), 0, -1):
