@@ -2,6 +2,7 @@
 
     python bench/panel.py sheet --out panel/r1 --per-lang 12 --system default=models/tiny [--system new=DIR ...]
                                 [--scorer models/scorer-tiny] [--n 8]
+    python bench/panel.py pool --take panel/r1:default --take new=panel/r2:default --out panel/r3
     python bench/panel.py record --sheet panel/r1 --ratings RATER.jsonl --rater NAME [--db PATH]
     python bench/panel.py report --sheet panel/r1 [--json]
 
@@ -13,7 +14,9 @@ named ``item-001`` ...; ``sheet.md`` and ``sheet.jsonl`` show raters the brief a
 (kept from raters) maps items to systems. ``record`` reads a rater's 1-5 ``fluency``, ``topic``, ``quality``
 and ``overall`` per item into ``ratings.jsonl`` beside the sheet and into the ratings store (as ``language``,
 ``relevance``, ``content``, ``overall``, the model being the system), so ``tianci ratings mos`` and the promotion
-gate see them. ``report`` prints MOS per system and aspect with a 95% interval.
+gate see them. ``report`` prints MOS per system and aspect with a 95% interval. ``pool`` makes a new sheet from
+systems of earlier sheets for the same briefs (with the first sheet's corpus items), so systems rated in different
+panels are rated again side by side: raters differ in how they use the scale.
 """
 
 from __future__ import annotations
@@ -105,6 +108,42 @@ def cmd_sheet(args: argparse.Namespace) -> None:
           f"the key is {out}/key.json (keep it from raters)")
 
 
+def cmd_pool(args: argparse.Namespace) -> None:
+    """A new sheet of systems' items from earlier sheets (``SHEET:SYSTEM``, renamed ``NAME=SHEET:SYSTEM``), for the
+    same briefs, with the first sheet's corpus items: systems rated in different panels, rated side by side by the
+    same raters."""
+    entries, briefs = [], None
+    for n, source in enumerate(args.take):
+        name, _, where = source.rpartition("=")
+        folder, _, system = where.rpartition(":")
+        if not folder or not system:
+            raise SystemExit(f"--take {source}: give SHEET:SYSTEM or NAME=SHEET:SYSTEM")
+        key = json.loads((Path(folder) / "key.json").read_text("utf-8"))
+        rows = read_jsonl(Path(folder) / "sheet.jsonl")
+        wanted = (system, CORPUS_SYSTEM) if n == 0 else (system,)
+        picked = [(key[row["item"]]["system"], key[row["item"]]["spec"], row) for row in rows
+                  if key[row["item"]]["system"] in wanted]
+        specs = {spec for found, spec, _ in picked if found == system}
+        if not specs:
+            raise SystemExit(f"--take {source}: {folder} has no items of system {system!r}")
+        if briefs is not None and specs != briefs:
+            raise SystemExit(f"--take {source}: its briefs differ from the first sheet's")
+        briefs = specs
+        entries += [(found if found == CORPUS_SYSTEM else (name or system), spec, row) for found, spec, row in picked]
+    random.Random(args.seed).shuffle(entries)
+    items, key = [], {}
+    for i, (system, spec, row) in enumerate(entries, 1):
+        item = f"item-{i:03d}"
+        key[item] = {"system": system, "spec": spec}
+        items.append({"item": item, "lang": row["lang"], "request": row["request"], "lyrics": row["lyrics"]})
+    out = Path(args.out)
+    write_jsonl(out / "sheet.jsonl", items)
+    write_json(out / "key.json", key)
+    write_atomic(out / "sheet.md", sheet_markdown(items))
+    print(f"{len(items)} items ({len(briefs)} briefs x {len(args.take) + 1} systems) in {out}/sheet.md; "
+          f"the key is {out}/key.json (keep it from raters)")
+
+
 def sheet_markdown(items: list[dict]) -> str:
     parts = ["# Rating sheet", "",
              "Rate each item 1-5 (5 best) on fluency (natural, grammatical modern language), topic (about the "
@@ -186,6 +225,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--n", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(run=cmd_sheet)
+    p = commands.add_parser("pool")
+    p.add_argument("--take", action="append", required=True, metavar="[NAME=]SHEET:SYSTEM")
+    p.add_argument("--out", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(run=cmd_pool)
     p = commands.add_parser("record")
     p.add_argument("--sheet", required=True)
     p.add_argument("--ratings", required=True)

@@ -64,3 +64,35 @@ def test_record_refuses_a_rating_out_of_range(tmp_path):
     write_jsonl(bad, [{"item": item, "fluency": 7, "topic": 3, "quality": 3, "overall": 3}])
     done = panel("record", "--sheet", str(out), "--ratings", str(bad), "--rater", "r", "--db", str(tmp_path / "d"))
     assert done.returncode != 0 and "fluency must be a number from 1 to 5" in done.stderr
+
+
+def _constructed_sheet(folder, system: str, specs: list[str], tag: str) -> None:
+    items, key = [], {}
+    for k, (who, spec) in enumerate([(s, spec) for spec in specs for s in ("corpus", system)], 1):
+        item = f"item-{k:03d}"
+        key[item] = {"system": who, "spec": spec}
+        items.append({"item": item, "lang": "cmn", "request": f"主题：{spec}", "lyrics": f"歌词{tag}{k}"})
+    folder.mkdir()
+    write_jsonl(folder / "sheet.jsonl", items)
+    (folder / "key.json").write_text(json.dumps(key), "utf-8")
+
+
+def test_pool_rates_systems_of_earlier_sheets_side_by_side(tmp_path):
+    _constructed_sheet(tmp_path / "a", "memory", ["s1", "s2"], "甲")
+    _constructed_sheet(tmp_path / "b", "ends", ["s1", "s2"], "乙")
+    out = tmp_path / "pooled"
+    done = panel("pool", "--take", f"before={tmp_path / 'a'}:memory", "--take", f"{tmp_path / 'b'}:ends",
+                 "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    key = json.loads((out / "key.json").read_text("utf-8"))
+    items = {row["item"]: row for row in map(json.loads, (out / "sheet.jsonl").read_text("utf-8").splitlines())}
+    pairs = sorted((v["system"], v["spec"], items[item]["lyrics"]) for item, v in key.items())
+    # each system's lyrics as its sheet had them; the corpus items from the first sheet
+    assert pairs == [("before", "s1", "歌词甲2"), ("before", "s2", "歌词甲4"), ("corpus", "s1", "歌词甲1"),
+                     ("corpus", "s2", "歌词甲3"), ("ends", "s1", "歌词乙2"), ("ends", "s2", "歌词乙4")]
+    sheet = (out / "sheet.md").read_text("utf-8")
+    assert not any(name in sheet for name in ("memory", "ends", "before", "corpus"))  # briefs and lyrics only
+    _constructed_sheet(tmp_path / "c", "other", ["s1", "s3"], "丙")
+    done = panel("pool", "--take", f"{tmp_path / 'a'}:memory", "--take", f"{tmp_path / 'c'}:other", "--out",
+                 str(tmp_path / "bad"))
+    assert done.returncode != 0 and done.stderr.strip().endswith("its briefs differ from the first sheet's")
