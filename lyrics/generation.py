@@ -115,7 +115,7 @@ class Decoder:
         self.hints = bool(getattr(getattr(model, "config", None), "tianci_hints", False))
         self.memory_mix = float(getattr(getattr(model, "config", None), "tianci_memory_mix", 0.0))
         self._compiled: OrderedDict[tuple, LyricsConstraint] = OrderedDict()
-        self._memories: dict[str, PhraseMemory | None] = {}  # per language, built on first use
+        self._memories: dict[tuple, PhraseMemory | None] = {}  # per language and register, built on first use
 
     def compile(self, spec: LyricSpec, hints: bool = False) -> LyricsConstraint:
         """The spec compiled for this tokenizer; raises UnsatisfiableSpec before any model work. Cached, so
@@ -175,14 +175,15 @@ class Decoder:
         return [replace(spec, rhymes=rhymes) for rhymes in pinned]
 
     def memory_near(self, spec: LyricSpec, mix: float) -> TopicMemory | None:
-        """The corpus's phrase memory for ``spec``'s language with the songs nearest its topic and plan (built on
-        first use, kept by this decoder), ending each line in its pinned rhyme group; None when ``mix`` is 0 or the
-        corpus has no songs in the language."""
+        """The corpus's phrase memory for ``spec``'s language (and register) with the songs nearest its topic and
+        plan (built on first use, kept by this decoder), ending each line in its pinned rhyme group; None when
+        ``mix`` is 0 or the corpus has no songs in the language."""
         if not mix:
             return None
-        if spec.lang not in self._memories:
-            self._memories[spec.lang] = corpus_memory(spec.lang)
-        memory = self._memories[spec.lang]
+        key = (spec.lang, spec.register)
+        if key not in self._memories:
+            self._memories[key] = corpus_memory(spec.lang, spec.register)
+        memory = self._memories[key]
         if memory is None:
             return None
         lines = [(line.syllables, spec.rhymes.get(line.label) if line.label else None) for line in spec.lines]

@@ -92,6 +92,13 @@ def test_a_character_split_over_byte_tokens_gets_no_memory_mass(qwen_tokenizer):
     assert mix.row_distribution(0, mix.texts.add(PullText(), partial)) == []
 
 
+def test_a_register_reads_the_memory_of_its_own_songs():
+    songs = [s for s in corpus_songs(CORPUS) if s.brief.lang == "yue" and split_of(s.id) == "train"]
+    written = corpus_memory("yue", "written")
+    assert len(written.songs) == sum(s.brief.register == "written" for s in songs) > 500
+    assert not any(c in line for _, lines in written.songs for line in lines for c in "嘅咗喺")
+
+
 def test_the_corpus_memory_holds_training_songs_only():
     memory = corpus_memory("yue")
     train = [s for s in corpus_songs(CORPUS) if s.brief.lang == "yue" and split_of(s.id) == "train"]
@@ -110,7 +117,7 @@ def test_every_candidate_still_meets_the_spec_with_the_memory_on(which, char_tok
     mixed = decoder.generate(spec, n=3, seed=2, memory_mix=0.9)
     assert all(c.checks.ok for c in plain + mixed)
     assert [c.lyrics for c in plain] != [c.lyrics for c in mixed]  # the memory moved the samples
-    assert decoder._memories["cmn"] is not None  # built once, kept by the decoder
+    assert decoder._memories["cmn", None] is not None  # built once, kept by the decoder
 
 
 def test_a_model_folder_chooses_its_memory_share(tmp_path, char_generator_dir):

@@ -172,12 +172,13 @@ def add_to_corpus(result: CheckResult, corpus: Path = CORPUS) -> int:
     return len(result.kept) - len(result.revised)
 
 
-def corpus_memory(lang: str, corpus: Path = CORPUS) -> PhraseMemory | None:
-    """The phrase memory (:mod:`lyrics.decoding.phrase_memory`) of the corpus's training songs in ``lang``: their
-    topics and lines (valid and test songs are held out); None when the corpus has none in ``lang``."""
+def corpus_memory(lang: str, register: str | None = None, corpus: Path = CORPUS) -> PhraseMemory | None:
+    """The phrase memory (:mod:`lyrics.decoding.phrase_memory`) of the corpus's training songs in ``lang`` (and in
+    ``register`` when given: written lyric Chinese borrows no colloquial phrase): their topics and lines (valid and
+    test songs are held out); None when the corpus has none."""
     songs = [(song.brief.topic, song.lines) for path in corpus_files(corpus) if path.name.startswith(f"{lang}-")
              for song in read_songs(path) if isinstance(song, Song) and split_of(song.id) == "train"
-             and song.brief.lang == lang]
+             and song.brief.lang == lang and register in (None, song.brief.register)]
     return PhraseMemory(songs) if songs else None
 
 
