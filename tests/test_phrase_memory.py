@@ -13,6 +13,7 @@ from lyrics.decoding.row_text import PullText
 from lyrics.generation import Decoder
 from lyrics.models import load_model
 from lyrics.modern.corpus import CORPUS, corpus_memory, corpus_songs, split_of
+from lyrics.training.chartok import build_char_tokenizer
 
 SONGS = [("放学路上", ["我们一起走回家", "我们一起去看海", "路灯一盏一盏亮"]),
          ("外婆的厨房", ["外婆切葱花", "锅里油在响", "我们一起等开饭"]),
@@ -63,12 +64,29 @@ def test_a_line_ends_with_phrases_that_end_in_its_rhyme_group():
     assert set(topic.distribution("我们一")) == {"起"}
 
 
-def test_the_mix_blends_probabilities_and_leaves_other_rows_alone(char_tokenizer):
+def test_a_corpus_line_is_never_completed_whole():
+    char_tokenizer = build_char_tokenizer("".join(line for _, lines in SONGS for line in lines))
+    memory = PhraseMemory(SONGS)
+    topic = memory.near("放学").for_lines([(7, None), (7, None)], "cmn:13zhe", {}.get)
+    assert topic.copies("我们一起走回") == {"家"}  # the line's last syllable, and 我们一起走回家 is a corpus line
+    assert topic.copies("我们一起走") == set() and topic.copies("我们一起走回家\n我们一起去看") == {"海"}
+    mix = PhraseMix([topic], char_tokenizer, mix=0.5, prompt_length=0)
+    rows = torch.tensor([char_tokenizer.encode("我们一起走回", add_special_tokens=False)])
+    scores = torch.zeros(1, len(char_tokenizer))
+    out = mix(rows, scores.clone())
+    home = char_tokenizer.convert_tokens_to_ids("家")
+    others = torch.cat([out[0, :home], out[0, home + 1:]])
+    assert out[0, home] < others.min() - 25  # far below anything else, but not -inf: the mask still decides
+
+
+def test_the_mix_blends_probabilities_and_leaves_other_rows_alone():
     memory = PhraseMemory(SONGS)
     near = memory.near("外婆的厨房", k=1)
     line_hint = hint(5, None, None)
+    char_tokenizer = build_char_tokenizer("".join(line for _, lines in SONGS for line in lines) + line_hint)
     texts = [f"{line_hint}\n我们一起", f"我们一起\n{line_hint}"] * 2  # plan 0's two rows, then plan 1's
     rows = torch.tensor([char_tokenizer.encode(t, add_special_tokens=False) for t in texts])
+    assert char_tokenizer.unk_token_id not in rows
     mix = PhraseMix([near, None], char_tokenizer, mix=0.75, rows_per_plan=2, prompt_length=0)
     scores = torch.randn(4, len(char_tokenizer))
     out = mix(rows, scores.clone())

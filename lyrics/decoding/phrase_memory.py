@@ -49,6 +49,7 @@ MIN_SEEN = 2  # continuations a context needs before the memory speaks
 NEAR_SONGS = 30  # songs retrieved for a request
 NEAR_WEIGHT = 300.0  # a retrieved song's count against the whole corpus's
 LINE_END = 3  # the last characters of a line, chosen from lines that end in the rhyme group the line must
+COPY_PENALTY = 30.0  # logits off a character that would complete a corpus line whole (not -inf: the mask decides)
 _SEP = "\x00"
 _LAST = "\U0010ffff"
 
@@ -64,6 +65,9 @@ class PhraseMemory:
         self._keys = sorted(line[i:i + order + 1] for _, lines in self.songs for text in lines
                             for line in (LINE_START + text,) for i in range(len(line)))
         self.lines = {text for _, lines in self.songs for text in lines}
+        self.completions: dict[str, set[str]] = {}  # a corpus line less its last character -> those last characters
+        for text in self.lines:
+            self.completions.setdefault(text[:-1], set()).add(text[-1])
         self._chars = [set(topic) | {c for text in lines for c in text} for topic, lines in self.songs]
         seen = Counter(c for chars in self._chars for c in chars)
         self._idf = {c: math.log(len(self.songs) / n) for c, n in seen.items()}
@@ -156,23 +160,34 @@ class TopicMemory:
                 counts[c] = counts.get(c, 0.0) + self.weight * n
         return counts
 
+    def _position(self, text: str) -> tuple[str, int | None, str | None]:
+        """The line being written in ``text`` (the lyrics so far, hint lines skipped), the characters left in it
+        and the rhyme group it must end in (None, None without the request's lines or past them)."""
+        *done, line = text.split("\n")
+        written = sum(1 for x in done if not x.startswith(HINT_OPEN))
+        if written >= len(self.lines):
+            return line, None, None
+        syllables, group = self.lines[written]
+        return line, syllables - len(line), group
+
+    def copies(self, text: str) -> set[str]:
+        """The characters that would make the line being written a corpus line, whole, at its last syllable."""
+        line, left, _ = self._position(text)
+        return self.corpus.completions.get(line, set()) if left == 1 else set()
+
     def distribution(self, text: str) -> dict[str, float] | None:
         """The next character's distribution after ``text``: the lyrics written so far (hint lines skipped), whose
         last line is the one being written; None where the memory has not seen enough."""
-        *done, line = text.split("\n")
+        line, left, group = self._position(text)
         context = LINE_START + line
-        written = sum(1 for x in done if not x.startswith(HINT_OPEN))
-        if written < len(self.lines) and self.lines[written][1] is not None:
-            syllables, group = self.lines[written]
-            left = syllables - len(line)
-            if 1 <= left <= LINE_END:
-                for size in range(min(self.order, len(context)), -1, -1):
-                    tail = context[len(context) - size:]
-                    counts = self._counts("ending", self.scheme, group, left, tail)
-                    if left == 1:  # phrases, not whole lines: never the character that completes a corpus line
-                        counts = {c: n for c, n in counts.items() if line + c not in self.corpus.lines}
-                    if (total := sum(counts.values())) >= MIN_SEEN:
-                        return {c: n / total for c, n in counts.items()}
+        if group is not None and left is not None and 1 <= left <= LINE_END:
+            for size in range(min(self.order, len(context)), -1, -1):
+                tail = context[len(context) - size:]
+                counts = self._counts("ending", self.scheme, group, left, tail)
+                if left == 1:  # phrases, not whole lines: never the character that completes a corpus line
+                    counts = {c: n for c, n in counts.items() if line + c not in self.corpus.lines}
+                if (total := sum(counts.values())) >= MIN_SEEN:
+                    return {c: n / total for c, n in counts.items()}
         for size in range(min(self.order, len(context)), 0, -1):
             tail = context[-size:]
             counts = self._counts("continuations", tail)
@@ -215,18 +230,39 @@ class PhraseMix(LogitsProcessor):
             return []
         return [(token, p) for c, p in found.items() if (token := self.token(c)) is not None]
 
+    def row_copies(self, plan: int, written: PullText) -> list[int]:
+        """The tokens that would complete a corpus line whole for a row of prompt ``plan`` that has written
+        ``written`` (the memory lends phrases, not lines)."""
+        memory = self.memories[min(plan, len(self.memories) - 1)] if self.memories else None
+        if memory is None or not self.mix or written.pending:
+            return []
+        return [token for c in memory.copies(written.text) if (token := self.token(c)) is not None]
+
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if not self.active:
             return scores
         if self.prompt_length is None:
             self.prompt_length = input_ids.shape[1]
-        rows, columns, values = [], [], []
+        rows, columns, values, copy_rows, copy_columns = [], [], [], [], []
         for row, text in enumerate(self.texts.step(input_ids[:, self.prompt_length:].tolist())):
-            for token, p in self.row_distribution(row // self.rows_per_plan, text):
+            plan = row // self.rows_per_plan
+            for token, p in self.row_distribution(plan, text):
                 rows.append(row)
                 columns.append(token)
                 values.append(p)
-        return blend(scores, rows, columns, values, [self.mix] * len(rows))
+            for token in self.row_copies(plan, text):
+                copy_rows.append(row)
+                copy_columns.append(token)
+        scores = blend(scores, rows, columns, values, [self.mix] * len(rows))
+        return penalise_copies(scores, copy_rows, copy_columns)
+
+
+def penalise_copies(scores: torch.Tensor, rows: list[int], columns: list[int]) -> torch.Tensor:
+    """``scores`` less ``COPY_PENALTY`` at each (row, column): characters that would complete a corpus line."""
+    if rows:
+        index = (torch.tensor(rows, device=scores.device), torch.tensor(columns, device=scores.device))
+        scores[index] = scores[index] - COPY_PENALTY
+    return scores
 
 
 def blend(scores: torch.Tensor, rows: list[int], columns: list[int], values: list[float],
