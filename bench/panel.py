@@ -94,18 +94,25 @@ def cmd_sheet(args: argparse.Namespace) -> None:
     for system in args.system:
         picks = system_picks(system, specs, args.scorer, args.n)
         entries += [(system.split("=", 1)[0], spec, lyrics) for spec, lyrics in zip(specs, picks, strict=True)]
-    random.Random(args.seed).shuffle(entries)
+    write_sheet(Path(args.out), [(system, spec["id"], {"lang": spec["lang"], "request": request_text(spec),
+                                                       "lyrics": lyrics}) for system, spec, lyrics in entries],
+                args.seed, f"{len(songs)} briefs x {1 + len(args.system)} systems")
+
+
+def write_sheet(out: Path, entries: list[tuple[str, str, dict]], seed: int, shape: str) -> None:
+    """``entries`` (system, spec id, the item's lang, request and lyrics) shuffled by ``seed`` and named item-001 ...:
+    ``sheet.md`` and ``sheet.jsonl`` for raters, ``key.json`` (items to systems) kept from them."""
+    entries = entries[:]
+    random.Random(seed).shuffle(entries)
     items, key = [], {}
-    for i, (system, spec, lyrics) in enumerate(entries, 1):
+    for i, (system, spec, shown) in enumerate(entries, 1):
         item = f"item-{i:03d}"
-        key[item] = {"system": system, "spec": spec["id"]}
-        items.append({"item": item, "lang": spec["lang"], "request": request_text(spec), "lyrics": lyrics})
-    out = Path(args.out)
+        key[item] = {"system": system, "spec": spec}
+        items.append({"item": item, "lang": shown["lang"], "request": shown["request"], "lyrics": shown["lyrics"]})
     write_jsonl(out / "sheet.jsonl", items)
     write_json(out / "key.json", key)
     write_atomic(out / "sheet.md", sheet_markdown(items))
-    print(f"{len(items)} items ({len(songs)} briefs x {1 + len(args.system)} systems) in {out}/sheet.md; "
-          f"the key is {out}/key.json (keep it from raters)")
+    print(f"{len(items)} items ({shape}) in {out}/sheet.md; the key is {out}/key.json (keep it from raters)")
 
 
 def cmd_pool(args: argparse.Namespace) -> None:
@@ -130,18 +137,7 @@ def cmd_pool(args: argparse.Namespace) -> None:
             raise SystemExit(f"--take {source}: its briefs differ from the first sheet's")
         briefs = specs
         entries += [(found if found == CORPUS_SYSTEM else (name or system), spec, row) for found, spec, row in picked]
-    random.Random(args.seed).shuffle(entries)
-    items, key = [], {}
-    for i, (system, spec, row) in enumerate(entries, 1):
-        item = f"item-{i:03d}"
-        key[item] = {"system": system, "spec": spec}
-        items.append({"item": item, "lang": row["lang"], "request": row["request"], "lyrics": row["lyrics"]})
-    out = Path(args.out)
-    write_jsonl(out / "sheet.jsonl", items)
-    write_json(out / "key.json", key)
-    write_atomic(out / "sheet.md", sheet_markdown(items))
-    print(f"{len(items)} items ({len(briefs)} briefs x {len(args.take) + 1} systems) in {out}/sheet.md; "
-          f"the key is {out}/key.json (keep it from raters)")
+    write_sheet(Path(args.out), entries, args.seed, f"{len(briefs)} briefs x {len(args.take) + 1} systems")
 
 
 def sheet_markdown(items: list[dict]) -> str:

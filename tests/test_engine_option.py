@@ -57,18 +57,11 @@ def test_serve(capsys):
     _one_line_pointing_at_make_vllm(capsys)
 
 
-def test_rs(tmp_path, capsys):
+@pytest.mark.parametrize("engine", ["kind: vllm", "kind: ray\n  decoder: vllm"])
+def test_rs(engine, tmp_path, capsys):
     config = tmp_path / "rs.yaml"
     shipped = Path(__file__).resolve().parent.parent / "configs" / "rs_tiny.yaml"
-    config.write_text(shipped.read_text("utf-8") + "engine:\n  kind: vllm\n", encoding="utf-8")
-    assert main(["rs", "--config", str(config)]) == 2
-    _one_line_pointing_at_make_vllm(capsys)
-
-
-def test_rs_on_ray_actors_decoding_with_vllm(tmp_path, capsys):
-    config = tmp_path / "rs.yaml"
-    shipped = Path(__file__).resolve().parent.parent / "configs" / "rs_tiny.yaml"
-    config.write_text(shipped.read_text("utf-8") + "engine:\n  kind: ray\n  decoder: vllm\n", encoding="utf-8")
+    config.write_text(shipped.read_text("utf-8") + f"engine:\n  {engine}\n", encoding="utf-8")
     assert main(["rs", "--config", str(config)]) == 2
     _one_line_pointing_at_make_vllm(capsys)
 
