@@ -30,11 +30,11 @@ from lyrics.decoding.constraints import LyricsConstraint, RowConstraintsProcesso
 from lyrics.decoding.keyword_pull import KeywordPull
 from lyrics.decoding.melody import MELODY_PULL, Melody
 from lyrics.decoding.melody_pull import MelodyPull
-from lyrics.decoding.phrase_memory import PhraseMemory, PhraseMix, TopicMemory
+from lyrics.decoding.memory_index import PhraseMemory, TopicMemory, corpus_memory
+from lyrics.decoding.phrase_memory import PhraseMix
 from lyrics.decoding.prompt import HINT_OPEN, build_prompt, spec_hints
 from lyrics.decoding.spec import LineSpec, LyricSpec
 from lyrics.decoding.tokentable import NEWLINE, TEXT, TokenTable
-from lyrics.modern.corpus import corpus_memory
 from phonetics import language
 
 DEFAULT_SAMPLING = {"do_sample": True, "temperature": 0.9, "top_p": 0.95}

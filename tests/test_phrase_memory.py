@@ -7,12 +7,13 @@ import shutil
 import pytest
 import torch
 
-from lyrics.decoding.phrase_memory import PhraseMemory, PhraseMix, TopicMemory
+from lyrics.decoding.memory_index import PhraseMemory, TopicMemory, corpus_memory
+from lyrics.decoding.phrase_memory import PhraseMix
 from lyrics.decoding.prompt import hint
 from lyrics.decoding.row_text import PullText
 from lyrics.generation import Decoder
 from lyrics.models import load_model
-from lyrics.modern.corpus import CORPUS, corpus_memory, corpus_songs, split_of
+from lyrics.modern.corpus import CORPUS, corpus_songs, split_of
 from lyrics.training.chartok import build_char_tokenizer
 
 SONGS = [("放学路上", ["我们一起走回家", "我们一起去看海", "路灯一盏一盏亮"]),

@@ -2,11 +2,10 @@
 
 A 4.7M-parameter model trained on a few thousand songs learns words but not syntax; the corpus's own lines hold
 the phrases it cannot compose (the idea of kNN-LM and n-gram mixtures: a small parametric model interpolated with a
-non-parametric memory of text). :class:`PhraseMemory` indexes the lines of a set of songs: for the text of the line
-being written it gives the characters that follow its longest suffix seen in them (up to ``order`` characters of
-context, line start included), with counts. :meth:`PhraseMemory.near` retrieves the songs whose briefs and lyrics
-share the request's rarer characters (topic and keyword plan), so a memory of those songs, weighted far above the
-whole corpus, brings phrases about the topic. :class:`PhraseMix` mixes, for each row,
+non-parametric memory of text). The memory (:mod:`lyrics.decoding.memory_index`) gives, for the text of the line
+being written, the characters that follow its longest suffix seen in the songs (up to 5 characters of context, line
+start included), with the songs nearest the request's topic and plan weighted far above the whole corpus, and a
+line's last characters from lines that end in its rhyme group. :class:`PhraseMix` mixes, for each row,
 
     p = (1 - mix) * p_model + mix * p_memory
 
@@ -16,6 +15,7 @@ applied after it, still decides what may be written, so structure, rhyme and ton
 from the corpus are what ``bench/modern_quality.py`` counts. ``mix`` 0 turns it off.
 
 >>> from lyrics.training.chartok import build_char_tokenizer
+>>> from lyrics.decoding.memory_index import PhraseMemory
 >>> memory = PhraseMemory([("放学", ["我们一起走回家", "我们一起去看海"])])
 >>> sorted(memory.continuations("一起").items())
 [('去', 1), ('走', 1)]
@@ -30,170 +30,17 @@ True
 
 from __future__ import annotations
 
-import bisect
-import math
-from collections import Counter
-from collections.abc import Callable, Sequence
-from functools import lru_cache
+from collections.abc import Sequence
 
 import torch
 from transformers import LogitsProcessor
 
+from .memory_index import TopicMemory
 from .prompt import HINT_OPEN
 from .row_text import PullText, RowTexts
 from .tokentable import TokenTable
 
-LINE_START = "^"  # marks the start of a line in the index, so a line's first characters have a context too
-ORDER = 5  # characters of context at most
-MIN_SEEN = 2  # continuations a context needs before the memory speaks
-NEAR_SONGS = 30  # songs retrieved for a request
-NEAR_WEIGHT = 300.0  # a retrieved song's count against the whole corpus's
-LINE_END = 3  # the last characters of a line, chosen from lines that end in the rhyme group the line must
 COPY_PENALTY = 30.0  # logits off a character that would complete a corpus line whole (not -inf: the mask decides)
-_SEP = "\x00"
-_LAST = "\U0010ffff"
-
-
-class PhraseMemory:
-    """The lines of ``songs`` (``(topic, lines)`` pairs) indexed for continuations of up to ``order`` characters of
-    context, and the songs themselves for retrieval."""
-
-    def __init__(self, songs: Sequence[tuple[str, Sequence[str]]], order: int = ORDER):
-        self.order, self.songs = order, list(songs)
-        # every position of every line with up to order + 1 characters after it, sorted: the positions a context
-        # starts are one contiguous run, found by bisection
-        self._keys = sorted(line[i:i + order + 1] for _, lines in self.songs for text in lines
-                            for line in (LINE_START + text,) for i in range(len(line)))
-        self.lines = {text for _, lines in self.songs for text in lines}
-        self.completions: dict[str, set[str]] = {}  # a corpus line less its last character -> those last characters
-        for text in self.lines:
-            self.completions.setdefault(text[:-1], set()).add(text[-1])
-        self._chars = [set(topic) | {c for text in lines for c in text} for topic, lines in self.songs]
-        seen = Counter(c for chars in self._chars for c in chars)
-        self._idf = {c: math.log(len(self.songs) / n) for c, n in seen.items()}
-        self.continuations = lru_cache(maxsize=1 << 16)(self._continuations)
-        self._ends: dict[str, list[str]] = {}
-        self.ending = lru_cache(maxsize=1 << 16)(self._ending)
-
-    def _continuations(self, context: str) -> Counter:
-        """The characters that follow ``context`` in the lines, with counts (``context`` at most ``order`` long)."""
-        lo = bisect.bisect_left(self._keys, context)
-        hi = bisect.bisect_left(self._keys, context + _LAST, lo)
-        size = len(context)
-        return Counter(key[size] for key in self._keys[lo:hi] if len(key) > size)
-
-    def end_index(self, scheme: str, group_of: Callable[[str], str | None]) -> list[str]:
-        """For the lines whose last character is in one rhyme group (``group_of``, of the rhyme scheme named
-        ``scheme``), each of their last ``LINE_END`` characters as a sorted key: the group, the characters left
-        from it to the line's end, the ``order`` characters before it nearest first, then the character."""
-        if scheme not in self._ends:
-            keys = []
-            for _, lines in self.songs:
-                for text in lines:
-                    group = group_of(text[-1]) if text else None
-                    if group is None:
-                        continue
-                    line = LINE_START + text
-                    for left in range(1, min(LINE_END, len(text)) + 1):
-                        at = len(line) - left
-                        before = line[max(0, at - self.order):at][::-1]
-                        keys.append(f"{group}{_SEP}{left}{_SEP}{before}{_SEP}{line[at]}")
-            self._ends[scheme] = sorted(keys)
-        return self._ends[scheme]
-
-    def _ending(self, scheme: str, group: str, left: int, context: str) -> Counter:
-        """The characters written ``left`` characters before the end of a line in ``group`` (of ``scheme``'s index,
-        made by :meth:`end_index` first) after ``context``, with counts."""
-        keys = self._ends.get(scheme, [])
-        prefix = f"{group}{_SEP}{left}{_SEP}{context[::-1]}"
-        lo = bisect.bisect_left(keys, prefix)
-        hi = bisect.bisect_left(keys, prefix + _LAST, lo)
-        return Counter(key[-1] for key in keys[lo:hi])
-
-    def retrieve(self, query: str, k: int = NEAR_SONGS) -> list[int]:
-        """The ``k`` songs sharing most of ``query``'s characters, each weighted by its rarity (idf), three times
-        over where the song's topic has it."""
-        wanted = {c for c in query if c in self._idf}
-        if not wanted:
-            return []
-        scores = [sum(self._idf[c] * (3 if c in topic else 1) for c in wanted & chars)
-                  for (topic, _), chars in zip(self.songs, self._chars, strict=True)]
-        ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
-        return [i for i in ranked[:k] if scores[i] > 0]
-
-    def near(self, query: str, k: int = NEAR_SONGS, weight: float = NEAR_WEIGHT) -> TopicMemory:
-        """This memory with the ``k`` songs nearest ``query`` (a topic and its keywords) weighted ``weight``."""
-        chosen = self.retrieve(query, k)
-        return TopicMemory(self, PhraseMemory([self.songs[i] for i in chosen], self.order) if chosen else None,
-                           weight)
-
-
-class TopicMemory:
-    """A corpus memory and a small memory of songs near one request: the next-character distribution after a line's
-    text from the longest context either has seen at least ``MIN_SEEN`` times (counts of the near songs weighted).
-    With the request's lines (:meth:`for_lines`: each line's syllables and pinned rhyme group), a line's last
-    ``LINE_END`` characters come from lines of the memory that end in the group the line must end in, so a phrase
-    lands on its rhyme instead of being cut off by it; never the last character of a line the corpus has whole (the
-    memory lends phrases, not lines)."""
-
-    def __init__(self, corpus: PhraseMemory, near: PhraseMemory | None, weight: float = NEAR_WEIGHT):
-        self.corpus, self.near, self.weight = corpus, near, weight
-        self.order = corpus.order
-        self.lines: list[tuple[int, str | None]] = []
-        self.scheme = ""
-
-    def for_lines(self, lines: Sequence[tuple[int, str | None]], scheme: str,
-                  group_of: Callable[[str], str | None]) -> TopicMemory:
-        """This memory for a request's ``lines`` (syllables, the rhyme group its end must be in or None), rhyme
-        groups read by ``group_of`` of the scheme named ``scheme`` (language and scheme)."""
-        self.lines, self.scheme = list(lines), scheme
-        for memory in (self.corpus, self.near):
-            if memory is not None:
-                memory.end_index(scheme, group_of)
-        return self
-
-    def _counts(self, lookup: str, *key: object) -> dict[str, float]:
-        """A ``PhraseMemory`` lookup (``continuations`` or ``ending``) in the corpus and the near songs, weighted."""
-        counts = {c: float(n) for c, n in getattr(self.corpus, lookup)(*key).items()}
-        if self.near is not None:
-            for c, n in getattr(self.near, lookup)(*key).items():
-                counts[c] = counts.get(c, 0.0) + self.weight * n
-        return counts
-
-    def _position(self, text: str) -> tuple[str, int | None, str | None]:
-        """The line being written in ``text`` (the lyrics so far, hint lines skipped), the characters left in it
-        and the rhyme group it must end in (None, None without the request's lines or past them)."""
-        *done, line = text.split("\n")
-        written = sum(1 for x in done if not x.startswith(HINT_OPEN))
-        if written >= len(self.lines):
-            return line, None, None
-        syllables, group = self.lines[written]
-        return line, syllables - len(line), group
-
-    def copies(self, text: str) -> set[str]:
-        """The characters that would make the line being written a corpus line, whole, at its last syllable."""
-        line, left, _ = self._position(text)
-        return self.corpus.completions.get(line, set()) if left == 1 else set()
-
-    def distribution(self, text: str) -> dict[str, float] | None:
-        """The next character's distribution after ``text``: the lyrics written so far (hint lines skipped), whose
-        last line is the one being written; None where the memory has not seen enough."""
-        line, left, group = self._position(text)
-        context = LINE_START + line
-        if group is not None and left is not None and 1 <= left <= LINE_END:
-            for size in range(min(self.order, len(context)), -1, -1):
-                tail = context[len(context) - size:]
-                counts = self._counts("ending", self.scheme, group, left, tail)
-                if left == 1:  # phrases, not whole lines: never the character that completes a corpus line
-                    counts = {c: n for c, n in counts.items() if line + c not in self.corpus.lines}
-                if (total := sum(counts.values())) >= MIN_SEEN:
-                    return {c: n / total for c, n in counts.items()}
-        for size in range(min(self.order, len(context)), 0, -1):
-            tail = context[-size:]
-            counts = self._counts("continuations", tail)
-            if (total := sum(counts.values())) >= MIN_SEEN:
-                return {c: n / total for c, n in counts.items()}
-        return None
 
 
 class PhraseMix(LogitsProcessor):

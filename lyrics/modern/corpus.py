@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lyrics.decoding.phrase_memory import PhraseMemory
 from lyrics.files import json_objects, write_atomic, write_jsonl
 from lyrics.modern.briefs import Brief
 from lyrics.modern.check import CorpusCheck, Song, normalise
@@ -170,16 +169,6 @@ def add_to_corpus(result: CheckResult, corpus: Path = CORPUS) -> int:
     for name, rows in files.items():
         write_jsonl(corpus if single else corpus / name, rows)
     return len(result.kept) - len(result.revised)
-
-
-def corpus_memory(lang: str, register: str | None = None, corpus: Path = CORPUS) -> PhraseMemory | None:
-    """The phrase memory (:mod:`lyrics.decoding.phrase_memory`) of the corpus's training songs in ``lang`` (and in
-    ``register`` when given: written lyric Chinese borrows no colloquial phrase): their topics and lines (valid and
-    test songs are held out); None when the corpus has none."""
-    songs = [(song.brief.topic, song.lines) for path in corpus_files(corpus) if path.name.startswith(f"{lang}-")
-             for song in read_songs(path) if isinstance(song, Song) and split_of(song.id) == "train"
-             and song.brief.lang == lang and register in (None, song.brief.register)]
-    return PhraseMemory(songs) if songs else None
 
 
 def corpus_songs(corpus: Path = CORPUS) -> list[Song]:
