@@ -28,7 +28,7 @@ ORDER = 5  # characters of context at most
 MIN_SEEN = 2  # continuations a context needs before the memory speaks
 NEAR_SONGS = 30  # songs retrieved for a request
 NEAR_WEIGHT = 300.0  # a retrieved song's count against the whole corpus's
-LINE_END = 3  # the last characters of a line, chosen from lines that end in the rhyme group the line must
+LINE_END = 3  # a line's last characters come from lines that end in the rhyme group it must end in
 _SEP = "\x00"
 _LAST = "\U0010ffff"
 
