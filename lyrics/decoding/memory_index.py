@@ -102,9 +102,13 @@ class PhraseMemory:
 
     def near(self, query: str, k: int = NEAR_SONGS, weight: float = NEAR_WEIGHT) -> TopicMemory:
         """This memory with the ``k`` songs nearest ``query`` (a topic and its keywords) weighted ``weight``."""
+        return TopicMemory(self, self._near_songs(query, k), weight)
+
+    @lru_cache(maxsize=256)  # noqa: B019  (one per corpus memory, kept as long as it: a call's rows share a query)
+    def _near_songs(self, query: str, k: int) -> PhraseMemory | None:
+        """The memory of the ``k`` songs nearest ``query``, retrieved and indexed once for every row that asks."""
         chosen = self.retrieve(query, k)
-        return TopicMemory(self, PhraseMemory([self.songs[i] for i in chosen], self.order) if chosen else None,
-                           weight)
+        return PhraseMemory([self.songs[i] for i in chosen], self.order) if chosen else None
 
 
 class TopicMemory:
