@@ -177,7 +177,7 @@ class RequestRow:
         tokens that would complete a corpus line whole."""
         if self.memory is None:
             return 0.0, [], []
-        return self.memory.mix, self.memory.row_distribution(0, self.written), self.memory.row_copies(0, self.written)
+        return self.memory.mix, *self.memory.row_advice(0, self.written)
 
 
 class EndedRow:

@@ -40,10 +40,10 @@ def test_the_near_songs_outweigh_the_corpus_where_both_know_a_context():
     memory = PhraseMemory(SONGS)
     near = memory.near("外婆的厨房", k=1, weight=100.0)
     assert near.near is not None and [topic for topic, _ in near.near.songs] == ["外婆的厨房"]
-    found = near.distribution("我们一起")  # corpus: 走 去 等 下 once each; the near song: 等 x 100
+    found = near.advise("我们一起").distribution  # corpus: 走 去 等 下 once each; the near song: 等 x 100
     assert found["等"] == pytest.approx(101 / 104)
-    assert TopicMemory(memory, None).distribution("我们一起")["走"] == pytest.approx(1 / 4)
-    assert near.distribution("从来没有") is None  # no context seen twice: the memory says nothing
+    assert TopicMemory(memory, None).advise("我们一起").distribution["走"] == pytest.approx(1 / 4)
+    assert near.advise("从来没有").distribution is None  # no context seen twice: the memory says nothing
 
 
 def test_a_line_ends_with_phrases_that_end_in_its_rhyme_group():
@@ -55,22 +55,22 @@ def test_a_line_ends_with_phrases_that_end_in_its_rhyme_group():
     assert memory.ending("cmn:13zhe", "发花", 3, "一起") == {"走": 1, "看": 1}
     assert memory.ending("cmn:13zhe", "怀来", 1, "去看") == {"海": 1}
     topic = memory.near("a").for_lines([(7, "发花"), (7, None)], "cmn:13zhe", group_of)
-    found = topic.distribution("〔7|发花|*******〕\n我们一起走回")
+    found = topic.advise("〔7|发花|*******〕\n我们一起走回").distribution
     assert "家" not in found  # it would complete a line of the corpus: the memory lends phrases, not whole lines
     assert set(found) <= {"花", "下"}  # the line's last character, from the lines that end in its group
-    assert set(topic.distribution("〔7|发花|*******〕\n他们一起走回")) == {"家"}
+    assert set(topic.advise("〔7|发花|*******〕\n他们一起走回").distribution) == {"家"}
     # a line without a group, or far from its end, reads the plain continuations
-    assert set(topic.distribution("我们一起看烟花\n我们一起")) == {"走", "去", "看"}
-    assert set(topic.distribution("我们一起")) == {"走", "看"}  # three from the 发花 line's end
-    assert set(topic.distribution("我们一")) == {"起"}
+    assert set(topic.advise("我们一起看烟花\n我们一起").distribution) == {"走", "去", "看"}
+    assert set(topic.advise("我们一起").distribution) == {"走", "看"}  # three from the 发花 line's end
+    assert set(topic.advise("我们一").distribution) == {"起"}
 
 
 def test_a_corpus_line_is_never_completed_whole():
     char_tokenizer = build_char_tokenizer("".join(line for _, lines in SONGS for line in lines))
     memory = PhraseMemory(SONGS)
     topic = memory.near("放学").for_lines([(7, None), (7, None)], "cmn:13zhe", {}.get)
-    assert topic.copies("我们一起走回") == {"家"}  # the line's last syllable, and 我们一起走回家 is a corpus line
-    assert topic.copies("我们一起走") == set() and topic.copies("我们一起走回家\n我们一起去看") == {"海"}
+    assert topic.advise("我们一起走回").copies == {"家"}  # 我们一起走回家 is a corpus line
+    assert topic.advise("我们一起走").copies == set() and topic.advise("我们一起走回家\n我们一起去看").copies == {"海"}
     mix = PhraseMix([topic], char_tokenizer, mix=0.5, prompt_length=0)
     rows = torch.tensor([char_tokenizer.encode("我们一起走回", add_special_tokens=False)])
     scores = torch.zeros(1, len(char_tokenizer))
@@ -92,7 +92,7 @@ def test_the_mix_blends_probabilities_and_leaves_other_rows_alone():
     scores = torch.randn(4, len(char_tokenizer))
     out = mix(rows, scores.clone())
     target = 0.25 * scores[0].softmax(-1)
-    for char, p in near.distribution("我们一起").items():
+    for char, p in near.advise("我们一起").distribution.items():
         target[char_tokenizer.convert_tokens_to_ids(char)] += 0.75 * p
     assert torch.allclose(out[0].softmax(-1), target, atol=1e-5)
     # a hint line being written; a prompt without a memory (twice)
@@ -106,9 +106,9 @@ def test_a_character_split_over_byte_tokens_gets_no_memory_mass(qwen_tokenizer):
     mix = PhraseMix([memory.near("x")], qwen_tokenizer, mix=0.5, prompt_length=0)
     assert len(qwen_tokenizer.encode("𠸏", add_special_tokens=False)) > 1
     row = qwen_tokenizer.encode("一起", add_special_tokens=False)
-    assert [qwen_tokenizer.decode([t]) for t, _ in mix.row_distribution(0, mix.texts.add(PullText(), row))] == ["来"]
+    assert [qwen_tokenizer.decode([t]) for t, _ in mix.row_advice(0, mix.texts.add(PullText(), row))[0]] == ["来"]
     partial = row + qwen_tokenizer.encode("𠸏", add_special_tokens=False)[:1]  # inside the split character
-    assert mix.row_distribution(0, mix.texts.add(PullText(), partial)) == []
+    assert mix.row_advice(0, mix.texts.add(PullText(), partial)) == ([], [])
 
 
 def test_a_register_reads_the_memory_of_its_own_songs():

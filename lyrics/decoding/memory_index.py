@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 from lyrics.modern.check import Song
 from lyrics.modern.corpus import CORPUS, corpus_files, read_songs, split_of
@@ -111,6 +112,14 @@ class PhraseMemory:
         return PhraseMemory([self.songs[i] for i in chosen], self.order) if chosen else None
 
 
+class Advice(NamedTuple):
+    """What a :class:`TopicMemory` says after a text: the next character's distribution (None: not seen enough)
+    and the characters that would complete a corpus line whole."""
+
+    distribution: dict[str, float] | None
+    copies: set[str]
+
+
 class TopicMemory:
     """A corpus memory and a small memory of songs near one request: the next-character distribution after a line's
     text from the longest context either has seen at least ``MIN_SEEN`` times (counts of the near songs weighted).
@@ -153,15 +162,15 @@ class TopicMemory:
         syllables, group = self.lines[written]
         return line, syllables - len(line), group
 
-    def copies(self, text: str) -> set[str]:
-        """The characters that would make the line being written a corpus line, whole, at its last syllable."""
-        line, left, _ = self._position(text)
-        return self.corpus.completions.get(line, set()) if left == 1 else set()
-
-    def distribution(self, text: str) -> dict[str, float] | None:
-        """The next character's distribution after ``text``: the lyrics written so far (hint lines skipped), whose
-        last line is the one being written; None where the memory has not seen enough."""
+    def advise(self, text: str) -> Advice:
+        """What the memory says after ``text``, the lyrics written so far (hint lines skipped), whose last line is
+        the one being written: the next character's distribution (None where the memory has not seen enough) and
+        the characters that would make that line a corpus line, whole, at its last syllable."""
         line, left, group = self._position(text)
+        copies = self.corpus.completions.get(line, set()) if left == 1 else set()
+        return Advice(self._distribution(line, left, group), copies)
+
+    def _distribution(self, line: str, left: int | None, group: str | None) -> dict[str, float] | None:
         context = LINE_START + line
         if group is not None and left is not None and 1 <= left <= LINE_END:
             for size in range(min(self.order, len(context)), -1, -1):

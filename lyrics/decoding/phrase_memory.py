@@ -63,27 +63,19 @@ class PhraseMix(LogitsProcessor):
             self._token_of[char] = ids[0] if len(ids) == 1 and ids[0] != self.tokenizer.unk_token_id else None
         return self._token_of[char]
 
-    def row_distribution(self, plan: int, written: PullText) -> list[tuple[int, float]]:
-        """(token, probability) of the memory for a row of prompt ``plan`` that has written ``written``; empty where
-        the memory says nothing."""
+    def row_advice(self, plan: int, written: PullText) -> tuple[list[tuple[int, float]], list[int]]:
+        """For a row of prompt ``plan`` that has written ``written``: the memory's (token, probability) pairs (empty
+        where it says nothing) and the tokens that would complete a corpus line whole (the memory lends phrases, not
+        lines)."""
         memory = self.memories[min(plan, len(self.memories) - 1)] if self.memories else None
         if memory is None or not self.mix or written.pending:  # none; inside a character split over byte tokens
-            return []
+            return [], []
         line = written.text.rsplit("\n", 1)[-1]
         if line.startswith(HINT_OPEN) or line.endswith("\ufffd"):  # a hint line; after bytes that are no character
-            return []
-        found = memory.distribution(written.text)
-        if not found:
-            return []
-        return [(token, p) for c, p in found.items() if (token := self.token(c)) is not None]
-
-    def row_copies(self, plan: int, written: PullText) -> list[int]:
-        """The tokens that would complete a corpus line whole for a row of prompt ``plan`` that has written
-        ``written`` (the memory lends phrases, not lines)."""
-        memory = self.memories[min(plan, len(self.memories) - 1)] if self.memories else None
-        if memory is None or not self.mix or written.pending:
-            return []
-        return [token for c in memory.copies(written.text) if (token := self.token(c)) is not None]
+            return [], []
+        advice = memory.advise(written.text)
+        found = [(token, p) for c, p in (advice.distribution or {}).items() if (token := self.token(c)) is not None]
+        return found, [token for c in advice.copies if (token := self.token(c)) is not None]
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if not self.active:
@@ -92,12 +84,12 @@ class PhraseMix(LogitsProcessor):
             self.prompt_length = input_ids.shape[1]
         rows, columns, values, copy_rows, copy_columns = [], [], [], [], []
         for row, text in enumerate(self.texts.step(input_ids[:, self.prompt_length:].tolist())):
-            plan = row // self.rows_per_plan
-            for token, p in self.row_distribution(plan, text):
+            found, copies = self.row_advice(row // self.rows_per_plan, text)
+            for token, p in found:
                 rows.append(row)
                 columns.append(token)
                 values.append(p)
-            for token in self.row_copies(plan, text):
+            for token in copies:
                 copy_rows.append(row)
                 copy_columns.append(token)
         scores = blend(scores, rows, columns, values, [self.mix] * len(rows))
