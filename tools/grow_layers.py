@@ -3,7 +3,7 @@ projections (attention ``o_proj``, MLP ``down_proj``) are zero, so the copy adds
 until training moves them (the grown model's logits equal the original's at step 0). A larger arm can then start
 from everything a smaller model learnt instead of from scratch, which two CPU cores cannot afford to redo.
 
-    python tools/grow_layers.py runs/modern-curve-f1.0/sft/final runs/grown-8l [--factor 2]
+    python tools/grow_layers.py models/tiny runs/grown-8l [--factor 2]
 
 The folder written is a model folder as ``from_pretrained`` reads it (safetensors, the tokenizer and Tianci's
 side files copied), and the script checks that the grown model's logits equal the original's on a sample text.
