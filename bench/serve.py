@@ -3,6 +3,7 @@
 shipped models/tiny with its scorer) answering `POST /v1/lyrics` (4 x 7 syllables, n = 4, no seed, topics in
 turn) under 1, 8 and 32 concurrent clients: latency p50/p95 and aggregate candidates/s. The targets (issue 29):
 a warm request at least 5x faster than the cold command; 8 clients at least 3x one client's candidates/s.
+``--engine vllm`` serves on vLLM (continuous batching) instead of the Hugging Face engine's micro-batches.
 
 Then, where vLLM is installed (the .venv-vllm venv), the decoding engines side by side in this process
 (``Writer.load(..., engine="hf" | "vllm")``, no scorer): tokens/s and candidates/s of Hugging Face vs vLLM,
@@ -14,6 +15,7 @@ the ratio is the constraint's cost per token; a plain "candidate" is an unchecke
 one warm-up round and then ``--repeats`` timed rounds; each cell is the median.
 
     python bench/serve.py [--requests 8] [--cold 3] [--max-batch 16]
+    .venv-vllm/bin/python bench/serve.py --engine vllm  # the server on vLLM, then the engine table
     .venv-vllm/bin/python bench/serve.py --engines-only [--repeats 2]     # only the engine table
 """
 
@@ -47,15 +49,19 @@ def cold_generate() -> float:
     return time.perf_counter() - began
 
 
-def start_server(max_batch: int) -> tuple[subprocess.Popen, str, int]:
+def start_server(max_batch: int, engine: str) -> tuple[subprocess.Popen, str, int]:
     """`tianci serve` on a free loopback port; (process, host, port) once it listens."""
     process = subprocess.Popen([sys.executable, "-m", "tianci.cli", "serve", "--port", "0", "--max-batch",
-                                str(max_batch)], stderr=subprocess.PIPE, text=True, cwd=ROOT)
+                                str(max_batch), "--engine", engine], stderr=subprocess.PIPE, text=True, cwd=ROOT)
     line = process.stderr.readline()
+    while engine == "vllm" and line and not line.startswith("tianci serve: http://"):  # vLLM logs as it starts
+        line = process.stderr.readline()
     if not line.startswith("tianci serve: http://"):
         process.kill()
         raise SystemExit(f"the server did not start: {line}{process.stderr.read()}")
     host, port = line.split()[2].removeprefix("http://").rsplit(":", 1)
+    # keep reading what the server logs, so a full pipe never blocks it
+    threading.Thread(target=lambda: all(True for _ in process.stderr), daemon=True).start()
     return process, host, int(port)
 
 
@@ -98,22 +104,24 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=8, help="requests per client at 1 client (fewer with more)")
     parser.add_argument("--cold", type=int, default=3, help="cold `tianci generate` runs (the median is used)")
     parser.add_argument("--max-batch", type=int, default=16)
+    parser.add_argument("--engine", choices=("hf", "vllm"), default="hf",
+                        help="the server's engine (vllm: run from .venv-vllm)")
     parser.add_argument("--engines-only", action="store_true", help="only the HF vs vLLM engine table")
     parser.add_argument("--repeats", type=int, default=3, help="timed calls per engine-table cell (the median kept)")
     args = parser.parse_args()
     has_vllm = importlib.util.find_spec("vllm") is not None
+    if (args.engines_only or args.engine == "vllm") and not has_vllm:
+        raise SystemExit("bench/serve.py --engines-only / --engine vllm need vLLM: make vllm, then run it with "
+                         ".venv-vllm/bin/python")
     if args.engines_only:
-        if not has_vllm:
-            raise SystemExit("bench/serve.py --engines-only needs vLLM: make vllm, then run it with "
-                             ".venv-vllm/bin/python")
         engine_table(args.repeats)
         return
     print(f"cpus {os.cpu_count()}, OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '(unset)')}, "
-          f"spec {STRUCTURE} n={N}, models/tiny + models/scorer-tiny", flush=True)
+          f"spec {STRUCTURE} n={N}, models/tiny + models/scorer-tiny, server engine {args.engine}", flush=True)
     colds = [cold_generate() for _ in range(args.cold)]
     cold = statistics.median(colds)
     print(f"cold tianci generate: {', '.join(f'{s:.2f}' for s in colds)} s (median {cold:.2f} s)", flush=True)
-    process, host, port = start_server(args.max_batch)
+    process, host, port = start_server(args.max_batch, args.engine)
     try:
         load(host, port, 2, 2)  # warm-up: first calls compile constraints and fill caches
         rows = [load(host, port, clients, max(2, args.requests // max(1, clients // 4)))
