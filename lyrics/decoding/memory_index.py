@@ -127,8 +127,8 @@ class TopicMemory:
     text from the longest context either has seen at least ``MIN_SEEN`` times (counts of the near songs weighted).
     With the request's lines (:meth:`for_lines`: each line's syllables and pinned rhyme group), a line's last
     ``LINE_END`` characters come from lines of the memory that end in the group the line must end in (from any line's
-    end where the line is free of rhyme), so a phrase lands on the line's end instead of being cut off by it; never the last character of a line the corpus has whole (the
-    memory lends phrases, not lines)."""
+    end where the line is free of rhyme), so a phrase lands on the line's end instead of being cut off by it; never
+    the last character of a line the corpus has whole (the memory lends phrases, not lines)."""
 
     def __init__(self, corpus: PhraseMemory, near: PhraseMemory | None, weight: float = NEAR_WEIGHT):
         self.corpus, self.near, self.weight = corpus, near, weight
