@@ -1,8 +1,10 @@
 """The corpus's phrase memory mixed into decoding: its index, retrieval, the mix's arithmetic, the rows it leaves
 alone, the constraint still exact on both tokenizers, and the model folder's setting."""
 
+import gc
 import json
 import shutil
+import weakref
 
 import pytest
 import torch
@@ -70,6 +72,18 @@ def test_a_line_free_of_rhyme_ends_on_what_lines_end_on():
     ends = {line[-1] for _, lines in SONGS for line in lines}
     # the line's last syllable: a character lines end on (no line ends after 我们一起, so any line's last)
     assert set(topic.advise("我们一起").distribution) == ends
+
+
+def test_memories_are_shared_and_freed():
+    # every decoder of a process reads one corpus memory per language (a bench writing topic by topic, each through
+    # a new Decoder, had built one per call and kept them all alive: 10 GB before the kernel killed it)
+    assert corpus_memory("cmn") is corpus_memory("cmn")
+    memory = PhraseMemory(SONGS)
+    memory.near("外婆的厨房").advise("我们一起")
+    alive = weakref.ref(memory)
+    del memory
+    gc.collect()
+    assert alive() is None  # its near memories' cache does not keep it (or them) alive
 
 
 def test_a_corpus_line_is_never_completed_whole():
