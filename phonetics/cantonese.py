@@ -21,18 +21,17 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
+from importlib.metadata import version
 from pathlib import Path
-
-import pycantonese
-from pycantonese.data.rime_cantonese import CHARS_TO_JYUTPING
 
 from .cache import replacing_file, tianci_home
 from .context import apply_rules, load_rules
 from .everyday import everyday_readings, reading_alone
 from .script import CJK_RUN, convert
+from .segmenter import preload, segment_runs
 from .tables import load_table
 
 _TABLE = load_table("cantonese")
@@ -62,6 +61,8 @@ def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
     token; else its commonest reading inside the tokens' words; else across rime's multi-character
     words; else rime's single-character entry.
     """
+    from pycantonese.data.rime_cantonese import CHARS_TO_JYUTPING  # 0.2 s to import: only when building
+
     word_counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
     alone: defaultdict[str, Counter[str]] = defaultdict(Counter)
     inside: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -96,7 +97,7 @@ LEXICON_VERSION = 2  # bump when build_lexicon changes, so cached lexicons are r
 
 def lexicon_cache() -> Path:
     """Where the default lexicon is kept once built (it depends on pycantonese's bundled data only)."""
-    return tianci_home() / "phonetics" / f"yue-lexicon-v{LEXICON_VERSION}-pycantonese-{pycantonese.__version__}.json"
+    return tianci_home() / "phonetics" / f"yue-lexicon-v{LEXICON_VERSION}-pycantonese-{version('pycantonese')}.json"
 
 
 @cache
@@ -109,6 +110,8 @@ def _default_lexicon() -> Lexicon:
                        frozenset(data["spoken"]))
     except (OSError, ValueError, KeyError, AttributeError):  # none yet, or damaged: build it
         pass
+    import pycantonese  # its rime tables take 0.2 s to import: only when the lexicon is built
+
     built = build_lexicon((t.word, t.jyutping) for t in pycantonese.hkcancor().tokens())
     try:
         with replacing_file(path) as tmp:
@@ -202,7 +205,15 @@ def readings(text: str, register: str | None = None) -> list[str | None]:
     character's literary and everyday readings where no dictionary word fixes it: 春風吹又生 sang1, 佢生咗個仔
     saang1. Written text reads with everyday readings where a word fixes them (ToJyutping's too: 好淡 taam5) and
     with the literary one of a pair read alone, as text is read aloud and sung (一聲再見 sing1)."""
+    preload()  # the segmenter loads while the lexicon does
     return _default_reader().readings(text, register)
+
+
+def read_ahead(texts: Sequence[str], register: str | None = None) -> None:
+    """Segment the runs of ``texts`` in one call, so that :func:`readings` of each (the same readings either
+    way) finds them segmented; ``register`` as :func:`readings` takes it."""
+    preload()
+    _default_reader().read_ahead(texts, register)
 
 
 @cache
@@ -216,11 +227,26 @@ class LexiconReader:
 
     RUNS_CACHED = 1 << 19  # the 21k Song ci hold 274k distinct runs
     WORDS_CACHED = 1 << 16
+    SEGMENTS_KEPT = 1 << 16  # runs segmented ahead (a read-ahead batch of the Song ci holds about 12k)
 
     def __init__(self, lexicon: Lexicon):
         self.lexicon = lexicon
         self._run_readings = lru_cache(maxsize=self.RUNS_CACHED)(self._read_run)
         self._word_readings = lru_cache(maxsize=self.WORDS_CACHED)(self._read_word)
+        self._segmented: dict[str, list[str]] = {}  # run → its words, from read_ahead
+
+    def read_ahead(self, texts: Sequence[str], register: str | None = None) -> None:
+        """Segment every run of ``texts`` in one call of the segmenter (a call a run costs 0.4 s more on 100k
+        characters of verse); :meth:`readings` then gives the same readings as without it."""
+        preload()
+        runs: dict[str, None] = {}
+        for text in texts:
+            runs.update(dict.fromkeys(CJK_RUN.findall(convert(text, "s2hk"))))
+        self.reading_sets  # noqa: B018 (built here, while the segmenter may still be loading)
+        if len(self._segmented) > self.SEGMENTS_KEPT:
+            self._segmented.clear()
+        todo = [run for run in runs if run not in self._segmented]
+        self._segmented.update(zip(todo, segment_runs(todo), strict=True))
 
     @cached_property
     def reading_sets(self) -> dict[str, frozenset[str]]:
@@ -232,6 +258,7 @@ class LexiconReader:
 
     def readings(self, text: str, register: str | None = None) -> list[str | None]:
         """As :func:`readings`, with this lexicon."""
+        preload()
         traditional = convert(text, "s2hk")
         register = register or _register_of(traditional)
         if register not in REGISTERS:
@@ -248,7 +275,8 @@ class LexiconReader:
         """Readings of one run of CJK characters in one register (cached: clauses repeat across a corpus)."""
         out: list[str | None] = []
         source: list[str] = []  # per character: read "alone", from a "spoken" word, or from a dictionary "word"
-        for word in pycantonese.segment(run):
+        words = self._segmented.get(run)
+        for word in words if words is not None else segment_runs([run])[0]:
             found, sources = self._word_readings(word)
             out.extend(found)
             source.extend(sources)

@@ -293,8 +293,35 @@ def test_language_read_ahead_leaves_the_readings_unchanged():
     text = "\n".join(FIXED_TEXT)
     before = [s.romanization for s in annotate(text, "cmn")]
     language("cmn").read_ahead([*FIXED_TEXT, "一行白鹭上青天"])
-    language("yue").read_ahead(FIXED_TEXT)  # a reader without read_ahead: nothing to do
+    language("yue").read_ahead(FIXED_TEXT)
     assert [s.romanization for s in annotate(text, "cmn")] == before
+
+
+YUE_TEXTS = [  # runs of every register, a run twice (verse and colloquial), simplified script, a Latin word
+    "野火燒不盡，春風吹又生。佢生咗個仔，好開心。", "春風吹又生", "春風吹又生，佢話", "他的考試分數很高，一声再见",
+    "隨便行行，停泊喺碼頭；我哋今晚去唱K先", "天黑了，你得走了", "abc 123 ……", "",
+]
+
+
+def test_the_batched_segmenter_gives_pycantonese_segments_words():
+    import pycantonese
+
+    from phonetics.script import CJK_RUN
+    from phonetics.segmenter import segment_runs
+
+    runs = [run for text in YUE_TEXTS + FIXED_TEXT for run in CJK_RUN.findall(yue.convert(text, "s2hk"))]
+    assert len(runs) > 30
+    assert segment_runs(runs) == [pycantonese.segment(run) for run in runs]
+
+
+def test_cantonese_read_ahead_gives_the_readings_read_a_run_at_a_time():
+    texts = YUE_TEXTS + FIXED_TEXT
+    plain = yue.LexiconReader(yue._default_lexicon())  # a fresh reader: each run segmented alone
+    expected = [plain.readings(text, register) for text in texts for register in (None, "colloquial")]
+    ahead = yue.LexiconReader(yue._default_lexicon())
+    ahead.read_ahead(texts)
+    assert len(ahead._segmented) > 30  # every run segmented in one call
+    assert [ahead.readings(text, register) for text in texts for register in (None, "colloquial")] == expected
 
 
 def test_a_syllables_dict_is_asdict_and_known():
