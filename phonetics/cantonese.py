@@ -157,6 +157,7 @@ _VERSE_LINES = frozenset(_CONTEXT["verse_line_lengths"])
 _LITERARY: dict[str, tuple[str, str]] = {c: (pair[0], pair[1]) for c, pair in _CONTEXT["literary_pairs"].items()}
 _LITERARY_EVERYWHERE = frozenset(_CONTEXT["literary_everywhere"])
 _TOJYUTPING_ALONE = frozenset(_CONTEXT["tojyutping_alone_registers"])
+_INTERJECTIONS = frozenset(_CONTEXT["interjections"])  # speech in any register: HKCanCor's reading alone stands
 # (character, reading) the table can give: a rule's character is the one its group t matches, when one
 _TABLE_READINGS = tuple(
     [(char, reading) for char, pair in _LITERARY.items() for reading in pair]
@@ -294,7 +295,8 @@ class LexiconReader:
         """Module docstring, point 4: ToJyutping's reading in context where it differs from its reading alone
         (it knows a word there), or, in text read aloud (``_TOJYUTPING_ALONE`` registers), in place of a
         character read alone: HKCanCor's counts of characters alone are speech's (到 dou2 after a verb, 上
-        soeng5 to go up), words.hk's everyday reading fits written text and verse better (到 dou3, 上 soeng6).
+        soeng5 to go up), words.hk's everyday reading fits written text and verse better (到 dou3, 上 soeng6);
+        not an interjection (哦 o5, 嘩 waa3: speech in any register, where words.hk's first tone is one of several).
         Within the reading sets only; a word speech records keeps its reading; and the register, not ToJyutping,
         picks the literary reading of a pair for a character no dictionary word fixes (慢慢行 haang4, where
         ToJyutping knows 慢行 hang4)."""
@@ -304,7 +306,8 @@ class LexiconReader:
                     or (register != "literary" and source[i] == "alone" and (pair := _LITERARY.get(char))
                         and reading == pair[1])):
                 continue
-            if reading != reading_alone(char) or (source[i] == "alone" and register in _TOJYUTPING_ALONE):
+            if reading != reading_alone(char) or (source[i] == "alone" and register in _TOJYUTPING_ALONE
+                                                  and char not in _INTERJECTIONS):
                 out[i] = reading
                 source[i] = "context"
 

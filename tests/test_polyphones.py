@@ -399,3 +399,19 @@ def test_dictionary_words_keep_the_lexicons_readings_unless_tojyutping_reads_the
     assert len(words) > 1000 and len(changed) < 0.03 * len(words), changed
     by_tojyutping = [w for w in changed if yue.readings(w, "colloquial") == [r for _, r in tojyutping(w)]]
     assert len(by_tojyutping) > len(changed) / 2, changed
+
+
+# Word gold (HKCanCor's human jyutping): readings the plain library gives and round 2 had lost.
+@pytest.mark.parametrize(("text", "expected"), [
+    ("哦", ["o5"]),  # an utterance of one interjection, guessed written: not ToJyutping's first tone (o2)
+    ("嘩，好靚", ["waa3", None, "hou2", "leng3"]),
+    ("你知唔知呀", ["nei5", "zi1", "m4", "zi1", "aa4"]),  # colloquial 呀: speech's aa4, as pycantonese reads it
+    ("佢嗰個人", ["keoi5", "go2", "go3", "jan4"]),  # 嗰 go2, not rime's 嗰個 go3 go3
+])
+def test_word_gold_readings_the_library_gets_right(text, expected):
+    assert yue.readings(text) == expected
+
+
+def test_written_and_literary_text_keep_the_everyday_particle_tone():
+    assert yue.register_of("你去邊呀") == "written" and yue.readings("你去邊呀")[-1] == "aa3"
+    assert yue.readings("你去邊呀", "colloquial")[-1] == "aa4"
