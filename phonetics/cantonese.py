@@ -242,7 +242,7 @@ class LexiconReader:
         preload()
         runs: dict[str, None] = {}
         for text in texts:
-            runs.update(dict.fromkeys(CJK_RUN.findall(convert(text, "s2hk"))))
+            runs.update(dict.fromkeys(CJK_RUN.findall(self._script(text))))
         self.reading_sets  # noqa: B018 (built here, while the segmenter may still be loading)
         if len(self._segmented) > self.SEGMENTS_KEPT:
             self._segmented.clear()
@@ -260,8 +260,8 @@ class LexiconReader:
     def readings(self, text: str, register: str | None = None) -> list[str | None]:
         """As :func:`readings`, with this lexicon."""
         preload()
-        traditional = convert(text, "s2hk")
-        register = register or _register_of(traditional)
+        traditional = self._script(text)
+        register = register or _register_of(convert(text, "s2hk"))
         if register not in REGISTERS:
             raise ValueError(f"unknown register {register!r}: use one of {', '.join(REGISTERS)}")
         out: list[str | None] = [None] * len(text)
@@ -271,6 +271,26 @@ class LexiconReader:
             # A character the conversion changed but still cannot read: try it as typed.
             out[start:end] = [r or self._char_reading(text[i]) for i, r in zip(range(start, end), found, strict=True)]
         return out
+
+    def _script(self, text: str) -> str:
+        """``text`` in Hong Kong traditional script, as the lexicon's keys are, but for characters OpenCC changes in a
+        text already traditional where the change would change the reading: HKCanCor's 講吓 haa2 stays 吓 (not 嚇
+        haak3), 郁手 juk1 stays 郁 (not 鬱 wat1). A text is taken as traditional when every character the conversion
+        changes is a lexicon character (traditional already); one simplified-only character converts it all."""
+        converted = convert(text, "s2hk")
+        if converted == text:
+            return converted
+        chars = self.lexicon.chars
+        changed = [i for i, (typed, hk) in enumerate(zip(text, converted, strict=True)) if typed != hk]
+        if any(text[i] not in chars for i in changed):
+            return converted  # a character only simplified script writes: the text is simplified
+        kept = [i for i in changed if chars[text[i]] != chars.get(converted[i])]
+        if not kept:
+            return converted
+        out = list(converted)
+        for i in kept:
+            out[i] = text[i]
+        return "".join(out)
 
     def _read_run(self, run: str, register: str) -> tuple[str | None, ...]:
         """Readings of one run of CJK characters in one register (cached: clauses repeat across a corpus)."""

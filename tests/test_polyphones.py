@@ -415,3 +415,13 @@ def test_word_gold_readings_the_library_gets_right(text, expected):
 def test_written_and_literary_text_keep_the_everyday_particle_tone():
     assert yue.register_of("你去邊呀") == "written" and yue.readings("你去邊呀")[-1] == "aa3"
     assert yue.readings("你去邊呀", "colloquial")[-1] == "aa4"
+
+
+@pytest.mark.parametrize(("text", "index", "expected"), [
+    ("我講吓嘢", 2, "haa2"),  # traditional text: 吓 as typed, not OpenCC's 嚇 haak3
+    ("佢郁手打人", 1, "juk1"),  # not 鬱 wat1
+    ("單于夜遁逃", 0, "sin4"),  # 單于 a word only as typed (not 單於)
+    ("吓死我们", 0, "haak3"),  # a simplified-only character (们): the whole text is converted, 吓 read as 嚇
+])
+def test_traditional_text_keeps_characters_whose_conversion_would_change_their_reading(text, index, expected):
+    assert yue.readings(text)[index] == expected
