@@ -425,3 +425,14 @@ def test_written_and_literary_text_keep_the_everyday_particle_tone():
 ])
 def test_traditional_text_keeps_characters_whose_conversion_would_change_their_reading(text, index, expected):
     assert yue.readings(text)[index] == expected
+
+
+@pytest.mark.parametrize(("text", "index", "expected"), [
+    ("佢返到屋企喇", 2, "dou3"),  # to arrive, after a verb of motion
+    ("到而家都未返", 0, "dou3"),  # until, opening its clause
+    ("十到二十個", 1, "dou3"),  # a range
+    ("我搵唔到佢", 3, "dou2"),  # the resultative complement stays dou2
+    ("我搵到份新工", 2, "dou2"),
+])
+def test_dou3_where_to_arrives_or_ranges_dou2_as_a_complement(text, index, expected):
+    assert yue.readings(text, "colloquial")[index] == expected
