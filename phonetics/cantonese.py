@@ -51,6 +51,7 @@ class Lexicon:
     words: dict[str, tuple[str, ...]]  # multi-character word → one syllable per character
     chars: dict[str, str]  # character → its reading when it stands alone
     spoken: frozenset[str] = frozenset()  # words only speech (HKCanCor) records, as said: 輕輕 heng6 heng1
+    settled: frozenset[str] = frozenset()  # characters speech reads one way alone: 會 wui5, 咁 gam3, 話 waa6
 
 
 def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
@@ -59,7 +60,8 @@ def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
     Words: the tokens' commonest reading per word, overridden by rime-cantonese (as pycantonese does).
     Characters (module docstring, point 3): the commonest reading of the character as a one-character
     token; else its commonest reading inside the tokens' words; else across rime's multi-character
-    words; else rime's single-character entry.
+    words; else rime's single-character entry. Settled: the characters the tokens read alone often enough and
+    almost always one way (``data/context_yue.json``, ``settled_alone``), whose reading colloquial text keeps.
     """
     from pycantonese.data.rime_cantonese import CHARS_TO_JYUTPING  # 0.2 s to import: only when building
 
@@ -89,10 +91,17 @@ def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
     chars = {k: v for k, v in CHARS_TO_JYUTPING.items() if len(k) == 1 and _SYLLABLE.fullmatch(v)}
     for source in (in_rime_words, inside, alone):  # later sources win
         chars.update({c: counts.most_common(1)[0][0] for c, counts in source.items()})
-    return Lexicon(words, chars, frozenset(spoken))
+    rule = _settled_rule()
+    settled = {c for c, counts in alone.items() if (total := counts.total()) >= rule["min_tokens"]
+               and counts.most_common(1)[0][1] >= rule["share"] * total}
+    return Lexicon(words, chars, frozenset(spoken), frozenset(settled))
 
 
-LEXICON_VERSION = 2  # bump when build_lexicon changes, so cached lexicons are rebuilt
+def _settled_rule() -> dict[str, float]:
+    return load_table("context_yue")["settled_alone"]
+
+
+LEXICON_VERSION = 3  # bump when build_lexicon or settled_alone changes, so cached lexicons are rebuilt
 
 
 def lexicon_cache() -> Path:
@@ -107,7 +116,7 @@ def _default_lexicon() -> Lexicon:
     try:
         data = json.loads(path.read_text("utf-8"))
         return Lexicon({w: tuple(s.split()) for w, s in data["words"].items()}, data["chars"],
-                       frozenset(data["spoken"]))
+                       frozenset(data["spoken"]), frozenset(data["settled"]))
     except (OSError, ValueError, KeyError, AttributeError):  # none yet, or damaged: build it
         pass
     import pycantonese  # its rime tables take 0.2 s to import: only when the lexicon is built
@@ -116,7 +125,8 @@ def _default_lexicon() -> Lexicon:
     try:
         with replacing_file(path) as tmp:
             tmp.write_text(json.dumps({"words": {w: " ".join(s) for w, s in built.words.items()},
-                                       "chars": built.chars, "spoken": sorted(built.spoken)},
+                                       "chars": built.chars, "spoken": sorted(built.spoken),
+                                       "settled": sorted(built.settled)},
                                       ensure_ascii=False), encoding="utf-8")
     except OSError:  # a read-only home: read without a cache
         pass
@@ -317,14 +327,18 @@ class LexiconReader:
         character read alone: HKCanCor's counts of characters alone are speech's (到 dou2 after a verb, 上
         soeng5 to go up), words.hk's everyday reading fits written text and verse better (到 dou3, 上 soeng6);
         not an interjection (哦 o5, 嘩 waa3: speech in any register, where words.hk's first tone is one of several).
-        Within the reading sets only; a word speech records keeps its reading; and the register, not ToJyutping,
+        Within the reading sets only; a word speech records keeps its reading, and in colloquial text so does a
+        character speech reads one way alone (the lexicon's ``settled``: 唔會話 wui5 waa6, not ToJyutping's 會話
+        wui6 waa2; 真係咁 gam3, not 係咁 gam2); and the register, not ToJyutping,
         picks the literary reading of a pair for a character no dictionary word fixes (慢慢行 haang4, where
         ToJyutping knows 慢行 hang4)."""
         sets = self.reading_sets
+        settled = self.lexicon.settled
         for i, (char, reading) in enumerate(everyday_readings(run)):
             if (not reading or reading == out[i] or source[i] == "spoken" or reading not in sets.get(char, ())
                     or (register != "literary" and source[i] == "alone" and (pair := _LITERARY.get(char))
-                        and reading == pair[1])):
+                        and reading == pair[1])
+                    or (register == "colloquial" and source[i] == "alone" and char in settled)):
                 continue
             if reading != reading_alone(char) or (source[i] == "alone" and register in _TOJYUTPING_ALONE
                                                   and char not in _INTERJECTIONS):

@@ -436,3 +436,21 @@ def test_traditional_text_keeps_characters_whose_conversion_would_change_their_r
 ])
 def test_dou3_where_to_arrives_or_ranges_dou2_as_a_complement(text, index, expected):
     assert yue.readings(text, "colloquial")[index] == expected
+
+
+@pytest.mark.parametrize(("text", "index", "expected"), [
+    ("又唔會話俾咗", 2, "wui5"),  # not ToJyutping's greedy 會話 wui6 waa2
+    ("又唔會話俾咗", 3, "waa6"),
+    ("係咪真係咁平", 4, "gam3"),  # not 係咁 gam2 across pycantonese's 真係
+    ("阿媽煲咗人參湯", 5, "sam1"),  # ToJyutping still reads the words pycantonese splits (參 is not settled)
+    ("呢排好忙", 1, "paai2"),
+])
+def test_colloquial_text_keeps_what_speech_settles(text, index, expected):
+    assert yue.register_of(text) == "colloquial" and yue.readings(text)[index] == expected
+
+
+def test_settled_characters_are_read_one_way_alone_in_the_lexicons_tokens():
+    lex = yue.build_lexicon([("會", "wui5")] * 60 + [("到", "dou2")] * 30 + [("到", "dou3")] * 30
+                            + [("咁", "gam3")] * 49)
+    assert lex.settled == frozenset({"會"})  # 到 is split, 咁 too rare here
+    assert {"會", "咁", "話"} <= yue._default_lexicon().settled and "到" not in yue._default_lexicon().settled
