@@ -418,7 +418,7 @@ def test_written_and_literary_text_keep_the_everyday_particle_tone():
 
 
 @pytest.mark.parametrize(("text", "index", "expected"), [
-    ("我講吓嘢", 2, "haa2"),  # traditional text: 吓 as typed, not OpenCC's 嚇 haak3
+    ("我講吓嘢", 2, "haa5"),  # traditional text: 吓 as typed (the aspect marker), not OpenCC's 嚇 haak3
     ("佢郁手打人", 1, "juk1"),  # not 鬱 wat1
     ("單于夜遁逃", 0, "sin4"),  # 單于 a word only as typed (not 單於)
     ("吓死我们", 0, "haak3"),  # a simplified-only character (们): the whole text is converted, 吓 read as 嚇
@@ -454,3 +454,13 @@ def test_settled_characters_are_read_one_way_alone_in_the_lexicons_tokens():
                             + [("咁", "gam3")] * 49)
     assert lex.settled == frozenset({"會"})  # 到 is split, 咁 too rare here
     assert {"會", "咁", "話"} <= yue._default_lexicon().settled and "到" not in yue._default_lexicon().settled
+
+
+@pytest.mark.parametrize(("text", "index", "expected"), [
+    ("佢喺裏邊等你", 3, "bin6"),  # the locative suffix, as rime reads 上邊 入邊 出邊
+    ("你試吓啦", 2, "haa5"),  # the aspect marker after a verb
+    ("吓？你講乜", 0, "haa2"),  # the interjection
+    ("我唔見咗銀包", 1, "m4"),  # not rime's 唔見 ng5
+])
+def test_rime_outliers_and_the_aspect_marker_read_as_speech_says_them(text, index, expected):
+    assert yue.readings(text, "colloquial")[index] == expected
