@@ -9,8 +9,9 @@ from sources independent of Tianci's own code:
   traditional script and converted to simplified by OpenCC. Caveat: pycantonese's word list is built
   from HKCanCor itself (majority reading per word), which both systems share.
 
-Metrics: word accuracy (every syllable right), syllable accuracy, tone-only and final-only accuracy,
-and syllable accuracy on polyphonic characters alone (Cantonese: characters with two or more readings in
+Metrics: word accuracy (every syllable right), syllable accuracy, tone-only and final-only accuracy, tone
+class accuracy (Mandarin 平/仄, Cantonese 0243 pitch level: what a melody or a tone pattern checks), and syllable
+accuracy on polyphonic characters alone (Cantonese: characters with two or more readings in
 Tianci's reading sets).
 
 Then **context accuracy**: one marked polyphone per sentence, read in its sentence.
@@ -52,7 +53,7 @@ from pypinyin import Style, lazy_pinyin
 
 from bench.phonetics import measure
 from lyrics.data.corpus import cedict, hkcancor_utterances
-from phonetics import annotate, is_cjk
+from phonetics import annotate, is_cjk, language
 from phonetics import cantonese as yue
 from phonetics import mandarin as cmn
 from phonetics.polyphone import Disambiguator, load_choices
@@ -73,13 +74,14 @@ class Score:
     ok: int = 0
     tone_ok: int = 0
     final_ok: int = 0
+    class_ok: int = 0  # the tone's class: 平/仄, or the 0243 level
     poly: int = 0
     poly_ok: int = 0
 
     def row(self) -> list[str]:
         pct = lambda a, b: f"{100 * a / b:6.2f}" if b else "   n/a"  # noqa: E731
         return [pct(self.words_ok, self.words), pct(self.ok, self.syllables), pct(self.tone_ok, self.syllables),
-                pct(self.final_ok, self.syllables), pct(self.poly_ok, self.poly)]
+                pct(self.final_ok, self.syllables), pct(self.class_ok, self.syllables), pct(self.poly_ok, self.poly)]
 
 
 @dataclass
@@ -98,7 +100,8 @@ def _split_safe(split: Callable[[str], tuple], syllable: str | None) -> tuple:
         return (None, None, None)
 
 
-def score_word(score: Score, gold: GoldWord, predicted: Sequence[str | None], split: Callable) -> None:
+def score_word(score: Score, gold: GoldWord, predicted: Sequence[str | None], split: Callable,
+               tone_class: Callable[[int], str]) -> None:
     best = max(gold.readings, key=lambda ref: sum(p == r for p, r in zip(predicted, ref, strict=True)))
     score.words += 1
     score.words_ok += tuple(predicted) == best
@@ -108,6 +111,7 @@ def score_word(score: Score, gold: GoldWord, predicted: Sequence[str | None], sp
         score.ok += p == r
         score.tone_ok += ps[2] is not None and ps[2] == rs[2]
         score.final_ok += ps[1] is not None and ps[1] == rs[1]
+        score.class_ok += ps[2] is not None and rs[2] is not None and tone_class(ps[2]) == tone_class(rs[2])
         if gold.poly and gold.poly[i]:
             score.poly += 1
             score.poly_ok += p == r
@@ -284,7 +288,7 @@ def context_rows(cpp: Path) -> list[tuple[str, str, str, float, int]]:
 def evaluate_words(words: list[GoldWord], system: Callable, split: Callable) -> Score:
     score = Score()
     for gold in words:
-        score_word(score, gold, system(gold.text), split)
+        score_word(score, gold, system(gold.text), split, language("cmn").tone_class)
     return score
 
 
@@ -293,7 +297,7 @@ def evaluate_utterances(utterances: list[Utterance], system: Callable) -> Score:
     for utt in utterances:
         predicted = system(utt.text)
         for offset, gold in utt.gold:
-            score_word(score, gold, predicted[offset:offset + len(gold.text)], yue.split)
+            score_word(score, gold, predicted[offset:offset + len(gold.text)], yue.split, language("yue").tone_class)
     return score
 
 
@@ -342,7 +346,7 @@ def main() -> None:
         ("yue", "HKCanCor trad held-out", "plain pycantonese", plain_yue_trad),
         ("yue", "HKCanCor trad held-out", "tianci 2-fold", evaluate_held_out(yue_trad)),
     ]
-    header = ["lang", "gold set", "system", "word%", "syll%", "tone%", "final%", "polyph%", "syllables"]
+    header = ["lang", "gold set", "system", "word%", "syll%", "tone%", "final%", "class%", "polyph%", "syllables"]
     print("\n" + " | ".join(header))
     for lang, gold_set, system, score in rows:
         print(" | ".join([lang, gold_set, system, *score.row(), str(score.syllables)]))
@@ -360,7 +364,7 @@ def main() -> None:
         plain, ours = rows[i], rows[i + 1]
         print(f"  {plain[0]} {plain[1]:<21} tianci {ours[3].row()[1].strip()}%  vs  "
               f"{plain[2]} {plain[3].row()[1].strip()}%   (words {ours[3].row()[0].strip()}% vs "
-              f"{plain[3].row()[0].strip()}%)")
+              f"{plain[3].row()[0].strip()}%; tone class {ours[3].row()[4].strip()}% vs {plain[3].row()[4].strip()}%)")
     print("headline (context accuracy, tianci vs the others):")
     for lang, name, system, accuracy, count in context:
         if system == "tianci":
