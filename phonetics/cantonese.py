@@ -92,8 +92,11 @@ def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
     for source in (in_rime_words, inside, alone):  # later sources win
         chars.update({c: counts.most_common(1)[0][0] for c, counts in source.items()})
     rule = _settled_rule()
-    settled = {c for c, counts in alone.items() if (total := counts.total()) >= rule["min_tokens"]
-               and counts.most_common(1)[0][1] >= rule["share"] * total}
+    settled = {
+        c
+        for c, counts in alone.items()
+        if (total := counts.total()) >= rule["min_tokens"] and counts.most_common(1)[0][1] >= rule["share"] * total
+    }
     return Lexicon(words, chars, frozenset(spoken), frozenset(settled))
 
 
@@ -115,8 +118,12 @@ def _default_lexicon() -> Lexicon:
     path = lexicon_cache()
     try:
         data = json.loads(path.read_text("utf-8"))
-        return Lexicon({w: tuple(s.split()) for w, s in data["words"].items()}, data["chars"],
-                       frozenset(data["spoken"]), frozenset(data["settled"]))
+        return Lexicon(
+            {w: tuple(s.split()) for w, s in data["words"].items()},
+            data["chars"],
+            frozenset(data["spoken"]),
+            frozenset(data["settled"]),
+        )
     except (OSError, ValueError, KeyError, AttributeError):  # none yet, or damaged: build it
         pass
     import pycantonese  # its rime tables take 0.2 s to import: only when the lexicon is built
@@ -124,10 +131,18 @@ def _default_lexicon() -> Lexicon:
     built = build_lexicon((t.word, t.jyutping) for t in pycantonese.hkcancor().tokens())
     try:
         with replacing_file(path) as tmp:
-            tmp.write_text(json.dumps({"words": {w: " ".join(s) for w, s in built.words.items()},
-                                       "chars": built.chars, "spoken": sorted(built.spoken),
-                                       "settled": sorted(built.settled)},
-                                      ensure_ascii=False), encoding="utf-8")
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "words": {w: " ".join(s) for w, s in built.words.items()},
+                        "chars": built.chars,
+                        "spoken": sorted(built.spoken),
+                        "settled": sorted(built.settled),
+                    },
+                    ensure_ascii=False,
+                ),
+                encoding="utf-8",
+            )
     except OSError:  # a read-only home: read without a cache
         pass
     return built
@@ -171,13 +186,17 @@ _INTERJECTIONS = frozenset(_CONTEXT["interjections"])  # speech in any register:
 # (character, reading) the table can give: a rule's character is the one its group t matches, when one
 _TABLE_READINGS = tuple(
     [(char, reading) for char, pair in _LITERARY.items() for reading in pair]
-    + [(m.group(1), rule["reading"]) for rule in _CONTEXT["rules"]
-       if (m := re.search(r"\(\?P<t>(.)\)", rule["pattern"]))])
+    + [
+        (m.group(1), rule["reading"])
+        for rule in _CONTEXT["rules"]
+        if (m := re.search(r"\(\?P<t>(.)\)", rule["pattern"]))
+    ]
+)
 
 
 def _has_modern_bigram(runs: list[str]) -> bool:
     modern = _modern_bigrams()
-    return any(run[i:i + 2] in modern for run in runs for i in range(len(run) - 1))
+    return any(run[i : i + 2] in modern for run in runs for i in range(len(run) - 1))
 
 
 @cache
@@ -314,9 +333,12 @@ class LexiconReader:
         self._arbitrate(run, out, source, register)
         if register != "colloquial":
             for i, char in enumerate(run):
-                if ((pair := _LITERARY.get(char)) and out[i]
-                        and (register == "literary" or _read_aloud(source[i], char))
-                        and _colloquial(out[i], pair[0], source[i], char)):
+                if (
+                    (pair := _LITERARY.get(char))
+                    and out[i]
+                    and (register == "literary" or _read_aloud(source[i], char))
+                    and _colloquial(out[i], pair[0], source[i], char)
+                ):
                     out[i] = pair[1]
         apply_rules(load_rules("context_yue"), run, out, register)
         return tuple(out)
@@ -335,13 +357,23 @@ class LexiconReader:
         sets = self.reading_sets
         settled = self.lexicon.settled
         for i, (char, reading) in enumerate(everyday_readings(run)):
-            if (not reading or reading == out[i] or source[i] == "spoken" or reading not in sets.get(char, ())
-                    or (register != "literary" and source[i] == "alone" and (pair := _LITERARY.get(char))
-                        and reading == pair[1])
-                    or (register == "colloquial" and source[i] == "alone" and char in settled)):
+            if (
+                not reading
+                or reading == out[i]
+                or source[i] == "spoken"
+                or reading not in sets.get(char, ())
+                or (
+                    register != "literary"
+                    and source[i] == "alone"
+                    and (pair := _LITERARY.get(char))
+                    and reading == pair[1]
+                )
+                or (register == "colloquial" and source[i] == "alone" and char in settled)
+            ):
                 continue
-            if reading != reading_alone(char) or (source[i] == "alone" and register in _TOJYUTPING_ALONE
-                                                  and char not in _INTERJECTIONS):
+            if reading != reading_alone(char) or (
+                source[i] == "alone" and register in _TOJYUTPING_ALONE and char not in _INTERJECTIONS
+            ):
                 out[i] = reading
                 source[i] = "context"
 
@@ -358,7 +390,7 @@ class LexiconReader:
         i = 0
         while i < len(word):  # longest dictionary sub-word first, then a single character
             for size in range(min(_MAX_WORD, len(word) - i), 1, -1):
-                if (sub := word[i:i + size]) in words:
+                if (sub := word[i : i + size]) in words:
                     out.extend(words[sub])
                     sources.extend(["spoken" if sub in lex.spoken else "word"] * size)
                     i += size
@@ -419,6 +451,7 @@ def nucleus_and_coda(final: str) -> tuple[str, str]:
 def rhyme_groups(scheme_name: str) -> tuple[tuple[str, ...], Callable[[str], str | None]]:
     """(groups, final → group): ``strict`` rhymes on the same final; ``loose`` on the same nucleus, a stop coda
     counting as its homorganic nasal (-p~-m, -t~-n, -k~-ng). Groups in the order of the dictionary's finals."""
+
     def group(final: str) -> str:
         if scheme_name == "strict":
             return final
