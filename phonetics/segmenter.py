@@ -11,6 +11,7 @@ tables) is not needed for it. Where the model cannot be loaded directly, each ru
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -51,6 +52,16 @@ def _loading() -> Future[Segment]:
 
     threading.Thread(target=load, name="tianci-yue-segmenter", daemon=True).start()
     return future
+
+
+def _after_fork_in_child() -> None:
+    """A fork copies a loading future but not the thread that would finish it: the child loads its own."""
+    if _loading.cache_info().currsize and not _loading().done():
+        _loading.cache_clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _load() -> Segment:

@@ -593,3 +593,22 @@ def test_settled_characters_are_read_one_way_alone_in_the_lexicons_tokens():
 )
 def test_rime_outliers_and_the_aspect_marker_read_as_speech_says_them(text, index, expected):
     assert yue.readings(text, "colloquial")[index] == expected
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="POSIX fork")
+def test_a_process_forked_while_the_segmenter_loads_segments_too():
+    import os
+    import signal
+
+    from phonetics import segmenter
+
+    segmenter._loading.cache_clear()  # a fresh load, so that the fork is likely to come while it runs
+    segmenter.preload()
+    pid = os.fork()
+    if pid == 0:  # the child: its own load, not a wait on the parent's thread
+        signal.alarm(60)
+        ok = segmenter.segment_runs(["廣東話容易學"]) == [["廣東話", "容易", "學"]]
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert segmenter.segment_runs(["廣東話容易學"]) == [["廣東話", "容易", "學"]]
