@@ -4,7 +4,8 @@ Built on pycantonese's data (rime-cantonese and HKCanCor) and its word segmenter
 that the accuracy bench (``bench/phonetics_accuracy.py``) measures against plain pycantonese:
 
 1. Input is converted to Hong Kong traditional script first (OpenCC ``s2hk``): the dictionary has
-   traditional keys only, so plain pycantonese reads no simplified word at all (银行 → None).
+   traditional keys only, so plain pycantonese reads no simplified word at all (银行 → None). A text already
+   traditional keeps the characters the conversion would change to one read otherwise (吓 not 嚇, 郁 not 鬱).
 2. A word missing from the dictionary is matched by its longest dictionary sub-words before falling
    back to single characters, and one unknown character no longer blanks the whole word.
 3. A character read alone takes the reading it most often has standing alone in running text
@@ -303,7 +304,7 @@ class LexiconReader:
 
     def _script(self, text: str) -> str:
         """``text`` in Hong Kong traditional script, as the lexicon's keys are, but for characters OpenCC changes in a
-        text already traditional where the change would change the reading: HKCanCor's 講吓 haa2 stays 吓 (not 嚇
+        text already traditional where the change would change the reading: HKCanCor's 講吓 stays 吓 haa5 (not 嚇
         haak3), 郁手 juk1 stays 郁 (not 鬱 wat1). A text is taken as traditional when every character the conversion
         changes is a lexicon character (traditional already); one simplified-only character converts it all."""
         converted = convert(text, "s2hk")
