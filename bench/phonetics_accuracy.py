@@ -9,8 +9,9 @@ from sources independent of Tianci's own code:
   traditional script and converted to simplified by OpenCC. Caveat: pycantonese's word list is built
   from HKCanCor itself (majority reading per word), which both systems share.
 
-Metrics: word accuracy (every syllable right), syllable accuracy, tone-only and final-only accuracy,
-and syllable accuracy on polyphonic characters alone (Cantonese: characters with two or more readings in
+Metrics: word accuracy (every syllable right), syllable accuracy, tone-only and final-only accuracy, tone
+class accuracy (Mandarin 平/仄, Cantonese 0243 pitch level: what a melody or a tone pattern checks), and syllable
+accuracy on polyphonic characters alone (Cantonese: characters with two or more readings in
 Tianci's reading sets).
 
 Then **context accuracy**: one marked polyphone per sentence, read in its sentence.
@@ -52,7 +53,7 @@ from pypinyin import Style, lazy_pinyin
 
 from bench.phonetics import measure
 from lyrics.data.corpus import cedict, hkcancor_utterances
-from phonetics import annotate, is_cjk
+from phonetics import annotate, is_cjk, language
 from phonetics import cantonese as yue
 from phonetics import mandarin as cmn
 from phonetics.polyphone import Disambiguator, load_choices
@@ -73,13 +74,20 @@ class Score:
     ok: int = 0
     tone_ok: int = 0
     final_ok: int = 0
+    class_ok: int = 0  # the tone's class: 平/仄, or the 0243 level
     poly: int = 0
     poly_ok: int = 0
 
     def row(self) -> list[str]:
         pct = lambda a, b: f"{100 * a / b:6.2f}" if b else "   n/a"  # noqa: E731
-        return [pct(self.words_ok, self.words), pct(self.ok, self.syllables), pct(self.tone_ok, self.syllables),
-                pct(self.final_ok, self.syllables), pct(self.poly_ok, self.poly)]
+        return [
+            pct(self.words_ok, self.words),
+            pct(self.ok, self.syllables),
+            pct(self.tone_ok, self.syllables),
+            pct(self.final_ok, self.syllables),
+            pct(self.class_ok, self.syllables),
+            pct(self.poly_ok, self.poly),
+        ]
 
 
 @dataclass
@@ -98,7 +106,9 @@ def _split_safe(split: Callable[[str], tuple], syllable: str | None) -> tuple:
         return (None, None, None)
 
 
-def score_word(score: Score, gold: GoldWord, predicted: Sequence[str | None], split: Callable) -> None:
+def score_word(
+    score: Score, gold: GoldWord, predicted: Sequence[str | None], split: Callable, tone_class: Callable[[int], str]
+) -> None:
     best = max(gold.readings, key=lambda ref: sum(p == r for p, r in zip(predicted, ref, strict=True)))
     score.words += 1
     score.words_ok += tuple(predicted) == best
@@ -108,12 +118,14 @@ def score_word(score: Score, gold: GoldWord, predicted: Sequence[str | None], sp
         score.ok += p == r
         score.tone_ok += ps[2] is not None and ps[2] == rs[2]
         score.final_ok += ps[1] is not None and ps[1] == rs[1]
+        score.class_ok += ps[2] is not None and rs[2] is not None and tone_class(ps[2]) == tone_class(rs[2])
         if gold.poly and gold.poly[i]:
             score.poly += 1
             score.poly_ok += p == r
 
 
 # ---- Mandarin -------------------------------------------------------------------------------------
+
 
 def cedict_gold(limit: int | None) -> tuple[list[GoldWord], list[GoldWord]]:
     def syllables(pinyin: str) -> tuple[str, ...] | None:
@@ -130,9 +142,13 @@ def cedict_gold(limit: int | None) -> tuple[list[GoldWord], list[GoldWord]]:
     trad: dict[str, GoldWord] = {}
     for e in entries:
         s = syllables(e.pinyin)
-        if (not s or not 2 <= len(e.simplified) <= 4 or len(s) != len(e.simplified)
-                or not all(map(is_cjk, e.simplified + e.traditional))
-                or not any(c in polyphones for c in e.simplified)):
+        if (
+            not s
+            or not 2 <= len(e.simplified) <= 4
+            or len(s) != len(e.simplified)
+            or not all(map(is_cjk, e.simplified + e.traditional))
+            or not any(c in polyphones for c in e.simplified)
+        ):
             continue
         poly = tuple(c in polyphones for c in e.simplified)
         simp.setdefault(e.simplified, GoldWord(e.simplified, [], poly)).readings.append(s)
@@ -152,6 +168,7 @@ def tianci_cmn(word: str) -> list[str | None]:
 
 
 # ---- Cantonese ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Utterance:
@@ -174,7 +191,7 @@ def hkcancor_gold(limit: int | None, simplified: bool) -> list[Utterance]:
         if gold:
             if simplified:
                 converted = convert(text, "t2s")
-                gold = [(o, GoldWord(converted[o:o + len(g.text)], g.readings, g.poly)) for o, g in gold]
+                gold = [(o, GoldWord(converted[o : o + len(g.text)], g.readings, g.poly)) for o, g in gold]
                 text = converted
             out.append(Utterance(index, text, gold))
     return out[:limit]
@@ -198,6 +215,7 @@ def tojyutping(text: str) -> list[str | None]:
 
 # ---- context: one marked polyphone per sentence ----------------------------------------------------
 
+
 @dataclass
 class Marked:
     text: str
@@ -213,8 +231,11 @@ def marked_set(name: str) -> list[Marked]:
         if line.startswith("#") or not line.strip():
             continue
         marked, reading, *register = line.split("\t")
-        out.append(Marked(marked.replace("[", "").replace("]", ""), marked.index("["), reading,
-                          register[0] if register else None))
+        out.append(
+            Marked(
+                marked.replace("[", "").replace("]", ""), marked.index("["), reading, register[0] if register else None
+            )
+        )
     return out
 
 
@@ -225,8 +246,7 @@ def cpp_held_out(folder: Path) -> list[Marked]:
     out = []
     for sentence, label in zip(sentences, labels, strict=True):
         if int(hashlib.sha1(sentence.encode()).hexdigest()[:6], 16) % 5 == 0:
-            out.append(Marked(convert(sentence.replace("▁", ""), "t2s"), sentence.index("▁"),
-                              label.replace("u:", "v")))
+            out.append(Marked(convert(sentence.replace("▁", ""), "t2s"), sentence.index("▁"), label.replace("u:", "v")))
     return out
 
 
@@ -234,7 +254,7 @@ def plain_pypinyin_text(text: str) -> list[str | None]:
     """Plain pypinyin run by run of CJK characters (its phrase matching within each run)."""
     out: list[str | None] = [None] * len(text)
     for run in CJK_RUN.finditer(text):
-        out[run.start():run.end()] = plain_pypinyin(run.group())
+        out[run.start() : run.end()] = plain_pypinyin(run.group())
     return out
 
 
@@ -242,8 +262,9 @@ def g2pm_alone(sentences: list[Marked]) -> list[str | None]:
     """g2pM's model at every marked character it has a choice for (among Tianci's readings), else pypinyin."""
     choices = load_choices()
     asked = [m for m in sentences if m.text[m.index] in choices]
-    picks = Disambiguator.load().read([m.text for m in asked], [[m.index] for m in asked],
-                                      [[choices[m.text[m.index]]] for m in asked])
+    picks = Disambiguator.load().read(
+        [m.text for m in asked], [[m.index] for m in asked], [[choices[m.text[m.index]]] for m in asked]
+    )
     found = {id(m): row[0] for m, row in zip(asked, picks, strict=True)}
     return [found.get(id(m)) or plain_pypinyin_text(m.text)[m.index] for m in sentences]
 
@@ -258,33 +279,45 @@ def context_rows(cpp: Path) -> list[tuple[str, str, str, float, int]]:
         sets.append(("cmn", "CPP held-out fifth", cpp_held_out(cpp)))
     else:
         print(f"CPP not found in {cpp}: pass --cpp DIR (its dev.sent and dev.lb) for the Wikipedia rows")
-    sets += [("cmn", "everyday (method's set)", marked_set("polyphones_cmn.tsv")),
-             ("cmn", "everyday (blind)", marked_set("polyphones_cmn_test.tsv")),
-             ("yue", "verse+colloquial (method's set)", marked_set("polyphones_yue.tsv")),
-             ("yue", "verse+colloquial (blind)", marked_set("polyphones_yue_test.tsv"))]
+    sets += [
+        ("cmn", "everyday (method's set)", marked_set("polyphones_cmn.tsv")),
+        ("cmn", "everyday (blind)", marked_set("polyphones_cmn_test.tsv")),
+        ("yue", "verse+colloquial (method's set)", marked_set("polyphones_yue.tsv")),
+        ("yue", "verse+colloquial (blind)", marked_set("polyphones_yue_test.tsv")),
+    ]
     rows = []
     for lang, name, sentences in sets:
         if lang == "cmn":
             alone = g2pm_alone(sentences)
-            rows += [(lang, name, "plain pypinyin", context_accuracy(sentences, plain_pypinyin_text), len(sentences)),
-                     (lang, name, "g2pM alone", sum(a == m.reading for a, m in zip(alone, sentences, strict=True))
-                      / len(sentences), len(sentences)),
-                     (lang, name, "tianci", context_accuracy(sentences, tianci_cmn), len(sentences))]
+            rows += [
+                (lang, name, "plain pypinyin", context_accuracy(sentences, plain_pypinyin_text), len(sentences)),
+                (
+                    lang,
+                    name,
+                    "g2pM alone",
+                    sum(a == m.reading for a, m in zip(alone, sentences, strict=True)) / len(sentences),
+                    len(sentences),
+                ),
+                (lang, name, "tianci", context_accuracy(sentences, tianci_cmn), len(sentences)),
+            ]
         else:
             guessed = sum(yue.register_of(m.text) == m.register for m in sentences) / len(sentences)
-            rows += [(lang, name, "plain pycantonese", context_accuracy(sentences, plain_pycantonese), len(sentences)),
-                     (lang, name, "ToJyutping", context_accuracy(sentences, tojyutping), len(sentences)),
-                     (lang, name, "tianci", context_accuracy(sentences, tianci_yue), len(sentences)),
-                     (lang, name, "tianci register guessed", guessed, len(sentences))]
+            rows += [
+                (lang, name, "plain pycantonese", context_accuracy(sentences, plain_pycantonese), len(sentences)),
+                (lang, name, "ToJyutping", context_accuracy(sentences, tojyutping), len(sentences)),
+                (lang, name, "tianci", context_accuracy(sentences, tianci_yue), len(sentences)),
+                (lang, name, "tianci register guessed", guessed, len(sentences)),
+            ]
     return rows
 
 
 # ---- run ------------------------------------------------------------------------------------------
 
+
 def evaluate_words(words: list[GoldWord], system: Callable, split: Callable) -> Score:
     score = Score()
     for gold in words:
-        score_word(score, gold, system(gold.text), split)
+        score_word(score, gold, system(gold.text), split, language("cmn").tone_class)
     return score
 
 
@@ -293,7 +326,7 @@ def evaluate_utterances(utterances: list[Utterance], system: Callable) -> Score:
     for utt in utterances:
         predicted = system(utt.text)
         for offset, gold in utt.gold:
-            score_word(score, gold, predicted[offset:offset + len(gold.text)], yue.split)
+            score_word(score, gold, predicted[offset : offset + len(gold.text)], yue.split, language("yue").tone_class)
     return score
 
 
@@ -314,8 +347,12 @@ def evaluate_held_out(utterances: list[Utterance], folds: int = 2) -> Score:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="at most N gold words / utterances per set")
-    parser.add_argument("--cpp", type=Path, default=ROOT.parent / "shared" / "data" / "cpp",
-                        help="the CPP benchmark's folder (dev.sent, dev.lb)")
+    parser.add_argument(
+        "--cpp",
+        type=Path,
+        default=ROOT.parent / "shared" / "data" / "cpp",
+        help="the CPP benchmark's folder (dev.sent, dev.lb)",
+    )
     parser.add_argument("--speed-works", type=int, default=4000, help="Song ci works for the speed test")
     args = parser.parse_args()
 
@@ -323,9 +360,11 @@ def main() -> None:
     simp, trad = cedict_gold(args.limit)
     yue_trad = hkcancor_gold(args.limit, simplified=False)
     yue_simp = hkcancor_gold(args.limit, simplified=True)
-    print(f"gold sets: CC-CEDICT polyphone words {len(simp)} simplified / {len(trad)} traditional; "
-          f"HKCanCor {len(yue_trad)} utterances, {sum(len(u.gold) for u in yue_trad)} words "
-          f"({time.perf_counter() - start:.1f}s)")
+    print(
+        f"gold sets: CC-CEDICT polyphone words {len(simp)} simplified / {len(trad)} traditional; "
+        f"HKCanCor {len(yue_trad)} utterances, {sum(len(u.gold) for u in yue_trad)} words "
+        f"({time.perf_counter() - start:.1f}s)"
+    )
 
     plain_yue_trad = evaluate_utterances(yue_trad, plain_pycantonese)
     rows = [
@@ -342,7 +381,7 @@ def main() -> None:
         ("yue", "HKCanCor trad held-out", "plain pycantonese", plain_yue_trad),
         ("yue", "HKCanCor trad held-out", "tianci 2-fold", evaluate_held_out(yue_trad)),
     ]
-    header = ["lang", "gold set", "system", "word%", "syll%", "tone%", "final%", "polyph%", "syllables"]
+    header = ["lang", "gold set", "system", "word%", "syll%", "tone%", "final%", "class%", "polyph%", "syllables"]
     print("\n" + " | ".join(header))
     for lang, gold_set, system, score in rows:
         print(" | ".join([lang, gold_set, system, *score.row(), str(score.syllables)]))
@@ -358,19 +397,26 @@ def main() -> None:
     print("\nheadline (syllable accuracy, tianci vs plain):")
     for i in (0, 2, 4, 7, 9):
         plain, ours = rows[i], rows[i + 1]
-        print(f"  {plain[0]} {plain[1]:<21} tianci {ours[3].row()[1].strip()}%  vs  "
-              f"{plain[2]} {plain[3].row()[1].strip()}%   (words {ours[3].row()[0].strip()}% vs "
-              f"{plain[3].row()[0].strip()}%)")
+        print(
+            f"  {plain[0]} {plain[1]:<21} tianci {ours[3].row()[1].strip()}%  vs  "
+            f"{plain[2]} {plain[3].row()[1].strip()}%   (words {ours[3].row()[0].strip()}% vs "
+            f"{plain[3].row()[0].strip()}%; tone class {ours[3].row()[4].strip()}% vs {plain[3].row()[4].strip()}%)"
+        )
     print("headline (context accuracy, tianci vs the others):")
     for lang, name, system, accuracy, count in context:
         if system == "tianci":
-            others = ", ".join(f"{s} {100 * a:.2f}%" for la, n, s, a, _ in context
-                               if (la, n) == (lang, name) and s not in ("tianci", "tianci register guessed"))
+            others = ", ".join(
+                f"{s} {100 * a:.2f}%"
+                for la, n, s, a, _ in context
+                if (la, n) == (lang, name) and s not in ("tianci", "tianci register guessed")
+            )
             print(f"  {lang} {name:<32} tianci {100 * accuracy:.2f}%  vs  {others}   ({count} sentences)")
     for lang, r in speed.items():
         warm = r["chars"] / r["warm"]
-        print(f"  speed {lang}: {r['chars'] / r['cold']:,.0f} chars/s cold, {warm:,.0f} chars/s warm "
-              f"({'meets' if warm >= WARM_TARGET else 'MISSES'} the {WARM_TARGET:,} warm target)")
+        print(
+            f"  speed {lang}: {r['chars'] / r['cold']:,.0f} chars/s cold, {warm:,.0f} chars/s warm "
+            f"({'meets' if warm >= WARM_TARGET else 'MISSES'} the {WARM_TARGET:,} warm target)"
+        )
 
 
 if __name__ == "__main__":

@@ -4,7 +4,8 @@ Built on pycantonese's data (rime-cantonese and HKCanCor) and its word segmenter
 that the accuracy bench (``bench/phonetics_accuracy.py``) measures against plain pycantonese:
 
 1. Input is converted to Hong Kong traditional script first (OpenCC ``s2hk``): the dictionary has
-   traditional keys only, so plain pycantonese reads no simplified word at all (银行 → None).
+   traditional keys only, so plain pycantonese reads no simplified word at all (银行 → None). A text already
+   traditional keeps the characters the conversion would change to one read otherwise (吓 not 嚇, 郁 not 鬱).
 2. A word missing from the dictionary is matched by its longest dictionary sub-words before falling
    back to single characters, and one unknown character no longer blanks the whole word.
 3. A character read alone takes the reading it most often has standing alone in running text
@@ -21,18 +22,17 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
+from importlib.metadata import version
 from pathlib import Path
-
-import pycantonese
-from pycantonese.data.rime_cantonese import CHARS_TO_JYUTPING
 
 from .cache import replacing_file, tianci_home
 from .context import apply_rules, load_rules
 from .everyday import everyday_readings, reading_alone
 from .script import CJK_RUN, convert
+from .segmenter import preload, segment_runs
 from .tables import load_table
 
 _TABLE = load_table("cantonese")
@@ -52,6 +52,7 @@ class Lexicon:
     words: dict[str, tuple[str, ...]]  # multi-character word → one syllable per character
     chars: dict[str, str]  # character → its reading when it stands alone
     spoken: frozenset[str] = frozenset()  # words only speech (HKCanCor) records, as said: 輕輕 heng6 heng1
+    settled: frozenset[str] = frozenset()  # characters speech reads one way alone: 會 wui5, 咁 gam3, 話 waa6
 
 
 def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
@@ -60,8 +61,11 @@ def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
     Words: the tokens' commonest reading per word, overridden by rime-cantonese (as pycantonese does).
     Characters (module docstring, point 3): the commonest reading of the character as a one-character
     token; else its commonest reading inside the tokens' words; else across rime's multi-character
-    words; else rime's single-character entry.
+    words; else rime's single-character entry. Settled: the characters the tokens read alone often enough and
+    almost always one way (``data/context_yue.json``, ``settled_alone``), whose reading colloquial text keeps.
     """
+    from pycantonese.data.rime_cantonese import CHARS_TO_JYUTPING  # 0.2 s to import: only when building
+
     word_counts: defaultdict[str, Counter[str]] = defaultdict(Counter)
     alone: defaultdict[str, Counter[str]] = defaultdict(Counter)
     inside: defaultdict[str, Counter[str]] = defaultdict(Counter)
@@ -88,15 +92,25 @@ def build_lexicon(tokens: Iterable[tuple[str, str | None]]) -> Lexicon:
     chars = {k: v for k, v in CHARS_TO_JYUTPING.items() if len(k) == 1 and _SYLLABLE.fullmatch(v)}
     for source in (in_rime_words, inside, alone):  # later sources win
         chars.update({c: counts.most_common(1)[0][0] for c, counts in source.items()})
-    return Lexicon(words, chars, frozenset(spoken))
+    rule = _settled_rule()
+    settled = {
+        c
+        for c, counts in alone.items()
+        if (total := counts.total()) >= rule["min_tokens"] and counts.most_common(1)[0][1] >= rule["share"] * total
+    }
+    return Lexicon(words, chars, frozenset(spoken), frozenset(settled))
 
 
-LEXICON_VERSION = 2  # bump when build_lexicon changes, so cached lexicons are rebuilt
+def _settled_rule() -> dict[str, float]:
+    return load_table("context_yue")["settled_alone"]
+
+
+LEXICON_VERSION = 3  # bump when build_lexicon or settled_alone changes, so cached lexicons are rebuilt
 
 
 def lexicon_cache() -> Path:
     """Where the default lexicon is kept once built (it depends on pycantonese's bundled data only)."""
-    return tianci_home() / "phonetics" / f"yue-lexicon-v{LEXICON_VERSION}-pycantonese-{pycantonese.__version__}.json"
+    return tianci_home() / "phonetics" / f"yue-lexicon-v{LEXICON_VERSION}-pycantonese-{version('pycantonese')}.json"
 
 
 @cache
@@ -105,16 +119,31 @@ def _default_lexicon() -> Lexicon:
     path = lexicon_cache()
     try:
         data = json.loads(path.read_text("utf-8"))
-        return Lexicon({w: tuple(s.split()) for w, s in data["words"].items()}, data["chars"],
-                       frozenset(data["spoken"]))
+        return Lexicon(
+            {w: tuple(s.split()) for w, s in data["words"].items()},
+            data["chars"],
+            frozenset(data["spoken"]),
+            frozenset(data["settled"]),
+        )
     except (OSError, ValueError, KeyError, AttributeError):  # none yet, or damaged: build it
         pass
+    import pycantonese  # its rime tables take 0.2 s to import: only when the lexicon is built
+
     built = build_lexicon((t.word, t.jyutping) for t in pycantonese.hkcancor().tokens())
     try:
         with replacing_file(path) as tmp:
-            tmp.write_text(json.dumps({"words": {w: " ".join(s) for w, s in built.words.items()},
-                                       "chars": built.chars, "spoken": sorted(built.spoken)},
-                                      ensure_ascii=False), encoding="utf-8")
+            tmp.write_text(
+                json.dumps(
+                    {
+                        "words": {w: " ".join(s) for w, s in built.words.items()},
+                        "chars": built.chars,
+                        "spoken": sorted(built.spoken),
+                        "settled": sorted(built.settled),
+                    },
+                    ensure_ascii=False,
+                ),
+                encoding="utf-8",
+            )
     except OSError:  # a read-only home: read without a cache
         pass
     return built
@@ -154,16 +183,21 @@ _VERSE_LINES = frozenset(_CONTEXT["verse_line_lengths"])
 _LITERARY: dict[str, tuple[str, str]] = {c: (pair[0], pair[1]) for c, pair in _CONTEXT["literary_pairs"].items()}
 _LITERARY_EVERYWHERE = frozenset(_CONTEXT["literary_everywhere"])
 _TOJYUTPING_ALONE = frozenset(_CONTEXT["tojyutping_alone_registers"])
+_INTERJECTIONS = frozenset(_CONTEXT["interjections"])  # speech in any register: HKCanCor's reading alone stands
 # (character, reading) the table can give: a rule's character is the one its group t matches, when one
 _TABLE_READINGS = tuple(
     [(char, reading) for char, pair in _LITERARY.items() for reading in pair]
-    + [(m.group(1), rule["reading"]) for rule in _CONTEXT["rules"]
-       if (m := re.search(r"\(\?P<t>(.)\)", rule["pattern"]))])
+    + [
+        (m.group(1), rule["reading"])
+        for rule in _CONTEXT["rules"]
+        if (m := re.search(r"\(\?P<t>(.)\)", rule["pattern"]))
+    ]
+)
 
 
 def _has_modern_bigram(runs: list[str]) -> bool:
     modern = _modern_bigrams()
-    return any(run[i:i + 2] in modern for run in runs for i in range(len(run) - 1))
+    return any(run[i : i + 2] in modern for run in runs for i in range(len(run) - 1))
 
 
 @cache
@@ -202,7 +236,15 @@ def readings(text: str, register: str | None = None) -> list[str | None]:
     character's literary and everyday readings where no dictionary word fixes it: 春風吹又生 sang1, 佢生咗個仔
     saang1. Written text reads with everyday readings where a word fixes them (ToJyutping's too: 好淡 taam5) and
     with the literary one of a pair read alone, as text is read aloud and sung (一聲再見 sing1)."""
+    preload()  # the segmenter loads while the lexicon does
     return _default_reader().readings(text, register)
+
+
+def read_ahead(texts: Sequence[str], register: str | None = None) -> None:
+    """Segment the runs of ``texts`` in one call, so that :func:`readings` of each (the same readings either
+    way) finds them segmented; ``register`` as :func:`readings` takes it."""
+    preload()
+    _default_reader().read_ahead(texts, register)
 
 
 @cache
@@ -216,11 +258,26 @@ class LexiconReader:
 
     RUNS_CACHED = 1 << 19  # the 21k Song ci hold 274k distinct runs
     WORDS_CACHED = 1 << 16
+    SEGMENTS_KEPT = 1 << 16  # runs segmented ahead (a read-ahead batch of the Song ci holds about 12k)
 
     def __init__(self, lexicon: Lexicon):
         self.lexicon = lexicon
         self._run_readings = lru_cache(maxsize=self.RUNS_CACHED)(self._read_run)
         self._word_readings = lru_cache(maxsize=self.WORDS_CACHED)(self._read_word)
+        self._segmented: dict[str, list[str]] = {}  # run → its words, from read_ahead
+
+    def read_ahead(self, texts: Sequence[str], register: str | None = None) -> None:
+        """Segment every run of ``texts`` in one call of the segmenter (a call a run costs 0.4 s more on 100k
+        characters of verse); :meth:`readings` then gives the same readings as without it."""
+        preload()
+        runs: dict[str, None] = {}
+        for text in texts:
+            runs.update(dict.fromkeys(CJK_RUN.findall(self._script(text))))
+        self.reading_sets  # noqa: B018 (built here, while the segmenter may still be loading)
+        if len(self._segmented) > self.SEGMENTS_KEPT:
+            self._segmented.clear()
+        todo = [run for run in runs if run not in self._segmented]
+        self._segmented.update(zip(todo, segment_runs(todo), strict=True))
 
     @cached_property
     def reading_sets(self) -> dict[str, frozenset[str]]:
@@ -232,8 +289,9 @@ class LexiconReader:
 
     def readings(self, text: str, register: str | None = None) -> list[str | None]:
         """As :func:`readings`, with this lexicon."""
-        traditional = convert(text, "s2hk")
-        register = register or _register_of(traditional)
+        preload()
+        traditional = self._script(text)
+        register = register or _register_of(convert(text, "s2hk"))
         if register not in REGISTERS:
             raise ValueError(f"unknown register {register!r}: use one of {', '.join(REGISTERS)}")
         out: list[str | None] = [None] * len(text)
@@ -244,20 +302,44 @@ class LexiconReader:
             out[start:end] = [r or self._char_reading(text[i]) for i, r in zip(range(start, end), found, strict=True)]
         return out
 
+    def _script(self, text: str) -> str:
+        """``text`` in Hong Kong traditional script, as the lexicon's keys are, but for characters OpenCC changes in a
+        text already traditional where the change would change the reading: HKCanCor's 講吓 stays 吓 haa5 (not 嚇
+        haak3), 郁手 juk1 stays 郁 (not 鬱 wat1). A text is taken as traditional when every character the conversion
+        changes is a lexicon character (traditional already); one simplified-only character converts it all."""
+        converted = convert(text, "s2hk")
+        if converted == text:
+            return converted
+        chars = self.lexicon.chars
+        changed = [i for i, (typed, hk) in enumerate(zip(text, converted, strict=True)) if typed != hk]
+        if any(text[i] not in chars for i in changed):
+            return converted  # a character only simplified script writes: the text is simplified
+        kept = [i for i in changed if chars[text[i]] != chars.get(converted[i])]
+        if not kept:
+            return converted
+        out = list(converted)
+        for i in kept:
+            out[i] = text[i]
+        return "".join(out)
+
     def _read_run(self, run: str, register: str) -> tuple[str | None, ...]:
         """Readings of one run of CJK characters in one register (cached: clauses repeat across a corpus)."""
         out: list[str | None] = []
         source: list[str] = []  # per character: read "alone", from a "spoken" word, or from a dictionary "word"
-        for word in pycantonese.segment(run):
+        words = self._segmented.get(run)
+        for word in words if words is not None else segment_runs([run])[0]:
             found, sources = self._word_readings(word)
             out.extend(found)
             source.extend(sources)
         self._arbitrate(run, out, source, register)
         if register != "colloquial":
             for i, char in enumerate(run):
-                if ((pair := _LITERARY.get(char)) and out[i]
-                        and (register == "literary" or _read_aloud(source[i], char))
-                        and _colloquial(out[i], pair[0], source[i], char)):
+                if (
+                    (pair := _LITERARY.get(char))
+                    and out[i]
+                    and (register == "literary" or _read_aloud(source[i], char))
+                    and _colloquial(out[i], pair[0], source[i], char)
+                ):
                     out[i] = pair[1]
         apply_rules(load_rules("context_yue"), run, out, register)
         return tuple(out)
@@ -266,17 +348,33 @@ class LexiconReader:
         """Module docstring, point 4: ToJyutping's reading in context where it differs from its reading alone
         (it knows a word there), or, in text read aloud (``_TOJYUTPING_ALONE`` registers), in place of a
         character read alone: HKCanCor's counts of characters alone are speech's (到 dou2 after a verb, 上
-        soeng5 to go up), words.hk's everyday reading fits written text and verse better (到 dou3, 上 soeng6).
-        Within the reading sets only; a word speech records keeps its reading; and the register, not ToJyutping,
+        soeng5 to go up), words.hk's everyday reading fits written text and verse better (到 dou3, 上 soeng6);
+        not an interjection (哦 o5, 嘩 waa3: speech in any register, where words.hk's first tone is one of several).
+        Within the reading sets only; a word speech records keeps its reading, and in colloquial text so does a
+        character speech reads one way alone (the lexicon's ``settled``: 唔會話 wui5 waa6, not ToJyutping's 會話
+        wui6 waa2; 真係咁 gam3, not 係咁 gam2); and the register, not ToJyutping,
         picks the literary reading of a pair for a character no dictionary word fixes (慢慢行 haang4, where
         ToJyutping knows 慢行 hang4)."""
         sets = self.reading_sets
+        settled = self.lexicon.settled
         for i, (char, reading) in enumerate(everyday_readings(run)):
-            if (not reading or reading == out[i] or source[i] == "spoken" or reading not in sets.get(char, ())
-                    or (register != "literary" and source[i] == "alone" and (pair := _LITERARY.get(char))
-                        and reading == pair[1])):
+            if (
+                not reading
+                or reading == out[i]
+                or source[i] == "spoken"
+                or reading not in sets.get(char, ())
+                or (
+                    register != "literary"
+                    and source[i] == "alone"
+                    and (pair := _LITERARY.get(char))
+                    and reading == pair[1]
+                )
+                or (register == "colloquial" and source[i] == "alone" and char in settled)
+            ):
                 continue
-            if reading != reading_alone(char) or (source[i] == "alone" and register in _TOJYUTPING_ALONE):
+            if reading != reading_alone(char) or (
+                source[i] == "alone" and register in _TOJYUTPING_ALONE and char not in _INTERJECTIONS
+            ):
                 out[i] = reading
                 source[i] = "context"
 
@@ -293,7 +391,7 @@ class LexiconReader:
         i = 0
         while i < len(word):  # longest dictionary sub-word first, then a single character
             for size in range(min(_MAX_WORD, len(word) - i), 1, -1):
-                if (sub := word[i:i + size]) in words:
+                if (sub := word[i : i + size]) in words:
                     out.extend(words[sub])
                     sources.extend(["spoken" if sub in lex.spoken else "word"] * size)
                     i += size
@@ -354,6 +452,7 @@ def nucleus_and_coda(final: str) -> tuple[str, str]:
 def rhyme_groups(scheme_name: str) -> tuple[tuple[str, ...], Callable[[str], str | None]]:
     """(groups, final → group): ``strict`` rhymes on the same final; ``loose`` on the same nucleus, a stop coda
     counting as its homorganic nasal (-p~-m, -t~-n, -k~-ng). Groups in the order of the dictionary's finals."""
+
     def group(final: str) -> str:
         if scheme_name == "strict":
             return final

@@ -1,0 +1,85 @@
+"""pycantonese's word segmenter for runs of CJK characters: loaded in the background, asked once for many runs.
+
+``pycantonese.segment`` loads its model (a 34 MB zstd file, about 0.9 s) on its first call and is asked one
+string at a time. Tianci segments only runs of CJK characters, where pycantonese's steps around the model
+(alphanumerics to private-use characters, punctuation and script-boundary splits) change nothing, so this module
+asks the same model, loaded from the same file, for every run of a batch in one call: the same words (a test
+compares them with ``pycantonese.segment``). The model is loaded on a thread started by :func:`preload` (its
+loader releases the GIL), while the caller loads its lexicons; importing pycantonese itself (0.25 s, its rime
+tables) is not needed for it. Where the model cannot be loaded directly, each run goes to ``pycantonese.segment``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from functools import cache
+from importlib.util import find_spec
+from pathlib import Path
+
+Segment = Callable[[Sequence[str]], list[list[str]]]
+MODEL = ("word_segmentation", "segmenter.fb.zst")  # inside the pycantonese package
+
+_LOCK = threading.Lock()  # one load however many threads ask first
+
+
+def preload() -> None:
+    """Start loading the model on a background thread, if it is not loaded or loading already."""
+    with _LOCK:
+        _loading()
+
+
+def segment_runs(runs: Sequence[str]) -> list[list[str]]:
+    """The words of each run of CJK characters, as ``pycantonese.segment`` gives them."""
+    if not runs:
+        return []
+    with _LOCK:
+        loading = _loading()
+    return loading.result()(runs)
+
+
+@cache
+def _loading() -> Future[Segment]:
+    future: Future[Segment] = Future()
+
+    def load() -> None:
+        try:
+            future.set_result(_load())
+        except BaseException as error:  # raised again where the words are asked for
+            future.set_exception(error)
+
+    threading.Thread(target=load, name="tianci-yue-segmenter", daemon=True).start()
+    return future
+
+
+def _after_fork_in_child() -> None:
+    """A fork copies a loading future but not the thread that would finish it: the child loads its own."""
+    if _loading.cache_info().currsize and not _loading().done():
+        _loading.cache_clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def _load() -> Segment:
+    spec = find_spec("pycantonese")
+    folders = list(spec.submodule_search_locations or ()) if spec else []
+    path = Path(folders[0]).joinpath(*MODEL) if folders else None
+    try:
+        from rustling.wordseg import DAGHMMSegmenter
+    except ImportError:
+        DAGHMMSegmenter = None  # an older pycantonese, without rustling
+    if DAGHMMSegmenter is None or path is None or not path.is_file():
+        return _one_by_one
+    model = DAGHMMSegmenter()
+    model.load(str(path))  # the features and weights are the file's: the same words as pycantonese's instance
+    return model.predict
+
+
+def _one_by_one(runs: Sequence[str]) -> list[list[str]]:
+    import pycantonese
+
+    return [pycantonese.segment(run) for run in runs]
