@@ -61,17 +61,10 @@ def test_a_line_ends_with_phrases_that_end_in_its_rhyme_group():
     assert "家" not in found  # it would complete a line of the corpus: the memory lends phrases, not whole lines
     assert set(found) <= {"花", "下"}  # the line's last character, from the lines that end in its group
     assert set(topic.advise("〔7|发花|*******〕\n他们一起走回").distribution) == {"家"}
+    # a line without a group, or far from its end, reads the plain continuations
+    assert set(topic.advise("我们一起看烟花\n我们一起").distribution) == {"走", "去", "看"}
     assert set(topic.advise("我们一起").distribution) == {"走", "看"}  # three from the 发花 line's end
-    assert set(topic.advise("我们一").distribution) == {"起"}  # far from the end: the plain continuations
-
-
-def test_a_line_free_of_rhyme_ends_on_what_lines_end_on():
-    memory = PhraseMemory(SONGS)
-    topic = TopicMemory(memory, None).for_lines([(5, None)], "cmn:13zhe", {}.get)
-    assert memory.continuations("我们一起") == {"走": 1, "去": 1, "等": 1, "下": 1}  # each begins a phrase
-    ends = {line[-1] for _, lines in SONGS for line in lines}
-    # the line's last syllable: a character lines end on (no line ends after 我们一起, so any line's last)
-    assert set(topic.advise("我们一起").distribution) == ends
+    assert set(topic.advise("我们一").distribution) == {"起"}
 
 
 def test_memories_are_shared_and_freed():

@@ -33,7 +33,6 @@ CACHE = 1 << 16  # lookups a memory keeps: the corpus's; a near memory's are few
 NEAR_CACHE = 1 << 10
 NEAR_KEPT = 32  # near memories kept per corpus memory (each with its own caches): a call's rows share a query
 LINE_END = 3  # a line's last characters come from lines that end in the rhyme group it must end in
-ANY_GROUP = "*"  # the end index's group of every line: an unrhymed line's last characters end as corpus lines do
 _SEP = "\x00"
 _LAST = "\U0010ffff"
 
@@ -69,22 +68,21 @@ class PhraseMemory:
         return Counter(key[size] for key in self._keys[lo:hi] if len(key) > size)
 
     def end_index(self, scheme: str, group_of: Callable[[str], str | None]) -> list[str]:
-        """For every line, each of its last ``LINE_END`` characters as a sorted key: the rhyme group of the line's
-        last character (``group_of``, of the rhyme scheme named ``scheme``), the characters left from it to the
-        line's end, the ``order`` characters before it nearest first, then the character; once more under
-        ``ANY_GROUP``, whatever the line's group."""
+        """For the lines whose last character is in one rhyme group (``group_of``, of the rhyme scheme named
+        ``scheme``), each of their last ``LINE_END`` characters as a sorted key: the group, the characters left
+        from it to the line's end, the ``order`` characters before it nearest first, then the character."""
         if scheme not in self._ends:
             keys = []
             for _, lines in self.songs:
                 for text in lines:
-                    if not text:
+                    group = group_of(text[-1]) if text else None
+                    if group is None:
                         continue
-                    groups = [g for g in (group_of(text[-1]), ANY_GROUP) if g is not None]
                     line = LINE_START + text
                     for left in range(1, min(LINE_END, len(text)) + 1):
                         at = len(line) - left
                         before = line[max(0, at - self.order):at][::-1]
-                        keys += [f"{group}{_SEP}{left}{_SEP}{before}{_SEP}{line[at]}" for group in groups]
+                        keys.append(f"{group}{_SEP}{left}{_SEP}{before}{_SEP}{line[at]}")
             self._ends[scheme] = sorted(keys)
         return self._ends[scheme]
 
@@ -130,9 +128,9 @@ class TopicMemory:
     """A corpus memory and a small memory of songs near one request: the next-character distribution after a line's
     text from the longest context either has seen at least ``MIN_SEEN`` times (counts of the near songs weighted).
     With the request's lines (:meth:`for_lines`: each line's syllables and pinned rhyme group), a line's last
-    ``LINE_END`` characters come from lines of the memory that end in the group the line must end in (from any line's
-    end where the line is free of rhyme), so a phrase lands on the line's end instead of being cut off by it; never
-    the last character of a line the corpus has whole (the memory lends phrases, not lines)."""
+    ``LINE_END`` characters come from lines of the memory that end in the group the line must end in, so a phrase
+    lands on its rhyme instead of being cut off by it; never the last character of a line the corpus has whole (the
+    memory lends phrases, not lines)."""
 
     def __init__(self, corpus: PhraseMemory, near: PhraseMemory | None, weight: float = NEAR_WEIGHT):
         self.corpus, self.near, self.weight = corpus, near, weight
@@ -173,8 +171,6 @@ class TopicMemory:
         the one being written: the next character's distribution (None where the memory has not seen enough) and
         the characters that would make that line a corpus line, whole, at its last syllable."""
         line, left, group = self._position(text)
-        if left is not None and group is None:  # a line free of rhyme still ends the way lines end
-            group = ANY_GROUP
         copies = self.corpus.completions.get(line, set()) if left == 1 else set()
         return Advice(self._distribution(line, left, group), copies)
 
