@@ -260,7 +260,7 @@ class Decoder:
                 pull = KeywordPull([list(specs[i].keywords) for i in chunk], self.tokenizer, keyword_pull,
                                    rows_per_plan=n, table=self.table)
                 memory = PhraseMix([self.memory_near(specs[i], mix) for i in chunk], self.tokenizer, mix,
-                                   rows_per_plan=n)
+                                   rows_per_plan=n, table=self.table)
                 processors, masks = [memory, pull], constraint.processor()
                 if melody is not None and melody_pull and not language(spec.lang).melody_levels:
                     processors.append(MelodyPull(constraint, melody, melody_pull, masks.tracker))
@@ -312,7 +312,7 @@ class Decoder:
                 pull = KeywordPull([list(row_spec.keywords) for _, row_spec, _ in chunk], self.tokenizer,
                                    keyword_pull, table=self.table)
                 memory = PhraseMix([self.memory_near(row_spec, memory_mix) for _, row_spec, _ in chunk],
-                                   self.tokenizer, memory_mix)
+                                   self.tokenizer, memory_mix, table=self.table)
                 out = self._decode(inputs, [memory, pull, RowConstraintsProcessor(constraints), *sampler], budget,
                                    options)
                 for (i, row_spec, _), constraint, row in zip(chunk, constraints, out, strict=True):

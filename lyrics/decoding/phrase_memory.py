@@ -54,8 +54,10 @@ class PhraseMix(LogitsProcessor):
         self.memories, self.tokenizer, self.mix = list(memories), tokenizer, float(mix)
         self.rows_per_plan, self.prompt_length = rows_per_plan, prompt_length
         self.active = bool(self.mix and any(m is not None for m in self.memories))
-        self.texts = RowTexts(table or TokenTable.for_tokenizer(tokenizer)) if self.active else None
-        self._token_of: dict[str, int | None] = {}
+        table = (table or TokenTable.for_tokenizer(tokenizer)) if self.active else None
+        self.texts = RowTexts(table) if table is not None else None
+        # a character's single token, kept with the table: shared by every call and (in vLLM) every request
+        self._token_of: dict[str, int | None] = table.derived.setdefault("memory_token_of", {}) if table else {}
 
     def token(self, char: str) -> int | None:
         if char not in self._token_of:
