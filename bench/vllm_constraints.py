@@ -10,7 +10,7 @@ the batches stay equally full. Target (issue 29): constrained / plain throughput
 the same requests for 92 steps, each step's token the row's best under the mask of seeded random logits; its time per
 step with the pull and without (the pull also changes which tokens, so which masks, a row meets).
 
-    .venv-vllm/bin/python bench/vllm_constraints.py [--reps 3] [--batches 1 8 32] [--processor-only]
+    .venv-vllm/bin/python bench/vllm_constraints.py [--reps 3] [--batches 1 8 32] [--processor-only] [--memory-mix 0]
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3, help="interleaved runs per setting")
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--processor-only", action="store_true", help="time the processor alone, without an engine")
+    parser.add_argument("--memory-mix", type=float, default=None,
+                        help="the phrase memory's share in the constrained rows (default: the model's; 0: the "
+                             "constraint and pull alone)")
     args = parser.parse_args()
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     if args.processor_only:
@@ -48,7 +51,7 @@ def main() -> None:
 
     from lyrics import vllm_processor
     from lyrics.models import DEFAULT_MODEL
-    from lyrics.vllm_processor import PULL_KEY, LyricRequests, TianciLogitsProcessor
+    from lyrics.vllm_processor import MEMORY_KEY, PULL_KEY, LyricRequests, TianciLogitsProcessor
 
     timing = {"seconds": 0.0, "calls": 0}
     inner = vllm_processor.ConstrainedBatch.apply
@@ -72,6 +75,8 @@ def main() -> None:
             row = requests.build({**SPEC, "topic": TOPICS[k % len(TOPICS)]}, n=1, seed=1000 * rep + k)[0]
             if not pull:
                 row.params.extra_args[PULL_KEY] = 0.0
+            if args.memory_mix is not None:
+                row.params.extra_args[MEMORY_KEY] = args.memory_mix
             rows.append(row)
         return rows
 
