@@ -129,7 +129,11 @@ def main() -> None:
         health = json.loads(_get(host, port, "/health"))
     finally:
         process.terminate()
-        process.wait(30)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:  # vLLM's engine core can take longer to stop: the figures are kept
+            process.kill()
+            process.wait()
     print(f"\n{'clients':>7} {'requests':>8} {'fail':>4} {'p50 s':>7} {'p95 s':>7} {'cand/s':>7} {'wall s':>7}")
     for row in rows:
         print(f"{row['clients']:>7} {row['requests']:>8} {row['failures']:>4} {row['p50']:>7.2f} {row['p95']:>7.2f} "

@@ -42,6 +42,8 @@ def main() -> None:
                         help="the phrase memory's share in the constrained rows (default: the model's; 0: the "
                              "constraint and pull alone)")
     args = parser.parse_args()
+    if args.processor_only and args.memory_mix is not None:
+        raise SystemExit("--memory-mix applies to the engine's runs, not --processor-only")
     torch.set_num_threads(min(2, os.cpu_count() or 1))
     if args.processor_only:
         processor_only(args.batches, args.reps)

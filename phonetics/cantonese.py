@@ -182,6 +182,7 @@ _MODERN = re.compile("|".join(_CONTEXT["modern_markers"]))
 _VERSE_LINES = frozenset(_CONTEXT["verse_line_lengths"])
 _LITERARY: dict[str, tuple[str, str]] = {c: (pair[0], pair[1]) for c, pair in _CONTEXT["literary_pairs"].items()}
 _LITERARY_EVERYWHERE = frozenset(_CONTEXT["literary_everywhere"])
+_KEPT_AS_TYPED = frozenset(_CONTEXT["kept_as_typed"]["chars"])
 _TOJYUTPING_ALONE = frozenset(_CONTEXT["tojyutping_alone_registers"])
 _INTERJECTIONS = frozenset(_CONTEXT["interjections"])  # speech in any register: HKCanCor's reading alone stands
 # (character, reading) the table can give: a rule's character is the one its group t matches, when one
@@ -306,7 +307,8 @@ class LexiconReader:
         """``text`` in Hong Kong traditional script, as the lexicon's keys are, but for characters OpenCC changes in a
         text already traditional where the change would change the reading: HKCanCor's 講吓 stays 吓 haa5 (not 嚇
         haak3), 郁手 juk1 stays 郁 (not 鬱 wat1). A text is taken as traditional when every character the conversion
-        changes is a lexicon character (traditional already); one simplified-only character converts it all."""
+        changes is a lexicon character and it shows a character only traditional script writes (else only the characters
+        of ``kept_as_typed`` are kept); one simplified-only character converts it all."""
         converted = convert(text, "s2hk")
         if converted == text:
             return converted
@@ -314,7 +316,11 @@ class LexiconReader:
         changed = [i for i, (typed, hk) in enumerate(zip(text, converted, strict=True)) if typed != hk]
         if any(text[i] not in chars for i in changed):
             return converted  # a character only simplified script writes: the text is simplified
-        kept = [i for i in changed if chars[text[i]] != chars.get(converted[i])]
+        # rime's lexicon holds simplified characters too (只 里 几 干): without a character only traditional script
+        # writes, only the few whose conversion is the wrong character are kept
+        traditional = convert(text, "hk2s") != text
+        kept = [i for i in changed if (traditional or text[i] in _KEPT_AS_TYPED)
+                and chars[text[i]] != chars.get(converted[i])]
         if not kept:
             return converted
         out = list(converted)

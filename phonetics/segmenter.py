@@ -43,21 +43,31 @@ def segment_runs(runs: Sequence[str]) -> list[list[str]]:
 @cache
 def _loading() -> Future[Segment]:
     future: Future[Segment] = Future()
+    _state["loading"] = True
 
     def load() -> None:
         try:
-            future.set_result(_load())
-        except BaseException as error:  # raised again where the words are asked for
-            future.set_exception(error)
+            segment = _load()
+        except Exception:  # a damaged or changed model file: pycantonese's own path, run by run
+            segment = _one_by_one
+        future.set_result(segment)
+        _state["loading"] = False
 
     threading.Thread(target=load, name="tianci-yue-segmenter", daemon=True).start()
     return future
 
 
+_state = {"loading": False}  # a plain flag, read after a fork without taking the future's lock
+
+
 def _after_fork_in_child() -> None:
-    """A fork copies a loading future but not the thread that would finish it: the child loads its own."""
-    if _loading.cache_info().currsize and not _loading().done():
+    """A fork copies a loading future but not the thread that would finish it, and maybe a lock some other thread
+    held: the child gets a fresh lock and, where the model was still loading, loads its own."""
+    global _LOCK
+    _LOCK = threading.Lock()
+    if _state["loading"]:
         _loading.cache_clear()
+        _state["loading"] = False
 
 
 if hasattr(os, "register_at_fork"):

@@ -540,6 +540,11 @@ def test_written_and_literary_text_keep_the_everyday_particle_tone():
         ("佢郁手打人", 1, "juk1"),  # not 鬱 wat1
         ("單于夜遁逃", 0, "sin4"),  # 單于 a word only as typed (not 單於)
         ("吓死我们", 0, "haak3"),  # a simplified-only character (们): the whole text is converted, 吓 read as 嚇
+        # simplified text whose changed characters are all lexicon characters (rime holds 只 里 几 too): converted
+        ("一只猫", 1, "zek3"),  # 隻, not 只 zi2
+        ("你在我心里", 4, "leoi5"),  # 裏, not 里 lei5
+        ("几个人", 0, "gei2"),  # 幾, not 几 gei1
+        ("我的家里只有一只猫", 4, "zi2"),  # 只有 stays zi2 where 一只 is 隻
     ],
 )
 def test_traditional_text_keeps_characters_whose_conversion_would_change_their_reading(text, index, expected):
@@ -605,10 +610,13 @@ def test_a_process_forked_while_the_segmenter_loads_segments_too():
     segmenter._loading.cache_clear()  # a fresh load, so that the fork is likely to come while it runs
     segmenter.preload()
     pid = os.fork()
-    if pid == 0:  # the child: its own load, not a wait on the parent's thread
-        signal.alarm(60)
-        ok = segmenter.segment_runs(["廣東話容易學"]) == [["廣東話", "容易", "學"]]
-        os._exit(0 if ok else 1)
+    if pid == 0:  # the child: its own load, not a wait on the parent's thread; never back into pytest
+        ok = False
+        try:
+            signal.alarm(60)
+            ok = segmenter.segment_runs(["廣東話容易學"]) == [["廣東話", "容易", "學"]]
+        finally:
+            os._exit(0 if ok else 1)
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert segmenter.segment_runs(["廣東話容易學"]) == [["廣東話", "容易", "學"]]
