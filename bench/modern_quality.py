@@ -34,7 +34,7 @@ from quality import exchange_perplexity, lift, same_seed_overlap, topic_rows  # 
 from lyrics.data.works import modern_source  # noqa: E402
 from lyrics.decoding.spec import LyricSpec  # noqa: E402
 from lyrics.files import write_json  # noqa: E402
-from lyrics.generation import Decoder, generate  # noqa: E402
+from lyrics.generation import Decoder  # noqa: E402
 from lyrics.models import load_model  # noqa: E402
 from lyrics.modern.briefs import BriefSampler  # noqa: E402
 from lyrics.modern.corpus import corpus_songs, split_of  # noqa: E402
@@ -72,9 +72,10 @@ def brief_figures(model, tokenizer, lang: str, count: int, n: int, train_lines: 
 def rhyme_groups_per_call(model, tokenizer, lang: str, calls: int = 12) -> float:
     topics = [s.brief.topic for s in corpus_songs() if s.brief.lang == lang and split_of(s.id) == "test"][:calls]
     counts = []
+    decoder = Decoder(model, tokenizer)
     for i, topic in enumerate(topics):
-        candidates = generate(model, tokenizer, {"lang": lang, "topic": topic, "structure": "7A 7A 7B 7A"},
-                              n=4, seed=i, keyword_pull=0.0)
+        candidates = decoder.generate({"lang": lang, "topic": topic, "structure": "7A 7A 7B 7A"}, n=4, seed=i,
+                                      keyword_pull=0.0)
         counts.append(len({c.checks.lines[0].rhyme for c in candidates}))
     return statistics.fmean(counts)
 

@@ -42,7 +42,7 @@ from lyrics.data.keywords import KEYWORD_PULL
 from lyrics.data.works import sample_works
 from lyrics.decoding.prompt import build_prompt
 from lyrics.decoding.spec import LyricSpec
-from lyrics.generation import Decoder, generate
+from lyrics.generation import Decoder
 from lyrics.models import DEFAULT_MODEL, load_model
 from lyrics.training.examples import IGNORE, encode_example
 from lyrics.training.knowledge import spec_of_record, stanzas, utilisation
@@ -62,11 +62,12 @@ def topic_rows(model, tokenizer, lang: str, n: int, seed: int, keyword_pull: flo
     """Per topic, ``n`` candidates at its own seed (``seed`` + its index), and a first candidate at ``seed``
     itself, the same for every topic (for the same-seed overlap); ``keyword_pull``: the keyword pull."""
     rows = []
+    decoder = Decoder(model, tokenizer)  # one for every call: its masks and phrase memory are built once
     for i, item in enumerate(tqdm(TOPICS, desc=f"topics {lang}", file=sys.stderr, leave=False)):
         topic = to_lang_script(item["topic"], lang)
         spec = {"lang": lang, "topic": topic, "structure": STRUCTURE}
-        candidates = generate(model, tokenizer, spec, n=n, seed=seed + i, keyword_pull=keyword_pull)
-        first = generate(model, tokenizer, spec, n=1, seed=seed, keyword_pull=keyword_pull)[0]
+        candidates = decoder.generate(spec, n=n, seed=seed + i, keyword_pull=keyword_pull)
+        first = decoder.generate(spec, n=1, seed=seed, keyword_pull=keyword_pull)[0]
         rows.append({"topic": topic, "assoc": set(to_lang_script(item["assoc"], lang)), "first": first.lyrics,
                      "lyrics": [c.lyrics for c in candidates], "checks": [c.checks for c in candidates]})
     return rows
@@ -144,8 +145,9 @@ def held_out_specs(model, data_dir: Path, lang: str, count: int, seed: int) -> l
 
 def hints_only(model, tokenizer, specs: list[LyricSpec], n: int, seed: int) -> dict:
     lines = rhymed = rhymed_ok = toned = toned_ok = syllables_ok = 0
+    decoder = Decoder(model, tokenizer)
     for i, spec in enumerate(specs):
-        for cand in generate(model, tokenizer, spec, n=n, seed=seed + i, hints=True, constrained=False):
+        for cand in decoder.generate(spec, n=n, seed=seed + i, hints=True, constrained=False):
             for line, line_spec in zip(cand.checks.lines, spec.lines, strict=True):
                 lines += 1
                 syllables_ok += line.structure_ok

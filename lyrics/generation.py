@@ -30,7 +30,7 @@ from lyrics.decoding.constraints import LyricsConstraint, RowConstraintsProcesso
 from lyrics.decoding.keyword_pull import KeywordPull
 from lyrics.decoding.melody import MELODY_PULL, Melody
 from lyrics.decoding.melody_pull import MelodyPull
-from lyrics.decoding.memory_index import TopicMemory, corpus_memory
+from lyrics.decoding.memory_index import PhraseMemory, TopicMemory, corpus_memory
 from lyrics.decoding.phrase_memory import PhraseMix
 from lyrics.decoding.prompt import HINT_OPEN, build_prompt, spec_hints
 from lyrics.decoding.spec import LineSpec, LyricSpec
@@ -105,8 +105,7 @@ MAX_ROWS = 64  # candidate rows (specs x n) one ``model.generate`` call decodes 
 class Decoder:
     """The Hugging Face decoding backend: a causal LM and its tokenizer with everything derived from them (the
     token table, end tokens, compiled constraints), so repeated calls reuse masks. ``model`` may be None to
-    compile and plan only. One object per model; nothing is kept process-wide but the corpus's phrase memory
-    (:func:`lyrics.decoding.memory_index.corpus_memory`, one per language and register)."""
+    compile and plan only. One object per model; nothing is kept process-wide."""
 
     def __init__(self, model, tokenizer):
         self.model, self.tokenizer = model, tokenizer
@@ -116,6 +115,7 @@ class Decoder:
         self.hints = bool(getattr(getattr(model, "config", None), "tianci_hints", False))
         self.memory_mix = float(getattr(getattr(model, "config", None), "tianci_memory_mix", 0.0))
         self._compiled: OrderedDict[tuple, LyricsConstraint] = OrderedDict()
+        self._memories: dict[tuple, PhraseMemory | None] = {}  # per language and register, built on first use
 
     def compile(self, spec: LyricSpec, hints: bool = False) -> LyricsConstraint:
         """The spec compiled for this tokenizer; raises UnsatisfiableSpec before any model work. Cached, so
@@ -176,9 +176,14 @@ class Decoder:
 
     def memory_near(self, spec: LyricSpec, mix: float) -> TopicMemory | None:
         """The corpus's phrase memory for ``spec``'s language (and register) with the songs nearest its topic and
-        plan (the corpus's memory built on first use in the process), ending each line in its pinned rhyme group;
-        None when ``mix`` is 0 or the corpus has no songs in the language."""
-        memory = corpus_memory(spec.lang, spec.register) if mix else None
+        plan (built on first use, kept by this decoder), ending each line in its pinned rhyme group; None when
+        ``mix`` is 0 or the corpus has no songs in the language."""
+        if not mix:
+            return None
+        key = (spec.lang, spec.register)
+        if key not in self._memories:
+            self._memories[key] = corpus_memory(spec.lang, spec.register)
+        memory = self._memories[key]
         if memory is None:
             return None
         lines = [(line.syllables, spec.rhymes.get(line.label) if line.label else None) for line in spec.lines]

@@ -15,63 +15,60 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from functools import cache
 from importlib.util import find_spec
 from pathlib import Path
 
 Segment = Callable[[Sequence[str]], list[list[str]]]
 MODEL = ("word_segmentation", "segmenter.fb.zst")  # inside the pycantonese package
 
-_LOCK = threading.Lock()  # one load however many threads ask first
 
+class _Loader:
+    """The model's one load in a process, however many threads ask first. A fork copies a loading future but not
+    the thread that would finish it, and maybe a lock another thread held: the child takes a fresh lock and, where
+    the model was still loading, loads its own (the flag is read without the future's own lock)."""
 
-def preload() -> None:
-    """Start loading the model on a background thread, if it is not loaded or loading already."""
-    with _LOCK:
-        _loading()
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.future: Future[Segment] | None = None
+        self.loading = False
 
+    def start(self) -> Future[Segment]:
+        with self.lock:
+            if self.future is None:
+                self.future, self.loading = Future(), True
+                threading.Thread(target=self._load, args=(self.future,), name="tianci-yue-segmenter",
+                                 daemon=True).start()
+            return self.future
 
-def segment_runs(runs: Sequence[str]) -> list[list[str]]:
-    """The words of each run of CJK characters, as ``pycantonese.segment`` gives them."""
-    if not runs:
-        return []
-    with _LOCK:
-        loading = _loading()
-    return loading.result()(runs)
-
-
-@cache
-def _loading() -> Future[Segment]:
-    future: Future[Segment] = Future()
-    _state["loading"] = True
-
-    def load() -> None:
+    def _load(self, future: Future[Segment]) -> None:
         try:
             segment = _load()
         except Exception:  # a damaged or changed model file: pycantonese's own path, run by run
             segment = _one_by_one
+        self.loading = False
         future.set_result(segment)
-        _state["loading"] = False
 
-    threading.Thread(target=load, name="tianci-yue-segmenter", daemon=True).start()
-    return future
-
-
-_state = {"loading": False}  # a plain flag, read after a fork without taking the future's lock
+    def after_fork_in_child(self) -> None:
+        self.lock = threading.Lock()
+        if self.loading:
+            self.future, self.loading = None, False
 
 
-def _after_fork_in_child() -> None:
-    """A fork copies a loading future but not the thread that would finish it, and maybe a lock some other thread
-    held: the child gets a fresh lock and, where the model was still loading, loads its own."""
-    global _LOCK
-    _LOCK = threading.Lock()
-    if _state["loading"]:
-        _loading.cache_clear()
-        _state["loading"] = False
+_LOADER = _Loader()
+
+
+def preload() -> None:
+    """Start loading the model on a background thread, if it is not loaded or loading already."""
+    _LOADER.start()
+
+
+def segment_runs(runs: Sequence[str]) -> list[list[str]]:
+    """The words of each run of CJK characters, as ``pycantonese.segment`` gives them."""
+    return _LOADER.start().result()(runs) if runs else []
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)
+    os.register_at_fork(after_in_child=lambda: _LOADER.after_fork_in_child())
 
 
 def _load() -> Segment:

@@ -607,7 +607,7 @@ def test_a_process_forked_while_the_segmenter_loads_segments_too():
 
     from phonetics import segmenter
 
-    segmenter._loading.cache_clear()  # a fresh load, so that the fork is likely to come while it runs
+    segmenter._LOADER = segmenter._Loader()  # a fresh load, so that the fork is likely to come while it runs
     segmenter.preload()
     pid = os.fork()
     if pid == 0:  # the child: its own load, not a wait on the parent's thread; never back into pytest

@@ -195,13 +195,8 @@ class TopicMemory:
 def corpus_memory(lang: str, register: str | None = None, corpus: Path = CORPUS) -> PhraseMemory | None:
     """The phrase memory of the corpus's training songs in ``lang`` (and in
     ``register`` when given: written lyric Chinese borrows no colloquial phrase): their topics and lines (valid and
-    test songs are held out); None when the corpus has none. Built once per process and shared by every decoder
-    (about 160 MB for a language's 4,400 songs)."""
-    return _corpus_memory(lang, register, Path(corpus).resolve())
-
-
-@lru_cache(maxsize=8)  # keyed on normalised arguments: corpus_memory("cmn") and ("cmn", None) are one memory
-def _corpus_memory(lang: str, register: str | None, corpus: Path) -> PhraseMemory | None:
+    test songs are held out); None when the corpus has none. About 160 MB for a language's 4,400 songs: a
+    :class:`~lyrics.generation.Decoder` builds it once and keeps it."""
     songs = [(song.brief.topic, song.lines) for path in corpus_files(corpus) if path.name.startswith(f"{lang}-")
              for song in read_songs(path) if isinstance(song, Song) and split_of(song.id) == "train"
              and song.brief.lang == lang and register in (None, song.brief.register)]
