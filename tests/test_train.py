@@ -97,7 +97,10 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(tmp_path, data_dir):
     config = write_config(tmp_path / "killed", data_dir, knowledge=long)
     proc = subprocess.Popen([sys.executable, "-m", "tianci.cli", "train", "--config", str(config),
                              "--stage", "knowledge"], cwd=ROOT, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, env=os.environ)
+                            stderr=subprocess.DEVNULL,
+                            # this process's torch threads (a Writer made by an earlier test sets them): the same
+                            # arithmetic in both, or the weights differ in the last bits
+                            env={**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())})
     checkpoint = tmp_path / "killed" / "run" / "knowledge" / "checkpoints" / "step-20" / "state.json"
     deadline = time.time() + 240
     while not checkpoint.is_file() and proc.poll() is None and time.time() < deadline:
