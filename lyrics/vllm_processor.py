@@ -45,7 +45,7 @@ from vllm.v1.sample.logits_processor.builtin import process_dict_updates
 from lyrics.data.keywords import KEYWORD_PULL, load_tables
 from lyrics.decoding.constraints import LyricsConstraint, RowState, UnsatisfiableSpec, additive_bias
 from lyrics.decoding.keyword_pull import KeywordPull
-from lyrics.decoding.phrase_memory import PhraseMix, blend, penalise_copies
+from lyrics.decoding.phrase_memory import PhraseMix, RowAdvice, blend
 from lyrics.decoding.prompt import build_prompt
 from lyrics.decoding.row_text import PullText, RowTexts
 from lyrics.decoding.spec import LyricSpec, SpecError
@@ -172,12 +172,9 @@ class RequestRow:
         """The keyword pull, as (token, amount) to add in order, from the ids seen so far."""
         return self.pull.pulls(0, self.written) if self.pull is not None else []
 
-    def memory_step(self) -> tuple[float, list[tuple[int, float]], list[int]]:
-        """The phrase memory's share, its (token, probability) after the ids seen so far (empty: none) and the
-        tokens that would complete a corpus line whole."""
-        if self.memory is None:
-            return 0.0, [], []
-        return self.memory.mix, *self.memory.row_advice(0, self.written)
+    def memory_step(self) -> RowAdvice | None:
+        """The phrase memory's advice after the ids seen so far (``PhraseMix.row_advice``; None: none)."""
+        return self.memory.row_advice(0, self.written) if self.memory is not None else None
 
 
 class EndedRow:
@@ -206,8 +203,8 @@ class EndedRow:
     def pulls(self) -> list[tuple[int, float]]:
         return []
 
-    def memory_step(self) -> tuple[float, list[tuple[int, float]], list[int]]:
-        return 0.0, [], []
+    def memory_step(self) -> RowAdvice | None:
+        return None
 
 
 _NONE = torch.zeros(0, dtype=torch.long)
@@ -257,17 +254,10 @@ class ConstrainedBatch:
         free = self._free_row(device)
         rows = [free] * batch
         extra_rows, extra_sizes, extra_ids, pull_rows, pull_ids, pull_amounts = [], [], [], [], [], []
-        memory_rows, memory_ids, memory_values, memory_mixes, copy_rows, copy_ids = [], [], [], [], [], []
+        advice: list[RowAdvice | None] = [None] * batch
         for index, row in self.rows.items():
             base, extra = row.masks()
-            mix, found, copies = row.memory_step()
-            for token, p in found:
-                memory_rows.append(index)
-                memory_ids.append(token)
-                memory_values.append(p)
-                memory_mixes.append(mix)
-            copy_rows += [index] * len(copies)
-            copy_ids += copies
+            advice[index] = row.memory_step()
             rows[index] = additive_bias(base, device, row.table)
             if len(extra):
                 extra_rows.append(index)
@@ -277,9 +267,8 @@ class ConstrainedBatch:
                 pull_rows.append(index)
                 pull_ids.append(token)
                 pull_amounts.append(amount)
-        if memory_rows or copy_rows:  # first, as in generate_many: the memory, the pulls, then the mask
-            mixed = blend(logits[:, :size], memory_rows, memory_ids, memory_values, memory_mixes)
-            logits[:, :size] = penalise_copies(mixed, copy_rows, copy_ids)
+        if any(a is not None for a in advice):  # first, as in generate_many: the memory, the pulls, then the mask
+            logits[:, :size] = blend(logits[:, :size], advice)
         if pull_rows:  # before the mask, as in generate_many; in the order KeywordPull adds them
             self._add_pulls(logits, pull_rows, pull_ids, pull_amounts)
         stacked = torch.stack(rows)  # float [B, V]: 0 or -inf; one add is far faster on CPU than masked_fill_

@@ -1,10 +1,12 @@
 """The phrase memory's index: the lines of a set of songs, for the characters that follow a context and for the
-characters that end a line in a rhyme group, and retrieval of the songs nearest a request. Plain Python (no torch):
-the corpus module builds it, the decoding processor (:mod:`lyrics.decoding.phrase_memory`) reads it.
+characters that end a line in a rhyme group, and retrieval of the songs nearest a request. The corpus module builds
+it, the decoding processor (:mod:`lyrics.decoding.phrase_memory`) reads it. A lookup is kept as tensors
+(:class:`Counts`: indices into the memory's alphabet and their counts), so a row's advice, hundreds of characters
+after a common context, reaches the logits without a Python loop over its characters.
 
 >>> memory = PhraseMemory([("放学", ["我们一起走回家", "我们一起去看海"]), ("地铁", ["车厢里很安静"])])
 >>> sorted(memory.continuations("一起").items())
-[('去', 1), ('走', 1)]
+[('去', 1.0), ('走', 1.0)]
 >>> memory.retrieve("放学路上")
 [0]
 """
@@ -18,6 +20,8 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import NamedTuple
+
+import torch
 
 from lyrics.modern.check import Song
 from lyrics.modern.corpus import CORPUS, corpus_files, read_songs, split_of
@@ -37,12 +41,46 @@ _SEP = "\x00"
 _LAST = "\U0010ffff"
 
 
+class Counts(NamedTuple):
+    """A lookup's characters, as indices into its memory's ``alphabet``, with their counts (float64) and the counts'
+    sum, ``seen``; each count stands for ``weight`` (a near song's count outweighs the corpus's, at no tensor op)."""
+
+    index: torch.Tensor
+    count: torch.Tensor
+    seen: float
+    weight: float = 1.0
+
+    @classmethod
+    def of(cls, counter: Counter, alphabet: dict[str, int]) -> Counts:
+        return cls(torch.tensor([alphabet[c] for c in counter], dtype=torch.long),
+                   torch.tensor(list(counter.values()), dtype=torch.float64), float(sum(counter.values())))
+
+    @property
+    def total(self) -> float:
+        return self.seen * self.weight
+
+    def without(self, excluded: torch.Tensor) -> Counts:
+        """These counts less the characters at the alphabet indices ``excluded``."""
+        keep = ~torch.isin(self.index, excluded)
+        count = self.count[keep]
+        return Counts(self.index[keep], count, float(count.sum()), self.weight)
+
+    def as_dict(self, chars: str) -> dict[str, float]:
+        """The weighted counts by character (``chars``: the alphabet in index order)."""
+        return {chars[i]: n * self.weight for i, n in zip(self.index.tolist(), self.count.tolist(), strict=True)}
+
+
 class PhraseMemory:
     """The lines of ``songs`` (``(topic, lines)`` pairs) indexed for continuations of up to ``order`` characters of
-    context, and the songs themselves for retrieval."""
+    context, and the songs themselves for retrieval. ``chars``: the alphabet lookups index into (default: the lines'
+    characters; a near memory shares its corpus's, so their counts add index by index)."""
 
-    def __init__(self, songs: Sequence[tuple[str, Sequence[str]]], order: int = ORDER, cache: int = CACHE):
+    def __init__(self, songs: Sequence[tuple[str, Sequence[str]]], order: int = ORDER, cache: int = CACHE,
+                 chars: str | None = None):
         self.order, self.songs = order, list(songs)
+        self.chars = chars if chars is not None else "".join(sorted({c for _, lines in self.songs
+                                                                     for text in lines for c in text}))
+        self.alphabet = {c: i for i, c in enumerate(self.chars)}
         # every position of every line with up to order + 1 characters after it, sorted: the positions a context
         # starts are one contiguous run, found by bisection
         self._keys = sorted(line[i:i + order + 1] for _, lines in self.songs for text in lines
@@ -51,21 +89,29 @@ class PhraseMemory:
         self.completions: dict[str, set[str]] = {}  # a corpus line less its last character -> those last characters
         for text in self.lines:
             self.completions.setdefault(text[:-1], set()).add(text[-1])
-        self._chars = [set(topic) | {c for text in lines for c in text} for topic, lines in self.songs]
-        seen = Counter(c for chars in self._chars for c in chars)
+        self._song_chars = [set(topic) | {c for text in lines for c in text} for topic, lines in self.songs]
+        seen = Counter(c for chars in self._song_chars for c in chars)
         self._idf = {c: math.log(len(self.songs) / n) for c, n in seen.items()}
-        self.continuations = lru_cache(maxsize=cache)(self._continuations)
+        self.continuation_counts = lru_cache(maxsize=cache)(self._continuations)
         self._ends: dict[str, list[str]] = {}
-        self.ending = lru_cache(maxsize=cache)(self._ending)
+        self.ending_counts = lru_cache(maxsize=cache)(self._ending)
         # per memory, not a class-level cache on the method, which would keep every memory alive
         self._near_songs = lru_cache(maxsize=NEAR_KEPT)(self._build_near)
 
-    def _continuations(self, context: str) -> Counter:
+    def continuations(self, context: str) -> dict[str, float]:
         """The characters that follow ``context`` in the lines, with counts (``context`` at most ``order`` long)."""
+        return self.continuation_counts(context).as_dict(self.chars)
+
+    def ending(self, scheme: str, group: str, left: int, context: str) -> dict[str, float]:
+        """The characters written ``left`` characters before the end of a line in ``group`` (of ``scheme``'s index,
+        made by :meth:`end_index` first) after ``context``, with counts."""
+        return self.ending_counts(scheme, group, left, context).as_dict(self.chars)
+
+    def _continuations(self, context: str) -> Counts:
         lo = bisect.bisect_left(self._keys, context)
         hi = bisect.bisect_left(self._keys, context + _LAST, lo)
         size = len(context)
-        return Counter(key[size] for key in self._keys[lo:hi] if len(key) > size)
+        return Counts.of(Counter(key[size] for key in self._keys[lo:hi] if len(key) > size), self.alphabet)
 
     def end_index(self, scheme: str, group_of: Callable[[str], str | None]) -> list[str]:
         """For the lines whose last character is in one rhyme group (``group_of``, of the rhyme scheme named
@@ -86,14 +132,12 @@ class PhraseMemory:
             self._ends[scheme] = sorted(keys)
         return self._ends[scheme]
 
-    def _ending(self, scheme: str, group: str, left: int, context: str) -> Counter:
-        """The characters written ``left`` characters before the end of a line in ``group`` (of ``scheme``'s index,
-        made by :meth:`end_index` first) after ``context``, with counts."""
+    def _ending(self, scheme: str, group: str, left: int, context: str) -> Counts:
         keys = self._ends.get(scheme, [])
         prefix = f"{group}{_SEP}{left}{_SEP}{context[::-1]}"
         lo = bisect.bisect_left(keys, prefix)
         hi = bisect.bisect_left(keys, prefix + _LAST, lo)
-        return Counter(key[-1] for key in keys[lo:hi])
+        return Counts.of(Counter(key[-1] for key in keys[lo:hi]), self.alphabet)
 
     def retrieve(self, query: str, k: int = NEAR_SONGS) -> list[int]:
         """The ``k`` songs sharing most of ``query``'s characters, each weighted by its rarity (idf), three times
@@ -102,7 +146,7 @@ class PhraseMemory:
         if not wanted:
             return []
         scores = [sum(self._idf[c] * (3 if c in topic else 1) for c in wanted & chars)
-                  for (topic, _), chars in zip(self.songs, self._chars, strict=True)]
+                  for (topic, _), chars in zip(self.songs, self._song_chars, strict=True)]
         ranked = sorted(range(len(scores)), key=lambda i: -scores[i])
         return [i for i in ranked[:k] if scores[i] > 0]
 
@@ -113,15 +157,29 @@ class PhraseMemory:
     def _build_near(self, query: str, k: int) -> PhraseMemory | None:
         """The memory of the ``k`` songs nearest ``query``, retrieved and indexed once for every row that asks."""
         chosen = self.retrieve(query, k)
-        return PhraseMemory([self.songs[i] for i in chosen], self.order, NEAR_CACHE) if chosen else None
+        return PhraseMemory([self.songs[i] for i in chosen], self.order, NEAR_CACHE, self.chars) if chosen else None
 
 
 class Advice(NamedTuple):
-    """What a :class:`TopicMemory` says after a text: the next character's distribution (None: not seen enough)
-    and the characters that would complete a corpus line whole."""
+    """What a :class:`TopicMemory` says after a text: the next character's counts (``counts``, the corpus's and the
+    near songs' weighted, summing to ``total``; empty where the memory has not seen enough) and the characters that
+    would complete a corpus line whole. ``chars``: the alphabet the counts index."""
 
-    distribution: dict[str, float] | None
+    counts: tuple[Counts, ...]
+    total: float
     copies: set[str]
+    chars: str
+
+    @property
+    def distribution(self) -> dict[str, float] | None:
+        """The next character's probabilities by character (None: the memory says nothing)."""
+        if not self.counts:
+            return None
+        found: dict[str, float] = {}
+        for counts in self.counts:
+            for c, n in counts.as_dict(self.chars).items():
+                found[c] = found.get(c, 0.0) + n / self.total
+        return found
 
 
 class TopicMemory:
@@ -148,13 +206,13 @@ class TopicMemory:
                 memory.end_index(scheme, group_of)
         return self
 
-    def _counts(self, lookup: str, *key: object) -> dict[str, float]:
-        """A ``PhraseMemory`` lookup (``continuations`` or ``ending``) in the corpus and the near songs, weighted."""
-        counts = {c: float(n) for c, n in getattr(self.corpus, lookup)(*key).items()}
-        if self.near is not None:
-            for c, n in getattr(self.near, lookup)(*key).items():
-                counts[c] = counts.get(c, 0.0) + self.weight * n
-        return counts
+    def _counts(self, lookup: str, *key: object) -> tuple[Counts, ...]:
+        """A ``PhraseMemory`` lookup (``continuation_counts`` or ``ending_counts``) in the corpus and the near songs,
+        the near songs' weighted."""
+        found = getattr(self.corpus, lookup)(*key)
+        if self.near is None:
+            return (found,)
+        return found, getattr(self.near, lookup)(*key)._replace(weight=self.weight)
 
     def _position(self, text: str) -> tuple[str, int | None, str | None]:
         """The line being written in ``text`` (the lyrics so far, hint lines skipped), the characters left in it
@@ -168,28 +226,31 @@ class TopicMemory:
 
     def advise(self, text: str) -> Advice:
         """What the memory says after ``text``, the lyrics written so far (hint lines skipped), whose last line is
-        the one being written: the next character's distribution (None where the memory has not seen enough) and
-        the characters that would make that line a corpus line, whole, at its last syllable."""
+        the one being written: the next character's counts (none where the memory has not seen enough) and the
+        characters that would make that line a corpus line, whole, at its last syllable."""
         line, left, group = self._position(text)
         copies = self.corpus.completions.get(line, set()) if left == 1 else set()
-        return Advice(self._distribution(line, left, group), copies)
+        counts = self._distribution(line, left, group, copies)
+        return Advice(counts, sum(c.total for c in counts), copies, self.corpus.chars)
 
-    def _distribution(self, line: str, left: int | None, group: str | None) -> dict[str, float] | None:
+    def _distribution(self, line: str, left: int | None, group: str | None,
+                      copies: set[str]) -> tuple[Counts, ...]:
         context = LINE_START + line
         if group is not None and left is not None and 1 <= left <= LINE_END:
+            # phrases, not whole lines: never the character that completes a corpus line
+            excluded = torch.tensor([self.corpus.alphabet[c] for c in copies], dtype=torch.long)
             for size in range(min(self.order, len(context)), -1, -1):
                 tail = context[len(context) - size:]
-                counts = self._counts("ending", self.scheme, group, left, tail)
-                if left == 1:  # phrases, not whole lines: never the character that completes a corpus line
-                    counts = {c: n for c, n in counts.items() if line + c not in self.corpus.lines}
-                if (total := sum(counts.values())) >= MIN_SEEN:
-                    return {c: n / total for c, n in counts.items()}
+                counts = self._counts("ending_counts", self.scheme, group, left, tail)
+                if len(excluded):
+                    counts = tuple(c.without(excluded) for c in counts)
+                if sum(c.total for c in counts) >= MIN_SEEN:
+                    return counts
         for size in range(min(self.order, len(context)), 0, -1):
-            tail = context[-size:]
-            counts = self._counts("continuations", tail)
-            if (total := sum(counts.values())) >= MIN_SEEN:
-                return {c: n / total for c, n in counts.items()}
-        return None
+            counts = self._counts("continuation_counts", context[-size:])
+            if sum(c.total for c in counts) >= MIN_SEEN:
+                return counts
+        return ()
 
 
 def corpus_memory(lang: str, register: str | None = None, corpus: Path = CORPUS) -> PhraseMemory | None:

@@ -18,7 +18,7 @@ from the corpus are what ``bench/modern_quality.py`` counts. ``mix`` 0 turns it 
 >>> from lyrics.decoding.memory_index import PhraseMemory
 >>> memory = PhraseMemory([("放学", ["我们一起走回家", "我们一起去看海"])])
 >>> sorted(memory.continuations("一起").items())
-[('去', 1), ('走', 1)]
+[('去', 1.0), ('走', 1.0)]
 >>> tokenizer = build_char_tokenizer("我们一起走回家去看海")
 >>> ids = tokenizer.convert_tokens_to_ids
 >>> mix = PhraseMix([memory.near("放学")], tokenizer, mix=0.5, prompt_length=0)
@@ -31,11 +31,12 @@ True
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import torch
 from transformers import LogitsProcessor
 
-from .memory_index import TopicMemory
+from .memory_index import Counts, TopicMemory
 from .prompt import HINT_OPEN
 from .row_text import PullText, RowTexts
 from .tokentable import TokenTable
@@ -54,74 +55,92 @@ class PhraseMix(LogitsProcessor):
         self.memories, self.tokenizer, self.mix = list(memories), tokenizer, float(mix)
         self.rows_per_plan, self.prompt_length = rows_per_plan, prompt_length
         self.active = bool(self.mix and any(m is not None for m in self.memories))
-        table = (table or TokenTable.for_tokenizer(tokenizer)) if self.active else None
-        self.texts = RowTexts(table) if table is not None else None
-        # a character's single token, kept with the table: shared by every call and (in vLLM) every request
-        self._token_of: dict[str, int | None] = table.derived.setdefault("memory_token_of", {}) if table else {}
+        self.table = (table or TokenTable.for_tokenizer(tokenizer)) if self.active else None
+        self.texts = RowTexts(self.table) if self.table is not None else None
 
-    def token(self, char: str) -> int | None:
-        if char not in self._token_of:
-            ids = self.tokenizer.encode(char, add_special_tokens=False)
-            self._token_of[char] = ids[0] if len(ids) == 1 and ids[0] != self.tokenizer.unk_token_id else None
-        return self._token_of[char]
+    def tokens_of(self, chars: str) -> torch.Tensor:
+        """long [len(chars)]: each character's single token, -1 where the tokenizer has none. Kept with the token
+        table, by alphabet: shared by every call and (in vLLM) every request."""
+        key = ("memory tokens", chars)
+        if key not in self.table.derived:
+            unknown = self.tokenizer.unk_token_id
+            ids = [self.tokenizer.encode(c, add_special_tokens=False) for c in chars]
+            self.table.derived[key] = torch.tensor([i[0] if len(i) == 1 and i[0] != unknown else -1 for i in ids],
+                                                   dtype=torch.long)
+        return self.table.derived[key]
 
-    def row_advice(self, plan: int, written: PullText) -> tuple[list[tuple[int, float]], list[int]]:
-        """For a row of prompt ``plan`` that has written ``written``: the memory's (token, probability) pairs (empty
-        where it says nothing) and the tokens that would complete a corpus line whole (the memory lends phrases, not
-        lines)."""
+    def row_advice(self, plan: int, written: PullText) -> RowAdvice | None:
+        """For a row of prompt ``plan`` that has written ``written``: what its memory says next (None: nothing, or
+        not here)."""
         memory = self.memories[min(plan, len(self.memories) - 1)] if self.memories else None
         if memory is None or not self.mix or written.pending:  # none; inside a character split over byte tokens
-            return [], []
+            return None
         line = written.text.rsplit("\n", 1)[-1]
         if line.startswith(HINT_OPEN) or line.endswith("\ufffd"):  # a hint line; after bytes that are no character
-            return [], []
+            return None
         advice = memory.advise(written.text)
-        found = [(token, p) for c, p in (advice.distribution or {}).items() if (token := self.token(c)) is not None]
-        return found, [token for c in advice.copies if (token := self.token(c)) is not None]
+        if not advice.counts and not advice.copies:
+            return None
+        return RowAdvice(advice.counts, advice.total, [memory.corpus.alphabet[c] for c in advice.copies],
+                         self.tokens_of(advice.chars), self.mix)
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
         if not self.active:
             return scores
         if self.prompt_length is None:
             self.prompt_length = input_ids.shape[1]
-        rows, columns, values, copy_rows, copy_columns = [], [], [], [], []
-        for row, text in enumerate(self.texts.step(input_ids[:, self.prompt_length:].tolist())):
-            found, copies = self.row_advice(row // self.rows_per_plan, text)
-            for token, p in found:
-                rows.append(row)
-                columns.append(token)
-                values.append(p)
-            for token in copies:
-                copy_rows.append(row)
-                copy_columns.append(token)
-        scores = blend(scores, rows, columns, values, [self.mix] * len(rows))
-        return penalise_copies(scores, copy_rows, copy_columns)
+        texts = self.texts.step(input_ids[:, self.prompt_length:].tolist())
+        return blend(scores, [self.row_advice(row // self.rows_per_plan, text) for row, text in enumerate(texts)])
 
 
-def penalise_copies(scores: torch.Tensor, rows: list[int], columns: list[int]) -> torch.Tensor:
-    """``scores`` less ``COPY_PENALTY`` at each (row, column): characters that would complete a corpus line."""
-    if rows:
-        index = (torch.tensor(rows, device=scores.device), torch.tensor(columns, device=scores.device))
-        scores[index] = scores[index] - COPY_PENALTY
-    return scores
+class RowAdvice(NamedTuple):
+    """A row's memory, as :meth:`PhraseMix.row_advice` finds it: the next character's counts (alphabet indices,
+    summing to ``total``), the alphabet indices of the characters that would complete a corpus line whole,
+    ``tokens_of`` the alphabet's single tokens (-1: none) and the memory's share. Kept in alphabet indices so that
+    :func:`blend` maps every row's characters to tokens in one op."""
+
+    counts: tuple[Counts, ...]
+    total: float
+    copies: list[int]
+    tokens_of: torch.Tensor
+    mix: float
 
 
-def blend(scores: torch.Tensor, rows: list[int], columns: list[int], values: list[float],
-          mixes: list[float]) -> torch.Tensor:
-    """``scores`` with each listed row's distribution mixed with its memory's: ``(row, column, probability)``
-    triples give the memories (sparse), ``mixes`` each triple's row's share. Rows not listed are left as they are.
-    One vectorised op over the rows mixed (the Hugging Face and vLLM processors both call it)."""
-    if not rows:
+def blend(scores: torch.Tensor, advice: Sequence[RowAdvice | None]) -> torch.Tensor:
+    """``scores`` with each row's distribution mixed with its memory's (``advice[row]``; None: left as it is):
+    ``(1 - mix) * p + mix * p_memory``, then ``COPY_PENALTY`` off the tokens that would complete a corpus line (not
+    -inf: the mask decides). A few vectorised ops over the batch, whatever its rows' memories (the Hugging Face and
+    vLLM processors both call it)."""
+    mixed = [(row, a) for row, a in enumerate(advice) if a is not None and a.counts]
+    copying = [(row, a) for row, a in enumerate(advice) if a is not None and a.copies]
+    if not mixed and not copying:
         return scores
-    device = scores.device
-    mixed = sorted(set(rows))
-    share = dict(zip(rows, mixes, strict=True))
-    memory = torch.zeros(scores.shape, dtype=torch.float32, device=device)
-    memory.index_put_((torch.tensor(rows, device=device), torch.tensor(columns, device=device)),
-                      torch.tensor(values, device=device), accumulate=True)
-    index = torch.tensor(mixed, device=device)
-    mix = torch.tensor([share[row] for row in mixed], dtype=torch.float32, device=device).unsqueeze(1)
-    blended = (1 - mix) * scores[index].float().softmax(-1) + mix * memory[index]
-    scores = scores.clone()
-    scores[index] = blended.clamp_min(1e-30).log().to(scores.dtype)
+    device, scores = scores.device, scores.clone()
+    if mixed:
+        memory = torch.zeros((len(mixed), scores.shape[1]), dtype=torch.float32)
+        by_alphabet: dict[int, list[tuple[int, RowAdvice]]] = {}  # rows of one alphabet map in one op
+        for local, (_, a) in enumerate(mixed):
+            by_alphabet.setdefault(id(a.tokens_of), []).append((local, a))
+        for members in by_alphabet.values():
+            pieces = [(local, counts, counts.weight / a.total) for local, a in members for counts in a.counts]
+            sizes = torch.tensor([len(counts.index) for _, counts, _ in pieces])
+            tokens = members[0][1].tokens_of[torch.cat([counts.index for _, counts, _ in pieces])]
+            scale = torch.tensor([scale for _, _, scale in pieces], dtype=torch.float64).repeat_interleave(sizes)
+            probs = (torch.cat([counts.count for _, counts, _ in pieces]) * scale).float()
+            local_rows = torch.tensor([local for local, _, _ in pieces]).repeat_interleave(sizes)
+            kept = tokens >= 0  # a character split over byte tokens: its mass goes nowhere
+            memory.index_put_((local_rows[kept], tokens[kept]), probs[kept], accumulate=True)
+        index = torch.tensor([row for row, _ in mixed], device=device)
+        mix = torch.tensor([a.mix for _, a in mixed], dtype=torch.float32, device=device).unsqueeze(1)
+        blended = (1 - mix) * scores[index].float().softmax(-1) + mix * memory.to(device)
+        scores[index] = blended.clamp_min(1e-30).log().to(scores.dtype)
+    if copying:
+        rows, columns = [], []
+        for row, a in copying:
+            tokens = [token for token in a.tokens_of[a.copies].tolist() if token >= 0]
+            rows += [row] * len(tokens)
+            columns += tokens
+        index = (torch.tensor(rows, dtype=torch.long, device=device),
+                 torch.tensor(columns, dtype=torch.long, device=device))
+        scores[index] = scores[index] - COPY_PENALTY
     return scores
