@@ -162,3 +162,19 @@ def test_a_model_folder_chooses_its_memory_share(tmp_path, char_generator_dir):
     assert Decoder(*load_model(str(folder), device="cpu")).memory_mix == 0.0  # no tianci.json: off
     (folder / "tianci.json").write_text(json.dumps({"hints": False, "memory_mix": 0.8}))
     assert Decoder(*load_model(str(folder), device="cpu")).memory_mix == 0.8
+
+
+def test_a_row_whose_advised_characters_have_no_token_is_left_alone():
+    memory = PhraseMemory([("x", ["我们一起走", "我们一起去"])])
+    tokenizer = build_char_tokenizer("我们一起")  # 走 and 去, all the memory would say, have no token
+    mix = PhraseMix([memory.near("x")], tokenizer, mix=0.5, prompt_length=0)
+    rows = torch.tensor([tokenizer.encode("我们一起", add_special_tokens=False)])
+    scores = torch.randn(1, len(tokenizer))
+    assert torch.equal(mix(rows, scores.clone()), scores)
+
+
+def test_a_near_memory_shares_its_corpus_memorys_alphabet():
+    memory = PhraseMemory(SONGS)
+    with pytest.raises(ValueError, match="alphabet"):
+        TopicMemory(memory, PhraseMemory(SONGS[:1]))
+    assert memory.near("外婆").near.chars == memory.chars

@@ -43,7 +43,8 @@ _LAST = "\U0010ffff"
 
 class Counts(NamedTuple):
     """A lookup's characters, as indices into its memory's ``alphabet``, with their counts (float64) and the counts'
-    sum, ``seen``; each count stands for ``weight`` (a near song's count outweighs the corpus's, at no tensor op)."""
+    sum, ``seen``; each count stands for ``weight`` (a near song's count outweighs the corpus's, at no tensor op).
+    Cached and shared by every request: its tensors are read-only."""
 
     index: torch.Tensor
     count: torch.Tensor
@@ -52,6 +53,8 @@ class Counts(NamedTuple):
 
     @classmethod
     def of(cls, counter: Counter, alphabet: dict[str, int]) -> Counts:
+        if not counter:  # most lookups after generated text miss: one shared empty result keeps the caches small
+            return NOTHING_SEEN
         return cls(torch.tensor([alphabet[c] for c in counter], dtype=torch.long),
                    torch.tensor(list(counter.values()), dtype=torch.float64), float(sum(counter.values())))
 
@@ -68,6 +71,9 @@ class Counts(NamedTuple):
     def as_dict(self, chars: str) -> dict[str, float]:
         """The weighted counts by character (``chars``: the alphabet in index order)."""
         return {chars[i]: n * self.weight for i, n in zip(self.index.tolist(), self.count.tolist(), strict=True)}
+
+
+NOTHING_SEEN = Counts(torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.float64), 0.0)
 
 
 class PhraseMemory:
@@ -191,6 +197,8 @@ class TopicMemory:
     memory lends phrases, not lines)."""
 
     def __init__(self, corpus: PhraseMemory, near: PhraseMemory | None, weight: float = NEAR_WEIGHT):
+        if near is not None and near.chars != corpus.chars:  # their counts add index by index
+            raise ValueError("a near memory must share its corpus memory's alphabet: make it with corpus.near()")
         self.corpus, self.near, self.weight = corpus, near, weight
         self.order = corpus.order
         self.lines: list[tuple[int, str | None]] = []
@@ -238,11 +246,11 @@ class TopicMemory:
         context = LINE_START + line
         if group is not None and left is not None and 1 <= left <= LINE_END:
             # phrases, not whole lines: never the character that completes a corpus line
-            excluded = torch.tensor([self.corpus.alphabet[c] for c in copies], dtype=torch.long)
+            excluded = torch.tensor([self.corpus.alphabet[c] for c in copies], dtype=torch.long) if copies else None
             for size in range(min(self.order, len(context)), -1, -1):
                 tail = context[len(context) - size:]
                 counts = self._counts("ending_counts", self.scheme, group, left, tail)
-                if len(excluded):
+                if excluded is not None:
                     counts = tuple(c.without(excluded) for c in counts)
                 if sum(c.total for c in counts) >= MIN_SEEN:
                     return counts
@@ -256,8 +264,8 @@ class TopicMemory:
 def corpus_memory(lang: str, register: str | None = None, corpus: Path = CORPUS) -> PhraseMemory | None:
     """The phrase memory of the corpus's training songs in ``lang`` (and in
     ``register`` when given: written lyric Chinese borrows no colloquial phrase): their topics and lines (valid and
-    test songs are held out); None when the corpus has none. About 160 MB for a language's 4,400 songs: a
-    :class:`~lyrics.generation.Decoder` builds it once and keeps it."""
+    test songs are held out); None when the corpus has none. About 160 MB for a language's 4,400 songs, and its
+    bounded lookup caches as they fill: a :class:`~lyrics.generation.Decoder` builds it once and keeps it."""
     songs = [(song.brief.topic, song.lines) for path in corpus_files(corpus) if path.name.startswith(f"{lang}-")
              for song in read_songs(path) if isinstance(song, Song) and split_of(song.id) == "train"
              and song.brief.lang == lang and register in (None, song.brief.register)]

@@ -109,38 +109,59 @@ class RowAdvice(NamedTuple):
 def blend(scores: torch.Tensor, advice: Sequence[RowAdvice | None]) -> torch.Tensor:
     """``scores`` with each row's distribution mixed with its memory's (``advice[row]``; None: left as it is):
     ``(1 - mix) * p + mix * p_memory``, then ``COPY_PENALTY`` off the tokens that would complete a corpus line (not
-    -inf: the mask decides). A few vectorised ops over the batch, whatever its rows' memories (the Hugging Face and
-    vLLM processors both call it)."""
-    mixed = [(row, a) for row, a in enumerate(advice) if a is not None and a.counts]
-    copying = [(row, a) for row, a in enumerate(advice) if a is not None and a.copies]
-    if not mixed and not copying:
+    -inf: the mask decides). A row whose advised characters have no single token is left as it is too. The memory
+    stays sparse: every row's (row, token, mass) entries are gathered on the CPU in a few ops and scattered into the
+    mixed rows on the scores' device (the Hugging Face and vLLM processors both call it)."""
+    rows, tokens, mass = _memory_entries(advice)
+    copy_rows, copy_columns = _copy_entries(advice)
+    if not len(rows) and not copy_rows:
         return scores
     device, scores = scores.device, scores.clone()
-    if mixed:
-        memory = torch.zeros((len(mixed), scores.shape[1]), dtype=torch.float32)
-        by_alphabet: dict[int, list[tuple[int, RowAdvice]]] = {}  # rows of one alphabet map in one op
-        for local, (_, a) in enumerate(mixed):
-            by_alphabet.setdefault(id(a.tokens_of), []).append((local, a))
-        for members in by_alphabet.values():
-            pieces = [(local, counts, counts.weight / a.total) for local, a in members for counts in a.counts]
-            sizes = torch.tensor([len(counts.index) for _, counts, _ in pieces])
-            tokens = members[0][1].tokens_of[torch.cat([counts.index for _, counts, _ in pieces])]
-            scale = torch.tensor([scale for _, _, scale in pieces], dtype=torch.float64).repeat_interleave(sizes)
-            probs = (torch.cat([counts.count for _, counts, _ in pieces]) * scale).float()
-            local_rows = torch.tensor([local for local, _, _ in pieces]).repeat_interleave(sizes)
-            kept = tokens >= 0  # a character split over byte tokens: its mass goes nowhere
-            memory.index_put_((local_rows[kept], tokens[kept]), probs[kept], accumulate=True)
-        index = torch.tensor([row for row, _ in mixed], device=device)
-        mix = torch.tensor([a.mix for _, a in mixed], dtype=torch.float32, device=device).unsqueeze(1)
-        blended = (1 - mix) * scores[index].float().softmax(-1) + mix * memory.to(device)
+    if len(rows):
+        mixed = torch.unique(rows)  # sorted: the rows the memory reaches
+        keep = torch.tensor([advice[row].mix for row in mixed.tolist()], dtype=torch.float32).unsqueeze(1)
+        index = mixed.to(device)
+        blended = scores[index].float().softmax(-1) * (1 - keep).to(device)
+        local = torch.searchsorted(mixed, rows)
+        blended.index_put_((local.to(device), tokens.to(device)), mass.to(device), accumulate=True)
         scores[index] = blended.clamp_min(1e-30).log().to(scores.dtype)
-    if copying:
-        rows, columns = [], []
-        for row, a in copying:
+    if copy_rows:
+        index = (torch.tensor(copy_rows, device=device), torch.tensor(copy_columns, device=device))
+        scores[index] = scores[index] - COPY_PENALTY
+    return scores
+
+
+def _memory_entries(advice: Sequence[RowAdvice | None]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every row's memory as (batch row, token, mix x probability) entries, on the CPU; a character without a single
+    token keeps its share of its row's total, so its mass goes to no token. Rows of one alphabet map in one op."""
+    by_alphabet: dict[int, list[tuple[int, RowAdvice]]] = {}
+    for row, a in enumerate(advice):
+        if a is not None and a.counts:
+            by_alphabet.setdefault(id(a.tokens_of), []).append((row, a))
+    found = []
+    for members in by_alphabet.values():
+        pieces = [(row, counts, a.mix * counts.weight / a.total) for row, a in members for counts in a.counts]
+        sizes = torch.tensor([len(counts.index) for _, counts, _ in pieces])
+        tokens = members[0][1].tokens_of[torch.cat([counts.index for _, counts, _ in pieces])]
+        scale = torch.tensor([scale for _, _, scale in pieces], dtype=torch.float64).repeat_interleave(sizes)
+        mass = (torch.cat([counts.count for _, counts, _ in pieces]) * scale).float()
+        rows = torch.tensor([row for row, _, _ in pieces]).repeat_interleave(sizes)
+        kept = tokens >= 0
+        found.append((rows[kept], tokens[kept], mass[kept]))
+    if not found:
+        return _NONE, _NONE, torch.zeros(0)
+    return tuple(torch.cat(column) for column in zip(*found, strict=True))
+
+
+def _copy_entries(advice: Sequence[RowAdvice | None]) -> tuple[list[int], list[int]]:
+    """(rows, tokens) of the characters that would complete a corpus line whole."""
+    rows, columns = [], []
+    for row, a in enumerate(advice):
+        if a is not None and a.copies:
             tokens = [token for token in a.tokens_of[a.copies].tolist() if token >= 0]
             rows += [row] * len(tokens)
             columns += tokens
-        index = (torch.tensor(rows, dtype=torch.long, device=device),
-                 torch.tensor(columns, dtype=torch.long, device=device))
-        scores[index] = scores[index] - COPY_PENALTY
-    return scores
+    return rows, columns
+
+
+_NONE = torch.zeros(0, dtype=torch.long)
