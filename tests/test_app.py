@@ -167,7 +167,8 @@ def test_errors_are_sentences_beside_their_buttons_and_the_page_fits_1280(app, b
     assert _status(browser, "rate-status") == "⚠ Generate candidates first, then rate one."
 
     browser.find_element(By.XPATH, "//button[contains(., 'Melody')]").click()
-    browser.find_element(By.CSS_SELECTOR, "#midi input[type=file]").send_keys(str(cut))
+    midi_input = (By.CSS_SELECTOR, "#midi input[type=file]")  # rendered once the accordion has opened
+    wait.until(ec.presence_of_element_located(midi_input)).send_keys(str(cut))
     wait.until(lambda d: "cut" in d.find_element(By.CSS_SELECTOR, "#midi").text)
     assert _fits_sideways(browser)  # the melody accordion open too
     browser.find_element(By.CSS_SELECTOR, "#generate-btn").click()
@@ -179,7 +180,7 @@ def test_errors_are_sentences_beside_their_buttons_and_the_page_fits_1280(app, b
     assert "write: MIDI file cut.mid: not a readable" in log.read_text() and "Traceback" not in log.read_text()
 
     browser.find_element(By.CSS_SELECTOR, "#midi button[aria-label=Clear]").click()
-    browser.find_element(By.CSS_SELECTOR, "#midi input[type=file]").send_keys(str(whole))
+    wait.until(ec.presence_of_element_located(midi_input)).send_keys(str(whole))  # the upload box again
     wait.until(lambda d: "whole" in d.find_element(By.CSS_SELECTOR, "#midi").text)
     browser.find_element(By.CSS_SELECTOR, "#generate-btn").click()
     wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#candidates .tc-card")
