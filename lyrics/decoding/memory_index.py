@@ -172,9 +172,12 @@ class Advice(NamedTuple):
     would complete a corpus line whole. ``chars``: the alphabet the counts index."""
 
     counts: tuple[Counts, ...]
-    total: float
     copies: set[str]
     chars: str
+
+    @property
+    def total(self) -> float:
+        return sum(c.total for c in self.counts)
 
     @property
     def distribution(self) -> dict[str, float] | None:
@@ -238,8 +241,7 @@ class TopicMemory:
         characters that would make that line a corpus line, whole, at its last syllable."""
         line, left, group = self._position(text)
         copies = self.corpus.completions.get(line, set()) if left == 1 else set()
-        counts = self._distribution(line, left, group, copies)
-        return Advice(counts, sum(c.total for c in counts), copies, self.corpus.chars)
+        return Advice(self._distribution(line, left, group, copies), copies, self.corpus.chars)
 
     def _distribution(self, line: str, left: int | None, group: str | None,
                       copies: set[str]) -> tuple[Counts, ...]:
