@@ -21,6 +21,12 @@ wrong_topic       the lyrics under another work's title and plan   overall, rele
 model             a sample of the generator for the same spec      overall, language, content
 earlier_model     a sample of an earlier default for the same      overall, language, content
                   spec (the classical default's word salad)
+stitched          the lines rewritten at their lengths by the      overall, language, content
+                  modern corpus's phrase memory alone, the songs
+                  nearest the title weighted (what the default
+                  writes with its memory: phrases, no song)
+stitched_classic  the same from the classical works' two-         overall, language, content
+                  character contexts (cheap word salad)
 ================  ===============================================  ==========================
 
 Lighter substitution is also preferred to heavier. Every side carries bootstrap ratings (1-5): 5 for an
@@ -42,6 +48,7 @@ from tqdm import tqdm
 from lyrics.data.keywords import KeywordTable, plan_size
 from lyrics.data.works import Record, read_split
 from lyrics.decoding.constraints import UnsatisfiableSpec
+from lyrics.decoding.memory_index import NEAR_CACHE, NEAR_SONGS, NEAR_WEIGHT, PhraseMemory, TopicMemory, corpus_memory
 from lyrics.decoding.spec import MAX_SYLLABLES, LineSpec
 from lyrics.generation import Decoder
 from lyrics.training.knowledge import spec_of_record, stanzas
@@ -59,12 +66,15 @@ DAMAGES = {
     "wrong_topic": ("overall", "relevance"),
     "model": ("overall", "language", "content"),
     "earlier_model": ("overall", "language", "content"),
+    "stitched": ("overall", "language", "content"),
+    "stitched_classic": ("overall", "language", "content"),
 }
 MODEL_KINDS = ("model", "earlier_model")  # the generators' samples: few (each a decode) and the hardest negatives
+STITCHED_KINDS = ("stitched", "stitched_classic")  # rewrites by a phrase memory alone (``stitched_pairs``)
 MODERN = "modern"  # the source name of the modern corpus
 SEVERITY = {"chars_shuffled": 1.5, "words_swapped": 3.0, "lines_shuffled": 2.5, "line_repeated": 2.5,
             "neighbour_echo": 2.5, "identical_rhyme": 3.0, "wrong_topic": 1.5, "model": 2.0,
-            "earlier_model": 1.5}
+            "earlier_model": 1.5, "stitched": 2.0, "stitched_classic": 1.5}
 TUNE_GENRE = "ci"  # a ci's title is its tune's name, not its topic: no wrong-topic pairs with one
 SUBSTITUTION = {0.1: 4.0, 0.25: 3.0, 0.5: 2.0}  # share of characters replaced: rating of damaged aspects
 
@@ -220,3 +230,66 @@ def model_pairs(works: list[Record], model, tokenizer, seed: int, progress: bool
         for sample in samples:
             yield {"kind": kind, "aspects": list(DAMAGES[kind]), "better": side(prompt, work.text, ratings(None)),
                    "worse": side(prompt, sample.lyrics, ratings(kind))}
+
+
+CLASSIC_ORDER = 2  # the classical default's salad holds together over about two characters
+
+
+def stitched(lines: list[str], memory: TopicMemory, rng: random.Random, pool: str) -> list[str]:
+    """``lines`` rewritten at their lengths by a phrase memory alone: each character drawn from what ``memory``
+    says follows the line so far (its longest context seen twice), never the one that completes a line of it whole;
+    where it says nothing, a character of ``pool``. Locally fluent, meaningless across lines: what a decoder that
+    leans on the memory writes, at no decoding cost.
+
+    >>> memory = PhraseMemory([("放学", ["我们一起走回家", "我们一起去看海", "一起去看星星"])])
+    >>> len(stitched(["今天我们一起回家"], memory.near("放学"), random.Random(0), "的")[0])
+    8
+    """
+    out = []
+    for line in lines:
+        text = ""
+        for _ in range(len(line)):
+            found = memory.advise(text).distribution or {}
+            if len(text) == len(line) - 1:
+                found = {c: n for c, n in found.items() if c not in memory.corpus.completions.get(text, ())}
+            text += rng.choices(list(found), weights=list(found.values()))[0] if found else rng.choice(pool)
+        out.append(text)
+    return out
+
+
+def _near_without(corpus: PhraseMemory, work: Record) -> TopicMemory:
+    """``corpus`` with the songs nearest ``work``'s title weighted, less any song that shares a line with it (the
+    default's memory never holds the held-out song it is measured against)."""
+    own = set(work.lines)
+    chosen = [i for i in corpus.retrieve(work.title, NEAR_SONGS + 1) if own.isdisjoint(corpus.songs[i][1])]
+    if not chosen:
+        return TopicMemory(corpus, None)
+    near = PhraseMemory([corpus.songs[i] for i in chosen[:NEAR_SONGS]], corpus.order, NEAR_CACHE, corpus.chars)
+    return TopicMemory(corpus, near, NEAR_WEIGHT)
+
+
+def stitched_pairs(works: list[Record], classical: list[Record], seed: int) -> Iterator[dict]:
+    """Real lyrics over two stitched rewrites of themselves: by the modern corpus's phrase memory (``stitched``;
+    the songs nearest the title weighted, the work's own song left out) and by a memory of ``classical`` works'
+    two-character contexts (``stitched_classic``). One of each per work, in its language."""
+    rng = random.Random(f"{seed}-stitched")
+    modern: dict[tuple[str, str | None], PhraseMemory | None] = {}  # per register, as the default keeps them
+    classic: dict[str, TopicMemory | None] = {}
+    for work in works:
+        lang, lines, register = work.lang, list(work.lines), work.tag("register")
+        if (lang, register) not in modern:
+            modern[lang, register] = corpus_memory(lang, register)
+        if lang not in classic:
+            songs = [(w.title, w.lines) for w in classical if w.lang == lang]
+            classic[lang] = TopicMemory(PhraseMemory(songs, order=CLASSIC_ORDER), None) if songs else None
+        corpus = modern[lang, register]
+        pool = "".join(lines)
+        prompt = work_prompt(work)
+        real = side(prompt, work.text, ratings(None))
+        for kind, memory in (("stitched", corpus and _near_without(corpus, work)),
+                             ("stitched_classic", classic[lang])):
+            if memory is not None:
+                worse = stitched(lines, memory, rng, pool)
+                if worse != lines:
+                    yield {"kind": kind, "aspects": list(DAMAGES[kind]), "better": real,
+                           "worse": side(prompt, "\n".join(worse), ratings(kind))}

@@ -32,6 +32,9 @@ class ScorerDataConfig:
     # candidates the default generator writes for each of those works in one call, each a pair against the work:
     # the pipeline picks the best of n, so the scorer must rank every one of them below real lyrics, not one sample
     model_candidates: int = 1
+    # per work, two stitched rewrites as negatives (the modern corpus's phrase memory alone, and the classical works'
+    # two-character contexts): cheap imitations of the memory default's picks and of the classical default's salad
+    stitched: bool = False
     modern_share: float = 0.0  # share of each language's works drawn from the modern corpus (the rest: all sources)
     ratings_db: str | None = None  # the ratings store trained on; None: the default store, when it exists
 

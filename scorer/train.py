@@ -37,7 +37,7 @@ from lyrics.training.config import ConfigError
 from lyrics.training.knowledge import is_held_out
 from lyrics.training.loop import adamw, indices_at, plot_losses, prepare_run, publish, read_log, train_loop
 
-from .bootstrap import MODEL_KINDS, corruption_pairs, model_pairs, sample_stanzas
+from .bootstrap import MODEL_KINDS, MODERN, corruption_pairs, model_pairs, sample_stanzas, stitched_pairs
 from .config import ScorerConfig
 from .features import NO_EVIDENCE_RELEVANCE
 from .model import ScorerModel, encode_items, new_scorer, to_scale, to_scores
@@ -73,6 +73,10 @@ def build_data(config: ScorerConfig, data_dir: Path, tables: dict, progress: boo
             if not works:
                 raise ConfigError(f"no {lang} {split} works under {works_dir}: run `tianci data build`")
             rows += corruption_pairs(works, seed, tables)
+            if data.stitched:  # the classical memory is of train works, for the held-out works too
+                train = works if split == "train" else sample_stanzas(works_dir, lang, "train", data.train_works,
+                                                                      data.stanza_lines, seed, data.modern_share)
+                rows += stitched_pairs(works, [w for w in train if w.source != MODERN], seed)
             for k, (kind, generator) in enumerate(generators):  # each generator answers other works
                 chosen = works[k * samples[part]: (k + 1) * samples[part]]
                 # the default's every candidate (the pipeline picks among them); an earlier default's one sample

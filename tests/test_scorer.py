@@ -11,11 +11,22 @@ import yaml
 from safetensors.torch import load_file
 
 from lyrics.data.works import build, modern_source, poetry_source
+from lyrics.decoding.memory_index import PhraseMemory, TopicMemory, corpus_memory
 from lyrics.files import read_jsonl
 from lyrics.models import load_model
 from lyrics.training.config import load_config
 from lyrics.training.knowledge import is_held_out
-from scorer.bootstrap import DAMAGES, MODEL_KINDS, corruption_pairs, damaged, model_pairs, sample_stanzas
+from scorer.bootstrap import (
+    DAMAGES,
+    MODEL_KINDS,
+    STITCHED_KINDS,
+    corruption_pairs,
+    damaged,
+    model_pairs,
+    sample_stanzas,
+    stitched,
+    stitched_pairs,
+)
 from scorer.checkset import CHECK_SET, HERE, check_pairs, load_stanzas
 from scorer.config import ScorerConfig
 from scorer.features import FEATURES, text_features
@@ -39,7 +50,7 @@ def scorer_config(folder, data_dir, generator_dir, ratings_db=None, model_sample
                   "earlier_generators": [str(generator_dir)]},  # stands in for an earlier default
         "data": {"dir": str(data_dir), "langs": ["cmn", "yue"], "train_works": 20, "eval_works": 6,
                  "model_samples": model_samples, "eval_model_samples": min(1, model_samples),
-                 "ratings_db": str(ratings_db)},
+                 "stitched": True, "ratings_db": str(ratings_db)},
         "stages": {"scorer": {"steps": 4, "batch_size": 4, "seq_len": 128, "lr": 1e-3, "eval_every": 2,
                               "save_every": 2, "log_every": 1, **stage}},
     }
@@ -54,7 +65,7 @@ def test_bootstrap_pairs_damage_what_they_say(data_dir):
     assert len(works) == 10 and all(3 <= len(w.lines) <= 8 for w in works)
     pairs = list(corruption_pairs(works, seed=0))
     kinds = {p["kind"] for p in pairs}
-    assert kinds == set(DAMAGES) - set(MODEL_KINDS)
+    assert kinds == set(DAMAGES) - set(MODEL_KINDS) - set(STITCHED_KINDS)
     for pair in pairs:
         better, worse = pair["better"], pair["worse"]
         assert set(pair["aspects"]) == set(DAMAGES[pair["kind"]])
@@ -121,6 +132,29 @@ def test_features_see_the_damage_they_are_for():
     quatrain = ["白日依山尽", "黄河入海流", "欲穷千里目", "更上一层楼"]
     assert feature("even_rhyme", quatrain) == 1.0
     assert feature("even_rhyme", [quatrain[i] for i in (1, 0, 2, 3)]) == 0.0
+
+
+def test_a_stitched_rewrite_follows_the_memory_and_never_completes_one_of_its_lines():
+    memory = TopicMemory(PhraseMemory([("回家", ["我们回家", "我们回家"])]), None)
+    # every context was seen twice, so each character is the memory's, but the last one would copy a line whole:
+    # the pool's character takes its place
+    assert stitched(["一二三四", "五六"], memory, random.Random(0), "的") == ["我们回的", "我们"]
+
+
+def test_stitched_pairs_rewrite_each_work_at_its_line_lengths(data_dir):
+    works = sample_stanzas(data_dir, "cmn", "valid", 4, 8, seed=0)
+    classical = sample_stanzas(data_dir, "cmn", "train", 40, 8, seed=0)
+    pairs = list(stitched_pairs(works, classical, seed=0))
+    assert sorted(p["kind"] for p in pairs) == sorted(STITCHED_KINDS * len(works))
+    corpus_lines = corpus_memory("cmn").lines  # the modern memory the "stitched" kind borrows from
+    for pair in pairs:
+        better, worse = pair["better"], pair["worse"]
+        assert better["prompt"] == worse["prompt"] and better["lyrics"] in {w.text for w in works}
+        real, fake = better["lyrics"].split("\n"), worse["lyrics"].split("\n")
+        assert [len(x) for x in real] == [len(x) for x in fake] and real != fake
+        if pair["kind"] == "stitched":
+            assert not set(fake) & corpus_lines  # phrases lent, never a line
+        assert all(worse["ratings"][a] < better["ratings"][a] for a in pair["aspects"])
 
 
 def test_scorer_trains_a_few_steps_and_resumes_bitwise(tmp_path, data_dir, char_generator_dir):
@@ -255,14 +289,15 @@ def test_the_modern_check_set_is_its_stanzas_damaged_and_scores_per_kind(tmp_pat
         assert [{k: r[k] for k in ("kind", "better", "worse")} for r in shipped
                 if r["lang"] == lang and r["kind"] != "model"] == built
         assert sum(r["lang"] == lang and r["kind"] == "model" for r in shipped) == len(rows)
-    assert {r["kind"] for r in shipped} == set(DAMAGES) - {"earlier_model"}  # built with one generator
+    assert {r["kind"] for r in shipped} == set(DAMAGES) - {"earlier_model", *STITCHED_KINDS}  # one generator
     out = tmp_path / "scored.jsonl"
     result = run_cli("score", str(CHECK_SET), str(out))
     assert result.returncode == 0, result.stderr
     scored = read_jsonl(out)
     assert all("scores" in r["better"] and "scores" in r["worse"] for r in scored)
     report = pair_accuracy(scored)
-    assert report["pairs"] == len(shipped) and set(report["by_kind"]) == set(DAMAGES) - {"earlier_model"}
+    assert report["pairs"] == len(shipped)
+    assert set(report["by_kind"]) == set(DAMAGES) - {"earlier_model", *STITCHED_KINDS}
     printed = result.stdout.strip().splitlines()[-1]
     assert printed.startswith(f"pairwise accuracy {report['accuracy']:.3f} on {len(shipped)} pairs")
     assert all(f"{kind} {value:.3f}" in printed for kind, value in report["by_kind"].items())
