@@ -5,8 +5,9 @@ of that character, read in its sentence, equals the label. Tianci is read throug
 "yue")`` (the register it guesses, as a user gets it); the other two systems and the set loader are those of
 ``bench/phonetics_accuracy.py``.
 
-The blind set (``polyphones_yue_blind.tsv``) is only read with ``--blind``: it is meant for a final
-measurement, not for development.
+The blind sets are only read with ``--blind``: they are meant for a final measurement, not for development. The
+first (``polyphones_yue_blind.tsv``) was read at the end of round 2; the second (``polyphones_yue_blind2.tsv``,
+written later the same way, without its predecessor's sentences) is for the next final measurement.
 
     python bench/yue_dev_accuracy.py [--blind] [--errors]
 """
@@ -26,7 +27,7 @@ from phonetics import analyze
 
 SETS = [("method's set", "polyphones_yue.tsv"), ("old blind", "polyphones_yue_test.tsv"),
         ("dev", "polyphones_yue_dev.tsv")]
-BLIND = ("blind", "polyphones_yue_blind.tsv")
+BLIND = [("blind", "polyphones_yue_blind.tsv"), ("blind 2", "polyphones_yue_blind2.tsv")]
 REGISTERS = ("literary", "written", "colloquial")
 
 
@@ -63,7 +64,7 @@ def main() -> None:
     parser.add_argument("--blind", action="store_true", help="also measure the blind set (final measurement only)")
     parser.add_argument("--errors", action="store_true", help="list Tianci's misses on the dev set, by class")
     args = parser.parse_args()
-    sets = [*SETS, BLIND] if args.blind else SETS
+    sets = [*SETS, *BLIND] if args.blind else SETS
     print("| set           | register   |    n | " + " | ".join(f"{s:>6}" for s, _ in SYSTEMS) + " |")
     print("|---------------|------------|-----:|" + "|".join("-------:" for _ in SYSTEMS) + "|")
     dev: tuple[list[Marked], dict] | None = None
