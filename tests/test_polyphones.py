@@ -3,6 +3,7 @@ Cantonese register, the context model's numpy BiLSTM against PyTorch's, and the 
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -620,3 +621,24 @@ def test_a_process_forked_while_the_segmenter_loads_segments_too():
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
     assert segmenter.segment_runs(["廣東話容易學"]) == [["廣東話", "容易", "學"]]
+
+
+# ---- issue 26: fine-tuning g2pM (tools/finetune_g2pm.py), measured and not shipped --------------------------------
+
+
+def test_the_finetuning_tool_trains_the_network_the_numpy_runtime_reads():
+    """The tool's PyTorch network holds the shipped weights unchanged, and what it trains loads in the numpy runtime
+    with the same names and shapes and reads as trained (银行 taught hang2 on one sentence; the shipped model keeps
+    xíng outside its word table)."""
+    sys.path.insert(0, str(ROOT / "tools"))
+    import finetune_g2pm
+
+    model = Disambiguator.load()
+    net = finetune_g2pm.BiLSTM(model.w)
+    assert {k: v.tolist() for k, v in net.weights().items()} == {k: v.tolist() for k, v in model.w.items()}
+    sentence = ("她在银行上班", 3, "hang2", 1)
+    assert model.read([sentence[0]], [[3]]) == [["xing2"]]
+    tuned = finetune_g2pm.train(model.w, model, [sentence] * 32, lr=1e-2, epochs=2)
+    assert {k: (v.shape, v.dtype) for k, v in tuned.items()} == {k: (v.shape, v.dtype) for k, v in model.w.items()}
+    assert finetune_g2pm.reader_model(tuned, model).read([sentence[0]], [[3]]) == [["hang2"]]
+    assert model.read([sentence[0]], [[3]]) == [["xing2"]]  # the shipped model is left as it was
