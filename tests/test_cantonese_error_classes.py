@@ -1,0 +1,87 @@
+"""Cantonese readings in context for the error classes of issue 26's dev set (``bench/yue_dev_accuracy.py
+--errors``), read through ``phonetics.analyze`` in the register it guesses; sentences written for these tests, not
+the dev set's."""
+
+import pytest
+
+from phonetics import analyze
+from phonetics import cantonese as yue
+
+
+def reading_at(marked: str) -> str | None:
+    index = marked.index("[")
+    return analyze(marked.replace("[", "").replace("]", ""), "yue").syllables[index].romanization
+
+
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        # colloquial verbs and adjectives, said
+        ("架車[朝]住海邊開", "ciu4"),  # towards
+        ("佢估唔[中]個答案", "zung3"),  # to hit
+        ("呢本書好[惡]讀", "ok3"),  # hard to
+        ("佢仲[爭]我一百蚊", "zaang1"),  # to owe someone
+        ("你[重]未走咩", "zung6"),  # still
+        ("你[抹]枱未", "maat3"),  # to wipe
+        ("我叫極佢都唔[應]", "jing3"),  # to answer
+        ("佢啱啱[度]咗條褲", "dok6"),  # to measure
+        ("佢做生意好[精]", "zeng1"),  # shrewd
+        ("我今朝瞓[醒]已經十點", "seng2"),  # to wake
+        ("啲細路好鍾意食[糖]", "tong2"),  # a sweet, changed tone
+        ("我哋行上山[頂]", "deng2"),  # the top
+        ("佢買咗兩[打]雞蛋", "daa1"),  # a dozen
+        ("你聽日有冇[空]呀", "hung3"),  # free time
+        ("[區]先生今日唔喺度", "au1"),  # surnames before a title
+        ("[曾]太搵你", "zang1"),
+        ("佢識睇[相]", "soeng3"),  # face reading, not a photo
+        ("天氣[更]加熱", "gang3"),  # 更加, not 日更
+        ("我想[調]高啲音量", "tiu4"),  # to turn up
+        ("個火爐[著]咗", "zoek6"),  # alight
+        # written
+        ("這條河[長]得看不到盡頭", "coeng4"),  # long, not to grow
+        ("夜空中[數]不清的星星", "sou2"),  # to count
+        ("漁船停[泊]在港口", "bok6"),  # to moor
+        ("公司推出新計[畫]", "waak6"),  # a plan, not verse's painted waa6
+        # verse
+        ("[畫]船聽雨眠", "waa6"),  # painted
+        ("[贏]得青樓薄倖名", "jing4"),
+        ("莫[教]枝上啼", "gaau1"),  # to let
+        ("出[塞]復入塞", "coi3"),  # the frontier
+        ("琵琶夜[彈]月", "taan4"),  # to pluck
+        ("不思[量]", "loeng4"),
+        ("絲竹管弦[樂]", "ngok6"),  # music
+    ],
+)
+def test_cantonese_error_classes_read_in_context(marked, expected):
+    assert reading_at(marked) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "register"),
+    [
+        ("呢粒糖好甜", "colloquial"),  # 呢 before a classifier
+        ("張枱好污糟", "colloquial"),  # 枱
+        ("阿媽今晚煮飯", "colloquial"),
+        ("我爭你五十蚊", "colloquial"),  # a sum in 蚊
+        ("你重未瞓", "colloquial"),
+        ("出年我去英國", "colloquial"),
+        ("一齊去食飯", "colloquial"),
+    ],
+)
+def test_cantonese_register_guess_on_colloquial_words(text, register):
+    assert yue.register_of(text) == register
+
+
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        ("唔[應]該咁講", "jing1"),  # 唔應該 keeps its word
+        ("佢[長]得好高", "zoeng2"),  # to grow
+        ("我[泊]車", "paak3"),  # to park
+        ("記得提[醒]佢", "sing2"),  # 提醒 keeps its word
+        ("命[中]注定", "zung1"),
+        ("呢度好[空]曠", "hung1"),
+    ],
+)
+def test_cantonese_classes_leave_their_neighbours_alone(marked, expected):
+    assert reading_at(marked) == expected
