@@ -17,6 +17,9 @@ class ScorerModelConfig:
     base: str | None = None  # the backbone: a causal LM folder or hub id; None: the default generator
     generator: str | None = None  # writes the "model" negatives; None: the default generator
     earlier_generators: tuple[str, ...] = ()  # earlier defaults (folders) whose samples are negatives too
+    # a causal LM of the backbone's tokenizer trained on lyrics read right to left (bench/backward_probe.py makes
+    # one), kept frozen in the scorer: its reading of the lyrics backwards becomes three more features
+    reader: str | None = None
 
 
 @dataclass(frozen=True)

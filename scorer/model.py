@@ -8,8 +8,10 @@
 The network is a :class:`ScorerModel`: a Hugging Face ``AutoModelForSequenceClassification`` (for the tiny
 default, a ``Qwen3ForSequenceClassification``) with ``num_labels`` = the four aspects of
 ``scorer.ratings.ASPECTS``, read on the last token, plus a learned weighting of features: the fluency of the
-text under the backbone's own token log-probabilities, and the repetition and topic evidence of
-``scorer.features``. Its ``forward`` gives each head's logit ``r``; the score on the raters' 1-5 scale is
+text under the backbone's own token log-probabilities, for a scorer with a *reader* (a causal LM of the same
+tokenizer trained on lyrics read right to left, kept frozen in the scorer folder's ``backward/``) the same three
+figures of the lyrics read backwards, and the repetition and topic evidence of ``scorer.features``. Its
+``forward`` gives each head's logit ``r``; the score on the raters' 1-5 scale is
 ``1 + 4 sigmoid(r)``, so pairwise (Bradley-Terry) training on logits and pointwise training on 1-5 ratings share
 one scale; relevance is then capped where the lyrics show no evidence of their topic (:func:`to_scores`).
 Weights load from safetensors only, without remote code.
@@ -33,6 +35,8 @@ from .ratings import ASPECTS
 DEFAULT_SCORER = Path(__file__).resolve().parent.parent / "models" / "scorer-tiny"
 FEATURES_KEY = "features.weight"
 FLUENCY = ("logp_mean", "logp_spread", "logp_low")  # the backbone's view, before scorer.features' FEATURES
+BACKWARD = ("back_mean", "back_spread", "back_low")  # the reader's view of the lyrics right to left, when there is one
+READER_DIR = "backward"  # the reader's folder inside a scorer folder
 SEQ_LEN = 384  # tokens of prompt and lyrics read, for a scorer folder whose settings do not say
 LOW_SHARE = 0.2  # logp_low: the mean of a text's lowest fifth of token log-probabilities
 LOW, HIGH = 1.0, 5.0
@@ -86,14 +90,18 @@ def encode_items(tokenizer, items: Sequence[tuple[dict, str]], seq_len: int,
     batch = encode_texts(tokenizer, [scorer_text(prompt, lyrics) for prompt, lyrics in items], seq_len)
     batch["features"] = torch.tensor([text_features(prompt, lyrics, tables) for prompt, lyrics in items],
                                      dtype=torch.float32).reshape(len(items), len(FEATURES))
+    backward = encode_texts(tokenizer, [lyrics.strip()[::-1] for _, lyrics in items], seq_len, eos_first=True)
+    batch["backward_ids"], batch["backward_mask"] = backward["input_ids"], backward["attention_mask"]
     return batch
 
 
-def encode_texts(tokenizer, texts: Sequence[str], seq_len: int) -> dict[str, torch.Tensor]:
-    """Right-padded ids ending in EOS (the token the head reads), the lyrics' start kept when too long."""
+def encode_texts(tokenizer, texts: Sequence[str], seq_len: int, eos_first: bool = False) -> dict[str, torch.Tensor]:
+    """Right-padded ids ending in EOS (the token the head reads), the lyrics' start kept when too long;
+    ``eos_first``: starting with it instead (the token a reader LM starts from)."""
     eos = tokenizer.eos_token_id
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos
-    rows = [[*tokenizer.encode(text, add_special_tokens=False)[: seq_len - 1], eos] for text in texts]
+    rows = [[eos, *ids] if eos_first else [*ids, eos]
+            for ids in (tokenizer.encode(text, add_special_tokens=False)[: seq_len - 1] for text in texts)]
     width = max(map(len, rows))
     ids = torch.full((len(rows), width), pad, dtype=torch.long)
     mask = torch.zeros((len(rows), width), dtype=torch.long)
@@ -114,8 +122,23 @@ def token_logprobs(model, input_ids: torch.Tensor, hidden: torch.Tensor) -> torc
 def fluency_features(model, batch: dict[str, torch.Tensor], hidden: torch.Tensor) -> torch.Tensor:
     """(rows, 3) :data:`FLUENCY`: mean and spread of the text's token log-probabilities, and the mean of its
     lowest fifth (a garbled line or two sinks it while the mean barely moves)."""
-    logp = token_logprobs(model, batch["input_ids"], hidden)
-    mask = batch["attention_mask"][:, 1:].float()
+    return logprob_summary(token_logprobs(model, batch["input_ids"], hidden), batch["attention_mask"])
+
+
+def reading_features(reader, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """(rows, 3) :data:`BACKWARD`: :func:`fluency_features`' figures of the lyrics under ``reader``, which reads
+    them right to left (``input_ids``: the reversed lyrics after an EOS). A text stitched left to right from
+    phrases, each character likely after the ones before it, is not made to be likely read the other way."""
+    with torch.no_grad():
+        logits = reader(input_ids=input_ids, attention_mask=attention_mask).logits[:, :-1].float()
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
+    return logprob_summary(logp, attention_mask)
+
+
+def logprob_summary(logp: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    """(rows, 3): the mean and spread of each row's next-token log-probabilities ``logp`` (rows, positions - 1)
+    where ``attention_mask`` (rows, positions) has the next token, and the mean of the lowest fifth."""
+    mask = attention_mask[:, 1:].float()
     count = mask.sum(dim=1).clamp(min=1)
     mean = (logp * mask).sum(dim=1) / count
     spread = (((logp - mean[:, None]) ** 2 * mask).sum(dim=1) / count).sqrt()
@@ -132,11 +155,16 @@ class ScorerModel(torch.nn.Module):
     values. Saved as the classifier saves itself, with ``features.weight`` in the same safetensors file (the
     classifier's own class skips it on loading; :meth:`from_pretrained` reads it)."""
 
-    def __init__(self, classifier, features: torch.Tensor | None = None):
+    def __init__(self, classifier, features: torch.Tensor | None = None, reader=None):
         super().__init__()
         self.classifier = classifier
+        self.reader = reader.requires_grad_(False).eval() if reader is not None else None  # frozen: a fixed view
+        if reader is not None and reader.config.vocab_size != classifier.config.vocab_size:
+            raise ModelLoadError(f"the reader's vocabulary ({reader.config.vocab_size}) is not the backbone's "
+                                 f"({classifier.config.vocab_size}): train it with the scorer's tokenizer")
+        inputs = len(FLUENCY) + (len(BACKWARD) if reader is not None else 0) + len(FEATURES)
         # zeros: a fresh scorer starts from its hidden-state heads alone
-        self.features = torch.nn.Linear(len(FLUENCY) + len(FEATURES), classifier.config.num_labels, bias=False)
+        self.features = torch.nn.Linear(inputs, classifier.config.num_labels, bias=False)
         torch.nn.init.zeros_(self.features.weight)
         if features is not None:
             if tuple(features.shape) != tuple(self.features.weight.shape):
@@ -149,10 +177,18 @@ class ScorerModel(torch.nn.Module):
     def config(self):
         return self.classifier.config
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, features: torch.Tensor) -> torch.Tensor:
+    def train(self, mode: bool = True) -> ScorerModel:
+        super().train(mode)
+        if self.reader is not None:
+            self.reader.eval()  # never trained
+        return self
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, features: torch.Tensor,
+                backward_ids: torch.Tensor | None = None, backward_mask: torch.Tensor | None = None) -> torch.Tensor:
         """(rows, aspects) logits: the heads on each row's last real token, plus the feature term: per aspect, a
         learned weighting of :data:`FLUENCY` (the text's token log-probabilities under the backbone's own, tied,
-        LM head; zeros when it does not tie its embeddings) and of ``features`` (``scorer.features``).
+        LM head; zeros when it does not tie its embeddings), with a reader of :data:`BACKWARD` (the lyrics
+        ``backward_ids`` read right to left) and of ``features`` (``scorer.features``).
 
         Why features: how expected each character is is a product of a position's state and the next
         character's embedding, which a linear head on hidden states cannot form; whether a line copies another or
@@ -167,7 +203,13 @@ class ScorerModel(torch.nn.Module):
         fluency = (fluency_features(classifier, {"input_ids": input_ids, "attention_mask": attention_mask}, hidden)
                    if getattr(self.config.get_text_config(), "tie_word_embeddings", False)
                    else hidden.new_zeros((len(last), len(FLUENCY)), dtype=torch.float32))
-        return logits + self.features(torch.cat([fluency, features.to(fluency.device, torch.float32)], dim=1))
+        views = [fluency]
+        if self.reader is not None:
+            if backward_ids is None or backward_mask is None:
+                raise ValueError("this scorer reads the lyrics backwards: give backward_ids and backward_mask "
+                                 "(encode_items makes them)")
+            views.append(reading_features(self.reader, backward_ids, backward_mask))
+        return logits + self.features(torch.cat([*views, features.to(fluency.device, torch.float32)], dim=1))
 
     def save_pretrained(self, folder: str | Path, safe_serialization: bool = True,
                         state_dict: dict[str, torch.Tensor] | None = None) -> None:
@@ -175,14 +217,18 @@ class ScorerModel(torch.nn.Module):
         alone (the format scorers were always saved in); ``state_dict``: this module's, as gathered from the
         processes of a sharded run, instead of its own."""
         state = self.state_dict() if state_dict is None else state_dict
-        weights = {key.removeprefix("classifier."): value for key, value in state.items()}
+        weights = {key.removeprefix("classifier."): value for key, value in state.items()
+                   if not key.startswith("reader.")}
         self.classifier.save_pretrained(folder, safe_serialization=safe_serialization, state_dict=weights)
+        if self.reader is not None:  # frozen: its own weights, in its own folder
+            self.reader.save_pretrained(Path(folder) / READER_DIR, safe_serialization=True)
 
     @classmethod
     def from_pretrained(cls, path: str | Path) -> ScorerModel:
-        """A saved scorer: the sequence-classification model, and the feature weights in the same file."""
+        """A saved scorer: the sequence-classification model, the feature weights in the same file, and its
+        reader when the folder has one."""
         from safetensors import safe_open
-        from transformers import AutoModelForSequenceClassification
+        from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification
         from transformers.utils import logging
 
         verbosity = logging.get_verbosity()
@@ -198,13 +244,18 @@ class ScorerModel(torch.nn.Module):
             with safe_open(str(weights), framework="pt") as handle:
                 if FEATURES_KEY in set(handle.keys()):
                     features = handle.get_tensor(FEATURES_KEY)
-        return cls(classifier, features)
+        reader = None
+        if (Path(path) / READER_DIR / "config.json").is_file():
+            reader = AutoModelForCausalLM.from_pretrained(str(Path(path) / READER_DIR), trust_remote_code=False,
+                                                          use_safetensors=True)
+        return cls(classifier, features, reader)
 
 
-def new_scorer(backbone: str | Path) -> tuple[ScorerModel, object]:
+def new_scorer(backbone: str | Path, reader: str | Path | None = None) -> tuple[ScorerModel, object]:
     """A scorer on ``backbone`` (a causal LM folder or hub id): its transformer, fresh aspect heads and feature
-    weights; and its tokenizer."""
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    weights, and with ``reader`` (a causal LM folder of the same tokenizer, trained on text read right to left)
+    its backward view; and its tokenizer."""
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(str(backbone), trust_remote_code=False)
@@ -212,10 +263,12 @@ def new_scorer(backbone: str | Path) -> tuple[ScorerModel, object]:
             str(backbone), num_labels=len(ASPECTS), id2label=dict(enumerate(ASPECTS)),
             label2id={a: i for i, a in enumerate(ASPECTS)}, problem_type="regression",
             trust_remote_code=False, use_safetensors=True)
+        reading = (AutoModelForCausalLM.from_pretrained(str(reader), trust_remote_code=False, use_safetensors=True)
+                   if reader is not None else None)
     except (OSError, ValueError) as err:
         raise ModelLoadError(f"cannot build a scorer on {str(backbone)!r}: {one_line(err)}") from None
     torch.nn.init.normal_(classifier.score.weight, std=0.02)
-    return ScorerModel(classifier), tokenizer
+    return ScorerModel(classifier, reader=reading), tokenizer
 
 
 class Scorer:

@@ -296,7 +296,7 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
         tokenizer = AutoTokenizer.from_pretrained(run / "tokenizer")
     else:
         base = config.model.base or DEFAULT_MODEL
-        model, tokenizer = new_scorer(base)
+        model, tokenizer = new_scorer(base, config.model.reader)
         with replacing_dir(run / "tokenizer") as tmp:  # whole or not at all: a resume reads it
             tokenizer.save_pretrained(tmp)
             save_tables(load_tables(Path(base)), tmp)  # topic evidence reads the backbone's plans
@@ -309,7 +309,7 @@ def train_scorer(config: ScorerConfig, resume: bool = False, progress: bool = Tr
     accelerator = Accelerator(cpu=not torch.cuda.is_available())  # one process: the scorer is small
     device, bf16 = accelerator.device, cfg.precision == "bf16"
     features = list(model.features.parameters())
-    others = [p for p in model.parameters() if all(p is not f for f in features)]
+    others = [p for p in model.parameters() if p.requires_grad and all(p is not f for f in features)]
     # a dozen weights a head, from zero: a faster rate, or they barely move in a short run
     optimizer = adamw([{"params": others, "lr_scale": 1.0},
                        {"params": features, "lr_scale": FEATURES_LR_SCALE, "weight_decay": 0.0}], cfg)

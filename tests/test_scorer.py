@@ -30,7 +30,17 @@ from scorer.bootstrap import (
 from scorer.checkset import CHECK_SET, HERE, check_pairs, load_stanzas
 from scorer.config import ScorerConfig
 from scorer.features import FEATURES, text_features
-from scorer.model import DEFAULT_SCORER, Scorer, ScorerModel, encode_items, to_scores
+from scorer.model import (
+    BACKWARD,
+    DEFAULT_SCORER,
+    FLUENCY,
+    READER_DIR,
+    Scorer,
+    ScorerModel,
+    encode_items,
+    reading_features,
+    to_scores,
+)
 from scorer.ratings import ASPECTS, RatingsStore
 from scorer.scoring import pair_accuracy
 from scorer.train import train_scorer
@@ -155,6 +165,46 @@ def test_stitched_pairs_rewrite_each_work_at_its_line_lengths(data_dir):
         if pair["kind"] == "stitched":
             assert not set(fake) & corpus_lines  # phrases lent, never a line
         assert all(worse["ratings"][a] < better["ratings"][a] for a in pair["aspects"])
+
+
+def test_the_reader_reads_the_lyrics_right_to_left(char_generator_dir):
+    """The backward view is the reader's own loss on the reversed lyrics: its mean log-probability is minus the
+    causal LM loss of [EOS] + the lyrics reversed, whatever else the batch pads to."""
+    reader, tokenizer = load_model(str(char_generator_dir), device="cpu")
+    items = [({"topic": "月", "lang": "cmn"}, "床前明月光\n疑是地上霜"), ({"topic": "海", "lang": "cmn"}, "海风吹过")]
+    batch = encode_items(tokenizer, items, 64, {})
+    views = reading_features(reader, batch["backward_ids"], batch["backward_mask"])
+    for row, (_, lyrics) in enumerate(items):
+        ids = torch.tensor([[tokenizer.eos_token_id, *tokenizer.encode(lyrics[::-1], add_special_tokens=False)]])
+        with torch.no_grad():
+            loss = reader(input_ids=ids, labels=ids).loss.item()
+        assert views[row, 0].item() == pytest.approx(-loss, abs=1e-4)
+    assert views.shape == (2, len(BACKWARD)) and bool((views[:, 2] <= views[:, 0]).all())  # the lowest fifth
+
+
+def test_a_scorer_with_a_reader_trains_its_weighting_and_keeps_the_reader_frozen(tmp_path, data_dir,
+                                                                                char_generator_dir):
+    path = scorer_config(tmp_path, data_dir, char_generator_dir, model_samples=0)
+    config = yaml.safe_load(path.read_text("utf-8"))
+    config["model"]["reader"] = str(char_generator_dir)  # any causal LM of the backbone's tokenizer
+    config["data"]["stitched"] = False
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), encoding="utf-8")
+    final = train_scorer(load_config(path, ScorerConfig), progress=False)
+    assert (final / READER_DIR / "model.safetensors").is_file()
+    weights = load_file(final / "model.safetensors")
+    assert not any(key.startswith("reader.") for key in weights)  # the reader has its own folder
+    assert weights["features.weight"].shape == (len(ASPECTS), len(FLUENCY) + len(BACKWARD) + len(FEATURES))
+    assert weights["features.weight"][:, len(FLUENCY):len(FLUENCY) + len(BACKWARD)].abs().sum() > 0  # trained
+    loaded = Scorer.load(final, device="cpu")
+    assert loaded.model.reader is not None and not any(p.requires_grad for p in loaded.model.reader.parameters())
+    source = load_file(char_generator_dir / "model.safetensors")
+    kept = load_file(final / READER_DIR / "model.safetensors")
+    assert source.keys() == kept.keys() and all(torch.equal(source[k], kept[k]) for k in source)  # never trained
+    items = [({"topic": "月", "lang": "cmn"}, "床前明月光\n疑是地上霜"), ({"topic": "海", "lang": "yue"}, "海风吹过")]
+    assert len(loaded.score(items)) == 2
+    batch = encode_items(loaded.tokenizer, items, 64, {})
+    with pytest.raises(ValueError, match="backward_ids"):
+        loaded.model(batch["input_ids"], batch["attention_mask"], batch["features"])
 
 
 def test_scorer_trains_a_few_steps_and_resumes_bitwise(tmp_path, data_dir, char_generator_dir):
