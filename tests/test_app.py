@@ -1,6 +1,7 @@
 """The Gradio demo in a real browser (Debian's chromium, headless, driven by Selenium), its API by
 gradio_client, and its command-line guards."""
 
+import gc
 import os
 import re
 import shutil
@@ -8,6 +9,7 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import mido
 import pytest
@@ -278,6 +280,22 @@ def test_rewrite_one_line_keeps_all_the_others(tmp_path):
     assert len({lyrics.split("\n")[2] for lyrics in again[2]["candidates"]}) > 1  # line 3 is written, not copied
     with pytest.raises(demo_app.Mistake, match="lock at least one line"):
         demo.rewrite_rest(*form, history, state, "1", [])
+
+
+def test_export_files_stay_in_one_folder_that_keeps_only_the_newest_writes(tmp_path):
+    sys.path.insert(0, str(ROOT))
+    from tianci import demo as demo_app
+
+    demo = demo_app.Demo({"tiny": str(DEFAULT_MODEL)}, tmp_path / "ratings.sqlite")
+    form = ("cmn", "月光", "", "5A 5A", "", "", "", None, 1, 0.9, 1, "tiny", "", "", "")
+    files = demo.write(*form, [])[6]
+    root = Path(files[0]).parent.parent
+    assert Path(files[0]).is_file() and root.name.startswith("tianci-exports-")
+    folders = [demo.export_folder() for _ in range(demo_app.EXPORTS_KEPT + 5)]
+    assert not Path(files[0]).exists() and sorted(root.iterdir()) == sorted(folders[5:])  # a long-running server
+    del demo
+    gc.collect()
+    assert not root.exists()  # nothing left in the temporary folder once the Demo is gone
 
 
 def test_page_statuses_are_sentences_and_bugs_are_not_called_mistakes(tmp_path, caplog):

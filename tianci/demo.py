@@ -15,10 +15,12 @@ import json
 import logging
 import math
 import random
+import shutil
 import sys
 import tempfile
 import threading
 import zlib
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -39,6 +41,7 @@ from scorer.ratings import ASPECTS, RatingsStore, default_ratings_db
 MAX_TEXT = 5000  # characters the Analyze tab reads
 MAX_CANDIDATES = 8
 HISTORY = 50  # sets of candidates the page's history keeps
+EXPORTS_KEPT = 32  # newest writes whose export files stay downloadable; older ones are deleted (a server runs for days)
 PRESETS = {
     "七绝 · 7A 7A 7B 7A": "7A 7A 7B 7A",
     "五绝 · 5A 5A 5B 5A": "5A 5A 5B 5A",
@@ -247,6 +250,20 @@ class Demo:
         self._writers: dict[str, Writer] = {}
         self.scorer_path = scorer
         self._scorer = None
+        # one folder for every write's export files, deleted with the Demo (or at exit), never one per write left behind
+        self._exports = tempfile.TemporaryDirectory(prefix="tianci-exports-")
+        self._export_folders: deque[Path] = deque()
+        self._export_lock = threading.Lock()  # page events run on several threads
+
+    def export_folder(self) -> Path:
+        """A new folder for one write's export files, under the Demo's own; the oldest beyond ``EXPORTS_KEPT`` go."""
+        folder = Path(tempfile.mkdtemp(dir=self._exports.name))
+        with self._export_lock:
+            self._export_folders.append(folder)
+            old = [self._export_folders.popleft() for _ in range(len(self._export_folders) - EXPORTS_KEPT)]
+        for gone in old:
+            shutil.rmtree(gone, ignore_errors=True)
+        return folder
 
     def scorer(self):
         """The quality scorer, loaded on first use; None when there is none (candidates are then ranked by checks)."""
@@ -366,8 +383,7 @@ class Demo:
 
     def _written(self, form: tuple, history: list | None, keep: dict[str, str] | None):
         spec, fields, tune, best_first, state, html_cards, plain = self._write(form, keep)
-        folder = Path(tempfile.mkdtemp(prefix="tianci-export-"))
-        files = export_candidates(folder, fields, [s.to_dict() for s in best_first], tune, spec.topic)
+        files = export_candidates(self.export_folder(), fields, [s.to_dict() for s in best_first], tune, spec.topic)
         history = [*[dict(entry) for entry in history or []][-(HISTORY - 1):],
                    {"topic": spec.topic, "lang": spec.lang, "kept": sorted(keep or {}),
                     "candidates": [s.lyrics for s in best_first]}]
