@@ -7,7 +7,9 @@ of that character, read in its sentence, equals the label. Tianci is read throug
 
 The blind sets are only read with ``--blind``: they are meant for a final measurement, not for development. The
 first (``polyphones_yue_blind.tsv``) was read at the end of round 2; the second (``polyphones_yue_blind2.tsv``,
-written later the same way, without its predecessor's sentences) is for the next final measurement.
+written later the same way, without its predecessor's sentences) was read before and after round 3's rules; the
+third (``polyphones_yue_blind3.tsv``, written after the second was read) before and after round 4's, which came from
+the errors on dev set 2 (``polyphones_yue_dev2.tsv``).
 
     python bench/yue_dev_accuracy.py [--blind] [--errors]
 """
@@ -26,8 +28,9 @@ from bench.phonetics_accuracy import Marked, marked_set, plain_pycantonese, tojy
 from phonetics import analyze
 
 SETS = [("method's set", "polyphones_yue.tsv"), ("old blind", "polyphones_yue_test.tsv"),
-        ("dev", "polyphones_yue_dev.tsv")]
-BLIND = [("blind", "polyphones_yue_blind.tsv"), ("blind 2", "polyphones_yue_blind2.tsv")]
+        ("dev", "polyphones_yue_dev.tsv"), ("dev 2", "polyphones_yue_dev2.tsv")]
+BLIND = [("blind", "polyphones_yue_blind.tsv"), ("blind 2", "polyphones_yue_blind2.tsv"),
+         ("blind 3", "polyphones_yue_blind3.tsv")]
 REGISTERS = ("literary", "written", "colloquial")
 
 

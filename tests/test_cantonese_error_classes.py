@@ -50,6 +50,24 @@ def reading_at(marked: str) -> str | None:
         ("琵琶夜[彈]月", "taan4"),  # to pluck
         ("不思[量]", "loeng4"),
         ("絲竹管弦[樂]", "ngok6"),  # music
+        # round 4 (dev set 2): words that fix a reading in any register
+        ("我哋[下]星期考試", "haa6"),  # next
+        ("佢個袋[重]咗兩磅", "cung5"),  # heavier
+        ("班同學喺門口[散]咗", "saan3"),  # to disperse
+        ("記得帶身[分]證", "fan2"),
+        ("過咗紅綠燈就[轉]右", "zyun3"),  # to turn
+        ("隻老鼠[鑽]咗入窿", "zyun1"),  # to squeeze into
+        ("細妹學[彈]鋼琴", "taan4"),  # to play
+        ("落雨要[著]水鞋", "zoek3"),  # to wear
+        ("佢話我哋有夫妻[相]", "soeng3"),  # looks
+        ("新屋離公司好[近]", "kan5"),  # near, after a degree word
+        ("呢個袋好[輕]", "heng1"),
+        ("我[外]甥識行路喇", "ngoi6"),
+        ("我外[甥]識行路喇", "saang1"),
+        ("股價今日[上]漲", "soeng5"),  # to rise
+        ("行程如有變[更]會再通知", "gang1"),
+        ("要靠自己判[斷]", "dyun3"),  # to judge
+        ("佢幾時[數]清楚啲錢", "sou2"),  # to count
     ],
 )
 def test_cantonese_error_classes_read_in_context(marked, expected):
@@ -66,6 +84,18 @@ def test_cantonese_error_classes_read_in_context(marked, expected):
         ("你重未瞓", "colloquial"),
         ("出年我去英國", "colloquial"),
         ("一齊去食飯", "colloquial"),
+        # round 4: clause-initial classifiers, pronoun + classifier, 緊 仔 好 + adjective, colloquial words
+        ("架巴士遲咗", "colloquial"),
+        ("你件外套好襯", "colloquial"),
+        ("個細路讀緊小學", "colloquial"),
+        ("我好凍", "colloquial"),  # five characters, yet not verse
+        ("樓下個雀仔", "colloquial"),
+        ("佢啱啱拎走", "colloquial"),
+        # and what stays out
+        ("嘈嘈切切錯雜彈", "literary"),  # reduplicated 嘈 in verse
+        ("我個人認為這是錯的", "written"),  # 個人: personally
+        ("大家要抓緊時間", "written"),  # 抓緊: not the aspect marker
+        ("他的性格很仔細", "written"),
     ],
 )
 def test_cantonese_register_guess_on_colloquial_words(text, register):
@@ -81,6 +111,10 @@ def test_cantonese_register_guess_on_colloquial_words(text, register):
         ("記得提[醒]佢", "sing2"),  # 提醒 keeps its word
         ("命[中]注定", "zung1"),
         ("呢度好[空]曠", "hung1"),
+        ("[下]面有張櫈", "haa6"),
+        ("呢種病好難[判]斷", "pun3"),
+        ("一包[散]紙", "saan2"),
+        ("佢好[興]奮", "hing1"),
     ],
 )
 def test_cantonese_classes_leave_their_neighbours_alone(marked, expected):
