@@ -177,6 +177,9 @@ def _split_syllables(jyutping: str) -> list[str] | None:
 REGISTERS = tuple(_TABLE["language"]["registers"])  # whose readings differ; data/cantonese.json
 _CONTEXT = load_table("context_yue")  # registers here; its rules are read by phonetics.context
 _COLLOQUIAL = re.compile("|".join(_CONTEXT["colloquial_markers"]))
+# evidence verse and written text show now and then (風緊, 個個, 隔籬): colloquial only at one a WEAK_SPAN characters
+_WEAK_COLLOQUIAL = re.compile("|".join(_CONTEXT["weak_colloquial_markers"]))
+_WEAK_SPAN: int = _CONTEXT["weak_colloquial_span"]
 _CLASSICAL = re.compile("|".join(_CONTEXT["literary_markers"]))
 _MODERN = re.compile("|".join(_CONTEXT["modern_markers"]))
 _VERSE_LINES = frozenset(_CONTEXT["verse_line_lengths"])
@@ -209,8 +212,9 @@ def _modern_bigrams() -> frozenset[str]:
 
 def register_of(text: str) -> str:
     """The register ``text`` is in, from evidence: ``colloquial`` if it has a colloquial Cantonese word (嘅, 咗,
-    佢, 唔 ...); ``literary`` if it is verse-like (no modern written function word such as 的 們 這 nor a
-    modern word, a bigram of ``data/register_yue.json`` (手機, 電話), and a classical function word,
+    佢, 唔 ...), or weaker evidence densely enough (a classifier opening a clause, 讀緊, 好凍: one in 25 characters,
+    since verse has 風緊 and 個個 now and then); ``literary`` if it is verse-like (no modern written function word such
+    as 的 們 這 nor a modern word, a bigram of ``data/register_yue.json`` (手機, 電話), and a classical function word,
     之乎者也兮矣焉哉, or lines of 5 or 7 characters, or parallel lines of one length); else
     ``written``: modern written Chinese, read aloud with everyday readings (:func:`readings`).
 
@@ -221,9 +225,11 @@ def register_of(text: str) -> str:
 
 
 def _register_of(traditional: str) -> str:
-    if _COLLOQUIAL.search(traditional):
-        return "colloquial"
     runs = CJK_RUN.findall(traditional)
+    if _COLLOQUIAL.search(traditional) or (
+        len(_WEAK_COLLOQUIAL.findall(traditional)) * _WEAK_SPAN >= sum(map(len, runs)) > 0
+    ):
+        return "colloquial"
     if _MODERN.search(traditional) or _has_modern_bigram(runs):
         return "written"
     lines = [len(line) for line in runs]

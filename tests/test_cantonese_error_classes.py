@@ -102,6 +102,19 @@ def test_cantonese_register_guess_on_colloquial_words(text, register):
     assert yue.register_of(text) == register
 
 
+@pytest.mark.parametrize(("text", "register"), [
+    ("西風漸緊", "written"),  # 緊 the aspect marker only after a verb it follows in speech: 讀緊, 等緊
+    ("個個修行人", "literary"),  # a reduplicated classifier
+    ("肯與鄰翁相對飲，隔籬呼取盡餘杯", "literary"),  # 隔籬 is verse's too
+    ("我好凍", "colloquial"),  # one weak mark in a short sentence is enough
+    ("架車停喺門口", "colloquial"),  # (喺 alone is enough)
+    ("架車停門口", "colloquial"),  # a clause opening on a classifier: one mark in five characters
+    ("道高堯舜垂衣治，日月並文明，嘉禾甘露登歌薦，雲物煥祥經，隻影向誰去", "literary"),  # one mark in 30: verse
+])
+def test_weak_colloquial_evidence_counts_by_density(text, register):
+    assert yue.register_of(text) == register
+
+
 @pytest.mark.parametrize(
     ("marked", "expected"),
     [
