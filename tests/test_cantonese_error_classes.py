@@ -58,7 +58,8 @@ def reading_at(marked: str) -> str | None:
         ("過咗紅綠燈就[轉]右", "zyun3"),  # to turn
         ("隻老鼠[鑽]咗入窿", "zyun1"),  # to squeeze into
         ("細妹學[彈]鋼琴", "taan4"),  # to play
-        ("落雨要[著]水鞋", "zoek3"),  # to wear
+        ("佢[著]咗件新衫", "zoek3"),  # to wear
+        ("天冷你要[著]多件衫啦", "zoek3"),
         ("佢話我哋有夫妻[相]", "soeng3"),  # looks
         ("新屋離公司好[近]", "kan5"),  # near, after a degree word
         ("呢個袋好[輕]", "heng1"),
@@ -128,6 +129,14 @@ def test_weak_colloquial_evidence_counts_by_density(text, register):
         ("呢種病好難[判]斷", "pun3"),
         ("一包[散]紙", "saan2"),
         ("佢好[興]奮", "hing1"),
+        ("佢好輕[易]就贏咗", "ji6"),
+        ("佢好[輕]易就贏咗", "hing1"),
+        ("我[最]近好忙", "zeoi3"),
+        ("我最[近]好忙", "gan6"),  # recently
+        ("經濟幾[近]崩潰", "gan6"),  # almost
+        ("世界會變[更]好", "gang3"),
+        ("[著]名品牌", "zyu3"),
+        ("環境嘈雜令人難以入睡，[重]新裝修", "cung4"),
     ],
 )
 def test_cantonese_classes_leave_their_neighbours_alone(marked, expected):
