@@ -55,6 +55,7 @@ def reading_at(marked: str) -> str | None:
         ("佢個袋[重]咗兩磅", "cung5"),  # heavier
         ("班同學喺門口[散]咗", "saan3"),  # to disperse
         ("記得帶身[分]證", "fan2"),
+        ("我唔見咗張身[份]證", "fan2"),
         ("過咗紅綠燈就[轉]右", "zyun3"),  # to turn
         ("隻老鼠[鑽]咗入窿", "zyun1"),  # to squeeze into
         ("細妹學[彈]鋼琴", "taan4"),  # to play
