@@ -331,6 +331,21 @@ def test_mandarin_readings_the_trust_table_decides(marked, expected):
     assert reading_at(marked, "cmn") == expected
 
 
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        ("他在码头[挣]一点钱", "zheng4"),  # to earn
+        ("拼命[挣]扎", "zheng1"),  # the struggle keeps its word
+        ("终于把问题[弄]清楚了", "nong4"),  # to do, to make
+        ("小时候在[弄]堂里玩", "long4"),  # a lane
+        ("在草地上[铺]上一块布", "pu1"),  # to spread
+        ("路边的店[铺]关门了", "pu4"),  # a shop
+    ],
+)
+def test_mandarin_verbs_the_word_dictionary_reads_as_nouns(marked, expected):
+    assert reading_at(marked, "cmn") == expected
+
+
 def test_the_trust_table_is_well_formed():
     trust = cmn.load_trust()
     assert 0.5 <= trust.threshold <= min(trust.cautious.values(), default=1.0) <= 1.0
