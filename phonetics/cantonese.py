@@ -177,7 +177,7 @@ def _split_syllables(jyutping: str) -> list[str] | None:
 REGISTERS = tuple(_TABLE["language"]["registers"])  # whose readings differ; data/cantonese.json
 _CONTEXT = load_table("context_yue")  # registers here; its rules are read by phonetics.context
 _COLLOQUIAL = re.compile("|".join(_CONTEXT["colloquial_markers"]))
-# evidence verse and written text show now and then (風緊, 個個, 隔籬): colloquial only at one a WEAK_SPAN characters
+# evidence verse and written text show now and then (風緊, 個個, 隻身): colloquial only at one in _WEAK_SPAN characters
 _WEAK_COLLOQUIAL = re.compile("|".join(_CONTEXT["weak_colloquial_markers"]))
 _WEAK_SPAN: int = _CONTEXT["weak_colloquial_span"]
 _CLASSICAL = re.compile("|".join(_CONTEXT["literary_markers"]))
