@@ -133,16 +133,19 @@ def sources(sentences: list[str], decide: Decide | None = None,
     in_words = load_trust().word_chars if seen is None else frozenset(choices)
     read: list[list[str | None]] = []
     asked: list[tuple[int, list[int], list[bool]]] = []
+    listed: dict[tuple[int, int], str] = {}  # (sentence, index) → the reading of a listed word around it
     for k, sentence in enumerate(sentences):
         syllables: list[str | None] = [None] * len(sentence)
         found, in_word = [], []
         for run in CJK_RUN.finditer(sentence):
             text = run.group()
-            syllables[run.start():run.end()] = _pypinyin_run(text)
+            syllables[run.start():run.end()] = pypinyin_run(text)
+            listed_here = listed_readings(text)
+            listed.update({(k, run.start() + i): reading for i, reading in listed_here.items()})
             for i, c in enumerate(text):
                 if c in choices:
                     word = phrase_length(text, i) > 0
-                    if not word or c in in_words:
+                    if not word or c in in_words or i in listed_here:
                         found.append(run.start() + i)
                         in_word.append(word)
         read.append(syllables)
@@ -163,6 +166,8 @@ def sources(sentences: list[str], decide: Decide | None = None,
                     seen(k, i, char, syllables[i], reading, probability, word)
                 if decide is not None:
                     syllables[i] = decide(char, syllables[i], reading, probability, word)
+                    if listed.get((k, i)) == reading:  # CC-CEDICT's word and the model agree against pypinyin
+                        syllables[i] = reading
     return read
 
 
@@ -211,8 +216,51 @@ def phrase_length(run: str, i: int) -> int:
                 if run[start:start + size] in PHRASES_DICT), default=0)
 
 
+WORDS = "words_cmn"  # phonetics/data/words_cmn.json, written by tools/build_words_cmn.py
+
+
+@cache
+def _listed_words() -> Mapping[str, tuple[str, ...]]:
+    return MappingProxyType({word: tuple(reading.split()) for word, reading in load_table(WORDS)["words"].items()})
+
+
+@lru_cache(maxsize=1 << 19)
+def listed_readings(run: str) -> Mapping[int, str]:
+    """Index → reading, for the polyphones of ``run`` inside a CC-CEDICT word that reads them otherwise than pypinyin
+    (``data/words_cmn.json``): the longest such word around each, and only one that pypinyin's own segmentation does
+    not cut (it lies inside pypinyin's word there, or holds it), so 一起种下 is not read as 起种.
+
+    >>> dict(listed_readings("旋律质朴"))
+    {3: 'pu3'}
+    >>> dict(listed_readings("我们一起种下希望"))  # 起种 would cut pypinyin's 一起|种下
+    {}
+    """
+    words, choices = _listed_words(), load_choices()
+    spans, start = [], 0
+    for segment in _PINYIN.seg(run):
+        spans.append((start, start + len(segment)))
+        start += len(segment)
+    out: dict[int, str] = {}
+    for a, b in spans:
+        for i in range(a, b):
+            if run[i] not in choices:
+                continue
+            for size in range(PHRASE_MAX, 1, -1):
+                found = next((s for s in range(max(0, i - size + 1), min(i, len(run) - size) + 1)
+                              if run[s:s + size] in words and _nested((s, s + size), (a, b))), None)
+                if found is not None:
+                    out[i] = words[run[found:found + size]][i - found]
+                    break
+    return MappingProxyType(out)
+
+
+def _nested(one: tuple[int, int], other: tuple[int, int]) -> bool:
+    """Whether one span lies inside the other."""
+    return (other[0] <= one[0] and one[1] <= other[1]) or (one[0] <= other[0] and other[1] <= one[1])
+
+
 @lru_cache(maxsize=1 << 19)  # the 21k Song ci hold 274k distinct runs: clauses repeat across a corpus
-def _pypinyin_run(run: str) -> tuple[str, ...]:
+def pypinyin_run(run: str) -> tuple[str, ...]:
     syllables = _pypinyin(run)
     if len(syllables) != len(run):  # pypinyin kept unreadable characters as one item: go char by char
         syllables = [_pypinyin(c)[0] for c in run]

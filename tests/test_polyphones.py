@@ -346,6 +346,72 @@ def test_mandarin_verbs_the_word_dictionary_reads_as_nouns(marked, expected):
     assert reading_at(marked, "cmn") == expected
 
 
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        ("旋律庄重而质[朴]", "pu3"),  # CC-CEDICT's 质朴 and the model agree against pypinyin's piáo
+        ("顶层[薄]膜由一个框架支撑", "bo2"),
+        ("他穿着一件绿[夹]克", "jia1"),
+        ("眩[晕]乏力", "yun4"),
+        ("藤[蔓]缠绕着窗台", "man4"),
+        ("我[下]载了一首歌", "xia4"),
+        ("我下[载]了一首歌", "zai4"),  # CC-CEDICT's zǎi alone: the model reads zài, so pypinyin's word stands
+        ("我们一起[种]下希望", "zhong4"),  # 起种 is a CC-CEDICT word, but pypinyin's 一起|种下 does not cut there
+    ],
+)
+def test_a_cedict_word_reads_a_polyphone_only_where_the_model_agrees(marked, expected):
+    assert reading_at(marked, "cmn") == expected
+
+
+def test_the_listed_words_are_cedicts_readings_that_differ_from_pypinyins():
+    words = load_table(cmn.WORDS)["words"]
+    choices = load_choices()
+    assert len(words) > 5000
+    for word, reading in words.items():
+        syllables = reading.split()
+        at = [i for i, char in enumerate(word) if char in choices]
+        assert 2 <= len(word) <= cmn.PHRASE_MAX and len(syllables) == len(word) and at, word
+        alone = cmn.pypinyin_run(word), tuple(cmn.pypinyin_run(char)[0] for char in word)
+        assert any(syllables[i] != theirs[i] for theirs in alone for i in at), word
+    assert dict(cmn.listed_readings("他没有应声")) == {3: "ying4"}
+    assert dict(cmn.listed_readings("我们一起种下希望")) == {}
+
+
+def test_the_shipped_word_table_is_a_fresh_build_from_cedict():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import build_words_cmn
+
+    assert build_words_cmn.build() == load_table(cmn.WORDS)
+
+
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        ("骨灰[撒]在湖中", "sa3"),
+        ("他是个爱[撒]谎的孩子", "sa1"),
+        ("推下操纵[杆]", "gan3"),
+        ("门口立着一根旗[杆]", "gan1"),
+        ("人群蜂[涌]而至", "yong3"),
+        ("军队攻占了葵[涌]", "chong1"),
+        ("人潮[涌]入广场", "yong3"),
+        ("妈妈给我[盛]饭", "cheng2"),
+        ("她轻声[哄]孩子入睡", "hong3"),
+        ("台下一片起[哄]", "hong4"),
+        ("他大[喝]一声", "he4"),
+        ("她[喝]了一口水", "he1"),
+        ("天气[闷]热", "men1"),
+        ("他[重]新开始", "chong2"),
+        ("他的体[重]新高", "zhong4"),
+        ("只[得]作罢", "de2"),
+        ("你[得]走了", "dei3"),
+        ("选择性[地]忽略", "de5"),
+        ("女性[地]位", "di4"),
+    ],
+)
+def test_mandarin_context_rules_from_the_cpp_folds_errors(marked, expected):
+    assert reading_at(marked, "cmn") == expected
+
+
 def test_the_trust_table_is_well_formed():
     trust = cmn.load_trust()
     assert 0.5 <= trust.threshold <= min(trust.cautious.values(), default=1.0) <= 1.0
