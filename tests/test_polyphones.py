@@ -652,6 +652,32 @@ def test_dou3_where_to_arrives_or_ranges_dou2_as_a_complement(text, index, expec
 
 
 @pytest.mark.parametrize(
+    ("marked", "expected", "register"),
+    [
+        ("呢間茶餐廳嘅老闆姓[區]", "au1", "colloquial"),
+        ("[區]老師今日請假", "au1", "literary"),  # seven characters: guessed verse, and the surname holds
+        ("社[區]中心今日休息", "keoi1", "written"),
+        ("[查]先生已經在上個月退休了", "zaa1", "written"),
+        ("你同我[查]清楚先啦", "caa4", "colloquial"),
+        ("我個[女]今年讀中一", "neoi2", "colloquial"),
+        ("嗰個[女]仔好叻", "neoi5", "colloquial"),
+        ("我朝早食咗兩隻雞[蛋]", "daan2", "colloquial"),
+        ("我想食雞[蛋]仔", "daan6", "colloquial"),
+        ("老細而家開緊[會]", "wui2", "colloquial"),
+        ("佢今日要返去開[會]", "wui2", "colloquial"),
+        ("[呢]陣好多人去深圳", "ni1", "colloquial"),
+        ("呢[陣]好多人去深圳", "zan2", "colloquial"),
+        ("今晚我[請]你哋食飯啦", "ceng2", "colloquial"),
+        ("佢件衫短到[露]咗個肚出嚟", "lau6", "colloquial"),
+        ("幫我[盛]碗飯吖", "sing4", "colloquial"),
+    ],
+)
+def test_surnames_and_said_words_read_in_their_register(marked, expected, register):
+    assert reading_at(marked, "yue") == expected
+    assert yue.register_of(marked.replace("[", "").replace("]", "")) == register
+
+
+@pytest.mark.parametrize(
     ("text", "index", "expected"),
     [
         ("又唔會話俾咗", 2, "wui5"),  # not ToJyutping's greedy 會話 wui6 waa2
