@@ -670,6 +670,14 @@ def test_dou3_where_to_arrives_or_ranges_dou2_as_a_complement(text, index, expec
         ("今晚我[請]你哋食飯啦", "ceng2", "colloquial"),
         ("佢件衫短到[露]咗個肚出嚟", "lau6", "colloquial"),
         ("幫我[盛]碗飯吖", "sing4", "colloquial"),
+        ("佢哋一家都姓[曾]", "zang1", "colloquial"),
+        ("我[曾]經嚟過呢度", "cang4", "colloquial"),
+        ("他擔[任]班主任已經三年了", "jam6", "written"),
+        ("外牆出現了一道裂[縫]", "fung6", "written"),
+        ("學生正在閱讀《[論]語》", "leon4", "written"),
+        ("駐外大[使]出席了國慶酒會", "si3", "written"),
+        ("我琴晚瞓唔到[覺]", "gaau3", "colloquial"),
+        ("佢一上車就瞓[着]咗", "zoek6", "colloquial"),
     ],
 )
 def test_surnames_and_said_words_read_in_their_register(marked, expected, register):
