@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cache, cached_property, lru_cache
 from importlib.metadata import version
+from itertools import accumulate
 from pathlib import Path
 
 from .cache import replacing_file, tianci_home
@@ -339,11 +340,14 @@ class LexiconReader:
         out: list[str | None] = []
         source: list[str] = []  # per character: read "alone", from a "spoken" word, or from a dictionary "word"
         words = self._segmented.get(run)
-        for word in words if words is not None else segment_runs([run])[0]:
+        if words is None:
+            words = segment_runs([run])[0]
+        for word in words:
             found, sources = self._word_readings(word)
             out.extend(found)
             source.extend(sources)
         self._arbitrate(run, out, source, register)
+        self._curated(run, words, out, source, register)
         if register != "colloquial":
             for i, char in enumerate(run):
                 if (
@@ -355,6 +359,30 @@ class LexiconReader:
                     out[i] = pair[1]
         apply_rules(load_rules("context_yue"), run, out, register)
         return tuple(out)
+
+    def _curated(self, run: str, words: list[str], out: list[str | None], source: list[str], register: str) -> None:
+        """The curated word table (``data/words_yue.json``: which reading a polyphone takes in which common word, 行貨
+        hong4, 自傳 zyun6, 糖分 fan6) over the sources: the longest listed word around each character, in the text's
+        register (modern text: written or colloquial) or any, and only one that is one of the segmenter's words or
+        holds whole ones (雞蛋仔 keeps its own word). Verse takes only the entries for verse: the table's words are
+        modern ones (長相 soeng3, looks, is not 長相思). Speech keeps the readings of the words HKCanCor's speakers said
+        (``spoken``)."""
+        table = _curated_words()
+        if not table:
+            return
+        edges = {0, *accumulate(map(len, words))}
+        for i, char in enumerate(run):
+            if register == "colloquial" and source[i] == "spoken":
+                continue
+            for size in range(min(_MAX_CURATED, len(run)), 1, -1):
+                reading = next((found for s in range(max(0, i - size + 1), min(i, len(run) - size) + 1)
+                                if s in edges and s + size in edges and (entry := table.get(run[s:s + size]))
+                                and (found := _listed(entry, register, i - s))), None)
+                if reading is not None:
+                    if reading in self.reading_sets.get(char, ()):
+                        out[i] = reading
+                        source[i] = "curated"
+                    break
 
     def _arbitrate(self, run: str, out: list[str | None], source: list[str], register: str) -> None:
         """Module docstring, point 4: ToJyutping's reading in context where it differs from its reading alone
@@ -417,6 +445,24 @@ class LexiconReader:
     def _char_reading(self, char: str) -> str | None:
         chars = self.lexicon.chars
         return chars.get(char) or chars.get(convert(char, "t2hk")) or chars.get(convert(char, "s2hk"))
+
+
+CURATED = "words_yue"  # phonetics/data/words_yue.json, written by tools/build_words_yue.py
+_MAX_CURATED = 4
+
+
+@cache
+def _curated_words() -> dict[str, dict[str, dict[int, str]]]:
+    """Word → register (``any`` or one of :data:`REGISTERS`) → index of a polyphone in it → its reading."""
+    return {word: {register: {int(i): reading for i, reading in at.items()} for register, at in by.items()}
+            for word, by in load_table(CURATED)["words"].items()}
+
+
+def _listed(entry: dict[str, dict[int, str]], register: str, index: int) -> str | None:
+    """A curated word's reading of its character ``index`` in ``register``: the register's own, else (in modern text)
+    its ``any``."""
+    found = entry.get(register, {}).get(index)
+    return found if found or register == "literary" else entry.get("any", {}).get(index)
 
 
 def _read_aloud(source: str, char: str) -> bool:

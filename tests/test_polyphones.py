@@ -651,6 +651,40 @@ def test_dou3_where_to_arrives_or_ranges_dou2_as_a_complement(text, index, expec
     assert yue.readings(text, "colloquial")[index] == expected
 
 
+def test_the_curated_word_table_is_a_fresh_build_of_its_sources():
+    sys.path.insert(0, str(ROOT / "tools"))
+    import build_words_yue
+
+    table, counts = build_words_yue.build()
+    assert table == load_table(yue.CURATED)
+    assert counts["kept"] > 5000 and counts["contradicted by HKCanCor's speech"] > 0
+
+
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        ("本店出售的電器全部是[行]貨", "hong4"),  # the lexicons read hong2
+        ("他的品[行]很好", "hang6"),
+        ("佢個[長]相好似佢阿媽", "zoeng2"),  # the whole word's readings: 長相 zoeng2 soeng3
+        ("佢個長[相]好似佢阿媽", "soeng3"),
+        ("[長]相思，在長安", "coeng4"),  # verse: the table's modern words stay out
+        ("長[相]思，在長安", "soeng1"),
+        ("我朝早食咗兩隻雞[蛋]", "daan2"),  # spoken tone change in speech
+        ("超市的雞[蛋]賣光了", "daan6"),  # the written entry when written Chinese is read aloud
+        ("他在班上教[書]", "syu1"),
+        ("佢以前喺中學[教]書㗎", "gaau3"),  # HKCanCor's speakers, not the writers' gaau1, decide
+        ("呢課書啲[生]字好多", "saang1"),
+        ("他在[空]閒時間學畫畫", "hung3"),
+        ("昨晚我睡了一個好[覺]", "gaau3"),
+        ("不少市民趁假日到郊外[行]山", "haang4"),
+        ("他為了養家拼[命]工作", "meng6"),
+        ("[應]屆畢業生可享報名費優惠", "jing1"),
+    ],
+)
+def test_curated_words_read_in_modern_text_only(marked, expected):
+    assert reading_at(marked, "yue") == expected
+
+
 @pytest.mark.parametrize(
     ("marked", "expected", "register"),
     [
