@@ -31,7 +31,7 @@ SETS = [("method's set", "polyphones_yue.tsv"), ("old blind", "polyphones_yue_te
         ("dev", "polyphones_yue_dev.tsv"), ("dev 2", "polyphones_yue_dev2.tsv")]
 BLIND = [("blind", "polyphones_yue_blind.tsv"), ("blind 2", "polyphones_yue_blind2.tsv"),
          ("blind 3", "polyphones_yue_blind3.tsv"), ("blind 4", "polyphones_yue_blind4.tsv"),
-         ("blind 5", "polyphones_yue_blind5.tsv")]
+         ("blind 5", "polyphones_yue_blind5.tsv"), ("blind 6", "polyphones_yue_blind6.tsv")]
 REGISTERS = ("literary", "written", "colloquial")
 
 
