@@ -30,7 +30,7 @@ from itertools import accumulate
 from pathlib import Path
 
 from .cache import replacing_file, tianci_home
-from .context import apply_rules, load_rules
+from .context import apply_rules, load_rules, longest_listed
 from .everyday import everyday_readings, reading_alone
 from .script import CJK_RUN, convert
 from .segmenter import preload, segment_runs
@@ -374,15 +374,12 @@ class LexiconReader:
         for i, char in enumerate(run):
             if register == "colloquial" and source[i] == "spoken":
                 continue
-            for size in range(min(_MAX_CURATED, len(run)), 1, -1):
-                reading = next((found for s in range(max(0, i - size + 1), min(i, len(run) - size) + 1)
-                                if s in edges and s + size in edges and (entry := table.get(run[s:s + size]))
-                                and (found := _listed(entry, register, i - s))), None)
-                if reading is not None:
-                    if reading in self.reading_sets.get(char, ()):
-                        out[i] = reading
-                        source[i] = "curated"
-                    break
+            reading = longest_listed(run, i, _MAX_CURATED,
+                                     lambda s, n, i=i: _listed(table[run[s:s + n]], register, i - s)
+                                     if s in edges and s + n in edges and run[s:s + n] in table else None)
+            if reading is not None and reading in self.reading_sets.get(char, ()):
+                out[i] = reading
+                source[i] = "curated"
 
     def _arbitrate(self, run: str, out: list[str | None], source: list[str], register: str) -> None:
         """Module docstring, point 4: ToJyutping's reading in context where it differs from its reading alone

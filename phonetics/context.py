@@ -14,9 +14,10 @@ reads it.
 from __future__ import annotations
 
 import re
-from collections.abc import MutableSequence
+from collections.abc import Callable, MutableSequence
 from dataclasses import dataclass
 from functools import cache
+from typing import TypeVar
 
 from .tables import load_table
 
@@ -56,3 +57,22 @@ def apply_rules(rules: tuple[ContextRule, ...], run: str, readings: MutableSeque
                 if (where := match.start("t")) not in ruled:
                     readings[offset + where] = rule.reading
                     ruled.add(where)
+
+
+T = TypeVar("T")
+
+
+def longest_listed(run: str, i: int, longest: int, read: Callable[[int, int], T | None]) -> T | None:
+    """What ``read(start, size)`` gives for the longest word of ``run`` around ``run[i]`` (at most ``longest``
+    characters, the leftmost of a length first) for which it gives anything: a word table's reading of ``run[i]``
+    where the caller's table lists the word and its segmentation allows it.
+
+    >>> table = {"闷热": "men1 re4"}
+    >>> longest_listed("天气闷热", 2, 4, lambda start, size: table.get("天气闷热"[start:start + size]))
+    'men1 re4'
+    """
+    for size in range(min(longest, len(run)), 1, -1):
+        for start in range(max(0, i - size + 1), min(i, len(run) - size) + 1):
+            if (found := read(start, size)) is not None:
+                return found
+    return None

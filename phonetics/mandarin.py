@@ -24,7 +24,7 @@ from pypinyin.contrib.tone_convert import to_tone3
 from pypinyin.converter import UltimateConverter
 from pypinyin.core import Pinyin
 
-from .context import apply_rules, load_rules
+from .context import apply_rules, load_rules, longest_listed
 from .polyphone import Disambiguator, load_choices
 from .script import CJK_RUN, convert
 from .tables import load_table
@@ -245,12 +245,10 @@ def listed_readings(run: str) -> Mapping[int, str]:
         for i in range(a, b):
             if run[i] not in choices:
                 continue
-            for size in range(PHRASE_MAX, 1, -1):
-                found = next((s for s in range(max(0, i - size + 1), min(i, len(run) - size) + 1)
-                              if run[s:s + size] in words and _nested((s, s + size), (a, b))), None)
-                if found is not None:
-                    out[i] = words[run[found:found + size]][i - found]
-                    break
+            found = longest_listed(run, i, PHRASE_MAX, lambda s, n, i=i, a=a, b=b: words[run[s:s + n]][i - s]
+                                   if run[s:s + n] in words and _nested((s, s + n), (a, b)) else None)
+            if found is not None:
+                out[i] = found
     return MappingProxyType(out)
 
 
