@@ -406,6 +406,18 @@ def test_the_shipped_word_table_is_a_fresh_build_from_cedict():
         ("你[得]走了", "dei3"),
         ("选择性[地]忽略", "de5"),
         ("女性[地]位", "di4"),
+        ("海上的[钻]井平台", "zuan4"),  # the drill, a noun
+        ("他[钻]进被窝", "zuan1"),
+        ("我一坐船就[晕]船", "yun4"),
+        ("他头[晕]了", "yun1"),
+        ("月亮周围有一圈光[晕]", "yun4"),
+        ("墓碑立在了[当]地的山上", "dang1"),  # pypinyin's 了当 would cut 当地
+        ("他直截了[当]地拒绝", "dang4"),
+        ("羊汤[泡]馍", "pao4"),
+        ("靠施[舍]过活", "she3"),
+        ("木板厚[薄]不均", "bo2"),
+        ("他是一位[乐]评人", "yue4"),
+        ("木质隔[扇]", "shan4"),
     ],
 )
 def test_mandarin_context_rules_from_the_cpp_folds_errors(marked, expected):
