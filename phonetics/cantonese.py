@@ -194,7 +194,7 @@ _TABLE_READINGS = tuple(
     [(char, reading) for char, pair in _LITERARY.items() for reading in pair]
     + [
         (m.group(1), rule["reading"])
-        for rule in _CONTEXT["rules"]
+        for rule in [*_CONTEXT["rules"], *_CONTEXT["sentence_rules"]]
         if (m := re.search(r"\(\?P<t>(.)\)", rule["pattern"]))
     ]
 )
@@ -308,6 +308,8 @@ class LexiconReader:
             found = self._run_readings(run.group(), register)
             # A character the conversion changed but still cannot read: try it as typed.
             out[start:end] = [r or self._char_reading(text[i]) for i, r in zip(range(start, end), found, strict=True)]
+        # particles whose tone the clause's punctuation or an earlier clause settles: 真㗎？ gaa4, 佢話…喎 wo5
+        apply_rules(load_rules("context_yue", "sentence_rules"), traditional, out, register)
         return out
 
     def _script(self, text: str) -> str:
@@ -364,19 +366,22 @@ class LexiconReader:
         """The curated word table (``data/words_yue.json``: which reading a polyphone takes in which common word, 行貨
         hong4, 自傳 zyun6, 糖分 fan6) over the sources: the longest listed word around each character, in the text's
         register (modern text: written or colloquial) or any, and only one that is one of the segmenter's words or
-        holds whole ones (雞蛋仔 keeps its own word). Verse takes only the entries for verse: the table's words are
-        modern ones (長相 soeng3, looks, is not 長相思). Speech keeps the readings of the words HKCanCor's speakers said
-        (``spoken``)."""
+        holds whole ones (雞蛋仔 keeps its own word), or whose characters no dictionary word reads (the segmenter
+        leaves written text it does not know in long pieces: 全場觀眾屏息以待 gives 屏息 bing2). Verse takes only the
+        entries for verse: the table's words are modern ones (長相 soeng3, looks, is not 長相思). Speech keeps the
+        readings of the words HKCanCor's speakers said (``spoken``)."""
         table = _curated_words()
         if not table:
             return
         edges = {0, *accumulate(map(len, words))}
+        loose = [src in ("alone", "context") for src in source]  # read outside any dictionary word
         for i, char in enumerate(run):
             if register == "colloquial" and source[i] == "spoken":
                 continue
             reading = longest_listed(run, i, _MAX_CURATED,
                                      lambda s, n, i=i: _listed(table[run[s:s + n]], register, i - s)
-                                     if s in edges and s + n in edges and run[s:s + n] in table else None)
+                                     if run[s:s + n] in table and ((s in edges and s + n in edges)
+                                                                   or all(loose[s:s + n])) else None)
             if reading is not None and reading in self.reading_sets.get(char, ()):
                 out[i] = reading
                 source[i] = "curated"

@@ -1,8 +1,8 @@
 """Context rules: a polyphone read one way in one context, kept as data (``data/context_<lang>.json``).
 
-Each rule is a regular expression over a run of CJK characters; the character in its group ``t`` takes the
-rule's reading (in the rule's registers only, when it names one or a list). The first rule that matches a character
-reads it.
+Each rule is a regular expression over a run of CJK characters (a sentence rule: over the whole text, its
+punctuation and other clauses included); the character in its group ``t`` takes the rule's reading (in the rule's
+registers only, when it names one or a list). The first rule that matches a character reads it.
 
 >>> rules = load_rules("context_cmn")
 >>> out = ["man4", "man4", "di4", "zou3"]
@@ -31,10 +31,11 @@ class ContextRule:
 
 
 @cache
-def load_rules(table: str) -> tuple[ContextRule, ...]:
+def load_rules(table: str, key: str = "rules") -> tuple[ContextRule, ...]:
+    """The rules of ``data/<table>.json`` under ``key`` (Cantonese keeps ``sentence_rules`` beside its ``rules``)."""
     return tuple(ContextRule(re.compile(rule["pattern"]), rule["reading"], _registers(rule.get("register")),
                              _target(rule["pattern"]))
-                 for rule in load_table(table)["rules"])
+                 for rule in load_table(table)[key])
 
 
 def _target(pattern: str) -> str | None:

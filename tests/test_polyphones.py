@@ -229,7 +229,7 @@ def test_tojyutping_arbitrates_words_pycantonese_segments_apart():
 
 @pytest.mark.parametrize(("table", "lang"), [("context_cmn", "cmn"), ("context_yue", "yue")])
 def test_context_rules_read_only_readings_their_characters_have(table, lang):
-    rules = load_table(table)["rules"]
+    rules = load_table(table)["rules"] + load_table(table).get("sentence_rules", [])
     sets = reading_sets(lang)
     if lang == "yue":  # the sources' readings: the lexicon's, and ToJyutping's (the reading sets add the table's)
         sets = dict(yue._lexicon_reading_sets(yue._default_lexicon()))
@@ -628,7 +628,76 @@ def test_word_gold_readings_the_library_gets_right(text, expected):
 
 def test_written_and_literary_text_keep_the_everyday_particle_tone():
     assert yue.register_of("你去邊呀") == "written" and yue.readings("你去邊呀")[-1] == "aa3"
-    assert yue.readings("你去邊呀", "colloquial")[-1] == "aa4"
+    assert yue.readings("佢好勤力呀", "colloquial")[-1] == "aa4"  # speech keeps HKCanCor's aa4 ...
+    assert yue.readings("你去邊呀", "colloquial")[-1] == "aa3"  # ... but for a wh-question's
+
+
+@pytest.mark.parametrize(
+    ("text", "register"),
+    [
+        ("老細今晚請大家食飯", "colloquial"),  # words only speech uses: 老細, 食飯
+        ("兩兄弟成日爭玩具", "colloquial"),
+        ("幫我度下個腰圍", "colloquial"),  # a verb and 下, a little
+        ("食物安全", "written"),  # 食 alone is no evidence
+    ],
+)
+def test_colloquial_words_are_evidence_of_speech(text, register):
+    assert yue.register_of(text) == register
+
+
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        ("行到水窮處，坐[看]雲起時", "hon1"),  # verse: level tone
+        ("我每天都[看]書", "hon3"),
+        ("不知秋[思]落誰家", "si3"),  # thoughts, a noun
+        ("低頭[思]故鄉", "si1"),
+        ("一[騎]紅塵妃子笑", "gei6"),  # a horseman
+        ("他每天[騎]單車上學", "ke4"),
+        ("獨在異鄉[為]異客", "wai4"),  # to be
+        ("[為]伊消得人憔悴", "wai6"),  # for
+        ("[朝]辭白帝彩雲間", "ziu1"),  # morning
+        ("南[朝]四百八十寺", "ciu4"),  # a dynasty
+    ],
+)
+def test_verse_reads_by_sense(marked, expected):
+    assert reading_at(marked, "yue") == expected
+
+
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        ("說到這裏他忍不住哽[咽]", "jit3"),  # the curated table's words, inside a piece the segmenter leaves whole
+        ("他[屏]住呼吸", "bing2"),
+        ("她一向很倔[強]", "goeng6"),
+        ("他[從]容地走上台", "cung1"),
+        ("工人長期被[剝]削", "bok1"),
+        ("這盒[什]錦餅乾", "sap6"),
+    ],
+)
+def test_word_readings_in_written_text_the_segmenter_does_not_cut(marked, expected):
+    assert reading_at(marked, "yue") == expected
+
+
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        ("真[㗎]？你唔好呃我", "gaa4"),  # a question asking to confirm: the punctuation settles it
+        ("真[㗎]，你唔好呃我", "gaa3"),
+        ("佢話聽日唔使返工[喎]", "wo5"),  # reported speech, in the same clause ...
+        ("佢話架車壞咗，要遲啲到[喎]", "wo5"),  # ... or an earlier one
+        ("原來你識講日文[喎]", "wo3"),  # a discovery
+        ("你今晚想食咩[呀]", "aa3"),
+        ("食咗飯未[呀]？", "aa3"),
+        ("[喂]，邊位搵我？", "wai2"),  # answering the phone
+        ("[喂]，你唔好行咁快", "wai3"),  # calling out
+        ("[咪]郁，我幫你影張相", "mai5"),  # don't
+        ("[咪]係囉", "mai6"),
+        ("佢都係想幫你[嘛]", "maa3"),
+    ],
+)
+def test_particle_tones_the_sentence_settles(marked, expected):
+    assert reading_at(marked, "yue") == expected
 
 
 @pytest.mark.parametrize(
