@@ -184,6 +184,7 @@ _WEAK_SPAN: int = _CONTEXT["weak_colloquial_span"]
 _CLASSICAL = re.compile("|".join(_CONTEXT["literary_markers"]))
 _MODERN = re.compile("|".join(_CONTEXT["modern_markers"]))
 _VERSE_LINES = frozenset(_CONTEXT["verse_line_lengths"])
+_CI_LINES: dict[str, int] = _CONTEXT["ci_lines"]  # the lines of a ci (詞): several, short, of any lengths
 _LITERARY: dict[str, tuple[str, str]] = {c: (pair[0], pair[1]) for c, pair in _CONTEXT["literary_pairs"].items()}
 _LITERARY_EVERYWHERE = frozenset(_CONTEXT["literary_everywhere"])
 _KEPT_AS_TYPED = frozenset(_CONTEXT["kept_as_typed"]["chars"])
@@ -216,7 +217,8 @@ def register_of(text: str) -> str:
     佢, 唔 ...), or weaker evidence densely enough (a classifier opening a clause, 讀緊, 好凍: one in 25 characters,
     since verse has 風緊 and 個個 now and then); ``literary`` if it is verse-like (no modern written function word such
     as 的 們 這 nor a modern word, a bigram of ``data/register_yue.json`` (手機, 電話), and a classical function word,
-    之乎者也兮矣焉哉, or lines of 5 or 7 characters, or parallel lines of one length); else
+    之乎者也兮矣焉哉, or lines of 5 or 7 characters, or parallel lines of one length, or the several short lines of a
+    ci, 簫聲咽，秦娥夢斷秦樓月，秦樓月); else
     ``written``: modern written Chinese, read aloud with everyday readings (:func:`readings`).
 
     >>> register_of("佢聽日返工"), register_of("春風吹又生"), register_of("他的考試分數很高")
@@ -234,7 +236,9 @@ def _register_of(traditional: str) -> str:
     if _MODERN.search(traditional) or _has_modern_bigram(runs):
         return "written"
     lines = [len(line) for line in runs]
-    verse_shaped = bool(lines) and (set(lines) <= _VERSE_LINES or (len(lines) > 1 and len(set(lines)) == 1))
+    verse_shaped = bool(lines) and (set(lines) <= _VERSE_LINES or (len(lines) > 1 and len(set(lines)) == 1)
+                                    or (len(lines) >= _CI_LINES["min_lines"]
+                                        and all(_CI_LINES["shortest"] <= n <= _CI_LINES["longest"] for n in lines)))
     return "literary" if verse_shaped or _CLASSICAL.search(traditional) else "written"
 
 

@@ -639,6 +639,8 @@ def test_written_and_literary_text_keep_the_everyday_particle_tone():
         ("兩兄弟成日爭玩具", "colloquial"),
         ("幫我度下個腰圍", "colloquial"),  # a verb and 下, a little
         ("食物安全", "written"),  # 食 alone is no evidence
+        ("寒蟬淒切，對長亭晚，驟雨初歇", "literary"),  # a ci: short lines of many lengths
+        ("會議將於明天上午舉行，各部門須派代表出席", "written"),  # modern words
     ],
 )
 def test_colloquial_words_are_evidence_of_speech(text, register):
@@ -658,6 +660,11 @@ def test_colloquial_words_are_evidence_of_speech(text, register):
         ("[為]伊消得人憔悴", "wai6"),  # for
         ("[朝]辭白帝彩雲間", "ziu1"),  # morning
         ("南[朝]四百八十寺", "ciu4"),  # a dynasty
+        ("欲[上]青天覽明月", "soeng5"),  # to go up
+        ("天[上]人間", "soeng6"),  # above
+        ("勒石[燕]然", "jin1"),  # the region
+        ("新[燕]啄泥", "jin3"),  # a swallow
+        ("寒蟬淒切，對長亭晚，夢[斷]西樓", "dyun6"),  # a ci's lines of many lengths read as verse
     ],
 )
 def test_verse_reads_by_sense(marked, expected):
@@ -673,6 +680,12 @@ def test_verse_reads_by_sense(marked, expected):
         ("他[從]容地走上台", "cung1"),
         ("工人長期被[剝]削", "bok1"),
         ("這盒[什]錦餅乾", "sap6"),
+        ("本港的出生[率]持續下降", "leot6"),  # a rate, read aloud
+        ("下象棋時，[車]要先出", "geoi1"),  # the chess piece, named by the sentence
+        ("[翟]先生今日請假", "zaak6"),  # surnames before a title
+        ("[仇]先生是新來的老師", "kau4"),
+        ("他把零錢[數]了一遍", "sou2"),  # to count
+        ("演出前要先[更]衣", "gang1"),  # to change
     ],
 )
 def test_word_readings_in_written_text_the_segmenter_does_not_cut(marked, expected):
