@@ -688,7 +688,7 @@ def test_verse_reads_by_sense(marked, expected):
         ("演出前要先[更]衣", "gang1"),  # to change
     ],
 )
-def test_word_readings_in_written_text_the_segmenter_does_not_cut(marked, expected):
+def test_modern_text_reads_words_and_senses_neither_lexicon_has(marked, expected):
     assert reading_at(marked, "yue") == expected
 
 
