@@ -17,6 +17,7 @@ from phonetics import PhoneticsError, analyze, annotate, is_cjk, language, readi
 from phonetics import cantonese as yue
 from phonetics import mandarin as cmn
 from phonetics.polyphone import Disambiguator, build_choices, load_choices
+from phonetics.script import convert
 from phonetics.segmenter import segment_runs
 from phonetics.tables import load_table
 
@@ -690,6 +691,23 @@ def test_verse_reads_by_sense(marked, expected):
 )
 def test_modern_text_reads_words_and_senses_neither_lexicon_has(marked, expected):
     assert reading_at(marked, "yue") == expected
+
+
+def test_cantonese_tables_are_written_in_the_script_the_reader_matches_them_against():
+    """The reader converts text to Hong Kong script (說 as 説, 溫 as 温) before rules and words see it: a rule or word
+    written otherwise would never match (遊說 seoi3 did not, until this test)."""
+    context = load_table("context_yue")
+    kept = set(context["kept_as_typed"]["chars"])  # these stay as typed in traditional text
+    patterns = [rule["pattern"] for rule in context["rules"] + context["sentence_rules"]]
+    patterns += [p for key in ("colloquial_markers", "weak_colloquial_markers", "modern_markers") for p in context[key]]
+    for pattern in patterns:
+        converted = [c for c in pattern if is_cjk(c) and c not in kept and convert(c, "s2hk") != c]
+        assert converted == [], pattern
+    words = load_table(yue.CURATED)["words"]
+    assert [word for word in words if convert(word, "s2hk") != word] == []
+    assert reading_at("議員四出遊[說]", "yue") == "seoi3"
+    assert reading_at("校長[率]領師生探訪老人院", "yue") == "seot1"  # not the rate of 增長率
+    assert reading_at("江雨霏霏江草齊，六[朝]如夢鳥空啼", "yue") == "ciu4"  # the Six Dynasties, not morning
 
 
 @pytest.mark.parametrize(

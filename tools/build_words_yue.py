@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from lyrics.files import write_atomic  # noqa: E402
 from phonetics.cantonese import CURATED, REGISTERS, reading_sets  # noqa: E402
+from phonetics.script import convert  # noqa: E402
 
 SOURCES = ROOT / "phonetics" / "data" / CURATED
 OUT = ROOT / "phonetics" / "data" / f"{CURATED}.json"
@@ -63,6 +64,9 @@ def build(sources: Path = SOURCES) -> tuple[dict, dict[str, int]]:
                 continue
             char, word, jyutping, register = (field.strip() for field in fields)
             syllables = jyutping.split()
+            if char in word and len(converted := convert(word, "s2hk")) == len(word):
+                # the reader looks words up in Hong Kong script (說話 as 説話, 溫度 as 温度, 了解 as 瞭解)
+                char, word = converted[word.index(char)], converted
             if (char not in word or len(syllables) != len(word) or not all(SYLLABLE.fullmatch(s) for s in syllables)
                     or register not in ("any", *REGISTERS) or not 2 <= len(word) <= 4):
                 counts["malformed"] += 1
