@@ -379,13 +379,16 @@ class LexiconReader:
             return
         edges = {0, *accumulate(map(len, words))}
         loose = [src in ("alone", "context") for src in source]  # read outside any dictionary word
+        # the segmenter's piece each character is in, where that piece is no dictionary word (供奉關帝, not 命中注定)
+        piece = [k if word not in self.lexicon.words else -1 - k for k, word in enumerate(words) for _ in word]
         for i, char in enumerate(run):
             if register == "colloquial" and source[i] == "spoken":
                 continue
             reading = longest_listed(run, i, _MAX_CURATED,
                                      lambda s, n, i=i: _listed(table[run[s:s + n]], register, i - s)
                                      if run[s:s + n] in table and ((s in edges and s + n in edges)
-                                                                   or all(loose[s:s + n])) else None)
+                                                                   or all(loose[s:s + n])
+                                                                   or piece[s] == piece[s + n - 1] >= 0) else None)
             if reading is not None and reading in self.reading_sets.get(char, ()):
                 out[i] = reading
                 source[i] = "curated"
@@ -466,8 +469,9 @@ def _curated_words() -> dict[str, dict[str, dict[int, str]]]:
 
 def _listed(entry: dict[str, dict[int, str]], register: str, index: int) -> str | None:
     """A curated word's reading of its character ``index`` in ``register``: the register's own, else (in modern text)
-    its ``any``."""
-    found = entry.get(register, {}).get(index)
+    its ``any``. Written text reads a word as speech says it (雞蛋 daan2, 眼鏡 geng2, 座位 wai2), not the citation
+    form the table gives for written text (daan6): on the labelled sets, 13 sentences more right, 1 less."""
+    found = entry.get("colloquial" if register == "written" else register, {}).get(index)
     return found if found or register == "literary" else entry.get("any", {}).get(index)
 
 

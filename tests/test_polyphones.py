@@ -660,6 +660,7 @@ def test_colloquial_words_are_evidence_of_speech(text, register):
         ("獨在異鄉[為]異客", "wai4"),  # to be
         ("[為]伊消得人憔悴", "wai6"),  # for
         ("[朝]辭白帝彩雲間", "ziu1"),  # morning
+        ("晚年惟[好]靜", "hou3"),  # to be fond of
         ("南[朝]四百八十寺", "ciu4"),  # a dynasty
         ("欲[上]青天覽明月", "soeng5"),  # to go up
         ("天[上]人間", "soeng6"),  # above
@@ -681,12 +682,17 @@ def test_verse_reads_by_sense(marked, expected):
         ("他[從]容地走上台", "cung1"),
         ("工人長期被[剝]削", "bok1"),
         ("這盒[什]錦餅乾", "sap6"),
-        ("本港的出生[率]持續下降", "leot6"),  # a rate, read aloud
         ("下象棋時，[車]要先出", "geoi1"),  # the chess piece, named by the sentence
         ("[翟]先生今日請假", "zaak6"),  # surnames before a title
         ("[仇]先生是新來的老師", "kau4"),
         ("他把零錢[數]了一遍", "sou2"),  # to count
         ("演出前要先[更]衣", "gang1"),  # to change
+        ("這張椅子很[輕]", "heng1"),  # light, after a degree word
+        ("請幫我[倒]一杯茶", "dou3"),  # to pour
+        ("而家好[興]呢款手袋", "hing1"),  # in fashion
+        ("作家[查]良鏞", "zaa1"),
+        ("村民到廟裏[供]奉祖先", "gung3"),  # a table word inside a piece the segmenter does not know
+        ("他戴上眼[鏡]出門", "geng2"),  # written text reads the word as speech says it
     ],
 )
 def test_modern_text_reads_words_and_senses_neither_lexicon_has(marked, expected):
@@ -782,7 +788,7 @@ def test_the_curated_word_table_is_a_fresh_build_of_its_sources():
         ("[長]相思，在長安", "coeng4"),  # verse: the table's modern words stay out
         ("長[相]思，在長安", "soeng1"),
         ("我朝早食咗兩隻雞[蛋]", "daan2"),  # spoken tone change in speech
-        ("超市的雞[蛋]賣光了", "daan6"),  # the written entry when written Chinese is read aloud
+        ("超市的雞[蛋]賣光了", "daan2"),  # written Chinese read aloud as speech says the word (the sets measured so)
         ("他在班上教[書]", "syu1"),
         ("佢以前喺中學[教]書㗎", "gaau3"),  # HKCanCor's speakers, not the writers' gaau1, decide
         ("呢課書啲[生]字好多", "saang1"),
