@@ -693,6 +693,18 @@ def test_verse_reads_by_sense(marked, expected):
         ("作家[查]良鏞", "zaa1"),
         ("村民到廟裏[供]奉祖先", "gung3"),  # a table word inside a piece the segmenter does not know
         ("他戴上眼[鏡]出門", "geng2"),  # written text reads the word as speech says it
+        ("妹妹在簿上[畫]了一棵樹", "waak6"),  # to draw
+        ("她[請]了兩天假", "ceng2"),
+        ("他被選[為]隊長", "wai4"),
+        ("士兵搬運[彈]藥", "daan6"),
+        ("她為大家[彈]一首歌", "taan4"),
+        ("他專心[鑽]研古籍", "zyun1"),
+        ("球隊的老[將]宣佈退役", "zoeng3"),
+        ("網上買比門市[平]得多", "peng4"),
+        ("這[種]花很香", "zung2"),  # the classifier
+        ("他[種]了一棵樹", "zung3"),  # to plant
+        ("三件衫一百蚊[咋]？", "zaa4"),  # asked back
+        ("下個月有五日[假]", "gaa3"),  # a holiday
     ],
 )
 def test_modern_text_reads_words_and_senses_neither_lexicon_has(marked, expected):
