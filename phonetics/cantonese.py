@@ -470,7 +470,8 @@ def _curated_words() -> dict[str, dict[str, dict[int, str]]]:
 def _listed(entry: dict[str, dict[int, str]], register: str, index: int) -> str | None:
     """A curated word's reading of its character ``index`` in ``register``: the register's own, else (in modern text)
     its ``any``. Written text reads a word as speech says it (雞蛋 daan2, 眼鏡 geng2, 座位 wai2), not the citation
-    form the table gives for written text (daan6): on the labelled sets, 13 sentences more right, 1 less."""
+    form the sources give for written text (daan6, left out by the build): on the labelled sets, 13 sentences more
+    right, 1 less."""
     found = entry.get("colloquial" if register == "written" else register, {}).get(index)
     return found if found or register == "literary" else entry.get("any", {}).get(index)
 

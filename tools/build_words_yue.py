@@ -11,7 +11,9 @@ its readings qualify, stays exact), and HKCanCor's
 speakers, where they said the word at least ``MIN_SPOKEN`` times, gave it that reading most often (教書 gaau3, 後尾
 mei1, 知識 zi3: speech, not the writers' citation forms, decides). Where two lines
 give one word's character two readings in one register, both are dropped: the table holds only what its writers agree
-on. Deterministic: the same sources give the same file.
+on. A ``written`` line (the citation form of a word for written text, 雞蛋 daan6) is left out: the reader reads
+written text as speech says the word (``phonetics.cantonese._listed``). Deterministic: the same sources give the
+same file.
 """
 
 from __future__ import annotations
@@ -70,6 +72,9 @@ def build(sources: Path = SOURCES) -> tuple[dict, dict[str, int]]:
             if (char not in word or len(syllables) != len(word) or not all(SYLLABLE.fullmatch(s) for s in syllables)
                     or register not in ("any", *REGISTERS) or not 2 <= len(word) <= 4):
                 counts["malformed"] += 1
+                continue
+            if register == "written":  # citation forms: the reader reads written text as speech says a word
+                counts["written (not read)"] += 1
                 continue
             for index, (other, syllable) in enumerate(zip(word, syllables, strict=True)):
                 if len(sets.get(other, ())) < 2:
