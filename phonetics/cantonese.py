@@ -30,8 +30,9 @@ from itertools import accumulate
 from pathlib import Path
 
 from .cache import replacing_file, tianci_home
-from .context import apply_rules, load_rules, longest_listed
+from .context import ContextRule, apply_rules, load_rules, longest_listed
 from .everyday import everyday_readings, reading_alone
+from .metre import by_metre
 from .script import CJK_RUN, convert
 from .segmenter import preload, segment_runs
 from .tables import load_table
@@ -187,12 +188,14 @@ _VERSE_LINES = frozenset(_CONTEXT["verse_line_lengths"])
 _CI_LINES: dict[str, int] = _CONTEXT["ci_lines"]  # the lines of a ci (詞): several, short, of any lengths
 _LITERARY: dict[str, tuple[str, str]] = {c: (pair[0], pair[1]) for c, pair in _CONTEXT["literary_pairs"].items()}
 _LITERARY_EVERYWHERE = frozenset(_CONTEXT["literary_everywhere"])
+_METRE_PAIRS: dict[str, tuple[str, str]] = {c: (p[0], p[1]) for c, p in _CONTEXT["metre_pairs"]["pairs"].items()}
 _KEPT_AS_TYPED = frozenset(_CONTEXT["kept_as_typed"]["chars"])
 _TOJYUTPING_ALONE = frozenset(_CONTEXT["tojyutping_alone_registers"])
 _INTERJECTIONS = frozenset(_CONTEXT["interjections"])  # speech in any register: HKCanCor's reading alone stands
 # (character, reading) the table can give: a rule's character is the one its group t matches, when one
 _TABLE_READINGS = tuple(
-    [(char, reading) for char, pair in _LITERARY.items() for reading in pair]
+    [(char, reading) for pairs in (_LITERARY, _METRE_PAIRS) for char, pair in pairs.items() for reading in pair]
+    + list(_CONTEXT["surnames"]["readings"].items())
     + [
         (m.group(1), rule["reading"])
         for rule in [*_CONTEXT["rules"], *_CONTEXT["sentence_rules"]]
@@ -314,7 +317,7 @@ class LexiconReader:
             out[start:end] = [r or self._char_reading(text[i]) for i, r in zip(range(start, end), found, strict=True)]
         # particles whose tone the clause's punctuation or an earlier clause settles: 真㗎？ gaa4, 佢話…喎 wo5
         apply_rules(load_rules("context_yue", "sentence_rules"), traditional, out, register)
-        return out
+        return by_metre(traditional, out, _METRE_PAIRS, _level) if register == "literary" else out
 
     def _script(self, text: str) -> str:
         """``text`` in Hong Kong traditional script, as the lexicon's keys are, but for characters OpenCC changes in a
@@ -360,10 +363,10 @@ class LexiconReader:
                     (pair := _LITERARY.get(char))
                     and out[i]
                     and (register == "literary" or _read_aloud(source[i], char))
-                    and _colloquial(out[i], pair[0], source[i], char)
+                    and _colloquial(out[i], pair[0], source[i], char, register)
                 ):
                     out[i] = pair[1]
-        apply_rules(load_rules("context_yue"), run, out, register)
+        apply_rules(_run_rules(), run, out, register)
         return tuple(out)
 
     def _curated(self, run: str, words: list[str], out: list[str | None], source: list[str], register: str) -> None:
@@ -482,14 +485,35 @@ def _read_aloud(source: str, char: str) -> bool:
     return source == "alone" and char not in _LITERARY_EVERYWHERE
 
 
-def _colloquial(reading: str, colloquial: str, source: str, char: str) -> bool:
+def _colloquial(reading: str, colloquial: str, source: str, char: str, register: str) -> bool:
     """Whether ``reading`` is the colloquial one of a literary pair, where the literary register replaces it:
-    read alone or as ToJyutping reads it in context (its everyday words: 青苔 ceng1), or in any word for the
-    colloquial tone-5 layer (遠近 kan5); in a word only speech records, in any of its tones (輕輕 heng6 heng1
-    is heng1 said)."""
+    read alone or as ToJyutping reads it in context (its everyday words: 青苔 ceng1), in any word in verse (疾病
+    bing6, 雲生 sang1: verse is recited in the reading-aloud layer throughout), or in any word for the colloquial
+    tone-5 layer (遠近 kan5); in a word only speech records, in any of its tones (輕輕 heng6 heng1 is heng1 said)."""
     if source == "spoken":
         return reading.rstrip("123456") == colloquial.rstrip("123456")
-    return reading == colloquial and (source in ("alone", "context") or char in _LITERARY_EVERYWHERE)
+    return reading == colloquial and (
+        source in ("alone", "context") or register == "literary" or char in _LITERARY_EVERYWHERE
+    )
+
+
+@cache
+def _run_rules() -> tuple[ContextRule, ...]:
+    """The rules read over one run: the surnames (``surnames`` of ``data/context_yue.json``: one context for all),
+    then the table's ``rules``."""
+    table = _CONTEXT["surnames"]
+    surnames = tuple(
+        ContextRule(re.compile(f"{f'(?<![{before}])' if (before := table['not_after'].get(char)) else ''}"
+                               f"(?P<t>{char})(?:(?<=姓{char})|(?={table['titles']}))"), reading, None, char)
+        for char, reading in table["readings"].items()
+    )
+    return surnames + load_rules("context_yue")
+
+
+def _level(reading: str) -> bool:
+    """Whether a reading is of the level class (平): tone 1 or 4 on an open or nasal final (a checked -p -t -k
+    syllable is an entering tone, oblique)."""
+    return reading[-1] in "14" and reading[-2] not in "ptk"
 
 
 @lru_cache(maxsize=4096)
