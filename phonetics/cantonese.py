@@ -196,6 +196,7 @@ _INTERJECTIONS = frozenset(_CONTEXT["interjections"])  # speech in any register:
 _TABLE_READINGS = tuple(
     [(char, reading) for pairs in (_LITERARY, _METRE_PAIRS) for char, pair in pairs.items() for reading in pair]
     + list(_CONTEXT["surnames"]["readings"].items())
+    + list(_CONTEXT["surnames"]["familiar"]["readings"].items())
     + [
         (m.group(1), rule["reading"])
         for rule in [*_CONTEXT["rules"], *_CONTEXT["sentence_rules"]]
@@ -499,15 +500,21 @@ def _colloquial(reading: str, colloquial: str, source: str, char: str, register:
 
 @cache
 def _run_rules() -> tuple[ContextRule, ...]:
-    """The rules read over one run: the surnames (``surnames`` of ``data/context_yue.json``: one context for all),
-    then the table's ``rules``."""
+    """The rules read over one run: the surnames (``surnames`` of ``data/context_yue.json``: one context for all;
+    in speech, a familiar 阿陳 can2), then the table's ``rules``."""
     table = _CONTEXT["surnames"]
     surnames = tuple(
         ContextRule(re.compile(f"{f'(?<![{before}])' if (before := table['not_after'].get(char)) else ''}"
                                f"(?P<t>{char})(?:(?<=姓{char})|(?={table['titles']}))"), reading, None, char)
         for char, reading in table["readings"].items()
     )
-    return surnames + load_rules("context_yue")
+    familiar = table["familiar"]
+    said = tuple(
+        ContextRule(re.compile(f"(?<=[{familiar['after']}])(?P<t>{char})(?![{familiar['not_before']}])"), reading,
+                    ("colloquial",), char)
+        for char, reading in familiar["readings"].items()
+    )
+    return surnames + said + load_rules("context_yue")
 
 
 def _level(reading: str) -> bool:

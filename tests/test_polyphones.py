@@ -985,3 +985,11 @@ def test_one_context_reads_every_surname(marked, expected):
 )
 def test_chung_in_hong_kong_place_names(marked, expected):
     assert reading_at(marked, "yue") == expected
+
+
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [("老[陳]今日請病假", "can2"), ("阿[梁]叫你", "loeng2"), ("[陳]先生今日請假", "can4")],
+)
+def test_a_familiar_surname_rises_in_speech(marked, expected):
+    assert reading_at(marked, "yue") == expected
