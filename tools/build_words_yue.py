@@ -6,7 +6,10 @@ common word, read by ``phonetics.cantonese``), from its sources ``phonetics/data
 Each source line: the polyphonic character, a word holding it, the word's jyutping (a syllable a character), and the
 register the reading holds in (``any``, ``literary``, ``written`` or ``colloquial``). A line is read when the character
 is in the word and the syllables match the characters; then each polyphone of the word (長相 zoeng2 soeng3: both) is
-kept where its syllable is one of its reading sets (so the constrained decoder, which allows a character only when all
+kept where its syllable is one of its reading sets (a line's own character first: where a word's other polyphone
+came along, 順便 under 順, its reading holds only where no line gives that character's reading in the word, and not
+where it differs only in tone from the lexicons' reading of the word, the spoken tone change a citation form misses:
+牙刷 caat3 under 牙, said caat2) (so the constrained decoder, which allows a character only when all
 its readings qualify, stays exact), and HKCanCor's
 speakers, where they said the word at least ``MIN_SPOKEN`` times, gave it that reading most often (教書 gaau3, 後尾
 mei1, 知識 zi3: speech, not the writers' citation forms, decides). Where two lines
@@ -29,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from lyrics.files import write_atomic  # noqa: E402
-from phonetics.cantonese import CURATED, REGISTERS, reading_sets  # noqa: E402
+from phonetics.cantonese import CURATED, REGISTERS, _default_lexicon, reading_sets  # noqa: E402
+from phonetics.everyday import everyday_readings  # noqa: E402
 from phonetics.script import convert  # noqa: E402
 
 SOURCES = ROOT / "phonetics" / "data" / CURATED
@@ -55,6 +59,7 @@ def build(sources: Path = SOURCES) -> tuple[dict, dict[str, int]]:
     sets = reading_sets()
     spoken = spoken_readings()
     found: dict[tuple[str, str, int], set[str]] = defaultdict(set)
+    beside: dict[tuple[str, str, int], set[str]] = defaultdict(set)
     counts: dict[str, int] = defaultdict(int)
     for path in sorted(sources.glob("part-*.tsv")):
         for line in path.read_text("utf-8").splitlines():
@@ -85,8 +90,17 @@ def build(sources: Path = SOURCES) -> tuple[dict, dict[str, int]]:
                 if word in spoken and spoken[word].split()[index] != syllable:
                     counts["contradicted by HKCanCor's speech"] += 1
                     continue
-                found[word, register, index].add(syllable)
+                # a line's own character first: the writer chose its reading; another polyphone of the word came
+                # along (順便 under 順: bin6, where 便's own lines have bin2)
+                (found if other == char else beside)[word, register, index].add(syllable)
                 counts["kept"] += 1
+    lexicon = _default_lexicon().words
+    for (word, register, index), readings in beside.items():
+        said = {found[index] for found in (lexicon.get(word), [r for _, r in everyday_readings(word)]) if found}
+        if any(r != other and r[:-1] == other[:-1] for r in readings for other in said if other):
+            counts["beside its own word, a tone the lexicons change"] += 1  # 牙刷 caat3 under 牙; speech: caat2
+            continue
+        found.setdefault((word, register, index), readings)
     words: dict[str, dict[str, dict[str, str]]] = {}
     for (word, register, index), readings in sorted(found.items()):
         if len(readings) > 1:
