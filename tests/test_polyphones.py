@@ -993,3 +993,26 @@ def test_chung_in_hong_kong_place_names(marked, expected):
 )
 def test_a_familiar_surname_rises_in_speech(marked, expected):
     assert reading_at(marked, "yue") == expected
+
+
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        ("你抹[淨]張枱先啦", "zeng6"),  # clean, a verb's result; 淨係 stays zing6
+        ("我[淨]係想瞓覺", "zing6"),
+        ("我又[落]咗把遮喺地鐵", "laai6"),  # left behind, somewhere
+        ("我喺呢度[落]車", "lok6"),
+        ("醫生幫佢[量]吓血壓", "loeng4"),  # to measure
+        ("今年雨[量]偏少", "loeng6"),  # a quantity
+        ("兩岸樓房高低[參]差", "cam1"),
+        ("她在[會]計部工作", "kui2"),
+        ("他住在我家隔[壁]", "bek3"),
+        ("這本自[傳]很好看", "zyun6"),
+        ("他去過西[藏]", "zong6"),
+        ("佢袋住一包[糖]", "tong2"),
+        ("攞條[繩]嚟", "sing2"),
+        ("幫我[畫]個公仔", "waak6"),
+    ],
+)
+def test_round_12_words_and_senses(marked, expected):
+    assert reading_at(marked, "yue") == expected
