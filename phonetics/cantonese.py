@@ -498,14 +498,17 @@ def _colloquial(reading: str, colloquial: str, source: str, char: str, register:
     )
 
 
+MODERN = ("written", "colloquial")
+
+
 @cache
 def _run_rules() -> tuple[ContextRule, ...]:
-    """The rules read over one run: the surnames (``surnames`` of ``data/context_yue.json``: one context for all;
-    in speech, a familiar 阿陳 can2), then the table's ``rules``."""
+    """The rules read over one run: the surnames (``surnames`` of ``data/context_yue.json``: one context for all, in
+    modern text, as verse names no one 華生; in speech, a familiar 阿陳 can2), then the table's ``rules``."""
     table = _CONTEXT["surnames"]
     surnames = tuple(
         ContextRule(re.compile(f"{f'(?<![{before}])' if (before := table['not_after'].get(char)) else ''}"
-                               f"(?P<t>{char})(?:(?<=姓{char})|(?={table['titles']}))"), reading, None, char)
+                               f"(?P<t>{char})(?:(?<=姓{char})|(?={table['titles']}))"), reading, MODERN, char)
         for char, reading in table["readings"].items()
     )
     familiar = table["familiar"]
