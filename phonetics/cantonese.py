@@ -503,12 +503,14 @@ MODERN = ("written", "colloquial")
 
 @cache
 def _run_rules() -> tuple[ContextRule, ...]:
-    """The rules read over one run: the surnames (``surnames`` of ``data/context_yue.json``: one context for all, in
-    modern text, as verse names no one 華生; in speech, a familiar 阿陳 can2), then the table's ``rules``."""
+    """The rules read over one run: the surnames (``surnames`` of ``data/context_yue.json``: one context for all, 單生
+    Mr Sin in modern text only, as verse's 月華生 is no one; in speech, a familiar 阿陳 can2), then the table's
+    ``rules``."""
     table = _CONTEXT["surnames"]
     surnames = tuple(
         ContextRule(re.compile(f"{f'(?<![{before}])' if (before := table['not_after'].get(char)) else ''}"
-                               f"(?P<t>{char})(?:(?<=姓{char})|(?={table['titles']}))"), reading, MODERN, char)
+                               f"(?P<t>{char})(?:(?<=姓{char})|(?={titles}))"), reading, registers, char)
+        for titles, registers in ((table["titles"], None), (table["modern_titles"], MODERN))
         for char, reading in table["readings"].items()
     )
     familiar = table["familiar"]
