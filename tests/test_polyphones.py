@@ -1016,3 +1016,22 @@ def test_a_familiar_surname_rises_in_speech(marked, expected):
 )
 def test_round_12_words_and_senses(marked, expected):
     assert reading_at(marked, "yue") == expected
+
+
+@pytest.mark.parametrize(
+    ("marked", "expected"),
+    [
+        ("這個花瓶是明[朝]的古董", "ciu4"),  # the dynasty, in written text
+        ("明[朝]散髮弄扁舟", "ziu1"),  # tomorrow morning, in verse
+        ("其他地方[便]宜好多", "pin4"),
+        ("山頂有座古[剎]", "caat3"),
+        ("多謝各位[聽]眾", "ting1"),
+        ("新電腦比舊電腦[輕]了很多", "heng1"),
+        ("他的衣[領]很乾淨", "leng5"),
+        ("佢好[醒]目", "sing2"),
+        ("佢去[種]菜", "zung3"),
+        ("百[種]花", "zung2"),
+    ],
+)
+def test_round_13_words_and_senses(marked, expected):
+    assert reading_at(marked, "yue") == expected
