@@ -9,7 +9,7 @@ The blind sets are only read with ``--blind``: they are meant for a final measur
 first (``polyphones_yue_blind.tsv``) was read at the end of round 2; the second (``polyphones_yue_blind2.tsv``,
 written later the same way, without its predecessor's sentences) was read before and after round 3's rules; the
 third (``polyphones_yue_blind3.tsv``, written after the second was read) before and after round 4's, which came from
-the errors on dev set 2 (``polyphones_yue_dev2.tsv``); blinds 4-13 (``polyphones_yue_blind4.tsv`` ...), drawn like
+the errors on dev set 2 (``polyphones_yue_dev2.tsv``); blinds 4-14 (``polyphones_yue_blind4.tsv`` ...), drawn like
 the public benchmark, one before each later round (``bench/data/README_polyphones_yue_dev.md``).
 
     python bench/yue_dev_accuracy.py [--blind] [--errors]
@@ -36,7 +36,7 @@ BLIND = [("blind", "polyphones_yue_blind.tsv"), ("blind 2", "polyphones_yue_blin
          ("blind 7", "polyphones_yue_blind7.tsv"), ("blind 8", "polyphones_yue_blind8.tsv"),
          ("blind 9", "polyphones_yue_blind9.tsv"), ("blind 10", "polyphones_yue_blind10.tsv"),
          ("blind 11", "polyphones_yue_blind11.tsv"), ("blind 12", "polyphones_yue_blind12.tsv"),
-         ("blind 13", "polyphones_yue_blind13.tsv")]
+         ("blind 13", "polyphones_yue_blind13.tsv"), ("blind 14", "polyphones_yue_blind14.tsv")]
 REGISTERS = ("literary", "written", "colloquial")
 
 
