@@ -177,6 +177,7 @@ def _split_syllables(jyutping: str) -> list[str] | None:
 
 
 REGISTERS = tuple(_TABLE["language"]["registers"])  # whose readings differ; data/cantonese.json
+_MODERN_REGISTERS = ("written", "colloquial")
 _CONTEXT = load_table("context_yue")  # registers here; its rules are read by phonetics.context
 _COLLOQUIAL = re.compile("|".join(_CONTEXT["colloquial_markers"]))
 # evidence verse and written text show now and then (風緊, 個個, 隻身): colloquial only at one in _WEAK_SPAN characters
@@ -498,9 +499,6 @@ def _colloquial(reading: str, colloquial: str, source: str, char: str, register:
     )
 
 
-MODERN = ("written", "colloquial")
-
-
 @cache
 def _run_rules() -> tuple[ContextRule, ...]:
     """The rules read over one run: the surnames (``surnames`` of ``data/context_yue.json``: one context for all, 單生
@@ -510,7 +508,7 @@ def _run_rules() -> tuple[ContextRule, ...]:
     surnames = tuple(
         ContextRule(re.compile(f"{f'(?<![{before}])' if (before := table['not_after'].get(char)) else ''}"
                                f"(?P<t>{char})(?:(?<=姓{char})|(?={titles}))"), reading, registers, char)
-        for titles, registers in ((table["titles"], None), (table["modern_titles"], MODERN))
+        for titles, registers in ((table["titles"], None), (table["modern_titles"], _MODERN_REGISTERS))
         for char, reading in table["readings"].items()
     )
     familiar = table["familiar"]

@@ -682,6 +682,7 @@ def test_colloquial_words_are_evidence_of_speech(text, register):
         ("勒石[燕]然", "jin1"),  # the region
         ("新[燕]啄泥", "jin3"),  # a swallow
         ("寒蟬淒切，對長亭晚，夢[斷]西樓", "dyun6"),  # a ci's lines of many lengths read as verse
+        ("明[朝]散髮弄扁舟", "ziu1"),  # tomorrow morning, in verse
     ],
 )
 def test_verse_reads_by_sense(marked, expected):
@@ -720,6 +721,29 @@ def test_verse_reads_by_sense(marked, expected):
         ("他[種]了一棵樹", "zung3"),  # to plant
         ("三件衫一百蚊[咋]？", "zaa4"),  # asked back
         ("下個月有五日[假]", "gaa3"),  # a holiday
+        ("你抹[淨]張枱先啦", "zeng6"),  # clean, a verb's result; 淨係 stays zing6
+        ("我[淨]係想瞓覺", "zing6"),
+        ("我又[落]咗把遮喺地鐵", "laai6"),  # left behind, somewhere
+        ("我喺呢度[落]車", "lok6"),
+        ("醫生幫佢[量]吓血壓", "loeng4"),  # to measure
+        ("今年雨[量]偏少", "loeng6"),  # a quantity
+        ("兩岸樓房高低[參]差", "cam1"),
+        ("她在[會]計部工作", "kui2"),
+        ("他住在我家隔[壁]", "bek3"),
+        ("這本自[傳]很好看", "zyun6"),
+        ("他去過西[藏]", "zong6"),
+        ("佢袋住一包[糖]", "tong2"),
+        ("攞條[繩]嚟", "sing2"),
+        ("幫我[畫]個公仔", "waak6"),
+        ("這個花瓶是明[朝]的古董", "ciu4"),  # the dynasty, in written text
+        ("其他地方[便]宜好多", "pin4"),
+        ("山頂有座古[剎]", "caat3"),
+        ("多謝各位[聽]眾", "ting1"),
+        ("新電腦比舊電腦[輕]了很多", "heng1"),
+        ("他的衣[領]很乾淨", "leng5"),
+        ("佢好[醒]目", "sing2"),
+        ("佢去[種]菜", "zung3"),
+        ("百[種]花", "zung2"),
     ],
 )
 def test_modern_text_reads_words_and_senses_neither_lexicon_has(marked, expected):
@@ -992,46 +1016,4 @@ def test_chung_in_hong_kong_place_names(marked, expected):
     [("老[陳]今日請病假", "can2"), ("阿[梁]叫你", "loeng2"), ("[陳]先生今日請假", "can4")],
 )
 def test_a_familiar_surname_rises_in_speech(marked, expected):
-    assert reading_at(marked, "yue") == expected
-
-
-@pytest.mark.parametrize(
-    ("marked", "expected"),
-    [
-        ("你抹[淨]張枱先啦", "zeng6"),  # clean, a verb's result; 淨係 stays zing6
-        ("我[淨]係想瞓覺", "zing6"),
-        ("我又[落]咗把遮喺地鐵", "laai6"),  # left behind, somewhere
-        ("我喺呢度[落]車", "lok6"),
-        ("醫生幫佢[量]吓血壓", "loeng4"),  # to measure
-        ("今年雨[量]偏少", "loeng6"),  # a quantity
-        ("兩岸樓房高低[參]差", "cam1"),
-        ("她在[會]計部工作", "kui2"),
-        ("他住在我家隔[壁]", "bek3"),
-        ("這本自[傳]很好看", "zyun6"),
-        ("他去過西[藏]", "zong6"),
-        ("佢袋住一包[糖]", "tong2"),
-        ("攞條[繩]嚟", "sing2"),
-        ("幫我[畫]個公仔", "waak6"),
-    ],
-)
-def test_round_12_words_and_senses(marked, expected):
-    assert reading_at(marked, "yue") == expected
-
-
-@pytest.mark.parametrize(
-    ("marked", "expected"),
-    [
-        ("這個花瓶是明[朝]的古董", "ciu4"),  # the dynasty, in written text
-        ("明[朝]散髮弄扁舟", "ziu1"),  # tomorrow morning, in verse
-        ("其他地方[便]宜好多", "pin4"),
-        ("山頂有座古[剎]", "caat3"),
-        ("多謝各位[聽]眾", "ting1"),
-        ("新電腦比舊電腦[輕]了很多", "heng1"),
-        ("他的衣[領]很乾淨", "leng5"),
-        ("佢好[醒]目", "sing2"),
-        ("佢去[種]菜", "zung3"),
-        ("百[種]花", "zung2"),
-    ],
-)
-def test_round_13_words_and_senses(marked, expected):
     assert reading_at(marked, "yue") == expected

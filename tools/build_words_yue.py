@@ -6,11 +6,11 @@ common word, read by ``phonetics.cantonese``), from its sources ``phonetics/data
 Each source line: the polyphonic character, a word holding it, the word's jyutping (a syllable a character), and the
 register the reading holds in (``any``, ``literary``, ``written`` or ``colloquial``). A line is read when the character
 is in the word and the syllables match the characters; then each polyphone of the word (長相 zoeng2 soeng3: both) is
-kept where its syllable is one of its reading sets (a line's own character first: where a word's other polyphone
-came along, 順便 under 順, its reading holds only where no line gives that character's reading in the word, and not
-where it differs only in tone from the lexicons' reading of the word, the spoken tone change a citation form misses:
-牙刷 caat3 under 牙, said caat2) (so the constrained decoder, which allows a character only when all
-its readings qualify, stays exact), and HKCanCor's
+kept where its syllable is one of its reading sets (so the constrained decoder, which allows a character only when all
+its readings qualify, stays exact), a line's own character first (where a word's other polyphone came along, 順便
+under 順, its reading holds only where no line gives that character's reading in the word, and not where it differs
+only in tone from the lexicons' reading of the word, the spoken tone change a citation form misses: 牙刷 caat3 under
+牙, said caat2), and HKCanCor's
 speakers, where they said the word at least ``MIN_SPOKEN`` times, gave it that reading most often (教書 gaau3, 後尾
 mei1, 知識 zi3: speech, not the writers' citation forms, decides). Where two lines
 give one word's character two readings in one register, both are dropped: the table holds only what its writers agree
@@ -96,8 +96,9 @@ def build(sources: Path = SOURCES) -> tuple[dict, dict[str, int]]:
                 counts["kept"] += 1
     lexicon = _default_lexicon().words
     for (word, register, index), readings in beside.items():
-        said = {found[index] for found in (lexicon.get(word), [r for _, r in everyday_readings(word)]) if found}
-        if any(r != other and r[:-1] == other[:-1] for r in readings for other in said if other):
+        said = {syllables[index] for syllables in (lexicon.get(word), [r for _, r in everyday_readings(word)])
+                if syllables and syllables[index]}
+        if any(r != other and r[:-1] == other[:-1] for r in readings for other in said):
             counts["beside its own word, a tone the lexicons change"] += 1  # 牙刷 caat3 under 牙; speech: caat2
             continue
         found.setdefault((word, register, index), readings)
